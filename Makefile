@@ -1,0 +1,30 @@
+# nrmbus: the two commands of the README, and the steps under them.
+#   make demo   install what is missing, build, run the demo
+#   make test   install what is missing, build, run every test (ctest)
+BUILD    ?= build
+JOBS     ?= 2
+CMAKEOPT ?=
+
+DEB_PACKAGES = build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev \
+  protobuf-c-compiler liblmdb-dev lmdb-utils libsodium-dev libjansson-dev \
+  libinih-dev python3 procps
+
+.PHONY: all deps build demo test clean
+
+all: build
+
+deps:
+	@./tools/install-deps.sh $(DEB_PACKAGES)
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKEOPT)
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	./tools/demo.sh $(BUILD)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,1120 @@
+/*  broker -- intake, group commit and delivery.
+
+    One thread, one loop: poll the ROUTER and the ZAP socket; take up to
+    batch_max frames; decide every one of them inside ONE LMDB write
+    transaction (group commit: one fsync for the batch); only after the
+    commit has returned send receipts, delivery notices and deliveries.
+    Nothing is acknowledged before it is durable (invariant 1). */
+#include "broker.h"
+#include "nrm_auditlog.h"
+#include "nrm_codec.h"
+#include "nrm_config.h"
+#include "nrm_crypto.h"
+#include "nrm_log.h"
+#include "nrm_registry.h"
+#include "nrm_util.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define BROKER_MAX_PEERS     4096
+#define BROKER_RID_MAX       256
+#define BROKER_POLL_MS       200
+#define BROKER_RESEND_MS     10000    /* resend unacknowledged deliveries   */
+#define QUEUE_KEY_MAX        (NRM_ID_MAX + 1 + 8)
+
+/* msgids value: state | accepted_seq | delivered_seq | env_hash | sender_len
+   | sender | receipt (Signed{Receipt} bytes, the rest). */
+enum { MSG_ACCEPTED = 1, MSG_DELIVERED = 2, MSG_REFUSED = 3, MSG_REJECTED = 4 };
+#define MSGREC_FIXED (1 + 8 + 8 + NRM_HASH_BYTES + 1)
+
+typedef struct {
+    int      state;
+    uint64_t accepted_seq, delivered_seq;
+    uint8_t  env_hash[NRM_HASH_BYTES];
+    char     sender[NRM_ID_MAX + 1];
+    const uint8_t *receipt;
+    size_t   receipt_len;
+} msgrec_t;
+
+typedef struct {
+    char     org[NRM_ID_MAX + 1];
+    uint8_t  rid[BROKER_RID_MAX];
+    size_t   rid_len;
+    bool     live;
+    bool     want_pump;
+    uint64_t sent_upto;          /* highest queue seq sent this session */
+    uint64_t inflight;
+    uint64_t last_progress_ms;
+} peer_t;
+
+/* One frame taken into a batch, and what the batch decided for it. */
+typedef struct {
+    uint8_t  rid[BROKER_RID_MAX];
+    size_t   rid_len;
+    char     org[NRM_ID_MAX + 1];   /* ZAP User-Id */
+    zmq_msg_t msg;
+    int      parts;
+    uint8_t *reply;                  /* frame to send back, or NULL */
+    size_t   reply_len;
+    bool     notify;                 /* tell a sender of a delivery */
+    char     notify_org[NRM_ID_MAX + 1];
+    nrm_msg_status_t status;
+    char     wake[NRM_ID_MAX + 1];   /* recipient with new queue entries */
+    bool     hello, acked;
+} item_t;
+
+struct broker_t {
+    broker_config_t cfg;
+    void *zctx, *router, *zap;
+    nrm_store_t *store;
+    nrm_keys_t *keys;
+    nrm_genesis_t genesis;
+    item_t *items;
+    size_t nitems;
+    peer_t *peers;
+    size_t npeers;
+    uint64_t records, batches, frames;
+};
+
+/* ---- configuration ---- */
+
+int
+broker_config_load(const char *dir, broker_config_t *cfg, nrm_err_t *err)
+{
+    char path[2300], level[16] = "info";
+    memset(cfg, 0, sizeof *cfg);
+    if (nrm_path(cfg->dir, sizeof cfg->dir, "%s", dir) != 0
+        || nrm_path(path, sizeof path, "%s/broker.ini", dir) != 0)
+        return nrm_err_set(err, NRM_EINVAL, "folder path too long: %s", dir);
+    snprintf(cfg->listen, sizeof cfg->listen, "tcp://127.0.0.1:7100");
+    cfg->batch_max = 256;
+    cfg->window = 128;
+    cfg->map_max_mb = 65536;
+    nrm_config_field_t fields[] = {
+        { "broker", "listen", NRM_CFG_STR, cfg->listen, sizeof cfg->listen, true, 0, 0, NULL, false },
+        { "broker", "network", NRM_CFG_ID, cfg->network, 0, true, 0, 0, NULL, false },
+        { "broker", "batch_max", NRM_CFG_U64, &cfg->batch_max, 0, false, 1, 65536, NULL, false },
+        { "broker", "window", NRM_CFG_U64, &cfg->window, 0, false, 1, 100000, NULL, false },
+        { "broker", "map_max_mb", NRM_CFG_U64, &cfg->map_max_mb, 0, false, 16, 1 << 24, NULL, false },
+        { "broker", "log_level", NRM_CFG_STR, level, sizeof level, false, 0, 0, NULL, false },
+    };
+    int rc = nrm_config_load(path, fields, sizeof fields / sizeof fields[0], err);
+    if (rc)
+        return rc;
+    cfg->log_level = nrm_log_level_parse(level);
+    if (cfg->log_level < 0)
+        return nrm_err_set(err, NRM_EINVAL, "%s: log_level must be error, warn, info or debug (got '%s')",
+                           path, level);
+    return 0;
+}
+
+/* ---- small codecs of our own store values ---- */
+
+static int
+s_msgrec_decode(const MDB_val *v, msgrec_t *m)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size < MSGREC_FIXED)
+        return NRM_ECORRUPT;
+    size_t slen = p[MSGREC_FIXED - 1];
+    if (slen == 0 || slen > NRM_ID_MAX || v->mv_size < MSGREC_FIXED + slen)
+        return NRM_ECORRUPT;
+    m->state = p[0];
+    m->accepted_seq = nrm_be64_get(p + 1);
+    m->delivered_seq = nrm_be64_get(p + 9);
+    memcpy(m->env_hash, p + 17, NRM_HASH_BYTES);
+    memcpy(m->sender, p + MSGREC_FIXED, slen);
+    m->sender[slen] = '\0';
+    m->receipt = p + MSGREC_FIXED + slen;
+    m->receipt_len = v->mv_size - MSGREC_FIXED - slen;
+    return 0;
+}
+
+static int
+s_msgrec_put(broker_t *self, MDB_txn *txn, const uint8_t msg_id[NRM_MSGID_BYTES],
+             const msgrec_t *m, nrm_err_t *err)
+{
+    size_t slen = strlen(m->sender);
+    size_t len = MSGREC_FIXED + slen + m->receipt_len;
+    uint8_t buf[MSGREC_FIXED + NRM_ID_MAX + 1024];
+    if (len > sizeof buf)
+        return nrm_err_set(err, NRM_EINVAL, "message record too large");
+    buf[0] = (uint8_t) m->state;
+    nrm_be64_put(buf + 1, m->accepted_seq);
+    nrm_be64_put(buf + 9, m->delivered_seq);
+    memcpy(buf + 17, m->env_hash, NRM_HASH_BYTES);
+    buf[MSGREC_FIXED - 1] = (uint8_t) slen;
+    memcpy(buf + MSGREC_FIXED, m->sender, slen);
+    if (m->receipt_len)
+        memmove(buf + MSGREC_FIXED + slen, m->receipt, m->receipt_len);
+    return nrm_store_put(self->store, txn, "msgids", msg_id, NRM_MSGID_BYTES, buf, len, 0, err);
+}
+
+static size_t
+s_queue_key(uint8_t *key, const char *org, uint64_t seq)
+{
+    size_t n = strlen(org);
+    memcpy(key, org, n);
+    key[n] = 0;
+    nrm_be64_put(key + n + 1, seq);
+    return n + 9;
+}
+
+/* ---- replies ---- */
+
+static int
+s_wire_reply(item_t *it, const nrm_wire_t *w, nrm_err_t *err)
+{
+    free(it->reply);
+    it->reply = NULL;
+    return nrm_wire_encode(w, &it->reply, &it->reply_len, err);
+}
+
+/* Signs a receipt and sets it as the item's reply. Also returns the signed
+   bytes (caller frees) for storing in msgids, when out is not NULL. */
+static int
+s_receipt(broker_t *self, item_t *it, const nrm_receipt_t *r, uint8_t **out, size_t *out_len,
+          nrm_err_t *err)
+{
+    uint8_t *body = NULL, *signed_bytes = NULL, sig[NRM_SIG_BYTES];
+    size_t body_len = 0, signed_len = 0;
+    int rc = nrm_receipt_encode(r, &body, &body_len, err);
+    if (rc == 0)
+        rc = nrm_sign(self->keys, NRM_CTX_RECEIPT, body, body_len, sig);
+    if (rc == 0)
+        rc = nrm_signed_encode(body, body_len, sig, &signed_bytes, &signed_len, err);
+    if (rc == 0) {
+        nrm_wire_t w = { .kind = NRM_WIRE_RECEIPT };
+        w.signed_obj.body.data = body;
+        w.signed_obj.body.len = body_len;
+        w.signed_obj.sig.data = sig;
+        w.signed_obj.sig.len = NRM_SIG_BYTES;
+        rc = s_wire_reply(it, &w, err);
+    }
+    free(body);
+    if (rc == 0 && out) {
+        *out = signed_bytes;
+        *out_len = signed_len;
+    } else {
+        free(signed_bytes);
+    }
+    return rc;
+}
+
+/* Sets the reply to a stored receipt (a resubmission of an already decided
+   message: the same answer again, no new record). */
+static int
+s_stored_receipt(item_t *it, const msgrec_t *m, nrm_err_t *err)
+{
+    uint8_t *body = NULL, sig[NRM_SIG_BYTES];
+    size_t body_len = 0;
+    int rc = nrm_signed_decode(m->receipt, m->receipt_len, 1024, &body, &body_len, sig, err);
+    if (rc == 0) {
+        nrm_wire_t w = { .kind = NRM_WIRE_RECEIPT };
+        w.signed_obj.body.data = body;
+        w.signed_obj.body.len = body_len;
+        w.signed_obj.sig.data = sig;
+        w.signed_obj.sig.len = NRM_SIG_BYTES;
+        rc = s_wire_reply(it, &w, err);
+    }
+    free(body);
+    return rc;
+}
+
+/* ---- intake ---- */
+
+typedef struct {
+    const uint8_t *frame;
+    size_t frame_len;
+    uint8_t frame_hash[NRM_HASH_BYTES];
+    const nrm_wire_t *w;            /* NULL if the frame did not decode */
+    nrm_envelope_t env;
+    bool has_env;
+} submit_t;
+
+/* Appends a REJECTED record for a submitted frame and answers with its
+   receipt. When `reserve` is set (the envelope was authentic), the message
+   id keeps this decision so that a resubmission gets the same receipt. */
+static int
+s_reject(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, uint32_t reason,
+         const char *why, bool reserve, nrm_err_t *err)
+{
+    nrm_record_t rec;
+    uint64_t seq;
+    uint8_t leaf[NRM_HASH_BYTES];
+    memset(&rec, 0, sizeof rec);
+    rec.time_ms = nrm_now_ms();
+    rec.kind = NRM_REC_REJECTED;
+    snprintf(rec.actor, sizeof rec.actor, "%s", it->org);
+    rec.reason_code = reason;
+    snprintf(rec.reason, sizeof rec.reason, "%s", why);
+    rec.has_frame_hash = true;
+    memcpy(rec.frame_hash, s->frame_hash, NRM_HASH_BYTES);
+    rec.frame_size = s->frame_len;
+    if (s->w && s->w->kind == NRM_WIRE_SUBMIT) {
+        /* Keep the exact envelope and signature tried, so an auditor sees
+           what was refused; never the body. */
+        rec.subject = (uint8_t *) s->w->envelope.data;
+        rec.subject_len = s->w->envelope.len;
+        if (s->w->signature.len == NRM_SIG_BYTES) {
+            rec.has_signature = true;
+            memcpy(rec.signature, s->w->signature.data, NRM_SIG_BYTES);
+        }
+    }
+    if (s->has_env) {
+        rec.has_msg_id = true;
+        memcpy(rec.msg_id, s->env.msg_id, NRM_MSGID_BYTES);
+    }
+    int rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err);
+    if (rc)
+        return rc;
+    self->records++;
+    nrm_receipt_t r;
+    memset(&r, 0, sizeof r);
+    r.has_msg_id = s->has_env;
+    if (s->has_env)
+        memcpy(r.msg_id, s->env.msg_id, NRM_MSGID_BYTES);
+    memcpy(r.frame_hash, s->frame_hash, NRM_HASH_BYTES);
+    r.status = reason;
+    snprintf(r.reason, sizeof r.reason, "%s", why);
+    r.seq = seq;
+    memcpy(r.record_hash, leaf, NRM_HASH_BYTES);
+    r.time_ms = rec.time_ms;
+    uint8_t *receipt = NULL;
+    size_t receipt_len = 0;
+    rc = s_receipt(self, it, &r, reserve ? &receipt : NULL, &receipt_len, err);
+    if (rc == 0 && reserve) {
+        msgrec_t m = { MSG_REJECTED, seq, 0, { 0 }, "", receipt, receipt_len };
+        nrm_sha256(s->w->envelope.data, s->w->envelope.len, m.env_hash);
+        snprintf(m.sender, sizeof m.sender, "%s", s->env.sender);
+        rc = s_msgrec_put(self, txn, s->env.msg_id, &m, err);
+    }
+    free(receipt);
+    nrm_info("refused frame from '%s': %s (%s), record %llu", it->org, nrm_reason_name(reason),
+             why, (unsigned long long) seq);
+    return rc;
+}
+
+static int
+s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
+{
+    const nrm_wire_t *w = s->w;
+    nrm_err_t why = { 0, 0, "" };
+    nrm_cert_t sender, recipient;
+    char text[NRM_REASON_MAX + 1];
+    uint8_t env_hash[NRM_HASH_BYTES];
+    int rc;
+
+    if (nrm_envelope_decode(w->envelope.data, w->envelope.len, &s->env, &why) != 0)
+        return s_reject(self, txn, it, s, why.reason, why.msg, false, err);
+    s->has_env = true;
+    if (strcmp(s->env.sender, it->org) != 0) {
+        snprintf(text, sizeof text, "envelope sender '%s' is not the authenticated organisation '%s'",
+                 s->env.sender, it->org);
+        return s_reject(self, txn, it, s, NRM_R_SENDER_MISMATCH, text, false, err);
+    }
+    rc = nrm_registry_find(self->store, txn, it->org, &sender, NULL, &why);
+    if (rc == NRM_ENOTFOUND)
+        return s_reject(self, txn, it, s, NRM_R_UNKNOWN_SENDER, why.msg, false, err);
+    if (rc)
+        return nrm_err_set(err, rc, "%s", why.msg);
+    if (nrm_verify(sender.sign_pk, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len,
+                   w->signature.data) != 0)
+        return s_reject(self, txn, it, s, NRM_R_BAD_SIGNATURE,
+                        "envelope signature does not verify with the sender's enrolled key", false, err);
+    uint8_t body_hash[NRM_HASH_BYTES];
+    nrm_sha256(w->sealed_body.data, w->sealed_body.len, body_hash);
+    if (memcmp(body_hash, s->env.body_hash, NRM_HASH_BYTES) != 0
+        || w->sealed_body.len != s->env.body_size)
+        return s_reject(self, txn, it, s, NRM_R_BODY_MISMATCH,
+                        "sealed body does not match the envelope's body_hash or body_size", false, err);
+
+    /* Authentic from here on. A message id already decided is answered
+       with its first receipt if it is the same envelope (a retry after a
+       lost receipt), refused as a duplicate otherwise. */
+    nrm_sha256(w->envelope.data, w->envelope.len, env_hash);
+    MDB_val v;
+    rc = nrm_store_get(self->store, txn, "msgids", s->env.msg_id, NRM_MSGID_BYTES, &v, err);
+    if (rc == 0) {
+        msgrec_t m;
+        if (s_msgrec_decode(&v, &m) != 0)
+            return nrm_err_set(err, NRM_ECORRUPT, "damaged message record");
+        if (strcmp(m.sender, it->org) == 0 && memcmp(m.env_hash, env_hash, NRM_HASH_BYTES) == 0) {
+            nrm_debug("resubmission of a decided message from '%s': same receipt again", it->org);
+            return s_stored_receipt(it, &m, err);
+        }
+        return s_reject(self, txn, it, s, NRM_R_DUPLICATE,
+                        "message id already used by another message", false, err);
+    }
+    if (rc != NRM_ENOTFOUND)
+        return rc;
+    rc = nrm_registry_find(self->store, txn, s->env.recipient, &recipient, NULL, &why);
+    if (rc == NRM_ENOTFOUND) {
+        snprintf(text, sizeof text, "recipient '%s' is not enrolled", s->env.recipient);
+        return s_reject(self, txn, it, s, NRM_R_UNKNOWN_RECIPIENT, text, true, err);
+    }
+    if (rc)
+        return nrm_err_set(err, rc, "%s", why.msg);
+
+    /* Accept: record, body, queue entry, message record; then receipt. */
+    nrm_record_t rec;
+    uint64_t seq;
+    uint8_t leaf[NRM_HASH_BYTES], qkey[QUEUE_KEY_MAX];
+    memset(&rec, 0, sizeof rec);
+    rec.time_ms = nrm_now_ms();
+    rec.kind = NRM_REC_ACCEPTED;
+    snprintf(rec.actor, sizeof rec.actor, "%s", it->org);
+    rec.subject = (uint8_t *) w->envelope.data;
+    rec.subject_len = w->envelope.len;
+    rec.has_signature = true;
+    memcpy(rec.signature, w->signature.data, NRM_SIG_BYTES);
+    rec.has_msg_id = true;
+    memcpy(rec.msg_id, s->env.msg_id, NRM_MSGID_BYTES);
+    if ((rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err)))
+        return rc;
+    self->records++;
+    if ((rc = nrm_store_put(self->store, txn, "bodies", s->env.msg_id, NRM_MSGID_BYTES,
+                            w->sealed_body.data, w->sealed_body.len, 0, err)))
+        return rc;
+    size_t klen = s_queue_key(qkey, s->env.recipient, seq);
+    if ((rc = nrm_store_put(self->store, txn, "queue", qkey, klen, s->env.msg_id,
+                            NRM_MSGID_BYTES, 0, err)))
+        return rc;
+    nrm_receipt_t r;
+    memset(&r, 0, sizeof r);
+    r.has_msg_id = true;
+    memcpy(r.msg_id, s->env.msg_id, NRM_MSGID_BYTES);
+    memcpy(r.frame_hash, s->frame_hash, NRM_HASH_BYTES);
+    r.seq = seq;
+    memcpy(r.record_hash, leaf, NRM_HASH_BYTES);
+    r.time_ms = rec.time_ms;
+    uint8_t *receipt = NULL;
+    size_t receipt_len = 0;
+    if ((rc = s_receipt(self, it, &r, &receipt, &receipt_len, err)))
+        return rc;
+    msgrec_t m = { MSG_ACCEPTED, seq, 0, { 0 }, "", receipt, receipt_len };
+    memcpy(m.env_hash, env_hash, NRM_HASH_BYTES);
+    snprintf(m.sender, sizeof m.sender, "%s", it->org);
+    rc = s_msgrec_put(self, txn, s->env.msg_id, &m, err);
+    free(receipt);
+    snprintf(it->wake, sizeof it->wake, "%s", s->env.recipient);
+    nrm_info("accepted %s %s -> %s, record %llu", s->env.type, it->org, s->env.recipient,
+             (unsigned long long) seq);
+    return rc;
+}
+
+/* Logs a refused acknowledgement (invariant 3: every decision is in the
+   log). Acks get no receipt. */
+static int
+s_reject_ack(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w,
+             const uint8_t *msg_id, uint32_t reason, const char *why, nrm_err_t *err)
+{
+    nrm_record_t rec;
+    uint64_t seq;
+    uint8_t leaf[NRM_HASH_BYTES];
+    memset(&rec, 0, sizeof rec);
+    rec.time_ms = nrm_now_ms();
+    rec.kind = NRM_REC_REJECTED;
+    snprintf(rec.actor, sizeof rec.actor, "%s", it->org);
+    rec.reason_code = reason;
+    snprintf(rec.reason, sizeof rec.reason, "acknowledgement: %s", why);
+    if (msg_id) {
+        rec.has_msg_id = true;
+        memcpy(rec.msg_id, msg_id, NRM_MSGID_BYTES);
+    }
+    rec.has_frame_hash = true;
+    nrm_sha256(w->signed_obj.body.data, w->signed_obj.body.len, rec.frame_hash);
+    rec.frame_size = w->signed_obj.body.len;
+    int rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err);
+    if (rc == 0)
+        self->records++;
+    nrm_warn("refused acknowledgement from '%s': %s (%s)", it->org, nrm_reason_name(reason), why);
+    return rc;
+}
+
+static int
+s_ack(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w, nrm_err_t *err)
+{
+    nrm_ack_t ack;
+    nrm_err_t why = { 0, 0, "" };
+    nrm_cert_t cert;
+    nrm_envelope_t env;
+    nrm_record_t acc;
+    nrm_bytes_t bytes;
+    msgrec_t m;
+    MDB_val v;
+    int rc;
+
+    if (nrm_ack_decode(w->signed_obj.body.data, w->signed_obj.body.len, &ack, &why) != 0)
+        return s_reject_ack(self, txn, it, w, NULL, why.reason, why.msg, err);
+    if (strcmp(ack.recipient, it->org) != 0)
+        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_SENDER_MISMATCH,
+                            "signed for another organisation", err);
+    rc = nrm_store_get(self->store, txn, "msgids", ack.msg_id, NRM_MSGID_BYTES, &v, err);
+    if (rc == NRM_ENOTFOUND)
+        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_INVALID_FIELD, "unknown message id", err);
+    if (rc)
+        return rc;
+    if (s_msgrec_decode(&v, &m) != 0)
+        return nrm_err_set(err, NRM_ECORRUPT, "damaged message record");
+    if (m.state == MSG_DELIVERED || m.state == MSG_REFUSED) {
+        it->acked = true;           /* a repeated ack after redelivery: nothing new */
+        return 0;
+    }
+    if (m.state != MSG_ACCEPTED)
+        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_INVALID_FIELD,
+                            "message was not accepted", err);
+    if ((rc = nrm_auditlog_get(self->store, txn, m.accepted_seq, &bytes, err)))
+        return rc;
+    if (nrm_record_decode(bytes.data, bytes.len, &acc, &why) != 0)
+        return nrm_err_set(err, NRM_ECORRUPT, "record %llu: %s", (unsigned long long) m.accepted_seq, why.msg);
+    rc = nrm_envelope_decode(acc.subject, acc.subject_len, &env, &why);
+    nrm_record_clear(&acc);
+    if (rc)
+        return nrm_err_set(err, NRM_ECORRUPT, "record %llu: %s", (unsigned long long) m.accepted_seq, why.msg);
+    if (strcmp(env.recipient, it->org) != 0)
+        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_SENDER_MISMATCH,
+                            "message was not addressed to this organisation", err);
+    if (ack.accepted_seq != m.accepted_seq || memcmp(ack.body_hash, env.body_hash, NRM_HASH_BYTES) != 0)
+        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_INVALID_FIELD,
+                            "sequence number or body hash does not match the message", err);
+    rc = nrm_registry_find(self->store, txn, it->org, &cert, NULL, &why);
+    if (rc)
+        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_UNKNOWN_SENDER, why.msg, err);
+    if (nrm_verify(cert.sign_pk, NRM_CTX_ACK, w->signed_obj.body.data, w->signed_obj.body.len,
+                   w->signed_obj.sig.data) != 0)
+        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_BAD_SIGNATURE,
+                            "signature does not verify with the enrolled key", err);
+
+    nrm_record_t rec;
+    uint64_t seq;
+    uint8_t leaf[NRM_HASH_BYTES], qkey[QUEUE_KEY_MAX];
+    memset(&rec, 0, sizeof rec);
+    rec.time_ms = nrm_now_ms();
+    rec.kind = ack.status == 0 ? NRM_REC_DELIVERED : NRM_REC_DELIVERY_REFUSED;
+    snprintf(rec.actor, sizeof rec.actor, "%s", it->org);
+    rec.subject = (uint8_t *) w->signed_obj.body.data;
+    rec.subject_len = w->signed_obj.body.len;
+    rec.has_signature = true;
+    memcpy(rec.signature, w->signed_obj.sig.data, NRM_SIG_BYTES);
+    rec.has_msg_id = true;
+    memcpy(rec.msg_id, ack.msg_id, NRM_MSGID_BYTES);
+    rec.refers_to = m.accepted_seq;
+    if (ack.status) {
+        rec.reason_code = ack.status;
+        snprintf(rec.reason, sizeof rec.reason, "%s", ack.reason);
+    }
+    if ((rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err)))
+        return rc;
+    self->records++;
+    size_t klen = s_queue_key(qkey, it->org, m.accepted_seq);
+    rc = nrm_store_del(self->store, txn, "queue", qkey, klen, err);
+    if (rc && rc != NRM_ENOTFOUND)
+        return rc;
+    rc = nrm_store_del(self->store, txn, "bodies", ack.msg_id, NRM_MSGID_BYTES, err);
+    if (rc && rc != NRM_ENOTFOUND)
+        return rc;
+    /* The receipt bytes live in v (LMDB memory); copy before rewriting. */
+    uint8_t receipt[1024];
+    if (m.receipt_len > sizeof receipt)
+        return nrm_err_set(err, NRM_ECORRUPT, "stored receipt too large");
+    memcpy(receipt, m.receipt, m.receipt_len);
+    m.receipt = receipt;
+    m.state = ack.status == 0 ? MSG_DELIVERED : MSG_REFUSED;
+    m.delivered_seq = seq;
+    if ((rc = s_msgrec_put(self, txn, ack.msg_id, &m, err)))
+        return rc;
+    it->acked = true;
+    it->notify = true;
+    snprintf(it->notify_org, sizeof it->notify_org, "%s", m.sender);
+    memcpy(it->status.msg_id, ack.msg_id, NRM_MSGID_BYTES);
+    it->status.state = ack.status == 0 ? NRM_MSG_DELIVERED : NRM_MSG_REFUSED_BY_RECIPIENT;
+    it->status.accepted_seq = m.accepted_seq;
+    it->status.delivered_seq = seq;
+    nrm_info("%s %s -> %s, record %llu (of %llu)", ack.status ? "delivery refused" : "delivered",
+             m.sender, it->org, (unsigned long long) seq, (unsigned long long) m.accepted_seq);
+    return 0;
+}
+
+static int
+s_count_cert(void *ctx, const char *org_id, nrm_bytes_t signed_bytes)
+{
+    (void) org_id;
+    (void) signed_bytes;
+    (*(size_t *) ctx)++;
+    return 0;
+}
+
+typedef struct {
+    nrm_signed_view_t *views;
+    uint8_t **bodies;
+    size_t n, cap;
+    uint8_t (*sigs)[NRM_SIG_BYTES];
+} certs_ctx_t;
+
+static int
+s_collect_cert(void *ctx, const char *org_id, nrm_bytes_t signed_bytes)
+{
+    certs_ctx_t *c = ctx;
+    size_t body_len = 0;
+    (void) org_id;
+    if (c->n >= c->cap)
+        return 1;
+    if (nrm_signed_decode(signed_bytes.data, signed_bytes.len, NRM_MAX_CERT_BYTES,
+                          &c->bodies[c->n], &body_len, c->sigs[c->n], NULL) != 0)
+        return 0;           /* a damaged entry is skipped, not sent */
+    c->views[c->n].body.data = c->bodies[c->n];
+    c->views[c->n].body.len = body_len;
+    c->views[c->n].sig.data = c->sigs[c->n];
+    c->views[c->n].sig.len = NRM_SIG_BYTES;
+    c->n++;
+    return 0;
+}
+
+static int
+s_welcome(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
+{
+    size_t count = 0;
+    int rc = nrm_registry_each(self->store, txn, s_count_cert, &count, err);
+    if (rc)
+        return rc;
+    if (count > NRM_MAX_CERTS)
+        count = NRM_MAX_CERTS;
+    certs_ctx_t c = { calloc(count + 1, sizeof *c.views), calloc(count + 1, sizeof *c.bodies),
+                      0, count, calloc(count + 1, sizeof *c.sigs) };
+    if (!c.views || !c.bodies || !c.sigs) {
+        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = nrm_registry_each(self->store, txn, s_collect_cert, &c, err);
+    if (rc == 0) {
+        nrm_wire_t w = { .kind = NRM_WIRE_WELCOME, .time_ms = nrm_now_ms(), .count = c.n,
+                         .certs = c.views };
+        rc = s_wire_reply(it, &w, err);
+    }
+out:
+    for (size_t i = 0; c.bodies && i < c.n; i++)
+        free(c.bodies[i]);
+    free(c.views);
+    free(c.bodies);
+    free(c.sigs);
+    return rc;
+}
+
+static int
+s_status(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w, nrm_err_t *err)
+{
+    nrm_msg_status_t items[NRM_MAX_STATUS_IDS];
+    size_t n = 0;
+    for (size_t i = 0; i < w->count && n < NRM_MAX_STATUS_IDS; i++) {
+        MDB_val v;
+        msgrec_t m;
+        nrm_msg_status_t *st = &items[n];
+        memset(st, 0, sizeof *st);
+        memcpy(st->msg_id, w->ids[i].data, NRM_MSGID_BYTES);
+        int rc = nrm_store_get(self->store, txn, "msgids", w->ids[i].data, NRM_MSGID_BYTES, &v, err);
+        if (rc && rc != NRM_ENOTFOUND)
+            return rc;
+        /* Only the sender may learn the state of its messages. */
+        if (rc == 0 && s_msgrec_decode(&v, &m) == 0 && strcmp(m.sender, it->org) == 0) {
+            st->state = m.state == MSG_ACCEPTED ? NRM_MSG_ACCEPTED
+                      : m.state == MSG_DELIVERED ? NRM_MSG_DELIVERED
+                      : m.state == MSG_REFUSED ? NRM_MSG_REFUSED_BY_RECIPIENT : NRM_MSG_UNKNOWN;
+            st->accepted_seq = m.accepted_seq;
+            st->delivered_seq = m.delivered_seq;
+        }
+        n++;
+    }
+    nrm_wire_t r = { .kind = NRM_WIRE_STATUS_REPLY, .count = n, .items = items };
+    return s_wire_reply(it, &r, err);
+}
+
+/* Decides one frame inside the batch's write transaction. Returns < 0 only
+   for store failures, which abort (and retry) the whole batch. */
+static int
+s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
+{
+    submit_t s;
+    nrm_wire_t *w = NULL;
+    nrm_err_t why = { 0, 0, "" };
+    int rc = 0;
+    memset(&s, 0, sizeof s);
+    s.frame = zmq_msg_data(&it->msg);
+    s.frame_len = zmq_msg_size(&it->msg);
+    nrm_sha256(s.frame, s.frame_len, s.frame_hash);
+    if (it->parts != 1)
+        return s_reject(self, txn, it, &s, NRM_R_MALFORMED,
+                        "a message must be exactly one frame", false, err);
+    if (nrm_wire_decode(s.frame, s.frame_len, true, &w, &why) != 0) {
+        /* An envelope that is only too big is still worth naming. */
+        return s_reject(self, txn, it, &s, why.reason ? why.reason : NRM_R_MALFORMED, why.msg,
+                        false, err);
+    }
+    s.w = w;
+    switch (w->kind) {
+    case NRM_WIRE_SUBMIT:
+        rc = s_submit(self, txn, it, &s, err);
+        break;
+    case NRM_WIRE_ACK:
+        rc = s_ack(self, txn, it, w, err);
+        break;
+    case NRM_WIRE_HELLO:
+        if (w->version != NRM_PROTOCOL_VERSION || strcmp(w->org_id, it->org) != 0)
+            nrm_warn("hello from '%s' names '%s', version %u", it->org, w->org_id, w->version);
+        it->hello = true;
+        rc = s_welcome(self, txn, it, err);
+        break;
+    case NRM_WIRE_STATUS:
+        rc = s_status(self, txn, it, w, err);
+        break;
+    case NRM_WIRE_PING: {
+        nrm_wire_t pong = { .kind = NRM_WIRE_PONG, .time_ms = nrm_now_ms() };
+        rc = s_wire_reply(it, &pong, err);
+        break;
+    }
+    default:
+        rc = s_reject(self, txn, it, &s, NRM_R_MALFORMED, "unexpected message kind", false, err);
+    }
+    nrm_wire_destroy(&w);
+    return rc;
+}
+
+static int
+s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    broker_t *self = ctx;
+    (void) store;
+    for (size_t i = 0; i < self->nitems; i++) {
+        item_t *it = &self->items[i];
+        free(it->reply);
+        it->reply = NULL;
+        it->notify = it->hello = it->acked = false;
+        it->wake[0] = '\0';
+    }
+    self->records = 0;      /* recounted on a retry after map growth */
+    for (size_t i = 0; i < self->nitems; i++) {
+        int rc = s_process(self, txn, &self->items[i], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- peers and delivery ---- */
+
+static peer_t *
+s_peer(broker_t *self, const char *org, bool create)
+{
+    for (size_t i = 0; i < self->npeers; i++)
+        if (strcmp(self->peers[i].org, org) == 0)
+            return &self->peers[i];
+    if (!create || self->npeers >= BROKER_MAX_PEERS)
+        return NULL;
+    peer_t *p = &self->peers[self->npeers++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->org, sizeof p->org, "%s", org);
+    return p;
+}
+
+/* Sends one frame to a routing id without blocking. Returns 0, or EAGAIN
+   (peer's pipe is full: try later), or EHOSTUNREACH (peer gone). */
+static int
+s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data, size_t len)
+{
+    if (zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return errno;
+    if (zmq_send(self->router, data, len, ZMQ_DONTWAIT) < 0)
+        return errno;   /* libzmq accepts the last part if it took the first */
+    return 0;
+}
+
+/* Builds the Deliver frame of queue entry (seq, msg_id) into *out. */
+static int
+s_build_deliver(broker_t *self, MDB_txn *txn, uint64_t seq, const uint8_t *msg_id,
+                uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    nrm_bytes_t bytes, cert;
+    nrm_record_t rec;
+    nrm_envelope_t env;
+    MDB_val body;
+    uint8_t *cert_body = NULL, cert_sig[NRM_SIG_BYTES];
+    size_t cert_len = 0;
+    int rc = nrm_auditlog_get(self->store, txn, seq, &bytes, err);
+    if (rc)
+        return rc;
+    if ((rc = nrm_record_decode(bytes.data, bytes.len, &rec, err)))
+        return rc;
+    if (rec.kind != NRM_REC_ACCEPTED || !rec.has_signature
+        || nrm_envelope_decode(rec.subject, rec.subject_len, &env, err) != 0) {
+        rc = nrm_err_set(err, NRM_ECORRUPT, "queued record %llu is not an accepted message",
+                         (unsigned long long) seq);
+        goto out;
+    }
+    if ((rc = nrm_store_get(self->store, txn, "bodies", msg_id, NRM_MSGID_BYTES, &body, err))) {
+        rc = nrm_err_set(err, NRM_ECORRUPT, "body of queued record %llu is missing",
+                         (unsigned long long) seq);
+        goto out;
+    }
+    if ((rc = nrm_registry_find(self->store, txn, env.sender, NULL, &cert, err)))
+        goto out;
+    if ((rc = nrm_signed_decode(cert.data, cert.len, NRM_MAX_CERT_BYTES, &cert_body, &cert_len,
+                                cert_sig, err)))
+        goto out;
+    nrm_wire_t w = { .kind = NRM_WIRE_DELIVER, .seq = seq };
+    w.envelope.data = rec.subject;
+    w.envelope.len = rec.subject_len;
+    w.signature.data = rec.signature;
+    w.signature.len = NRM_SIG_BYTES;
+    w.sealed_body.data = body.mv_data;
+    w.sealed_body.len = body.mv_size;
+    w.signed_obj.body.data = cert_body;
+    w.signed_obj.body.len = cert_len;
+    w.signed_obj.sig.data = cert_sig;
+    w.signed_obj.sig.len = NRM_SIG_BYTES;
+    rc = nrm_wire_encode(&w, out, len, err);
+out:
+    free(cert_body);
+    nrm_record_clear(&rec);
+    return rc;
+}
+
+/* Sends queued messages to a connected recipient, in order, up to the
+   window of unacknowledged deliveries. */
+static void
+s_pump(broker_t *self, peer_t *p)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    nrm_err_t err = { 0, 0, "" };
+    uint8_t key[QUEUE_KEY_MAX];
+    size_t olen = strlen(p->org);
+    p->want_pump = false;
+    if (!p->live || p->inflight >= self->cfg.window)
+        return;
+    if (nrm_store_read_begin(self->store, &txn, &err) != 0) {
+        nrm_error("delivery to '%s': %s", p->org, err.msg);
+        return;
+    }
+    if (mdb_cursor_open(txn, nrm_store_dbi(self->store, "queue"), &cur) != 0)
+        goto out;
+    MDB_val k = { s_queue_key(key, p->org, p->sent_upto + 1), key }, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; mrc == 0 && p->inflight < self->cfg.window; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != olen + 9 || memcmp(k.mv_data, p->org, olen) != 0
+            || ((uint8_t *) k.mv_data)[olen] != 0)
+            break;
+        if (v.mv_size != NRM_MSGID_BYTES)
+            continue;
+        uint64_t seq = nrm_be64_get((uint8_t *) k.mv_data + olen + 1);
+        uint8_t *frame = NULL;
+        size_t flen = 0;
+        if (s_build_deliver(self, txn, seq, v.mv_data, &frame, &flen, &err) != 0) {
+            nrm_error("delivery of record %llu to '%s': %s", (unsigned long long) seq, p->org, err.msg);
+            p->sent_upto = seq;     /* skip it; it stays queued and is reported */
+            continue;
+        }
+        int src = s_send(self, p->rid, p->rid_len, frame, flen);
+        free(frame);
+        if (src == EAGAIN) {
+            p->want_pump = true;    /* the pipe is full: flow control */
+            break;
+        }
+        if (src != 0) {
+            nrm_info("'%s' is not connected (%s); deliveries wait", p->org, zmq_strerror(src));
+            p->live = false;
+            break;
+        }
+        if (p->inflight == 0)
+            p->last_progress_ms = nrm_now_ms();
+        p->sent_upto = seq;
+        p->inflight++;
+        nrm_debug("delivering record %llu to '%s'", (unsigned long long) seq, p->org);
+    }
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    nrm_store_read_end(&txn);
+}
+
+/* ---- the loop ---- */
+
+static void
+s_items_release(broker_t *self)
+{
+    for (size_t i = 0; i < self->nitems; i++) {
+        zmq_msg_close(&self->items[i].msg);
+        free(self->items[i].reply);
+        self->items[i].reply = NULL;
+    }
+    self->nitems = 0;
+}
+
+/* Reads one whole message from the ROUTER into a batch item: the routing
+   id, then the payload frames (only the first is kept; more than one is
+   refused later). Returns 1 if one was read, 0 if none was waiting. */
+static int
+s_read_one(broker_t *self, item_t *it)
+{
+    zmq_msg_t part;
+    zmq_msg_init(&part);
+    if (zmq_msg_recv(&part, self->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&part);
+        return 0;
+    }
+    it->rid_len = zmq_msg_size(&part) < BROKER_RID_MAX ? zmq_msg_size(&part) : BROKER_RID_MAX;
+    memcpy(it->rid, zmq_msg_data(&part), it->rid_len);
+    it->parts = 0;
+    it->org[0] = '\0';
+    it->reply = NULL;
+    zmq_msg_init(&it->msg);
+    int more = zmq_msg_more(&part);
+    while (more) {
+        zmq_msg_close(&part);
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, self->router, 0) < 0)
+            break;
+        more = zmq_msg_more(&part);
+        if (it->parts++ == 0) {
+            const char *user = zmq_msg_gets(&part, "User-Id");
+            snprintf(it->org, sizeof it->org, "%s", user ? user : "");
+            zmq_msg_move(&it->msg, &part);
+        }
+    }
+    zmq_msg_close(&part);
+    return 1;
+}
+
+static void
+s_after_commit(broker_t *self)
+{
+    for (size_t i = 0; i < self->nitems; i++) {
+        item_t *it = &self->items[i];
+        peer_t *p = it->org[0] ? s_peer(self, it->org, it->hello) : NULL;
+        if (it->hello && p) {
+            /* (Re)connection: deliver everything unacknowledged again. */
+            memcpy(p->rid, it->rid, it->rid_len);
+            p->rid_len = it->rid_len;
+            p->live = true;
+            p->sent_upto = 0;
+            p->inflight = 0;
+            p->want_pump = true;
+        }
+        if (it->reply)
+            (void) s_send(self, it->rid, it->rid_len, it->reply, it->reply_len);
+        if (it->acked && p) {
+            if (p->inflight)
+                p->inflight--;
+            p->last_progress_ms = nrm_now_ms();
+            p->want_pump = true;
+        }
+        if (it->notify) {
+            peer_t *sender = s_peer(self, it->notify_org, false);
+            if (sender && sender->live) {
+                nrm_wire_t w = { .kind = NRM_WIRE_STATUS_REPLY, .count = 1, .items = &it->status };
+                uint8_t *frame = NULL;
+                size_t flen = 0;
+                if (nrm_wire_encode(&w, &frame, &flen, NULL) == 0)
+                    (void) s_send(self, sender->rid, sender->rid_len, frame, flen);
+                free(frame);
+            }
+        }
+        if (it->wake[0]) {
+            peer_t *r = s_peer(self, it->wake, false);
+            if (r)
+                r->want_pump = true;
+        }
+    }
+}
+
+static void
+s_timers(broker_t *self)
+{
+    uint64_t now = nrm_now_ms();
+    for (size_t i = 0; i < self->npeers; i++) {
+        peer_t *p = &self->peers[i];
+        if (p->live && p->inflight && now - p->last_progress_ms > BROKER_RESEND_MS) {
+            nrm_info("no acknowledgement from '%s' for %d s: sending its queue again",
+                     p->org, BROKER_RESEND_MS / 1000);
+            p->sent_upto = 0;
+            p->inflight = 0;
+            p->want_pump = true;
+        }
+    }
+}
+
+int
+broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
+{
+    uint64_t last_timer = nrm_now_ms();
+    while (!*stop) {
+        bool pending = false;
+        for (size_t i = 0; i < self->npeers; i++)
+            pending |= self->peers[i].want_pump && self->peers[i].live;
+        zmq_pollitem_t items[2] = { { self->router, 0, ZMQ_POLLIN, 0 },
+                                    { self->zap, 0, ZMQ_POLLIN, 0 } };
+        int n = zmq_poll(items, 2, pending ? 10 : BROKER_POLL_MS);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return nrm_err_set(err, NRM_ENET, "poll: %s", zmq_strerror(errno));
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            broker_zap_handle(self->zap, self->store);
+        if (items[0].revents & ZMQ_POLLIN) {
+            while (self->nitems < self->cfg.batch_max
+                   && s_read_one(self, &self->items[self->nitems]))
+                self->nitems++;
+        }
+        if (self->nitems) {
+            nrm_err_t berr = { 0, 0, "" };
+            int rc = nrm_store_write(self->store, s_batch_fn, self, &berr);
+            if (rc == 0) {
+                self->batches++;
+                self->frames += self->nitems;
+                s_after_commit(self);
+            } else {
+                /* Nothing was acknowledged; senders will retry. */
+                nrm_error("batch of %zu frames not committed: %s", self->nitems, berr.msg);
+            }
+            s_items_release(self);
+        }
+        for (size_t i = 0; i < self->npeers; i++)
+            if (self->peers[i].want_pump)
+                s_pump(self, &self->peers[i]);
+        if (nrm_now_ms() - last_timer > 1000) {
+            s_timers(self);
+            last_timer = nrm_now_ms();
+        }
+    }
+    return 0;
+}
+
+/* ---- construction ---- */
+
+static int
+s_write_endpoint(broker_t *self, nrm_err_t *err)
+{
+    char endpoint[256], path[2300];
+    size_t size = sizeof endpoint;
+    if (zmq_getsockopt(self->router, ZMQ_LAST_ENDPOINT, endpoint, &size) != 0)
+        return nrm_err_set(err, NRM_ENET, "last endpoint: %s", zmq_strerror(errno));
+    if (nrm_path(path, sizeof path, "%s/broker.endpoint", self->cfg.dir) != 0)
+        return nrm_err_set(err, NRM_EINVAL, "path too long");
+    size_t n = strnlen(endpoint, sizeof endpoint);
+    char line[260];
+    snprintf(line, sizeof line, "%.*s\n", (int) n, endpoint);
+    nrm_info("listening on %s", endpoint);
+    return nrm_file_write(path, line, strlen(line), 0644, err);
+}
+
+broker_t *
+broker_new(const broker_config_t *cfg, nrm_err_t *err)
+{
+    static const char *const dbs[] = { BROKER_DBS_LIST, NULL };
+    char path[2300];
+    MDB_txn *txn = NULL;
+    broker_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    self->items = calloc(cfg->batch_max, sizeof *self->items);
+    self->peers = calloc(BROKER_MAX_PEERS, sizeof *self->peers);
+    if (!self->items || !self->peers) {
+        nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (nrm_path(path, sizeof path, "%s/broker.key", cfg->dir) != 0
+        || nrm_keys_load(path, &self->keys, err) != 0)
+        goto fail;
+    if ((nrm_keys_parts(self->keys) & (NRM_KEYS_SIGN | NRM_KEYS_CURVE)) != (NRM_KEYS_SIGN | NRM_KEYS_CURVE)) {
+        nrm_err_set(err, NRM_EINVAL, "%s: needs a signing and a CURVE key", path);
+        goto fail;
+    }
+    if (nrm_path(path, sizeof path, "%s/data", cfg->dir) != 0
+        || nrm_store_open(path, dbs, 0, &self->store, err) != 0)
+        goto fail;
+    nrm_store_set_max_map(self->store, (size_t) cfg->map_max_mb << 20);
+    if (nrm_store_read_begin(self->store, &txn, err) != 0
+        || nrm_registry_genesis(self->store, txn, &self->genesis, err) != 0)
+        goto fail;
+    nrm_store_read_end(&txn);
+    if (memcmp(self->genesis.broker_sign_pk, nrm_keys_sign_pk(self->keys), NRM_PK_BYTES) != 0
+        || memcmp(self->genesis.broker_curve_pk, nrm_keys_curve_pk(self->keys), NRM_PK_BYTES) != 0) {
+        nrm_err_set(err, NRM_EINVAL, "broker.key does not hold the keys named in this network's genesis");
+        goto fail;
+    }
+
+    self->zctx = zmq_ctx_new();
+    self->zap = self->zctx ? zmq_socket(self->zctx, ZMQ_REP) : NULL;
+    if (!self->zap || zmq_bind(self->zap, "inproc://zeromq.zap.01") != 0) {
+        nrm_err_set(err, NRM_ENET, "ZAP handler: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    self->router = zmq_socket(self->zctx, ZMQ_ROUTER);
+    int one = 1, zero = 0, hwm = 10000;
+    int64_t maxmsg = NRM_HARD_FRAME_BYTES;
+    int hb_ivl = 1000, hb_ttl = 10000, hb_timeout = 5000;
+    if (!self->router
+        || zmq_setsockopt(self->router, ZMQ_CURVE_SERVER, &one, sizeof one) != 0
+        || zmq_setsockopt(self->router, ZMQ_CURVE_SECRETKEY, nrm_keys_curve_sk(self->keys), 32) != 0
+        || zmq_setsockopt(self->router, ZMQ_ZAP_DOMAIN, "nrmbus", 6) != 0
+        || zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0
+        || zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0
+        || zmq_setsockopt(self->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0
+        || zmq_setsockopt(self->router, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0
+        || zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof zero) != 0
+        || zmq_setsockopt(self->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl) != 0
+        || zmq_setsockopt(self->router, ZMQ_HEARTBEAT_TTL, &hb_ttl, sizeof hb_ttl) != 0
+        || zmq_setsockopt(self->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) != 0) {
+        nrm_err_set(err, NRM_ENET, "router socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    /* "tcp://host:0" asks for an ephemeral port, which ZeroMQ spells "*". */
+    char endpoint[260];
+    size_t n = strlen(cfg->listen);
+    if (n >= 2 && strcmp(cfg->listen + n - 2, ":0") == 0)
+        snprintf(endpoint, sizeof endpoint, "%.*s:*", (int) (n - 2), cfg->listen);
+    else
+        snprintf(endpoint, sizeof endpoint, "%s", cfg->listen);
+    if (zmq_bind(self->router, endpoint) != 0) {
+        nrm_err_set(err, NRM_ENET, "bind %s: %s", endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    if (s_write_endpoint(self, err) != 0)
+        goto fail;
+    return self;
+fail:
+    nrm_store_read_end(&txn);
+    broker_destroy(&self);
+    return NULL;
+}
+
+void
+broker_destroy(broker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    broker_t *self = *self_p;
+    if (self->records || self->batches)
+        nrm_info("stopping: %llu frames in %llu batches, %llu commits",
+                 (unsigned long long) self->frames, (unsigned long long) self->batches,
+                 (unsigned long long) (self->store ? nrm_store_commits(self->store) : 0));
+    s_items_release(self);
+    if (self->router)
+        zmq_close(self->router);
+    if (self->zap)
+        zmq_close(self->zap);
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    nrm_store_destroy(&self->store);
+    nrm_keys_destroy(&self->keys);
+    free(self->items);
+    free(self->peers);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,39 @@
+/*  broker -- the nrmbus broker: ZAP authentication against the registry,
+    intake of signed envelopes with group commit, durable delivery queues. */
+#ifndef BROKER_H_INCLUDED
+#define BROKER_H_INCLUDED
+#include "nrm.h"
+
+/* Database names of the broker's store (NET/data). nrm-admin opens the same
+   list. */
+#define BROKER_DBS_LIST NRM_AUDITLOG_DBS, NRM_REGISTRY_DBS, "msgids", "queue", "bodies"
+
+typedef struct {
+    char     dir[2048];           /* NET folder                              */
+    char     listen[256];         /* ZeroMQ endpoint; port 0 = ephemeral     */
+    char     network[NRM_ID_MAX + 1];
+    uint64_t batch_max;           /* frames taken into one commit            */
+    uint64_t window;              /* unacknowledged deliveries per recipient */
+    uint64_t map_max_mb;
+    int      log_level;
+} broker_config_t;
+
+typedef struct broker_t broker_t;
+
+/* Loads NET/broker.ini into cfg (defaults for keys not given). */
+int broker_config_load(const char *dir, broker_config_t *cfg, nrm_err_t *err) NRM_WUR;
+
+/* Opens keys and store, binds. NULL on failure with err set. */
+broker_t *broker_new(const broker_config_t *cfg, nrm_err_t *err);
+void broker_destroy(broker_t **self_p);
+/* Runs until *stop becomes non-zero (set from a signal handler). */
+int broker_run(broker_t *self, volatile int *stop, nrm_err_t *err) NRM_WUR;
+
+/* ZAP (ZeroMQ RFC 27) handler on inproc://zeromq.zap.01: answers every
+   pending request; a CURVE key is accepted only if it belongs to an
+   enrolled organisation whose certificate is valid now, whose id then
+   becomes the connection's User-Id. */
+typedef struct nrm_store_t nrm_store_t;
+void broker_zap_handle(void *zap, nrm_store_t *store);
+
+#endif

@@ -1,0 +1,100 @@
+/*  broker_zap -- ZAP handler: authenticate CURVE clients against the
+    registry (ZeroMQ RFC 27). Runs on the broker's own thread: libzmq's
+    handshake waits for the reply asynchronously, so no extra thread. */
+#include "broker.h"
+#include "nrm_log.h"
+#include "nrm_registry.h"
+#include "nrm_crypto.h"
+#include "nrm_util.h"
+#include <string.h>
+#include <zmq.h>
+
+#define ZAP_FRAMES 7
+
+static void
+s_reply(void *zap, const char *version, zmq_msg_t *request_id, const char *code,
+        const char *text, const char *user_id)
+{
+    zmq_send(zap, version, strlen(version), ZMQ_SNDMORE);
+    zmq_send(zap, zmq_msg_data(request_id), zmq_msg_size(request_id), ZMQ_SNDMORE);
+    zmq_send(zap, code, strlen(code), ZMQ_SNDMORE);
+    zmq_send(zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(zap, user_id, strlen(user_id), ZMQ_SNDMORE);
+    zmq_send(zap, "", 0, 0);
+}
+
+/* Reads one request (all its frames) and answers it. */
+static void
+s_handle_one(void *zap, nrm_store_t *store)
+{
+    zmq_msg_t f[ZAP_FRAMES];
+    int n = 0, more = 1;
+    for (int i = 0; i < ZAP_FRAMES; i++)
+        zmq_msg_init(&f[i]);
+    while (more) {
+        zmq_msg_t extra, *m = n < ZAP_FRAMES ? &f[n] : &extra;
+        if (m == &extra)
+            zmq_msg_init(&extra);
+        if (zmq_msg_recv(m, zap, 0) < 0) {
+            if (m == &extra)
+                zmq_msg_close(&extra);
+            goto out;
+        }
+        more = zmq_msg_more(m);
+        if (m == &extra)
+            zmq_msg_close(&extra);
+        n++;
+    }
+    char org[NRM_ID_MAX + 1] = "";
+    const char *version = "1.0";
+    if (n < 6) {
+        nrm_warn("zap: request with %d frames ignored", n);
+        goto out;
+    }
+    if (zmq_msg_size(&f[0]) != 3 || memcmp(zmq_msg_data(&f[0]), "1.0", 3) != 0) {
+        s_reply(zap, version, &f[1], "400", "unsupported ZAP version", "");
+        goto out;
+    }
+    if (zmq_msg_size(&f[5]) != 5 || memcmp(zmq_msg_data(&f[5]), "CURVE", 5) != 0
+        || n != 7 || zmq_msg_size(&f[6]) != NRM_PK_BYTES) {
+        s_reply(zap, version, &f[1], "400", "CURVE required", "");
+        nrm_warn("zap: refused a connection without CURVE");
+        goto out;
+    }
+    const uint8_t *key = zmq_msg_data(&f[6]);
+    char fp[17];
+    nrm_fingerprint(key, fp);
+    nrm_err_t err = { 0, 0, "" };
+    MDB_txn *txn = NULL;
+    nrm_cert_t cert;
+    int rc = nrm_store_read_begin(store, &txn, &err);
+    if (rc == 0)
+        rc = nrm_registry_find_curve(store, txn, key, org, &err);
+    if (rc == 0)
+        rc = nrm_registry_find(store, txn, org, &cert, NULL, &err);
+    nrm_store_read_end(&txn);
+    if (rc != 0) {
+        s_reply(zap, version, &f[1], "400", "key not enrolled", "");
+        nrm_warn("zap: refused CURVE key %s: %s", fp, err.msg);
+        goto out;
+    }
+    uint64_t now = nrm_now_ms();
+    if (now < cert.not_before_ms || now >= cert.not_after_ms) {
+        s_reply(zap, version, &f[1], "400", "certificate not valid now", "");
+        nrm_warn("zap: refused '%s': certificate not valid at this time", org);
+        goto out;
+    }
+    s_reply(zap, version, &f[1], "200", "OK", org);
+    nrm_info("zap: accepted '%s' (CURVE key %s)", org, fp);
+out:
+    for (int i = 0; i < ZAP_FRAMES; i++)
+        zmq_msg_close(&f[i]);
+}
+
+void
+broker_zap_handle(void *zap, nrm_store_t *store)
+{
+    zmq_pollitem_t item = { zap, 0, ZMQ_POLLIN, 0 };
+    while (zmq_poll(&item, 1, 0) > 0 && (item.revents & ZMQ_POLLIN))
+        s_handle_one(zap, store);
+}

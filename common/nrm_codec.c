@@ -1,0 +1,903 @@
+/*  nrm_codec -- protobuf-c behind our own structs. Every decoder checks the
+    input size before unpacking (protobuf-c allocates in proportion to its
+    input, so a capped input means capped memory), then every field: ids,
+    text, fixed-size keys and hashes, ranges. */
+#include "nrm_codec.h"
+#include "nrm_util.h"
+#include "nrm.pb-c.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- names ---- */
+
+static const char *s_msg_types[] = {
+    "tip", "referral", "response", "outcome", "withdrawal", "transfer",
+    "status", "consent", "interpreter-request", "info-request", "info-reply",
+    NULL
+};
+static const char *s_org_types[] = {
+    "police", "msdhs", "labour", "prosecutor", "ngo", "immigration",
+    "interpreter", "foreign", "mdt", NULL
+};
+
+static bool
+s_in(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+bool nrm_msg_type_valid(const char *type) { return type && s_in(s_msg_types, type); }
+bool nrm_org_type_valid(const char *type) { return type && s_in(s_org_types, type); }
+
+const char *
+nrm_record_kind_name(int kind)
+{
+    switch (kind) {
+    case NRM_REC_GENESIS:          return "GENESIS";
+    case NRM_REC_ENROLLED:         return "ENROLLED";
+    case NRM_REC_ACCEPTED:         return "ACCEPTED";
+    case NRM_REC_REJECTED:         return "REJECTED";
+    case NRM_REC_DELIVERED:        return "DELIVERED";
+    case NRM_REC_DELIVERY_REFUSED: return "DELIVERY_REFUSED";
+    default:                       return "UNKNOWN";
+    }
+}
+
+/* ---- field helpers ---- */
+
+static int
+s_id(char *dst, const char *src, const char *what, nrm_err_t *err)
+{
+    if (!src || !nrm_id_valid(src))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD,
+                              "%s: must be 1-%d characters of a-z 0-9 . _ -", what, NRM_ID_MAX);
+    memcpy(dst, src, strlen(src) + 1);
+    return 0;
+}
+
+static int
+s_text(char *dst, size_t cap, const char *src, bool required, const char *what, nrm_err_t *err)
+{
+    const char *s = src ? src : "";
+    if (required && !*s)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "%s: missing", what);
+    if (strlen(s) > cap)
+        return nrm_err_refuse(err, NRM_R_TOO_BIG, "%s: longer than %zu bytes", what, cap);
+    if (!nrm_text_valid(s, cap))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "%s: not valid UTF-8 text", what);
+    memcpy(dst, s, strlen(s) + 1);
+    return 0;
+}
+
+static int
+s_fixed(uint8_t *dst, ProtobufCBinaryData b, size_t n, const char *what, nrm_err_t *err)
+{
+    if (b.len != n)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "%s: must be %zu bytes, got %zu",
+                              what, n, b.len);
+    memcpy(dst, b.data, n);
+    return 0;
+}
+
+static ProtobufCBinaryData
+s_bin(const void *p, size_t len)
+{
+    ProtobufCBinaryData b = { len, (uint8_t *) p };
+    return b;
+}
+
+/* Packs any message into a fresh buffer. */
+static int
+s_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory encoding %zu bytes", n);
+    protobuf_c_message_pack(m, buf);
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int
+s_toobig(size_t len, size_t cap, const char *what, nrm_err_t *err)
+{
+    if (len > cap)
+        return nrm_err_refuse(err, NRM_R_TOO_BIG, "%s: %zu bytes, over the limit of %zu",
+                              what, len, cap);
+    return 0;
+}
+
+#define UNPACK_OR_REFUSE(var, type, fn, buf, len, what)                              \
+    type *var = fn(NULL, len, buf);                                                  \
+    if (!var)                                                                        \
+        return nrm_err_refuse(err, NRM_R_MALFORMED, "%s: does not decode", what)
+
+/* ---- envelope ---- */
+
+int
+nrm_envelope_encode(const nrm_envelope_t *e, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__Envelope m = NRM__ENVELOPE__INIT;
+    m.version = e->version;
+    m.msg_id = s_bin(e->msg_id, NRM_MSGID_BYTES);
+    m.type = (char *) e->type;
+    m.sender = (char *) e->sender;
+    m.recipient = (char *) e->recipient;
+    m.case_ref = (char *) e->case_ref;
+    m.created_ms = e->created_ms;
+    m.priority = e->priority;
+    if (e->has_reply_to)
+        m.in_reply_to = s_bin(e->in_reply_to, NRM_MSGID_BYTES);
+    m.body_hash = s_bin(e->body_hash, NRM_HASH_BYTES);
+    m.body_size = e->body_size;
+    return s_pack(&m.base, out, len, err);
+}
+
+int
+nrm_envelope_decode(const uint8_t *buf, size_t len, nrm_envelope_t *e, nrm_err_t *err)
+{
+    int rc = s_toobig(len, NRM_MAX_ENVELOPE_BYTES, "envelope", err);
+    if (rc)
+        return rc;
+    memset(e, 0, sizeof *e);
+    UNPACK_OR_REFUSE(m, Nrm__Envelope, nrm__envelope__unpack, buf, len, "envelope");
+    if (m->version != NRM_ENVELOPE_VERSION) {
+        rc = nrm_err_refuse(err, NRM_R_BAD_VERSION, "envelope.version: %u is not supported (expected %d)",
+                            m->version, NRM_ENVELOPE_VERSION);
+        goto out;
+    }
+    e->version = m->version;
+    if ((rc = s_fixed(e->msg_id, m->msg_id, NRM_MSGID_BYTES, "envelope.msg_id", err))
+        || (rc = s_text(e->type, NRM_TYPE_MAX, m->type, true, "envelope.type", err))
+        || (rc = s_id(e->sender, m->sender, "envelope.sender", err))
+        || (rc = s_id(e->recipient, m->recipient, "envelope.recipient", err))
+        || (rc = s_id(e->case_ref, m->case_ref, "envelope.case_ref", err))
+        || (rc = s_fixed(e->body_hash, m->body_hash, NRM_HASH_BYTES, "envelope.body_hash", err)))
+        goto out;
+    if (!nrm_msg_type_valid(e->type)) {
+        rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "envelope.type: unknown message type '%s'", e->type);
+        goto out;
+    }
+    if (m->in_reply_to.len) {
+        if ((rc = s_fixed(e->in_reply_to, m->in_reply_to, NRM_MSGID_BYTES, "envelope.in_reply_to", err)))
+            goto out;
+        e->has_reply_to = true;
+    }
+    if (m->created_ms == 0) {
+        rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "envelope.created_ms: missing");
+        goto out;
+    }
+    if (m->priority > 3) {
+        rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "envelope.priority: %u is out of range 0-3", m->priority);
+        goto out;
+    }
+    if (m->body_size > NRM_MAX_BODY_BYTES) {
+        rc = nrm_err_refuse(err, NRM_R_TOO_BIG, "envelope.body_size: %u over the limit of %u",
+                            m->body_size, NRM_MAX_BODY_BYTES);
+        goto out;
+    }
+    e->created_ms = m->created_ms;
+    e->priority = m->priority;
+    e->body_size = m->body_size;
+out:
+    nrm__envelope__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ---- certificates and requests ---- */
+
+static int
+s_cert_fields(nrm_cert_t *c, const char *org_id, const char *org_type, const char *name,
+              const char *jur, ProtobufCBinaryData sign_pk, ProtobufCBinaryData curve_pk,
+              ProtobufCBinaryData box_pk, const char *what, nrm_err_t *err)
+{
+    char f[64];
+    int rc;
+    snprintf(f, sizeof f, "%s.org_id", what);
+    if ((rc = s_id(c->org_id, org_id, f, err)))
+        return rc;
+    snprintf(f, sizeof f, "%s.org_type", what);
+    if ((rc = s_text(c->org_type, NRM_TYPE_MAX, org_type, true, f, err)))
+        return rc;
+    if (!nrm_org_type_valid(c->org_type))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "%s: unknown organisation type '%s'", f, c->org_type);
+    snprintf(f, sizeof f, "%s.name", what);
+    if ((rc = s_text(c->name, NRM_NAME_MAX, name, true, f, err)))
+        return rc;
+    snprintf(f, sizeof f, "%s.jurisdiction", what);
+    if ((rc = s_text(c->jurisdiction, NRM_NAME_MAX, jur, false, f, err)))
+        return rc;
+    snprintf(f, sizeof f, "%s.sign_pk", what);
+    if ((rc = s_fixed(c->sign_pk, sign_pk, NRM_PK_BYTES, f, err)))
+        return rc;
+    snprintf(f, sizeof f, "%s.curve_pk", what);
+    if ((rc = s_fixed(c->curve_pk, curve_pk, NRM_PK_BYTES, f, err)))
+        return rc;
+    snprintf(f, sizeof f, "%s.box_pk", what);
+    return s_fixed(c->box_pk, box_pk, NRM_PK_BYTES, f, err);
+}
+
+int
+nrm_cert_encode(const nrm_cert_t *c, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__Certificate m = NRM__CERTIFICATE__INIT;
+    m.org_id = (char *) c->org_id;
+    m.org_type = (char *) c->org_type;
+    m.name = (char *) c->name;
+    m.jurisdiction = (char *) c->jurisdiction;
+    m.sign_pk = s_bin(c->sign_pk, NRM_PK_BYTES);
+    m.curve_pk = s_bin(c->curve_pk, NRM_PK_BYTES);
+    m.box_pk = s_bin(c->box_pk, NRM_PK_BYTES);
+    m.not_before_ms = c->not_before_ms;
+    m.not_after_ms = c->not_after_ms;
+    m.serial = c->serial;
+    m.issuer_pk = s_bin(c->issuer_pk, NRM_PK_BYTES);
+    m.request_hash = s_bin(c->request_hash, NRM_HASH_BYTES);
+    return s_pack(&m.base, out, len, err);
+}
+
+int
+nrm_cert_decode(const uint8_t *buf, size_t len, nrm_cert_t *c, nrm_err_t *err)
+{
+    int rc = s_toobig(len, NRM_MAX_CERT_BYTES, "certificate", err);
+    if (rc)
+        return rc;
+    memset(c, 0, sizeof *c);
+    UNPACK_OR_REFUSE(m, Nrm__Certificate, nrm__certificate__unpack, buf, len, "certificate");
+    rc = s_cert_fields(c, m->org_id, m->org_type, m->name, m->jurisdiction, m->sign_pk,
+                       m->curve_pk, m->box_pk, "certificate", err);
+    if (!rc)
+        rc = s_fixed(c->issuer_pk, m->issuer_pk, NRM_PK_BYTES, "certificate.issuer_pk", err);
+    if (!rc)
+        rc = s_fixed(c->request_hash, m->request_hash, NRM_HASH_BYTES, "certificate.request_hash", err);
+    if (!rc && (m->not_after_ms <= m->not_before_ms))
+        rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "certificate: validity ends before it starts");
+    c->not_before_ms = m->not_before_ms;
+    c->not_after_ms = m->not_after_ms;
+    c->serial = m->serial;
+    nrm__certificate__free_unpacked(m, NULL);
+    return rc;
+}
+
+int
+nrm_request_encode(const nrm_cert_t *c, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__EnrollRequest m = NRM__ENROLL_REQUEST__INIT;
+    m.org_id = (char *) c->org_id;
+    m.org_type = (char *) c->org_type;
+    m.name = (char *) c->name;
+    m.jurisdiction = (char *) c->jurisdiction;
+    m.sign_pk = s_bin(c->sign_pk, NRM_PK_BYTES);
+    m.curve_pk = s_bin(c->curve_pk, NRM_PK_BYTES);
+    m.box_pk = s_bin(c->box_pk, NRM_PK_BYTES);
+    m.created_ms = c->created_ms;
+    return s_pack(&m.base, out, len, err);
+}
+
+int
+nrm_request_decode(const uint8_t *buf, size_t len, nrm_cert_t *c, nrm_err_t *err)
+{
+    int rc = s_toobig(len, NRM_MAX_CERT_BYTES, "enrollment request", err);
+    if (rc)
+        return rc;
+    memset(c, 0, sizeof *c);
+    UNPACK_OR_REFUSE(m, Nrm__EnrollRequest, nrm__enroll_request__unpack, buf, len, "enrollment request");
+    rc = s_cert_fields(c, m->org_id, m->org_type, m->name, m->jurisdiction, m->sign_pk,
+                       m->curve_pk, m->box_pk, "request", err);
+    c->created_ms = m->created_ms;
+    nrm__enroll_request__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ---- genesis ---- */
+
+int
+nrm_genesis_encode(const nrm_genesis_t *g, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__Genesis m = NRM__GENESIS__INIT;
+    m.network = (char *) g->network;
+    m.admin_pk = s_bin(g->admin_pk, NRM_PK_BYTES);
+    m.broker_sign_pk = s_bin(g->broker_sign_pk, NRM_PK_BYTES);
+    m.broker_curve_pk = s_bin(g->broker_curve_pk, NRM_PK_BYTES);
+    m.created_ms = g->created_ms;
+    return s_pack(&m.base, out, len, err);
+}
+
+int
+nrm_genesis_decode(const uint8_t *buf, size_t len, nrm_genesis_t *g, nrm_err_t *err)
+{
+    int rc = s_toobig(len, NRM_MAX_CERT_BYTES, "genesis", err);
+    if (rc)
+        return rc;
+    memset(g, 0, sizeof *g);
+    UNPACK_OR_REFUSE(m, Nrm__Genesis, nrm__genesis__unpack, buf, len, "genesis");
+    if ((rc = s_id(g->network, m->network, "genesis.network", err))
+        || (rc = s_fixed(g->admin_pk, m->admin_pk, NRM_PK_BYTES, "genesis.admin_pk", err))
+        || (rc = s_fixed(g->broker_sign_pk, m->broker_sign_pk, NRM_PK_BYTES, "genesis.broker_sign_pk", err))
+        || (rc = s_fixed(g->broker_curve_pk, m->broker_curve_pk, NRM_PK_BYTES, "genesis.broker_curve_pk", err)))
+        goto out;
+    g->created_ms = m->created_ms;
+out:
+    nrm__genesis__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ---- signed ---- */
+
+int
+nrm_signed_encode(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG_BYTES],
+                  uint8_t **out, size_t *out_len, nrm_err_t *err)
+{
+    Nrm__Signed m = NRM__SIGNED__INIT;
+    m.body = s_bin(body, len);
+    m.signature = s_bin(sig, NRM_SIG_BYTES);
+    return s_pack(&m.base, out, out_len, err);
+}
+
+int
+nrm_signed_decode(const uint8_t *buf, size_t len, size_t max_body, uint8_t **body,
+                  size_t *body_len, uint8_t sig[NRM_SIG_BYTES], nrm_err_t *err)
+{
+    *body = NULL;
+    *body_len = 0;
+    int rc = s_toobig(len, max_body + 128, "signed object", err);
+    if (rc)
+        return rc;
+    UNPACK_OR_REFUSE(m, Nrm__Signed, nrm__signed__unpack, buf, len, "signed object");
+    if ((rc = s_fixed(sig, m->signature, NRM_SIG_BYTES, "signed.signature", err)))
+        goto out;
+    if (m->body.len == 0 || m->body.len > max_body) {
+        rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "signed.body: %zu bytes, expected 1-%zu",
+                            m->body.len, max_body);
+        goto out;
+    }
+    *body = malloc(m->body.len);
+    if (!*body) {
+        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(*body, m->body.data, m->body.len);
+    *body_len = m->body.len;
+out:
+    nrm__signed__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ---- ack ---- */
+
+int
+nrm_ack_encode(const nrm_ack_t *a, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__Ack m = NRM__ACK__INIT;
+    m.msg_id = s_bin(a->msg_id, NRM_MSGID_BYTES);
+    m.recipient = (char *) a->recipient;
+    m.accepted_seq = a->accepted_seq;
+    m.body_hash = s_bin(a->body_hash, NRM_HASH_BYTES);
+    m.time_ms = a->time_ms;
+    m.status = a->status;
+    m.reason = (char *) a->reason;
+    return s_pack(&m.base, out, len, err);
+}
+
+int
+nrm_ack_decode(const uint8_t *buf, size_t len, nrm_ack_t *a, nrm_err_t *err)
+{
+    int rc = s_toobig(len, 1024, "ack", err);
+    if (rc)
+        return rc;
+    memset(a, 0, sizeof *a);
+    UNPACK_OR_REFUSE(m, Nrm__Ack, nrm__ack__unpack, buf, len, "ack");
+    if ((rc = s_fixed(a->msg_id, m->msg_id, NRM_MSGID_BYTES, "ack.msg_id", err))
+        || (rc = s_id(a->recipient, m->recipient, "ack.recipient", err))
+        || (rc = s_fixed(a->body_hash, m->body_hash, NRM_HASH_BYTES, "ack.body_hash", err))
+        || (rc = s_text(a->reason, NRM_REASON_MAX, m->reason, false, "ack.reason", err)))
+        goto out;
+    a->accepted_seq = m->accepted_seq;
+    a->time_ms = m->time_ms;
+    a->status = m->status;
+out:
+    nrm__ack__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ---- receipt ---- */
+
+int
+nrm_receipt_encode(const nrm_receipt_t *r, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__Receipt m = NRM__RECEIPT__INIT;
+    if (r->has_msg_id)
+        m.msg_id = s_bin(r->msg_id, NRM_MSGID_BYTES);
+    m.frame_hash = s_bin(r->frame_hash, NRM_HASH_BYTES);
+    m.status = r->status;
+    m.reason = (char *) r->reason;
+    m.seq = r->seq;
+    m.record_hash = s_bin(r->record_hash, NRM_HASH_BYTES);
+    m.time_ms = r->time_ms;
+    return s_pack(&m.base, out, len, err);
+}
+
+int
+nrm_receipt_decode(const uint8_t *buf, size_t len, nrm_receipt_t *r, nrm_err_t *err)
+{
+    int rc = s_toobig(len, 1024, "receipt", err);
+    if (rc)
+        return rc;
+    memset(r, 0, sizeof *r);
+    UNPACK_OR_REFUSE(m, Nrm__Receipt, nrm__receipt__unpack, buf, len, "receipt");
+    if (m->msg_id.len) {
+        if ((rc = s_fixed(r->msg_id, m->msg_id, NRM_MSGID_BYTES, "receipt.msg_id", err)))
+            goto out;
+        r->has_msg_id = true;
+    }
+    if ((rc = s_fixed(r->frame_hash, m->frame_hash, NRM_HASH_BYTES, "receipt.frame_hash", err))
+        || (rc = s_fixed(r->record_hash, m->record_hash, NRM_HASH_BYTES, "receipt.record_hash", err))
+        || (rc = s_text(r->reason, NRM_REASON_MAX, m->reason, false, "receipt.reason", err)))
+        goto out;
+    r->status = m->status;
+    r->seq = m->seq;
+    r->time_ms = m->time_ms;
+out:
+    nrm__receipt__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ---- audit record ---- */
+
+int
+nrm_record_encode(const nrm_record_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__Record m = NRM__RECORD__INIT;
+    m.seq = rec->seq;
+    m.time_ms = rec->time_ms;
+    m.kind = (Nrm__RecordKind) rec->kind;
+    m.prev_hash = s_bin(rec->prev_hash, NRM_HASH_BYTES);
+    m.actor = (char *) rec->actor;
+    m.subject = s_bin(rec->subject, rec->subject_len);
+    if (rec->has_signature)
+        m.signature = s_bin(rec->signature, NRM_SIG_BYTES);
+    if (rec->has_msg_id)
+        m.msg_id = s_bin(rec->msg_id, NRM_MSGID_BYTES);
+    m.reason_code = rec->reason_code;
+    m.reason = (char *) rec->reason;
+    if (rec->has_frame_hash)
+        m.frame_hash = s_bin(rec->frame_hash, NRM_HASH_BYTES);
+    m.frame_size = rec->frame_size;
+    m.refers_to = rec->refers_to;
+    return s_pack(&m.base, out, len, err);
+}
+
+int
+nrm_record_decode(const uint8_t *buf, size_t len, nrm_record_t *rec, nrm_err_t *err)
+{
+    memset(rec, 0, sizeof *rec);
+    int rc = s_toobig(len, NRM_MAX_RECORD_BYTES, "record", err);
+    if (rc)
+        return rc;
+    UNPACK_OR_REFUSE(m, Nrm__Record, nrm__record__unpack, buf, len, "record");
+    rec->seq = m->seq;
+    rec->time_ms = m->time_ms;
+    rec->kind = (int) m->kind;
+    if (rec->kind < NRM_REC_GENESIS || rec->kind > NRM_REC_DELIVERY_REFUSED) {
+        rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "record.kind: unknown kind %d", rec->kind);
+        goto out;
+    }
+    if ((rc = s_fixed(rec->prev_hash, m->prev_hash, NRM_HASH_BYTES, "record.prev_hash", err))
+        || (rc = s_text(rec->actor, NRM_ID_MAX, m->actor, true, "record.actor", err))
+        || (rc = s_text(rec->reason, NRM_REASON_MAX, m->reason, false, "record.reason", err)))
+        goto out;
+    if (m->signature.len) {
+        if ((rc = s_fixed(rec->signature, m->signature, NRM_SIG_BYTES, "record.signature", err)))
+            goto out;
+        rec->has_signature = true;
+    }
+    if (m->msg_id.len) {
+        if ((rc = s_fixed(rec->msg_id, m->msg_id, NRM_MSGID_BYTES, "record.msg_id", err)))
+            goto out;
+        rec->has_msg_id = true;
+    }
+    if (m->frame_hash.len) {
+        if ((rc = s_fixed(rec->frame_hash, m->frame_hash, NRM_HASH_BYTES, "record.frame_hash", err)))
+            goto out;
+        rec->has_frame_hash = true;
+    }
+    rec->reason_code = m->reason_code;
+    rec->frame_size = m->frame_size;
+    rec->refers_to = m->refers_to;
+    if (m->subject.len) {
+        rec->subject = malloc(m->subject.len);
+        if (!rec->subject) {
+            rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(rec->subject, m->subject.data, m->subject.len);
+        rec->subject_len = m->subject.len;
+    }
+out:
+    nrm__record__free_unpacked(m, NULL);
+    if (rc)
+        nrm_record_clear(rec);
+    return rc;
+}
+
+void
+nrm_record_clear(nrm_record_t *rec)
+{
+    if (!rec)
+        return;
+    free(rec->subject);
+    rec->subject = NULL;
+    rec->subject_len = 0;
+}
+
+/* ---- wire messages ---- */
+
+typedef struct {
+    nrm_wire_t view;
+    ProtobufCMessage *pb;       /* Nrm__ClientMsg or Nrm__ServerMsg */
+} s_wire_t;
+
+static Nrm__Signed
+s_signed_pb(nrm_signed_view_t v)
+{
+    Nrm__Signed s = NRM__SIGNED__INIT;
+    s.body = s_bin(v.body.data, v.body.len);
+    s.signature = s_bin(v.sig.data, v.sig.len);
+    return s;
+}
+
+static nrm_bytes_t
+s_bytes(ProtobufCBinaryData b)
+{
+    nrm_bytes_t v = { b.data, b.len };
+    return v;
+}
+
+static int
+s_signed_view(const Nrm__Signed *s, nrm_signed_view_t *v, size_t max_body,
+              const char *what, nrm_err_t *err)
+{
+    if (!s)
+        return nrm_err_refuse(err, NRM_R_MALFORMED, "%s: missing", what);
+    if (s->signature.len != NRM_SIG_BYTES)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "%s.signature: must be %d bytes",
+                              what, NRM_SIG_BYTES);
+    if (s->body.len == 0 || s->body.len > max_body)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "%s.body: %zu bytes, expected 1-%zu",
+                              what, s->body.len, max_body);
+    v->body = s_bytes(s->body);
+    v->sig = s_bytes(s->signature);
+    return 0;
+}
+
+static int
+s_encode_client(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__ClientMsg m = NRM__CLIENT_MSG__INIT;
+    Nrm__Hello hello = NRM__HELLO__INIT;
+    Nrm__Submit submit = NRM__SUBMIT__INIT;
+    Nrm__Signed ack = NRM__SIGNED__INIT;
+    Nrm__StatusQuery status = NRM__STATUS_QUERY__INIT;
+    Nrm__Ping ping = NRM__PING__INIT;
+    ProtobufCBinaryData *ids = NULL;
+    int rc;
+    switch (w->kind) {
+    case NRM_WIRE_HELLO:
+        hello.version = w->version;
+        hello.org_id = (char *) (w->org_id ? w->org_id : "");
+        hello.time_ms = w->time_ms;
+        m.m_case = NRM__CLIENT_MSG__M_HELLO;
+        m.hello = &hello;
+        break;
+    case NRM_WIRE_SUBMIT:
+        submit.envelope = s_bin(w->envelope.data, w->envelope.len);
+        submit.signature = s_bin(w->signature.data, w->signature.len);
+        submit.sealed_body = s_bin(w->sealed_body.data, w->sealed_body.len);
+        m.m_case = NRM__CLIENT_MSG__M_SUBMIT;
+        m.submit = &submit;
+        break;
+    case NRM_WIRE_ACK:
+        ack = s_signed_pb(w->signed_obj);
+        m.m_case = NRM__CLIENT_MSG__M_ACK;
+        m.ack = &ack;
+        break;
+    case NRM_WIRE_STATUS:
+        if (w->count) {
+            ids = calloc(w->count, sizeof *ids);
+            if (!ids)
+                return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+            for (size_t i = 0; i < w->count; i++)
+                ids[i] = s_bin(w->ids[i].data, w->ids[i].len);
+        }
+        status.n_msg_ids = w->count;
+        status.msg_ids = ids;
+        m.m_case = NRM__CLIENT_MSG__M_STATUS;
+        m.status = &status;
+        break;
+    case NRM_WIRE_PING:
+        ping.time_ms = w->time_ms;
+        m.m_case = NRM__CLIENT_MSG__M_PING;
+        m.ping = &ping;
+        break;
+    default:
+        return nrm_err_set(err, NRM_EINVAL, "not a client message kind: %d", w->kind);
+    }
+    rc = s_pack(&m.base, out, len, err);
+    free(ids);
+    return rc;
+}
+
+static int
+s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__ServerMsg m = NRM__SERVER_MSG__INIT;
+    Nrm__Welcome welcome = NRM__WELCOME__INIT;
+    Nrm__Signed receipt = NRM__SIGNED__INIT, sender_cert = NRM__SIGNED__INIT;
+    Nrm__Deliver deliver = NRM__DELIVER__INIT;
+    Nrm__StatusReply reply = NRM__STATUS_REPLY__INIT;
+    Nrm__Pong pong = NRM__PONG__INIT;
+    Nrm__Signed *certs = NULL, **certp = NULL;
+    Nrm__MsgStatus *items = NULL, **itemp = NULL;
+    int rc = 0;
+    switch (w->kind) {
+    case NRM_WIRE_WELCOME:
+        welcome.time_ms = w->time_ms;
+        if (w->count) {
+            certs = calloc(w->count, sizeof *certs);
+            certp = calloc(w->count, sizeof *certp);
+            if (!certs || !certp) {
+                rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (size_t i = 0; i < w->count; i++) {
+                certs[i] = s_signed_pb(w->certs[i]);
+                certp[i] = &certs[i];
+            }
+        }
+        welcome.n_certificates = w->count;
+        welcome.certificates = certp;
+        m.m_case = NRM__SERVER_MSG__M_WELCOME;
+        m.welcome = &welcome;
+        break;
+    case NRM_WIRE_RECEIPT:
+        receipt = s_signed_pb(w->signed_obj);
+        m.m_case = NRM__SERVER_MSG__M_RECEIPT;
+        m.receipt = &receipt;
+        break;
+    case NRM_WIRE_DELIVER:
+        deliver.seq = w->seq;
+        deliver.envelope = s_bin(w->envelope.data, w->envelope.len);
+        deliver.signature = s_bin(w->signature.data, w->signature.len);
+        deliver.sealed_body = s_bin(w->sealed_body.data, w->sealed_body.len);
+        sender_cert = s_signed_pb(w->signed_obj);
+        deliver.sender_cert = &sender_cert;
+        m.m_case = NRM__SERVER_MSG__M_DELIVER;
+        m.deliver = &deliver;
+        break;
+    case NRM_WIRE_STATUS_REPLY:
+        if (w->count) {
+            items = calloc(w->count, sizeof *items);
+            itemp = calloc(w->count, sizeof *itemp);
+            if (!items || !itemp) {
+                rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (size_t i = 0; i < w->count; i++) {
+                Nrm__MsgStatus init = NRM__MSG_STATUS__INIT;
+                items[i] = init;
+                items[i].msg_id = s_bin(w->items[i].msg_id, NRM_MSGID_BYTES);
+                items[i].state = w->items[i].state;
+                items[i].accepted_seq = w->items[i].accepted_seq;
+                items[i].delivered_seq = w->items[i].delivered_seq;
+                itemp[i] = &items[i];
+            }
+        }
+        reply.n_items = w->count;
+        reply.items = itemp;
+        m.m_case = NRM__SERVER_MSG__M_STATUS;
+        m.status = &reply;
+        break;
+    case NRM_WIRE_PONG:
+        pong.time_ms = w->time_ms;
+        m.m_case = NRM__SERVER_MSG__M_PONG;
+        m.pong = &pong;
+        break;
+    default:
+        return nrm_err_set(err, NRM_EINVAL, "not a server message kind: %d", w->kind);
+    }
+    rc = s_pack(&m.base, out, len, err);
+out:
+    free(certs);
+    free(certp);
+    free(items);
+    free(itemp);
+    return rc;
+}
+
+int
+nrm_wire_encode(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    return w->kind < NRM_WIRE_WELCOME ? s_encode_client(w, out, len, err)
+                                      : s_encode_server(w, out, len, err);
+}
+
+static int
+s_decode_client(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
+{
+    nrm_wire_t *w = &self->view;
+    Nrm__ClientMsg *m = nrm__client_msg__unpack(NULL, len, buf);
+    if (!m)
+        return nrm_err_refuse(err, NRM_R_MALFORMED, "frame: does not decode as a client message");
+    self->pb = &m->base;
+    switch (m->m_case) {
+    case NRM__CLIENT_MSG__M_HELLO:
+        w->kind = NRM_WIRE_HELLO;
+        w->version = m->hello->version;
+        w->time_ms = m->hello->time_ms;
+        if (!nrm_id_valid(m->hello->org_id))
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "hello.org_id: not a valid id");
+        w->org_id = m->hello->org_id;
+        return 0;
+    case NRM__CLIENT_MSG__M_SUBMIT:
+        w->kind = NRM_WIRE_SUBMIT;
+        w->envelope = s_bytes(m->submit->envelope);
+        w->signature = s_bytes(m->submit->signature);
+        w->sealed_body = s_bytes(m->submit->sealed_body);
+        if (w->envelope.len == 0)
+            return nrm_err_refuse(err, NRM_R_MALFORMED, "submit.envelope: missing");
+        if (w->envelope.len > NRM_MAX_ENVELOPE_BYTES)
+            return nrm_err_refuse(err, NRM_R_TOO_BIG, "submit.envelope: %zu bytes, over the limit of %u",
+                                  w->envelope.len, NRM_MAX_ENVELOPE_BYTES);
+        if (w->signature.len != NRM_SIG_BYTES)
+            return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "submit.signature: must be %d bytes, got %zu",
+                                  NRM_SIG_BYTES, w->signature.len);
+        if (w->sealed_body.len > NRM_MAX_BODY_BYTES)
+            return nrm_err_refuse(err, NRM_R_TOO_BIG, "submit.sealed_body: %zu bytes, over the limit of %u",
+                                  w->sealed_body.len, NRM_MAX_BODY_BYTES);
+        return 0;
+    case NRM__CLIENT_MSG__M_ACK:
+        w->kind = NRM_WIRE_ACK;
+        return s_signed_view(m->ack, &w->signed_obj, 1024, "ack", err);
+    case NRM__CLIENT_MSG__M_STATUS:
+        w->kind = NRM_WIRE_STATUS;
+        if (m->status->n_msg_ids > NRM_MAX_STATUS_IDS)
+            return nrm_err_refuse(err, NRM_R_TOO_BIG, "status.msg_ids: %zu ids, over the limit of %d",
+                                  m->status->n_msg_ids, NRM_MAX_STATUS_IDS);
+        w->count = m->status->n_msg_ids;
+        if (w->count) {
+            w->ids = calloc(w->count, sizeof *w->ids);
+            if (!w->ids)
+                return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < w->count; i++) {
+            if (m->status->msg_ids[i].len != NRM_MSGID_BYTES)
+                return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "status.msg_ids[%zu]: must be %d bytes",
+                                      i, NRM_MSGID_BYTES);
+            w->ids[i] = s_bytes(m->status->msg_ids[i]);
+        }
+        return 0;
+    case NRM__CLIENT_MSG__M_PING:
+        w->kind = NRM_WIRE_PING;
+        w->time_ms = m->ping->time_ms;
+        return 0;
+    default:
+        return nrm_err_refuse(err, NRM_R_MALFORMED, "frame: empty or unknown client message");
+    }
+}
+
+static int
+s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
+{
+    nrm_wire_t *w = &self->view;
+    Nrm__ServerMsg *m = nrm__server_msg__unpack(NULL, len, buf);
+    if (!m)
+        return nrm_err_refuse(err, NRM_R_MALFORMED, "frame: does not decode as a server message");
+    self->pb = &m->base;
+    switch (m->m_case) {
+    case NRM__SERVER_MSG__M_WELCOME:
+        w->kind = NRM_WIRE_WELCOME;
+        w->time_ms = m->welcome->time_ms;
+        if (m->welcome->n_certificates > NRM_MAX_CERTS)
+            return nrm_err_refuse(err, NRM_R_TOO_BIG, "welcome.certificates: %zu, over the limit of %d",
+                                  m->welcome->n_certificates, NRM_MAX_CERTS);
+        w->count = m->welcome->n_certificates;
+        if (w->count) {
+            w->certs = calloc(w->count, sizeof *w->certs);
+            if (!w->certs)
+                return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < w->count; i++) {
+            int rc = s_signed_view(m->welcome->certificates[i], &w->certs[i], NRM_MAX_CERT_BYTES,
+                                   "welcome.certificates[]", err);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    case NRM__SERVER_MSG__M_RECEIPT:
+        w->kind = NRM_WIRE_RECEIPT;
+        return s_signed_view(m->receipt, &w->signed_obj, 1024, "receipt", err);
+    case NRM__SERVER_MSG__M_DELIVER:
+        w->kind = NRM_WIRE_DELIVER;
+        w->seq = m->deliver->seq;
+        w->envelope = s_bytes(m->deliver->envelope);
+        w->signature = s_bytes(m->deliver->signature);
+        w->sealed_body = s_bytes(m->deliver->sealed_body);
+        if (w->envelope.len == 0 || w->envelope.len > NRM_MAX_ENVELOPE_BYTES)
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "deliver.envelope: %zu bytes", w->envelope.len);
+        if (w->signature.len != NRM_SIG_BYTES)
+            return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "deliver.signature: must be %d bytes", NRM_SIG_BYTES);
+        if (w->sealed_body.len > NRM_MAX_BODY_BYTES)
+            return nrm_err_refuse(err, NRM_R_TOO_BIG, "deliver.sealed_body: over the limit");
+        return s_signed_view(m->deliver->sender_cert, &w->signed_obj, NRM_MAX_CERT_BYTES,
+                             "deliver.sender_cert", err);
+    case NRM__SERVER_MSG__M_STATUS:
+        w->kind = NRM_WIRE_STATUS_REPLY;
+        if (m->status->n_items > NRM_MAX_STATUS_IDS)
+            return nrm_err_refuse(err, NRM_R_TOO_BIG, "status.items: over the limit");
+        w->count = m->status->n_items;
+        if (w->count) {
+            w->items = calloc(w->count, sizeof *w->items);
+            if (!w->items)
+                return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < w->count; i++) {
+            Nrm__MsgStatus *it = m->status->items[i];
+            if (it->msg_id.len != NRM_MSGID_BYTES)
+                return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "status.items[%zu].msg_id: bad size", i);
+            memcpy(w->items[i].msg_id, it->msg_id.data, NRM_MSGID_BYTES);
+            w->items[i].state = it->state;
+            w->items[i].accepted_seq = it->accepted_seq;
+            w->items[i].delivered_seq = it->delivered_seq;
+        }
+        return 0;
+    case NRM__SERVER_MSG__M_PONG:
+        w->kind = NRM_WIRE_PONG;
+        w->time_ms = m->pong->time_ms;
+        return 0;
+    default:
+        return nrm_err_refuse(err, NRM_R_MALFORMED, "frame: empty or unknown server message");
+    }
+}
+
+int
+nrm_wire_decode(const uint8_t *buf, size_t len, bool from_client, nrm_wire_t **out,
+                nrm_err_t *err)
+{
+    *out = NULL;
+    int rc = s_toobig(len, NRM_MAX_FRAME_BYTES, "frame", err);
+    if (rc)
+        return rc;
+    s_wire_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    self->view.owner_ = self;
+    rc = from_client ? s_decode_client(self, buf, len, err) : s_decode_server(self, buf, len, err);
+    nrm_wire_t *view = &self->view;
+    if (rc) {
+        nrm_wire_destroy(&view);
+        return rc;
+    }
+    *out = view;
+    return 0;
+}
+
+void
+nrm_wire_destroy(nrm_wire_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_wire_t *self = (*self_p)->owner_;
+    if (self->pb)
+        protobuf_c_message_free_unpacked(self->pb, NULL);
+    free(self->view.ids);
+    free(self->view.certs);
+    free(self->view.items);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,187 @@
+/*  nrm_codec -- the only module that sees protobuf-c. Decodes untrusted bytes
+    into our own structs, checking every cap and field on the way, and encodes
+    our structs into exact bytes for signing and sending.
+
+    Decoders return NRM_EINVAL or NRM_ETOOBIG with err->reason set to the
+    NRM_R_* code a receipt should carry. Encoders return a malloc'd buffer
+    the caller frees with free(). */
+#ifndef NRM_CODEC_H_INCLUDED
+#define NRM_CODEC_H_INCLUDED
+#include "nrm.h"
+
+typedef struct { const uint8_t *data; size_t len; } nrm_bytes_t;
+
+/* Known message types (docs/protocol.md). */
+bool nrm_msg_type_valid(const char *type);
+/* Known organisation types (DOMAIN.md). */
+bool nrm_org_type_valid(const char *type);
+
+typedef struct {
+    uint32_t version;
+    uint8_t  msg_id[NRM_MSGID_BYTES];
+    char     type[NRM_TYPE_MAX + 1];
+    char     sender[NRM_ID_MAX + 1];
+    char     recipient[NRM_ID_MAX + 1];
+    char     case_ref[NRM_ID_MAX + 1];
+    uint64_t created_ms;
+    uint32_t priority;                      /* 0..3 */
+    bool     has_reply_to;
+    uint8_t  in_reply_to[NRM_MSGID_BYTES];
+    uint8_t  body_hash[NRM_HASH_BYTES];
+    uint32_t body_size;
+} nrm_envelope_t;
+
+int nrm_envelope_encode(const nrm_envelope_t *env, uint8_t **out, size_t *len,
+                        nrm_err_t *err) NRM_WUR;
+/* Decodes and validates (version, ids, type, sizes). */
+int nrm_envelope_decode(const uint8_t *buf, size_t len, nrm_envelope_t *env,
+                        nrm_err_t *err) NRM_WUR;
+
+/* Certificate or enrollment request (the request uses created_ms only). */
+typedef struct {
+    char     org_id[NRM_ID_MAX + 1];
+    char     org_type[NRM_TYPE_MAX + 1];
+    char     name[NRM_NAME_MAX + 1];
+    char     jurisdiction[NRM_NAME_MAX + 1];
+    uint8_t  sign_pk[NRM_PK_BYTES];
+    uint8_t  curve_pk[NRM_PK_BYTES];
+    uint8_t  box_pk[NRM_PK_BYTES];
+    uint64_t created_ms;                    /* request */
+    uint64_t not_before_ms, not_after_ms;   /* certificate */
+    uint64_t serial;
+    uint8_t  issuer_pk[NRM_PK_BYTES];
+    uint8_t  request_hash[NRM_HASH_BYTES];
+} nrm_cert_t;
+
+int nrm_cert_encode(const nrm_cert_t *c, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
+int nrm_cert_decode(const uint8_t *buf, size_t len, nrm_cert_t *c, nrm_err_t *err) NRM_WUR;
+int nrm_request_encode(const nrm_cert_t *c, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
+int nrm_request_decode(const uint8_t *buf, size_t len, nrm_cert_t *c, nrm_err_t *err) NRM_WUR;
+
+typedef struct {
+    char     network[NRM_ID_MAX + 1];
+    uint8_t  admin_pk[NRM_PK_BYTES];
+    uint8_t  broker_sign_pk[NRM_PK_BYTES];
+    uint8_t  broker_curve_pk[NRM_PK_BYTES];
+    uint64_t created_ms;
+} nrm_genesis_t;
+
+int nrm_genesis_encode(const nrm_genesis_t *g, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
+int nrm_genesis_decode(const uint8_t *buf, size_t len, nrm_genesis_t *g, nrm_err_t *err) NRM_WUR;
+
+/* Signed{body, signature}. Decoding copies body into *body (caller frees). */
+int nrm_signed_encode(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG_BYTES],
+                      uint8_t **out, size_t *out_len, nrm_err_t *err) NRM_WUR;
+int nrm_signed_decode(const uint8_t *buf, size_t len, size_t max_body,
+                      uint8_t **body, size_t *body_len, uint8_t sig[NRM_SIG_BYTES],
+                      nrm_err_t *err) NRM_WUR;
+
+typedef struct {
+    uint8_t  msg_id[NRM_MSGID_BYTES];
+    char     recipient[NRM_ID_MAX + 1];
+    uint64_t accepted_seq;
+    uint8_t  body_hash[NRM_HASH_BYTES];
+    uint64_t time_ms;
+    uint32_t status;                        /* 0 stored; else NRM_R_* */
+    char     reason[NRM_REASON_MAX + 1];
+} nrm_ack_t;
+
+int nrm_ack_encode(const nrm_ack_t *a, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
+int nrm_ack_decode(const uint8_t *buf, size_t len, nrm_ack_t *a, nrm_err_t *err) NRM_WUR;
+
+typedef struct {
+    bool     has_msg_id;
+    uint8_t  msg_id[NRM_MSGID_BYTES];
+    uint8_t  frame_hash[NRM_HASH_BYTES];
+    uint32_t status;                        /* 0 accepted; else NRM_R_* */
+    char     reason[NRM_REASON_MAX + 1];
+    uint64_t seq;
+    uint8_t  record_hash[NRM_HASH_BYTES];
+    uint64_t time_ms;
+} nrm_receipt_t;
+
+int nrm_receipt_encode(const nrm_receipt_t *r, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
+int nrm_receipt_decode(const uint8_t *buf, size_t len, nrm_receipt_t *r, nrm_err_t *err) NRM_WUR;
+
+/* Audit-log record kinds (stable numbers, part of the log format). */
+enum {
+    NRM_REC_GENESIS = 1, NRM_REC_ENROLLED = 2, NRM_REC_ACCEPTED = 3,
+    NRM_REC_REJECTED = 4, NRM_REC_DELIVERED = 5, NRM_REC_DELIVERY_REFUSED = 6,
+};
+const char *nrm_record_kind_name(int kind);
+
+typedef struct {
+    uint64_t seq;
+    uint64_t time_ms;
+    int      kind;
+    uint8_t  prev_hash[NRM_HASH_BYTES];
+    char     actor[NRM_ID_MAX + 1];
+    uint8_t *subject;              /* exact signed bytes; owned after decode  */
+    size_t   subject_len;
+    bool     has_signature;
+    uint8_t  signature[NRM_SIG_BYTES];
+    bool     has_msg_id;
+    uint8_t  msg_id[NRM_MSGID_BYTES];
+    uint32_t reason_code;
+    char     reason[NRM_REASON_MAX + 1];
+    bool     has_frame_hash;
+    uint8_t  frame_hash[NRM_HASH_BYTES];
+    uint64_t frame_size;
+    uint64_t refers_to;
+} nrm_record_t;
+
+/* Encoding borrows rec->subject. */
+int nrm_record_encode(const nrm_record_t *rec, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
+/* Decoding allocates rec->subject; release with nrm_record_clear. */
+int nrm_record_decode(const uint8_t *buf, size_t len, nrm_record_t *rec, nrm_err_t *err) NRM_WUR;
+void nrm_record_clear(nrm_record_t *rec);
+
+/* ---- Wire messages: one ZeroMQ frame each, agent <-> broker ---- */
+enum {
+    /* agent to broker */
+    NRM_WIRE_HELLO = 1, NRM_WIRE_SUBMIT, NRM_WIRE_ACK, NRM_WIRE_STATUS, NRM_WIRE_PING,
+    /* broker to agent */
+    NRM_WIRE_WELCOME = 11, NRM_WIRE_RECEIPT, NRM_WIRE_DELIVER, NRM_WIRE_STATUS_REPLY,
+    NRM_WIRE_PONG,
+};
+
+typedef struct { nrm_bytes_t body; nrm_bytes_t sig; } nrm_signed_view_t;
+
+typedef struct {
+    uint8_t  msg_id[NRM_MSGID_BYTES];
+    uint32_t state;                         /* NRM_MSG_* */
+    uint64_t accepted_seq;
+    uint64_t delivered_seq;
+} nrm_msg_status_t;
+enum { NRM_MSG_UNKNOWN = 0, NRM_MSG_ACCEPTED = 1, NRM_MSG_DELIVERED = 2,
+       NRM_MSG_REFUSED_BY_RECIPIENT = 3 };
+
+/* A view of one wire message. For encoding the caller fills the fields the
+   kind uses (pointers borrowed). A decoded view borrows from an internal
+   buffer released by nrm_wire_destroy. */
+typedef struct nrm_wire_t {
+    int         kind;
+    uint32_t    version;        /* hello */
+    const char *org_id;         /* hello */
+    uint64_t    time_ms;        /* hello, ping, pong, welcome */
+    nrm_bytes_t envelope;       /* submit, deliver */
+    nrm_bytes_t signature;      /* submit, deliver: envelope signature */
+    nrm_bytes_t sealed_body;    /* submit, deliver */
+    nrm_signed_view_t signed_obj; /* ack, receipt; deliver: sender certificate */
+    uint64_t    seq;            /* deliver */
+    size_t      count;          /* status: ids; welcome: certs; status reply: items */
+    nrm_bytes_t *ids;           /* status */
+    nrm_signed_view_t *certs;   /* welcome */
+    nrm_msg_status_t  *items;   /* status reply */
+    void       *owner_;         /* decoded protobuf; do not touch */
+} nrm_wire_t;
+
+int nrm_wire_encode(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
+/* from_client: true to decode an agent-to-broker message, false for
+   broker-to-agent. Checks caps and the presence of every field the kind
+   needs. On success *out is a new view (nrm_wire_destroy). */
+int nrm_wire_decode(const uint8_t *buf, size_t len, bool from_client,
+                    nrm_wire_t **out, nrm_err_t *err) NRM_WUR;
+void nrm_wire_destroy(nrm_wire_t **self_p);
+
+#endif
