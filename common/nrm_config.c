@@ -121,6 +121,32 @@ s_handler(void *user, const char *section, const char *name, const char *value)
     return 0;
 }
 
+/* inih reports the line of the first error but keeps parsing, so a later
+   problem seen by the handler could be reported with an earlier line. We
+   find syntax errors ourselves first, with their own line numbers. */
+static int
+s_syntax(FILE *f, const char *path, nrm_err_t *err)
+{
+    char line[1024];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strlen(line);
+        if (n >= 200)
+            return nrm_err_set(err, NRM_EINVAL, "%s:%d: line longer than 199 characters", path, lineno);
+        const char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0' || *p == '\n' || *p == '\r' || *p == ';' || *p == '#')
+            continue;
+        if (*p == '[' ? !strchr(p, ']') : !strchr(p, '='))
+            return nrm_err_set(err, NRM_EINVAL,
+                               "%s:%d: syntax error (expected [section] or key = value)", path, lineno);
+    }
+    rewind(f);
+    return 0;
+}
+
 int
 nrm_config_load(const char *path, nrm_config_field_t *fields, size_t count, nrm_err_t *err)
 {
@@ -130,12 +156,17 @@ nrm_config_load(const char *path, nrm_config_field_t *fields, size_t count, nrm_
     FILE *f = fopen(path, "r");
     if (!f)
         return nrm_err_set(err, NRM_EIO, "%s: %s", path, strerror(errno));
+    int rc = s_syntax(f, path, err);
+    if (rc) {
+        fclose(f);
+        return rc;
+    }
     int line = ini_parse_file(f, s_handler, &ctx);
     fclose(f);
     if (line != 0) {
         if (ctx.problem[0])
             return nrm_err_set(err, NRM_EINVAL, "%s:%d: %s", path, line, ctx.problem);
-        return nrm_err_set(err, NRM_EINVAL, "%s:%d: syntax error (expected [section] or key = value, at most 200 characters a line)",
+        return nrm_err_set(err, NRM_EINVAL, "%s:%d: not accepted by the INI reader",
                            path, line);
     }
     for (size_t i = 0; i < count; i++)

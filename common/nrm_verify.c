@@ -87,10 +87,16 @@ s_bad(s_verify_t *v, uint64_t seq, nrm_err_t *err, const char *fmt, ...)
 {
     v->bad_seq = seq;
     if (err) {
+        char what[sizeof err->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        vsnprintf(what, sizeof what, fmt, ap);
         va_end(ap);
+        /* Every message names the record it is about. */
+        if (strncmp(what, "record", 6) == 0)
+            snprintf(err->msg, sizeof err->msg, "%s", what);
+        else
+            snprintf(err->msg, sizeof err->msg, "record %llu: %.400s", (unsigned long long) seq, what);
         err->code = NRM_ECORRUPT;
     }
     return NRM_ECORRUPT;
