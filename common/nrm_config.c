@@ -71,20 +71,23 @@ s_set(nrm_config_field_t *f, const char *value, char *problem, size_t psize)
         }
         return 0;
     case NRM_CFG_HEXBLOB: {
-        size_t n = strlen(value);
-        if (n % 2 || n / 2 > f->size || n == 0) {
+        /* Long blobs continue on indented lines; each piece is appended. */
+        size_t n = strlen(value), have = f->seen_ ? *f->len_out : 0;
+        if (n % 2 || n == 0 || have + n / 2 > f->size) {
             snprintf(problem, psize, "'%s' must be hex of at most %zu bytes", f->key, f->size);
             return -1;
         }
-        uint8_t *buf = malloc(n / 2);
-        if (!buf || nrm_hex_decode(value, buf, n / 2) != 0) {
-            free(buf);
+        uint8_t *buf = realloc(*(uint8_t **) f->dst, have + n / 2);
+        if (!buf) {
+            snprintf(problem, psize, "out of memory reading '%s'", f->key);
+            return -1;
+        }
+        *(uint8_t **) f->dst = buf;
+        if (nrm_hex_decode(value, buf + have, n / 2) != 0) {
             snprintf(problem, psize, "'%s' is not valid hex", f->key);
             return -1;
         }
-        free(*(uint8_t **) f->dst);
-        *(uint8_t **) f->dst = buf;
-        *f->len_out = n / 2;
+        *f->len_out = have + n / 2;
         return 0;
     }
     default:
@@ -102,6 +105,11 @@ s_handler(void *user, const char *section, const char *name, const char *value)
     for (size_t i = 0; i < ctx->count; i++) {
         nrm_config_field_t *f = &ctx->fields[i];
         if (strcmp(f->section, section) == 0 && strcmp(f->key, name) == 0) {
+            if (f->type == NRM_CFG_HEXBLOB) {
+                int ok = s_set(f, value, ctx->problem, sizeof ctx->problem) == 0;
+                f->seen_ = true;
+                return ok;
+            }
             if (f->seen_) {
                 snprintf(ctx->problem, sizeof ctx->problem, "'%s' given twice in [%s]", name, section);
                 return 0;
@@ -129,6 +137,7 @@ s_syntax(FILE *f, const char *path, nrm_err_t *err)
 {
     char line[1024];
     int lineno = 0;
+    bool after_key = false;     /* an indented line continues a value */
     while (fgets(line, sizeof line, f)) {
         lineno++;
         size_t n = strlen(line);
@@ -139,9 +148,12 @@ s_syntax(FILE *f, const char *path, nrm_err_t *err)
             p++;
         if (*p == '\0' || *p == '\n' || *p == '\r' || *p == ';' || *p == '#')
             continue;
+        if (p != line && after_key)
+            continue;
         if (*p == '[' ? !strchr(p, ']') : !strchr(p, '='))
             return nrm_err_set(err, NRM_EINVAL,
                                "%s:%d: syntax error (expected [section] or key = value)", path, lineno);
+        after_key = *p != '[';
     }
     rewind(f);
     return 0;

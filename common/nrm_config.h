@@ -11,7 +11,8 @@ enum {
     NRM_CFG_U64,      /* uint64_t within [min, max]                         */
     NRM_CFG_KEY_Z85,  /* uint8_t[32] from Z85 text (40 chars)              */
     NRM_CFG_KEY_HEX,  /* uint8_t[32] from hex (64 chars)                   */
-    NRM_CFG_HEXBLOB,  /* uint8_t *, malloc'd, with length in *len_out      */
+    NRM_CFG_HEXBLOB,  /* uint8_t *, malloc'd, with length in *len_out; may
+                         continue on indented lines (each piece appended)  */
 };
 
 typedef struct {

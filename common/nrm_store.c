@@ -90,7 +90,9 @@ nrm_store_open(const char *dir, const char *const *names, int flags,
             goto out;
         }
     }
-    mrc = rdonly ? (mdb_txn_abort(txn), 0) : mdb_txn_commit(txn);
+    /* Committed even when read-only: LMDB discards database handles opened
+       in a transaction that is aborted. */
+    mrc = mdb_txn_commit(txn);
     txn = NULL;
     if (mrc != 0) {
         rc = nrm_store_lmdb_error(mrc, dir, err);

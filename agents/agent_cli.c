@@ -1,0 +1,884 @@
+/*  agent_cli -- the commands an organisation's own system uses: send (seal,
+    sign and queue durably), outbox, inbox and wait. They work on the agent
+    store directly, whether or not `nrm-agent run` or the broker is up. */
+#include "agent.h"
+#include "agent_store.h"
+#include "agent_verify.h"
+#include "nrm_codec.h"
+#include "nrm_registry.h"
+#include "nrm_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define AGENT_WAIT_POLL_MS   100
+#define AGENT_WAIT_MAX_S     (7u * 24u * 3600u)
+#define AGENT_WAIT_DEFAULT_S 30u
+
+typedef char s_hex_t[2 * NRM_MSGID_BYTES + 1];
+
+/* ---- send ---- */
+
+static void
+s_send_help(FILE *out)
+{
+    fprintf(out,
+        "Usage: nrm-agent send --dir ORG --to ID --type TYPE --case REF\n"
+        "                      [--file DOC.json] [--reply-to MSGID] [--priority 0..3]\n"
+        "\n"
+        "Seals the JSON document to the recipient's key, signs the envelope and\n"
+        "stores it in the outbox durably; then prints the message id (32 hex\n"
+        "characters) on stdout. `nrm-agent run` sends it when it can; this\n"
+        "command works whether or not the daemon or the broker is up.\n"
+        "\n"
+        "  --dir ORG        organisation folder\n"
+        "  --to ID          recipient organisation id (must be in the directory,\n"
+        "                   which `nrm-agent run` refreshes from the broker)\n"
+        "  --type TYPE      message type (tip, referral, response, ...)\n"
+        "  --case REF       pseudonymous case reference (an id, never derived\n"
+        "                   from the person's identity)\n"
+        "  --file DOC.json  the document, a JSON object of at most %u bytes;\n"
+        "                   '-' reads stdin; without --file the document is {}\n"
+        "  --reply-to ID    message id (32 hex characters) this one answers\n"
+        "  --priority N     0 routine (default) .. 3 immediate\n",
+        NRM_MAX_DOC_BYTES);
+}
+
+/* Reads the document (file, '-' for stdin) into *doc, at most
+   NRM_MAX_DOC_BYTES; malloc'd with a NUL after it. */
+static int
+s_read_doc(const char *path, uint8_t **doc, size_t *len, nrm_err_t *err)
+{
+    size_t cap = 4096, n = 0;
+    uint8_t *buf, *bigger;
+
+    *doc = NULL;
+    *len = 0;
+    if (strcmp(path, "-") != 0) {
+        int rc = nrm_file_read(path, NRM_MAX_DOC_BYTES, doc, len, err);
+        if (rc == NRM_ETOOBIG)
+            return nrm_err_set(err, rc, "%s is larger than %u bytes, the cap on a document",
+                               path, NRM_MAX_DOC_BYTES);
+        return rc;
+    }
+    buf = malloc(cap + 1);
+    if (buf == NULL)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory reading stdin");
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            if (cap > NRM_MAX_DOC_BYTES) {
+                free(buf);
+                return nrm_err_set(err, NRM_ETOOBIG, "the document on stdin is larger "
+                                   "than %u bytes, the cap on a document", NRM_MAX_DOC_BYTES);
+            }
+            cap *= 2;
+            bigger = realloc(buf, cap + 1);
+            if (bigger == NULL) {
+                free(buf);
+                return nrm_err_set(err, NRM_ENOMEM, "out of memory reading stdin");
+            }
+            buf = bigger;
+        }
+        got = fread(buf + n, 1, cap - n, stdin);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(stdin)) {
+        free(buf);
+        return nrm_err_set(err, NRM_EIO, "reading stdin: %s", strerror(errno));
+    }
+    if (n > NRM_MAX_DOC_BYTES) {
+        free(buf);
+        return nrm_err_set(err, NRM_ETOOBIG, "the document on stdin is larger than %u "
+                           "bytes, the cap on a document", NRM_MAX_DOC_BYTES);
+    }
+    buf[n] = '\0';
+    *doc = buf;
+    *len = n;
+    return 0;
+}
+
+/* The document must be a JSON object; the error names file, line and column
+   (it is the user's own file, so jansson's text may be shown). */
+static int
+s_check_doc(const char *name, const uint8_t *doc, size_t len, nrm_err_t *err)
+{
+    json_error_t jerr;
+    json_t *root;
+    int rc = 0;
+
+    root = json_loadb((const char *) doc, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return nrm_err_set(err, NRM_EINVAL, "%s:%d:%d: not valid JSON: %s", name,
+                           jerr.line, jerr.column, jerr.text);
+    if (!json_is_object(root))
+        rc = nrm_err_set(err, NRM_EINVAL, "%s: the document must be a JSON object "
+                         "({...}), not an array or a single value", name);
+    json_decref(root);
+    return rc;
+}
+
+typedef struct {
+    agent_out_t    rec;
+    const uint8_t *sealed;
+    size_t         sealed_len;
+} s_send_ctx_t;
+
+static int
+s_send_store(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    s_send_ctx_t *c = ctx;
+    return agent_out_add(store, txn, &c->rec, c->sealed, c->sealed_len, err);
+}
+
+/* Finds and re-verifies the recipient's certificate in the directory. */
+static int
+s_recipient(nrm_store_t *store, const char *dir, const char *to,
+            const uint8_t admin_pk[NRM_PK_BYTES], nrm_cert_t *cert, nrm_err_t *err)
+{
+    MDB_txn *txn = NULL;
+    nrm_bytes_t signed_cert;
+    uint64_t now = nrm_now_ms();
+    int rc;
+
+    rc = nrm_store_read_begin(store, &txn, err);
+    if (rc != 0)
+        return rc;
+    rc = agent_dir_get(store, txn, to, &signed_cert, err);
+    if (rc == NRM_ENOTFOUND) {
+        rc = nrm_err_set(err, NRM_ENOTFOUND, "the directory has no organisation '%s' "
+                         "(it holds the certificates of the last broker Welcome: start "
+                         "`nrm-agent run --dir %s` to refresh it)", to, dir);
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, admin_pk, cert, err);
+    if (rc != 0) {
+        nrm_err_prefix(err, "certificate of '%s' in the directory does not verify", to);
+        goto out;
+    }
+    if (strcmp(cert->org_id, to) != 0) {
+        rc = nrm_err_set(err, NRM_ECORRUPT, "directory entry '%s' holds the certificate "
+                         "of '%s'", to, cert->org_id);
+        goto out;
+    }
+    if ((cert->not_before_ms != 0 && now < cert->not_before_ms)
+        || (cert->not_after_ms != 0 && now > cert->not_after_ms))
+        rc = nrm_err_set(err, NRM_EINVAL, "the certificate of '%s' is not valid now "
+                         "(expired or not yet valid)", to);
+out:
+    nrm_store_read_end(&txn);
+    return rc;
+}
+
+typedef struct {
+    const char *dir, *to, *type, *case_ref, *file, *reply_to;
+    uint64_t    priority;
+} s_send_args_t;
+
+static int
+s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
+{
+    agent_org_t org;
+    agent_connect_t conn = { 0 };
+    nrm_keys_t *keys = NULL;
+    nrm_store_t *store = NULL;
+    nrm_cert_t cert;
+    nrm_envelope_t env;
+    s_send_ctx_t ctx;
+    uint8_t *doc = NULL, *sealed = NULL, *env_bytes = NULL;
+    size_t doc_len = 0, sealed_len = 0, env_len = 0;
+    uint8_t sig[NRM_SIG_BYTES];
+    int rc;
+
+    memset(&env, 0, sizeof env);
+    if (a->reply_to != NULL) {
+        env.has_reply_to = true;
+        if (agent_parse_msgid(a->reply_to, env.in_reply_to) != 0)
+            return nrm_err_set(err, NRM_EINVAL, "--reply-to '%s' is not a message id "
+                               "(32 hex characters)", a->reply_to);
+    }
+    rc = nrm_crypto_init();
+    if (rc != 0)
+        return nrm_err_set(err, rc, "libsodium could not be initialised");
+    /* The document first: the commonest mistake, and needs nothing else. */
+    if (a->file != NULL) {
+        rc = s_read_doc(a->file, &doc, &doc_len, err);
+        if (rc != 0)
+            goto out;
+        rc = s_check_doc(strcmp(a->file, "-") == 0 ? "stdin" : a->file, doc, doc_len, err);
+        if (rc != 0)
+            goto out;
+    } else {
+        doc = (uint8_t *) strdup("{}");
+        if (doc == NULL) {
+            rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+            goto out;
+        }
+        doc_len = 2;
+    }
+    rc = agent_org_load(a->dir, &org, err);
+    if (rc == 0)
+        rc = agent_keys_load(a->dir, &keys, err);
+    if (rc == 0)
+        rc = agent_connect_load(a->dir, &org, keys, &conn, err);
+    if (rc == 0)
+        rc = agent_store_open(a->dir, 0, &store, err);
+    if (rc == 0)
+        rc = s_recipient(store, a->dir, a->to, conn.admin_pk, &cert, err);
+    if (rc != 0)
+        goto out;
+
+    sealed_len = doc_len + NRM_SEAL_OVERHEAD;
+    sealed = malloc(sealed_len);
+    if (sealed == NULL) {
+        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory sealing the document");
+        goto out;
+    }
+    rc = nrm_seal(cert.box_pk, doc, doc_len, sealed);
+    if (rc != 0) {
+        rc = nrm_err_set(err, rc, "sealing the document to '%s' failed", a->to);
+        goto out;
+    }
+    env.version = NRM_ENVELOPE_VERSION;
+    nrm_random(env.msg_id, NRM_MSGID_BYTES);
+    snprintf(env.type, sizeof env.type, "%s", a->type);
+    snprintf(env.sender, sizeof env.sender, "%s", org.id);
+    snprintf(env.recipient, sizeof env.recipient, "%s", a->to);
+    snprintf(env.case_ref, sizeof env.case_ref, "%s", a->case_ref);
+    env.created_ms = nrm_now_ms();
+    env.priority = (uint32_t) a->priority;
+    nrm_sha256(sealed, sealed_len, env.body_hash);
+    env.body_size = (uint32_t) sealed_len;
+    rc = nrm_envelope_encode(&env, &env_bytes, &env_len, err);
+    if (rc != 0)
+        goto out;
+    rc = nrm_sign(keys, NRM_CTX_ENVELOPE, env_bytes, env_len, sig);
+    if (rc != 0) {
+        rc = nrm_err_set(err, rc, "signing the envelope failed");
+        goto out;
+    }
+
+    memset(&ctx, 0, sizeof ctx);
+    ctx.rec.state = AGENT_OUT_QUEUED;
+    ctx.rec.created_ms = env.created_ms;
+    ctx.rec.updated_ms = env.created_ms;
+    memcpy(ctx.rec.msg_id, env.msg_id, NRM_MSGID_BYTES);
+    ctx.rec.envelope.data = env_bytes;
+    ctx.rec.envelope.len = env_len;
+    ctx.rec.signature.data = sig;
+    ctx.rec.signature.len = NRM_SIG_BYTES;
+    ctx.sealed = sealed;
+    ctx.sealed_len = sealed_len;
+    rc = nrm_store_write(store, s_send_store, &ctx, err);
+    if (rc != 0) {
+        nrm_err_prefix(err, "storing the message in the outbox failed (nothing was queued)");
+        goto out;
+    }
+    nrm_hex_encode(env.msg_id, NRM_MSGID_BYTES, hex);
+out:
+    if (doc != NULL)
+        explicit_bzero(doc, doc_len);
+    free(doc);
+    free(sealed);
+    free(env_bytes);
+    nrm_store_destroy(&store);
+    agent_connect_clear(&conn);
+    nrm_keys_destroy(&keys);
+    return rc;
+}
+
+int
+agent_cmd_send(int argc, char **argv)
+{
+    static const char *const cmd = "send";
+    static const struct option opts[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "to", required_argument, NULL, 't' },
+        { "type", required_argument, NULL, 'y' },
+        { "case", required_argument, NULL, 'c' },
+        { "file", required_argument, NULL, 'f' },
+        { "reply-to", required_argument, NULL, 'r' },
+        { "priority", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    s_send_args_t a = { 0 };
+    nrm_err_t err = { 0 };
+    s_hex_t hex;
+
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", opts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'd': a.dir = optarg; break;
+        case 't': a.to = optarg; break;
+        case 'y': a.type = optarg; break;
+        case 'c': a.case_ref = optarg; break;
+        case 'f': a.file = optarg; break;
+        case 'r': a.reply_to = optarg; break;
+        case 'p':
+            if (agent_parse_u64(optarg, 0, 3, &a.priority) != 0)
+                return agent_usage_error(cmd, "--priority '%s' is not 0, 1, 2 or 3", optarg);
+            break;
+        case 'h': s_send_help(stdout); return AGENT_EXIT_OK;
+        default:  return agent_opt_error(cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return agent_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (a.dir == NULL || a.to == NULL || a.type == NULL || a.case_ref == NULL)
+        return agent_usage_error(cmd, "--dir, --to, --type and --case are required");
+    if (a.dir[0] == '\0')
+        return agent_usage_error(cmd, "--dir is empty");
+    if (!nrm_id_valid(a.to))
+        return agent_usage_error(cmd, "--to '%s' is not a valid organisation id", a.to);
+    if (!nrm_msg_type_valid(a.type))
+        return agent_usage_error(cmd, "--type '%s' is not a known message type", a.type);
+    if (!nrm_id_valid(a.case_ref))
+        return agent_usage_error(cmd, "--case '%s' is not a valid case reference (1-%d "
+                                 "of a-z, 0-9, '.', '_', '-', starting with a letter "
+                                 "or digit)", a.case_ref, NRM_ID_MAX);
+    if (a.file != NULL && a.file[0] == '\0')
+        return agent_usage_error(cmd, "--file is empty");
+    if (s_send(&a, hex, &err) != 0)
+        return agent_fail(cmd, &err);
+    printf("%s\n", hex);
+    if (fflush(stdout) != 0) {
+        /* The message is queued all the same; say so. */
+        fprintf(stderr, "nrm-agent send: message %s is queued, but writing its id to "
+                "stdout failed: %s\n", hex, strerror(errno));
+        return AGENT_EXIT_ERROR;
+    }
+    return AGENT_EXIT_OK;
+}
+
+/* ---- outbox ---- */
+
+static void
+s_outbox_help(FILE *out)
+{
+    fprintf(out,
+        "Usage: nrm-agent outbox --dir ORG [--json]\n"
+        "\n"
+        "Lists sent messages in the order they were sent, one per line:\n"
+        "message id, recipient, type, case, created time (UTC), state. The state\n"
+        "is one of: queued | accepted seq N | delivered seq N |\n"
+        "refused REASON: text | refused by recipient (N is the broker's audit-log\n"
+        "sequence number).\n"
+        "\n"
+        "  --dir ORG  organisation folder\n"
+        "  --json     JSON Lines: one JSON object per message with msg_id, to,\n"
+        "             type, case, priority, reply_to, created_ms, state\n"
+        "             (queued, accepted, delivered, refused,\n"
+        "             refused_by_recipient), accepted_seq, delivered_seq,\n"
+        "             reason_code, reason_name, reason\n");
+}
+
+typedef struct {
+    bool json;
+    int  bad;
+} s_list_ctx_t;
+
+/* Adds reply_to as hex or null. */
+static void
+s_json_reply_to(json_t *o, const nrm_envelope_t *env)
+{
+    s_hex_t hex;
+
+    if (env->has_reply_to) {
+        nrm_hex_encode(env->in_reply_to, NRM_MSGID_BYTES, hex);
+        json_object_set_new(o, "reply_to", json_string(hex));
+    } else {
+        json_object_set_new(o, "reply_to", json_null());
+    }
+}
+
+static int
+s_print_json_line(json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(o);
+    if (text == NULL)
+        return NRM_ENOMEM;
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
+static int
+s_outbox_one(void *ctx, const agent_out_t *rec, nrm_err_t *err)
+{
+    s_list_ctx_t *c = ctx;
+    nrm_err_t derr = { 0 };
+    nrm_envelope_t env;
+    s_hex_t hex;
+    char when[40], state[NRM_REASON_MAX + 64];
+
+    (void) err;
+    nrm_hex_encode(rec->msg_id, NRM_MSGID_BYTES, hex);
+    if (nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr) != 0) {
+        fprintf(stderr, "nrm-agent outbox: entry %llu (msg %s): envelope does not "
+                "decode: %s\n", (unsigned long long) rec->key, hex, derr.msg);
+        c->bad++;
+        return 0;
+    }
+    nrm_time_format(env.created_ms, when, sizeof when);
+    if (c->json) {
+        json_t *o = json_object();
+        if (o == NULL)
+            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        json_object_set_new(o, "msg_id", json_string(hex));
+        json_object_set_new(o, "to", json_string(env.recipient));
+        json_object_set_new(o, "type", json_string(env.type));
+        json_object_set_new(o, "case", json_string(env.case_ref));
+        json_object_set_new(o, "priority", json_integer(env.priority));
+        s_json_reply_to(o, &env);
+        json_object_set_new(o, "created_ms", json_integer((json_int_t) env.created_ms));
+        json_object_set_new(o, "created", json_string(when));
+        json_object_set_new(o, "state", json_string(agent_out_state_name(rec->state)));
+        if (rec->accepted_seq != 0)
+            json_object_set_new(o, "accepted_seq",
+                                json_integer((json_int_t) rec->accepted_seq));
+        if (rec->delivered_seq != 0)
+            json_object_set_new(o, "delivered_seq",
+                                json_integer((json_int_t) rec->delivered_seq));
+        if (rec->state == AGENT_OUT_REFUSED) {
+            json_object_set_new(o, "reason_code", json_integer(rec->reason_code));
+            json_object_set_new(o, "reason_name",
+                                json_string(nrm_reason_name(rec->reason_code)));
+            json_object_set_new(o, "reason", json_string(rec->reason));
+        }
+        if (s_print_json_line(o) != 0)
+            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        return 0;
+    }
+    switch (rec->state) {
+    case AGENT_OUT_QUEUED:
+        snprintf(state, sizeof state, "queued");
+        break;
+    case AGENT_OUT_ACCEPTED:
+        snprintf(state, sizeof state, "accepted seq %llu",
+                 (unsigned long long) rec->accepted_seq);
+        break;
+    case AGENT_OUT_DELIVERED:
+        snprintf(state, sizeof state, "delivered seq %llu",
+                 (unsigned long long) rec->delivered_seq);
+        break;
+    case AGENT_OUT_REFUSED:
+        snprintf(state, sizeof state, "refused %s: %s", nrm_reason_name(rec->reason_code),
+                 rec->reason);
+        break;
+    default:
+        snprintf(state, sizeof state, "refused by recipient");
+        break;
+    }
+    printf("%s  %-20s %-14s %-20s %s  %s\n", hex, env.recipient, env.type, env.case_ref,
+           when, state);
+    return 0;
+}
+
+/* Opens the store of dir for a listing command. */
+static int
+s_open_for_reading(const char *dir, nrm_store_t **store, MDB_txn **txn, nrm_err_t *err)
+{
+    int rc = agent_store_open(dir, 0, store, err);
+    if (rc != 0)
+        return rc;
+    rc = nrm_store_read_begin(*store, txn, err);
+    if (rc != 0)
+        nrm_store_destroy(store);
+    return rc;
+}
+
+/* Parses the --dir / --json / --help options shared by outbox and inbox.
+   Returns -1 to go on, else the exit status. */
+static int
+s_list_args(const char *cmd, int argc, char **argv, void (*help)(FILE *),
+            const char **dir, bool *json, const char **id)
+{
+    static const struct option opts[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "json", no_argument, NULL, 'j' },
+        { "id", required_argument, NULL, 'i' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", opts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'd': *dir = optarg; break;
+        case 'j': *json = true; break;
+        case 'i':
+            if (id == NULL)
+                return agent_usage_error(cmd, "unknown option '--id'");
+            *id = optarg;
+            break;
+        case 'h': help(stdout); return AGENT_EXIT_OK;
+        default:  return agent_opt_error(cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return agent_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (*dir == NULL || (*dir)[0] == '\0')
+        return agent_usage_error(cmd, "--dir is required");
+    return -1;
+}
+
+int
+agent_cmd_outbox(int argc, char **argv)
+{
+    static const char *const cmd = "outbox";
+    const char *dir = NULL;
+    s_list_ctx_t ctx = { 0 };
+    nrm_err_t err = { 0 };
+    nrm_store_t *store = NULL;
+    MDB_txn *txn = NULL;
+    int rc;
+
+    rc = s_list_args(cmd, argc, argv, s_outbox_help, &dir, &ctx.json, NULL);
+    if (rc >= 0)
+        return rc;
+    if (s_open_for_reading(dir, &store, &txn, &err) != 0)
+        return agent_fail(cmd, &err);
+    rc = agent_out_each(store, txn, 1, s_outbox_one, &ctx, &err);
+    nrm_store_read_end(&txn);
+    nrm_store_destroy(&store);
+    if (rc != 0)
+        return agent_fail(cmd, &err);
+    return ctx.bad > 0 ? AGENT_EXIT_ERROR : AGENT_EXIT_OK;
+}
+
+/* ---- inbox ---- */
+
+static void
+s_inbox_help(FILE *out)
+{
+    fprintf(out,
+        "Usage: nrm-agent inbox --dir ORG [--json] [--id MSGID]\n"
+        "\n"
+        "Lists received messages in the order they arrived, each opened with\n"
+        "ORG/secret.keys: message id, sender, type, case, reply-to, priority,\n"
+        "received time (UTC), the broker's accepted sequence number, and the\n"
+        "document.\n"
+        "\n"
+        "  --dir ORG   organisation folder\n"
+        "  --id MSGID  only this message (32 hex characters)\n"
+        "  --json      JSON Lines: one JSON object per message with msg_id, from,\n"
+        "              type, case, reply_to, priority, created_ms, received_ms,\n"
+        "              received, accepted_seq, body_hash, document\n");
+}
+
+typedef struct {
+    bool              json;
+    int               bad;
+    const nrm_keys_t *keys;
+} s_inbox_ctx_t;
+
+/* Opens and parses the document of one inbox entry. */
+static int
+s_inbox_doc(const nrm_keys_t *keys, const agent_in_t *rec, json_t **doc, nrm_err_t *err)
+{
+    size_t len = rec->sealed_body.len - NRM_SEAL_OVERHEAD;
+    json_error_t jerr;
+    uint8_t *plain;
+    int rc = 0;
+
+    *doc = NULL;
+    plain = malloc(len + 1);
+    if (plain == NULL)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    if (nrm_seal_open(keys, rec->sealed_body.data, rec->sealed_body.len, plain) != 0) {
+        rc = nrm_err_set(err, NRM_ECRYPTO, "the sealed body does not open with "
+                         "secret.keys");
+        goto out;
+    }
+    *doc = json_loadb((const char *) plain, len, 0, &jerr);
+    if (*doc == NULL)
+        rc = nrm_err_set(err, NRM_ECORRUPT, "the document is not valid JSON (line %d, "
+                         "column %d)", jerr.line, jerr.column);
+out:
+    explicit_bzero(plain, len + 1);
+    free(plain);
+    return rc;
+}
+
+static int
+s_inbox_one(void *ctx, const agent_in_t *rec, nrm_err_t *err)
+{
+    s_inbox_ctx_t *c = ctx;
+    nrm_err_t derr = { 0 };
+    nrm_envelope_t env;
+    json_t *doc = NULL;
+    s_hex_t hex, reply;
+    char when[40], bh[2 * NRM_HASH_BYTES + 1];
+    char *text;
+
+    nrm_hex_encode(rec->msg_id, NRM_MSGID_BYTES, hex);
+    if (nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr) != 0
+        || s_inbox_doc(c->keys, rec, &doc, &derr) != 0) {
+        fprintf(stderr, "nrm-agent inbox: entry %llu (msg %s): %s\n",
+                (unsigned long long) rec->key, hex, derr.msg);
+        c->bad++;
+        return 0;
+    }
+    nrm_time_format(rec->received_ms, when, sizeof when);
+    nrm_hex_encode(env.body_hash, NRM_HASH_BYTES, bh);
+    if (c->json) {
+        json_t *o = json_object();
+        if (o == NULL) {
+            json_decref(doc);
+            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        }
+        json_object_set_new(o, "msg_id", json_string(hex));
+        json_object_set_new(o, "from", json_string(env.sender));
+        json_object_set_new(o, "type", json_string(env.type));
+        json_object_set_new(o, "case", json_string(env.case_ref));
+        s_json_reply_to(o, &env);
+        json_object_set_new(o, "priority", json_integer(env.priority));
+        json_object_set_new(o, "created_ms", json_integer((json_int_t) env.created_ms));
+        json_object_set_new(o, "received_ms", json_integer((json_int_t) rec->received_ms));
+        json_object_set_new(o, "received", json_string(when));
+        json_object_set_new(o, "accepted_seq", json_integer((json_int_t) rec->accepted_seq));
+        json_object_set_new(o, "body_hash", json_string(bh));
+        json_object_set_new(o, "document", doc);
+        if (s_print_json_line(o) != 0)
+            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        return 0;
+    }
+    if (env.has_reply_to)
+        nrm_hex_encode(env.in_reply_to, NRM_MSGID_BYTES, reply);
+    else
+        snprintf(reply, sizeof reply, "-");
+    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    if (text == NULL)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    printf("msg       %s\nfrom      %s\ntype      %s\ncase      %s\nreply-to  %s\n"
+           "priority  %u\nreceived  %s\nseq       %llu\n%s\n\n",
+           hex, env.sender, env.type, env.case_ref, reply, env.priority, when,
+           (unsigned long long) rec->accepted_seq, text);
+    free(text);
+    return 0;
+}
+
+int
+agent_cmd_inbox(int argc, char **argv)
+{
+    static const char *const cmd = "inbox";
+    const char *dir = NULL, *id = NULL;
+    s_inbox_ctx_t ctx = { 0 };
+    nrm_err_t err = { 0 };
+    nrm_keys_t *keys = NULL;
+    nrm_store_t *store = NULL;
+    MDB_txn *txn = NULL;
+    uint8_t msg_id[NRM_MSGID_BYTES];
+    agent_in_t rec;
+    int rc;
+
+    rc = s_list_args(cmd, argc, argv, s_inbox_help, &dir, &ctx.json, &id);
+    if (rc >= 0)
+        return rc;
+    if (id != NULL && agent_parse_msgid(id, msg_id) != 0)
+        return agent_usage_error(cmd, "--id '%s' is not a message id (32 hex characters)", id);
+    rc = nrm_crypto_init();
+    if (rc != 0) {
+        nrm_err_set(&err, rc, "libsodium could not be initialised");
+        return agent_fail(cmd, &err);
+    }
+    if (agent_keys_load(dir, &keys, &err) != 0)
+        return agent_fail(cmd, &err);
+    ctx.keys = keys;
+    rc = s_open_for_reading(dir, &store, &txn, &err);
+    if (rc == 0 && id != NULL) {
+        rc = agent_in_find(store, txn, msg_id, &rec, &err);
+        if (rc == NRM_ENOTFOUND)
+            nrm_err_set(&err, rc, "message %s is not in the inbox of %s", id, dir);
+        else if (rc == 0)
+            rc = s_inbox_one(&ctx, &rec, &err);
+    } else if (rc == 0) {
+        rc = agent_in_each(store, txn, s_inbox_one, &ctx, &err);
+    }
+    nrm_store_read_end(&txn);
+    nrm_store_destroy(&store);
+    nrm_keys_destroy(&keys);
+    if (rc != 0)
+        return agent_fail(cmd, &err);
+    return ctx.bad > 0 ? AGENT_EXIT_ERROR : AGENT_EXIT_OK;
+}
+
+/* ---- wait ---- */
+
+static void
+s_wait_help(FILE *out)
+{
+    fprintf(out,
+        "Usage: nrm-agent wait --dir ORG --msg MSGID --state STATE [--timeout SECONDS]\n"
+        "\n"
+        "Waits until a message reaches STATE in this organisation's store:\n"
+        "  accepted   the broker accepted the outbox message (or it is delivered)\n"
+        "  delivered  the recipient acknowledged the outbox message\n"
+        "  received   the message is in this organisation's inbox\n"
+        "The store is updated by `nrm-agent run`, which must be running.\n"
+        "\n"
+        "  --timeout SECONDS  how long to wait (default %u, at most %u; 0 checks once)\n"
+        "\n"
+        "Exit status: 0 reached, 2 timed out, 3 the message was refused (the\n"
+        "reason is printed), 1 error (e.g. no such message in the outbox).\n",
+        AGENT_WAIT_DEFAULT_S, AGENT_WAIT_MAX_S);
+}
+
+static uint64_t
+s_ms(const struct timespec *ts)
+{
+    return (uint64_t) ts->tv_sec * 1000u + (uint64_t) ts->tv_nsec / 1000000u;
+}
+
+enum { S_WAIT_ACCEPTED, S_WAIT_DELIVERED, S_WAIT_RECEIVED };
+
+/* One look at the store: 1 reached, 0 not yet, AGENT_EXIT_REFUSED refused
+   (reason in err), or a negative NRM_E code. */
+static int
+s_wait_check(nrm_store_t *store, const uint8_t msg_id[NRM_MSGID_BYTES], int want,
+             nrm_err_t *err)
+{
+    MDB_txn *txn = NULL;
+    agent_out_t out;
+    agent_in_t in;
+    int rc;
+
+    rc = nrm_store_read_begin(store, &txn, err);
+    if (rc != 0)
+        return rc;
+    if (want == S_WAIT_RECEIVED) {
+        rc = agent_in_find(store, txn, msg_id, &in, err);
+        rc = rc == 0 ? 1 : rc == NRM_ENOTFOUND ? 0 : rc;
+        goto out;
+    }
+    rc = agent_out_find(store, txn, msg_id, &out, err);
+    if (rc == NRM_ENOTFOUND) {
+        rc = nrm_err_set(err, NRM_ENOTFOUND, "no such message in the outbox");
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    switch (out.state) {
+    case AGENT_OUT_REFUSED:
+        nrm_err_set(err, NRM_EINVAL, "refused by the broker: %s: %s",
+                    nrm_reason_name(out.reason_code), out.reason);
+        rc = AGENT_EXIT_REFUSED;
+        break;
+    case AGENT_OUT_REFUSED_BY_RECIPIENT:
+        nrm_err_set(err, NRM_EINVAL, "refused by the recipient");
+        rc = AGENT_EXIT_REFUSED;
+        break;
+    case AGENT_OUT_DELIVERED:
+        rc = 1;
+        break;
+    case AGENT_OUT_ACCEPTED:
+        rc = want == S_WAIT_ACCEPTED ? 1 : 0;
+        break;
+    default:
+        rc = 0;
+        break;
+    }
+out:
+    nrm_store_read_end(&txn);
+    return rc;
+}
+
+int
+agent_cmd_wait(int argc, char **argv)
+{
+    static const char *const cmd = "wait";
+    static const struct option opts[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "msg", required_argument, NULL, 'm' },
+        { "state", required_argument, NULL, 's' },
+        { "timeout", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *dir = NULL, *msg = NULL, *state = NULL;
+    uint64_t timeout_s = AGENT_WAIT_DEFAULT_S;
+    uint8_t msg_id[NRM_MSGID_BYTES];
+    nrm_err_t err = { 0 };
+    nrm_store_t *store = NULL;
+    struct timespec start, now;
+    int want, rc;
+
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", opts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'm': msg = optarg; break;
+        case 's': state = optarg; break;
+        case 't':
+            if (agent_parse_u64(optarg, 0, AGENT_WAIT_MAX_S, &timeout_s) != 0)
+                return agent_usage_error(cmd, "--timeout '%s' is not a number of seconds "
+                                         "from 0 to %u", optarg, AGENT_WAIT_MAX_S);
+            break;
+        case 'h': s_wait_help(stdout); return AGENT_EXIT_OK;
+        default:  return agent_opt_error(cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return agent_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (dir == NULL || msg == NULL || state == NULL || dir[0] == '\0')
+        return agent_usage_error(cmd, "--dir, --msg and --state are required");
+    if (agent_parse_msgid(msg, msg_id) != 0)
+        return agent_usage_error(cmd, "--msg '%s' is not a message id (32 hex characters)",
+                                 msg);
+    if (strcmp(state, "accepted") == 0)
+        want = S_WAIT_ACCEPTED;
+    else if (strcmp(state, "delivered") == 0)
+        want = S_WAIT_DELIVERED;
+    else if (strcmp(state, "received") == 0)
+        want = S_WAIT_RECEIVED;
+    else
+        return agent_usage_error(cmd, "--state '%s' is not accepted, delivered or received",
+                                 state);
+
+    if (agent_store_open(dir, 0, &store, &err) != 0)
+        return agent_fail(cmd, &err);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        rc = s_wait_check(store, msg_id, want, &err);
+        if (rc != 0)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (s_ms(&now) - s_ms(&start) >= timeout_s * 1000u)
+            break;
+        nanosleep(&(struct timespec){ 0, AGENT_WAIT_POLL_MS * 1000000L }, NULL);
+    }
+    nrm_store_destroy(&store);
+    if (rc == 1)
+        return AGENT_EXIT_OK;
+    if (rc == AGENT_EXIT_REFUSED) {
+        fprintf(stderr, "nrm-agent wait: message %s was %s\n", msg, err.msg);
+        return AGENT_EXIT_REFUSED;
+    }
+    if (rc < 0) {
+        nrm_err_prefix(&err, "message %s", msg);
+        return agent_fail(cmd, &err);
+    }
+    fprintf(stderr, "nrm-agent wait: message %s did not become %s within %llu s\n",
+            msg, state, (unsigned long long) timeout_s);
+    return AGENT_EXIT_TIMEOUT;
+}

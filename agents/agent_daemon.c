@@ -1,0 +1,1293 @@
+/*  agent_daemon -- `nrm-agent run`: the organisation's connection to the
+    broker. One thread, one ZeroMQ DEALER socket (CURVE client), one LMDB
+    environment shared with the CLI commands of the same organisation.
+
+    Each round of the loop (zmq_poll with a 50 ms timeout):
+      1. drain socket monitor events (handshake done, disconnected, refused);
+      2. receive every frame waiting (up to a batch cap), check each one
+         (signatures, seals) outside any transaction, then apply the whole
+         batch in ONE write transaction (group commit); only after it has
+         committed, queue the acknowledgements of the deliveries it stored;
+      3. send queued acknowledgements;
+      4. Hello every 2 s until a Welcome arrives (and again after a
+         disconnect); after a Welcome: submit new outbox entries (at most 256
+         waiting for a receipt), resend those unanswered for 3 s, and every
+         2 s ask the status of accepted entries not yet delivered.
+    The CLI adds outbox entries from another process; step 4 notices them
+    with one cheap read transaction per round (outq after the last key taken).
+
+    What must stay true: an acknowledgement is sent only for a delivery that
+    is committed (or was already in the inbox); a msg_id is stored in the
+    inbox at most once (inidx, NOOVERWRITE, checked in the same txn); a
+    failed commit acknowledges nothing and the batch is retried; nothing
+    from the broker can crash this loop: every frame is decoded by the codec
+    with caps, and every check failure is logged and answered. */
+#include "agent.h"
+#include "agent_store.h"
+#include "agent_verify.h"
+#include "nrm_codec.h"
+#include "nrm_log.h"
+#include "nrm_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define AGENT_POLL_MS        50
+#define AGENT_HELLO_MS       2000
+#define AGENT_RESEND_MS      3000
+#define AGENT_STATUS_MS      2000
+#define AGENT_INFLIGHT_MAX   256
+#define AGENT_BATCH_MAX      256
+#define AGENT_BATCH_BYTES    (64u * 1024u * 1024u)
+#define AGENT_ACKQ_MAX       4096
+#define AGENT_RETRY_MIN_MS   500
+#define AGENT_RETRY_MAX_MS   30000
+#define AGENT_SKEW_WARN_MS   (5u * 60u * 1000u)
+#define AGENT_MONITOR_EP     "inproc://nrm-agent-monitor"
+
+static const char *const s_cmd = "run";
+static volatile sig_atomic_t s_stop;
+
+/* An outbox entry submitted and waiting for its receipt. */
+typedef struct {
+    uint64_t key;
+    uint8_t  msg_id[NRM_MSGID_BYTES];
+    uint64_t sent_ms;            /* monotonic; 0 = send at the next chance */
+    uint32_t tries;
+} s_inflight_t;
+
+/* What applying a batch item did (set inside the txn, acted on after). */
+enum {
+    S_NONE = 0,
+    S_STORED,        /* deliver: new inbox entry            -> ack 0         */
+    S_DUPLICATE,     /* deliver: same message already there -> ack 0 again   */
+    S_CONFLICT,      /* deliver: id there, other content    -> ack refusal   */
+    S_REFUSED,       /* deliver: failed a check             -> ack refusal   */
+    S_NOACK,         /* deliver: no msg_id, cannot answer                    */
+    S_CHANGED,       /* receipt / status: outbox state changed               */
+    S_UNKNOWN,       /* receipt / status: msg_id not in the outbox           */
+    S_STALE,         /* receipt / status: nothing to change                  */
+    S_LOST,          /* status: the broker does not know an accepted id      */
+};
+
+/* One frame of a batch: its decoded view and what was checked about it. */
+typedef struct {
+    nrm_wire_t       *w;
+    int               outcome;
+    /* deliver */
+    agent_delivery_t  d;
+    uint8_t          *cert_signed;       /* Signed{Certificate}, owned */
+    size_t            cert_len;
+    /* receipt */
+    bool              receipt_ok;
+    nrm_receipt_t     receipt;
+    uint8_t          *receipt_signed;    /* Signed{Receipt}, owned */
+    size_t            receipt_len;
+    /* welcome */
+    agent_dir_entry_t *dir;              /* owned, signed bytes owned */
+    size_t            ndir, nbad;
+    /* status reply: one outcome per item */
+    uint8_t          *status_outcome;
+} s_item_t;
+
+typedef struct {
+    const char      *dir;
+    agent_org_t      org;
+    agent_connect_t  conn;
+    nrm_keys_t      *keys;
+    nrm_store_t     *store;
+    void            *zctx, *sock, *mon;
+    bool             monitoring;
+    bool             connected, welcomed, drop_acks;
+    int              last_failure;       /* last handshake failure event logged */
+    uint64_t         last_hello, last_status;
+    uint64_t         scan_after;         /* outq keys <= this are taken      */
+    uint64_t         status_after;       /* outacc cursor for status queries */
+    s_inflight_t     inflight[AGENT_INFLIGHT_MAX];
+    size_t           ninflight;
+    s_item_t        *batch;
+    size_t           nbatch, batch_bytes;
+    bool             batch_pending;      /* commit failed; retry at retry_at */
+    uint64_t         retry_at, retry_delay;
+    nrm_bytes_t      ackq[AGENT_ACKQ_MAX]; /* encoded Ack frames, owned */
+    size_t           nack;
+    uint64_t         now_ms;             /* wall clock, for stored times    */
+} s_daemon_t;
+
+static void
+s_help(FILE *out)
+{
+    fprintf(out,
+        "Usage: nrm-agent run --dir ORG [--endpoint EP] [--log-level LEVEL]\n"
+        "\n"
+        "Runs the agent of organisation ORG in the foreground until SIGINT or\n"
+        "SIGTERM (then exits 0). It connects to the broker named in\n"
+        "ORG/connect.ini, keeps the directory of certificates up to date,\n"
+        "submits what `nrm-agent send` queued, records receipts and delivery\n"
+        "states, and stores incoming messages in the inbox (durably, before\n"
+        "acknowledging them).\n"
+        "\n"
+        "  --dir ORG          organisation folder (org.ini, secret.keys, connect.ini)\n"
+        "  --endpoint EP      broker endpoint, overriding [broker] endpoint\n"
+        "  --log-level LEVEL  error, warn, info (default) or debug\n"
+        "\n"
+        "Logs one line per event on stderr: ids, types and hashes only.\n"
+        "Test hook: NRM_TEST_DROP_ACKS=1 stores deliveries but never\n"
+        "acknowledges them, so that the broker delivers them again.\n");
+}
+
+static void
+s_on_signal(int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+static uint64_t
+s_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+static void
+s_hex_id(const uint8_t id[NRM_MSGID_BYTES], char out[2 * NRM_MSGID_BYTES + 1])
+{
+    nrm_hex_encode(id, NRM_MSGID_BYTES, out);
+}
+
+static void
+s_free_cb(void *data, void *hint)
+{
+    (void) hint;
+    free(data);
+}
+
+/* Sends one encoded frame, taking ownership of buf. Returns 0, or EAGAIN
+   when the frame cannot go now (not connected, or the queue is full), or
+   another errno. */
+static int
+s_send_frame(s_daemon_t *d, uint8_t *buf, size_t len)
+{
+    zmq_msg_t m;
+
+    if (zmq_msg_init_data(&m, buf, len, s_free_cb, NULL) != 0) {
+        free(buf);
+        return ENOMEM;
+    }
+    if (zmq_msg_send(&m, d->sock, ZMQ_DONTWAIT) < 0) {
+        int e = zmq_errno();
+        zmq_msg_close(&m);
+        return e;
+    }
+    return 0;
+}
+
+/* Encodes and sends w. Returns 0, EAGAIN, or another error (logged). */
+static int
+s_send_wire(s_daemon_t *d, const nrm_wire_t *w, const char *what)
+{
+    nrm_err_t err = { 0 };
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int e;
+
+    if (nrm_wire_encode(w, &buf, &len, &err) != 0) {
+        nrm_error("cannot encode %s: %s", what, err.msg);
+        return EINVAL;
+    }
+    e = s_send_frame(d, buf, len);
+    if (e != 0 && e != EAGAIN)
+        nrm_warn("cannot send %s: %s", what, zmq_strerror(e));
+    return e;
+}
+
+/* ---- outgoing: hello, submits, status queries, acks ---- */
+
+static void
+s_hello_tick(s_daemon_t *d, uint64_t mono)
+{
+    nrm_wire_t w;
+
+    if (d->welcomed || (d->last_hello != 0 && mono - d->last_hello < AGENT_HELLO_MS))
+        return;
+    d->last_hello = mono;
+    memset(&w, 0, sizeof w);
+    w.kind = NRM_WIRE_HELLO;
+    w.version = NRM_PROTOCOL_VERSION;
+    w.org_id = d->org.id;
+    w.time_ms = d->now_ms;
+    if (s_send_wire(d, &w, "hello") == 0)
+        nrm_debug("hello sent");
+}
+
+static void
+s_inflight_remove(s_daemon_t *d, const uint8_t msg_id[NRM_MSGID_BYTES])
+{
+    size_t i;
+
+    for (i = 0; i < d->ninflight; i++)
+        if (memcmp(d->inflight[i].msg_id, msg_id, NRM_MSGID_BYTES) == 0) {
+            memmove(&d->inflight[i], &d->inflight[i + 1],
+                    (d->ninflight - i - 1) * sizeof d->inflight[0]);
+            d->ninflight--;
+            return;
+        }
+}
+
+/* Submits inflight entry i inside read txn. Returns 0 when sent or when the
+   entry was dropped from the window (then *dropped is set), EAGAIN to stop
+   sending for this round. */
+static int
+s_submit(s_daemon_t *d, MDB_txn *txn, size_t i, uint64_t mono, bool *dropped)
+{
+    s_inflight_t *f = &d->inflight[i];
+    char hex[2 * NRM_MSGID_BYTES + 1];
+    nrm_err_t err = { 0 };
+    agent_out_t rec;
+    nrm_bytes_t body;
+    nrm_wire_t w;
+    int e;
+
+    *dropped = false;
+    s_hex_id(f->msg_id, hex);
+    if (agent_out_get(d->store, txn, f->key, &rec, &err) != 0
+        || (rec.state == AGENT_OUT_QUEUED
+            && agent_out_body(d->store, txn, f->key, &body, &err) != 0)) {
+        nrm_error("outbox entry %llu (msg %s) cannot be read, not sending it: %s",
+                  (unsigned long long) f->key, hex, err.msg);
+        *dropped = true;
+        return 0;
+    }
+    if (rec.state != AGENT_OUT_QUEUED) {
+        *dropped = true;         /* answered meanwhile */
+        return 0;
+    }
+    memset(&w, 0, sizeof w);
+    w.kind = NRM_WIRE_SUBMIT;
+    w.envelope = rec.envelope;
+    w.signature = rec.signature;
+    w.sealed_body = body;
+    e = s_send_wire(d, &w, "submit");
+    if (e == EAGAIN)
+        return EAGAIN;
+    if (e != 0) {
+        /* Try again at the next resend time rather than spin. */
+        f->sent_ms = mono;
+        return 0;
+    }
+    f->sent_ms = mono;
+    f->tries++;
+    if (f->tries == 1)
+        nrm_debug("submitted msg %s (outbox %llu)", hex, (unsigned long long) f->key);
+    else
+        nrm_info("submitted msg %s again (try %u)", hex, f->tries);
+    return 0;
+}
+
+/* Takes new queued entries into the window and (re)sends what is due. */
+static void
+s_outbox_tick(s_daemon_t *d, uint64_t mono)
+{
+    uint64_t keys[AGENT_INFLIGHT_MAX];
+    uint8_t ids[AGENT_INFLIGHT_MAX][NRM_MSGID_BYTES];
+    size_t room = AGENT_INFLIGHT_MAX - d->ninflight, n = 0, i;
+    nrm_err_t err = { 0 };
+    MDB_txn *txn = NULL;
+    bool due = false;
+
+    for (i = 0; i < d->ninflight && !due; i++)
+        due = d->inflight[i].sent_ms == 0 || mono - d->inflight[i].sent_ms >= AGENT_RESEND_MS;
+    if (!due && room == 0)
+        return;
+    if (nrm_store_read_begin(d->store, &txn, &err) != 0) {
+        nrm_error("cannot read the outbox: %s", err.msg);
+        return;
+    }
+    if (room > 0) {
+        if (agent_out_pending(d->store, txn, AGENT_IDX_QUEUED, d->scan_after, room,
+                              keys, ids, &n, &err) != 0) {
+            nrm_error("cannot read the outbox queue: %s", err.msg);
+            n = 0;
+        }
+        for (i = 0; i < n; i++) {
+            s_inflight_t *f = &d->inflight[d->ninflight++];
+            memset(f, 0, sizeof *f);
+            f->key = keys[i];
+            memcpy(f->msg_id, ids[i], NRM_MSGID_BYTES);
+            d->scan_after = keys[i];
+        }
+        if (n > 0)
+            due = true;
+    }
+    for (i = 0; due && i < d->ninflight; ) {
+        s_inflight_t *f = &d->inflight[i];
+        bool dropped = false;
+        if (f->sent_ms != 0 && mono - f->sent_ms < AGENT_RESEND_MS) {
+            i++;
+            continue;
+        }
+        if (s_submit(d, txn, i, mono, &dropped) == EAGAIN)
+            break;
+        if (dropped) {
+            memmove(&d->inflight[i], &d->inflight[i + 1],
+                    (d->ninflight - i - 1) * sizeof d->inflight[0]);
+            d->ninflight--;
+        } else {
+            i++;
+        }
+    }
+    nrm_store_read_end(&txn);
+}
+
+static void
+s_status_tick(s_daemon_t *d, uint64_t mono)
+{
+    uint64_t keys[NRM_MAX_STATUS_IDS];
+    uint8_t ids[NRM_MAX_STATUS_IDS][NRM_MSGID_BYTES];
+    nrm_bytes_t views[NRM_MAX_STATUS_IDS];
+    nrm_err_t err = { 0 };
+    MDB_txn *txn = NULL;
+    nrm_wire_t w;
+    size_t n = 0, i;
+    int rc;
+
+    if (mono - d->last_status < AGENT_STATUS_MS)
+        return;
+    d->last_status = mono;
+    if (nrm_store_read_begin(d->store, &txn, &err) != 0) {
+        nrm_error("cannot read the outbox: %s", err.msg);
+        return;
+    }
+    rc = agent_out_pending(d->store, txn, AGENT_IDX_ACCEPTED, d->status_after,
+                           NRM_MAX_STATUS_IDS, keys, ids, &n, &err);
+    if (rc == 0 && n == 0 && d->status_after != 0) {
+        d->status_after = 0;     /* wrapped around */
+        rc = agent_out_pending(d->store, txn, AGENT_IDX_ACCEPTED, 0,
+                               NRM_MAX_STATUS_IDS, keys, ids, &n, &err);
+    }
+    nrm_store_read_end(&txn);
+    if (rc != 0) {
+        nrm_error("cannot read accepted outbox entries: %s", err.msg);
+        return;
+    }
+    if (n == 0)
+        return;
+    d->status_after = n < NRM_MAX_STATUS_IDS ? 0 : keys[n - 1];
+    for (i = 0; i < n; i++) {
+        views[i].data = ids[i];
+        views[i].len = NRM_MSGID_BYTES;
+    }
+    memset(&w, 0, sizeof w);
+    w.kind = NRM_WIRE_STATUS;
+    w.count = n;
+    w.ids = views;
+    if (s_send_wire(d, &w, "status query") == 0)
+        nrm_debug("status query for %zu accepted messages", n);
+}
+
+/* Builds the signed Ack of one delivery and queues it. */
+static void
+s_ack_queue(s_daemon_t *d, const s_item_t *it, uint32_t status, const char *reason)
+{
+    char hex[2 * NRM_MSGID_BYTES + 1];
+    nrm_err_t err = { 0 };
+    uint8_t *body = NULL, *frame = NULL;
+    size_t body_len = 0, frame_len = 0;
+    uint8_t sig[NRM_SIG_BYTES];
+    nrm_ack_t a;
+    nrm_wire_t w;
+
+    s_hex_id(it->d.env.msg_id, hex);
+    if (d->drop_acks) {
+        nrm_warn("NRM_TEST_DROP_ACKS: not acknowledging msg %s", hex);
+        return;
+    }
+    if (d->nack >= AGENT_ACKQ_MAX) {
+        /* Cannot happen: no batch is received while the queue is this full. */
+        nrm_error("acknowledgement queue full, msg %s will be delivered again", hex);
+        return;
+    }
+    memset(&a, 0, sizeof a);
+    memcpy(a.msg_id, it->d.env.msg_id, NRM_MSGID_BYTES);
+    snprintf(a.recipient, sizeof a.recipient, "%s", d->org.id);
+    a.accepted_seq = it->w->seq;
+    memcpy(a.body_hash, it->d.body_hash, NRM_HASH_BYTES);
+    a.time_ms = d->now_ms;
+    a.status = status;
+    snprintf(a.reason, sizeof a.reason, "%s", reason != NULL ? reason : "");
+    if (nrm_ack_encode(&a, &body, &body_len, &err) != 0) {
+        nrm_error("cannot encode the ack of msg %s: %s", hex, err.msg);
+        goto out;
+    }
+    if (nrm_sign(d->keys, NRM_CTX_ACK, body, body_len, sig) != 0) {
+        nrm_error("cannot sign the ack of msg %s", hex);
+        goto out;
+    }
+    memset(&w, 0, sizeof w);
+    w.kind = NRM_WIRE_ACK;
+    w.signed_obj.body.data = body;
+    w.signed_obj.body.len = body_len;
+    w.signed_obj.sig.data = sig;
+    w.signed_obj.sig.len = NRM_SIG_BYTES;
+    if (nrm_wire_encode(&w, &frame, &frame_len, &err) != 0) {
+        nrm_error("cannot encode the ack frame of msg %s: %s", hex, err.msg);
+        goto out;
+    }
+    d->ackq[d->nack].data = frame;
+    d->ackq[d->nack].len = frame_len;
+    d->nack++;
+    frame = NULL;
+out:
+    free(frame);
+    free(body);
+}
+
+/* Sends queued acks in order while the socket takes them. */
+static void
+s_ack_flush(s_daemon_t *d)
+{
+    size_t sent = 0;
+
+    /* zmq_send copies the frame (acks are small), so a frame the socket
+       does not take now stays queued for the next round. */
+    while (sent < d->nack) {
+        if (zmq_send(d->sock, d->ackq[sent].data, d->ackq[sent].len, ZMQ_DONTWAIT) < 0) {
+            int e = zmq_errno();
+            if (e == EAGAIN || e == EINTR)
+                break;
+            nrm_warn("cannot send an ack: %s (the broker will deliver again)",
+                     zmq_strerror(e));
+        }
+        free((void *) d->ackq[sent].data);
+        sent++;
+    }
+    if (sent > 0) {
+        memmove(&d->ackq[0], &d->ackq[sent], (d->nack - sent) * sizeof d->ackq[0]);
+        d->nack -= sent;
+    }
+}
+
+/* ---- incoming: prepare (checks), apply (one txn), finish (acks, logs) ---- */
+
+static void
+s_item_clear(s_item_t *it)
+{
+    size_t i;
+
+    nrm_wire_destroy(&it->w);
+    free(it->cert_signed);
+    free(it->receipt_signed);
+    for (i = 0; i < it->ndir; i++)
+        free((void *) it->dir[i].signed_cert.data);
+    free(it->dir);
+    free(it->status_outcome);
+    memset(it, 0, sizeof *it);
+}
+
+static void
+s_batch_clear(s_daemon_t *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->nbatch; i++)
+        s_item_clear(&d->batch[i]);
+    d->nbatch = 0;
+    d->batch_bytes = 0;
+}
+
+static void
+s_prepare_welcome(s_daemon_t *d, s_item_t *it)
+{
+    const nrm_wire_t *w = it->w;
+    nrm_err_t err = { 0 };
+    nrm_cert_t cert;
+    size_t i;
+
+    if (w->count > 0) {
+        it->dir = calloc(w->count, sizeof *it->dir);
+        if (it->dir == NULL) {
+            nrm_error("out of memory reading %zu certificates", w->count);
+            return;
+        }
+    }
+    for (i = 0; i < w->count; i++) {
+        agent_dir_entry_t *e = &it->dir[it->ndir];
+        uint8_t *buf = NULL;
+        size_t len = 0;
+
+        memset(&err, 0, sizeof err);
+        if (agent_cert_check(&w->certs[i], d->conn.admin_pk, &cert, &err) != 0) {
+            nrm_warn("welcome: certificate %zu refused: %s", i, err.msg);
+            it->nbad++;
+            continue;
+        }
+        if (nrm_signed_encode(w->certs[i].body.data, w->certs[i].body.len,
+                              w->certs[i].sig.data, &buf, &len, &err) != 0) {
+            nrm_warn("welcome: certificate of %s cannot be kept: %s", cert.org_id, err.msg);
+            it->nbad++;
+            continue;
+        }
+        snprintf(e->org_id, sizeof e->org_id, "%s", cert.org_id);
+        e->signed_cert.data = buf;
+        e->signed_cert.len = len;
+        it->ndir++;
+    }
+}
+
+static void
+s_prepare_receipt(s_daemon_t *d, s_item_t *it)
+{
+    nrm_err_t err = { 0 };
+    char hex[2 * NRM_MSGID_BYTES + 1];
+
+    if (agent_receipt_check(it->w, d->conn.broker_sign_pk, &it->receipt, &err) != 0) {
+        nrm_error("receipt ignored: %s", err.msg);
+        return;
+    }
+    if (!it->receipt.has_msg_id) {
+        nrm_warn("broker could not read a frame we sent (frame seq %llu): %s: %s",
+                 (unsigned long long) it->receipt.seq,
+                 nrm_reason_name(it->receipt.status), it->receipt.reason);
+        return;
+    }
+    if (nrm_signed_encode(it->w->signed_obj.body.data, it->w->signed_obj.body.len,
+                          it->w->signed_obj.sig.data, &it->receipt_signed,
+                          &it->receipt_len, &err) != 0) {
+        s_hex_id(it->receipt.msg_id, hex);
+        nrm_error("receipt for msg %s cannot be kept: %s", hex, err.msg);
+        return;
+    }
+    it->receipt_ok = true;
+}
+
+static void
+s_prepare_deliver(s_daemon_t *d, s_item_t *it)
+{
+    const nrm_wire_t *w = it->w;
+    nrm_err_t err = { 0 };
+    char hex[2 * NRM_MSGID_BYTES + 1];
+
+    agent_delivery_check(w, d->org.id, d->keys, d->conn.admin_pk, &it->d);
+    if (!it->d.has_env) {
+        nrm_error("delivery seq %llu cannot be acknowledged: %s: %s",
+                  (unsigned long long) w->seq, nrm_reason_name(it->d.status), it->d.reason);
+        return;
+    }
+    s_hex_id(it->d.env.msg_id, hex);
+    if (it->d.status != NRM_R_OK) {
+        nrm_warn("delivery of msg %s (seq %llu, type %s, from %s) refused: %s: %s",
+                 hex, (unsigned long long) w->seq, it->d.env.type, it->d.env.sender,
+                 nrm_reason_name(it->d.status), it->d.reason);
+        return;
+    }
+    if (nrm_signed_encode(w->signed_obj.body.data, w->signed_obj.body.len,
+                          w->signed_obj.sig.data, &it->cert_signed, &it->cert_len,
+                          &err) != 0) {
+        it->d.status = NRM_R_INTERNAL;
+        snprintf(it->d.reason, sizeof it->d.reason, "sender certificate cannot be kept");
+        nrm_error("delivery of msg %s: sender certificate cannot be kept: %s", hex, err.msg);
+    }
+}
+
+static void
+s_prepare(s_daemon_t *d, s_item_t *it)
+{
+    switch (it->w->kind) {
+    case NRM_WIRE_WELCOME:
+        s_prepare_welcome(d, it);
+        break;
+    case NRM_WIRE_RECEIPT:
+        s_prepare_receipt(d, it);
+        break;
+    case NRM_WIRE_DELIVER:
+        s_prepare_deliver(d, it);
+        break;
+    case NRM_WIRE_STATUS_REPLY:
+        if (it->w->count > 0) {
+            it->status_outcome = calloc(it->w->count, 1);
+            if (it->status_outcome == NULL)
+                nrm_error("out of memory reading a status reply");
+        }
+        break;
+    case NRM_WIRE_PONG:
+        break;
+    default:
+        nrm_warn("unexpected message kind %d from the broker ignored", it->w->kind);
+        break;
+    }
+}
+
+static int
+s_apply_receipt(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
+{
+    agent_out_t rec;
+    int rc;
+
+    if (!it->receipt_ok)
+        return 0;
+    rc = agent_out_find(d->store, txn, it->receipt.msg_id, &rec, err);
+    if (rc == NRM_ENOTFOUND) {
+        it->outcome = S_UNKNOWN;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (rec.state != AGENT_OUT_QUEUED) {
+        it->outcome = S_STALE;
+        return 0;
+    }
+    rec.updated_ms = d->now_ms;
+    rec.receipt.data = it->receipt_signed;
+    rec.receipt.len = it->receipt_len;
+    if (it->receipt.status == NRM_R_OK) {
+        rec.state = AGENT_OUT_ACCEPTED;
+        rec.accepted_seq = it->receipt.seq;
+    } else {
+        rec.state = AGENT_OUT_REFUSED;
+        rec.accepted_seq = 0;
+        rec.reason_code = it->receipt.status;
+        snprintf(rec.reason, sizeof rec.reason, "%s", it->receipt.reason);
+    }
+    rc = agent_out_save(d->store, txn, &rec, err);
+    if (rc == 0)
+        it->outcome = S_CHANGED;
+    return rc;
+}
+
+static int
+s_apply_status(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
+{
+    size_t i;
+    int rc;
+
+    if (it->status_outcome == NULL)
+        return 0;
+    for (i = 0; i < it->w->count; i++) {
+        const nrm_msg_status_t *s = &it->w->items[i];
+        agent_out_t rec;
+
+        it->status_outcome[i] = S_STALE;
+        rc = agent_out_find(d->store, txn, s->msg_id, &rec, err);
+        if (rc == NRM_ENOTFOUND) {
+            it->status_outcome[i] = S_UNKNOWN;
+            continue;
+        }
+        if (rc != 0)
+            return rc;
+        /* Only accepted entries move on: a queued one gets its receipt
+           first (resent), so the proof of acceptance is always kept. */
+        if (rec.state != AGENT_OUT_ACCEPTED)
+            continue;
+        if (s->state == NRM_MSG_UNKNOWN) {
+            it->status_outcome[i] = S_LOST;
+            continue;
+        }
+        if (s->state == NRM_MSG_DELIVERED) {
+            rec.state = AGENT_OUT_DELIVERED;
+            rec.delivered_seq = s->delivered_seq;
+        } else if (s->state == NRM_MSG_REFUSED_BY_RECIPIENT) {
+            rec.state = AGENT_OUT_REFUSED_BY_RECIPIENT;
+            rec.delivered_seq = s->delivered_seq;
+        } else {
+            continue;
+        }
+        rec.updated_ms = d->now_ms;
+        rc = agent_out_save(d->store, txn, &rec, err);
+        if (rc != 0)
+            return rc;
+        it->status_outcome[i] = S_CHANGED;
+    }
+    return 0;
+}
+
+static int
+s_apply_deliver(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
+{
+    const nrm_wire_t *w = it->w;
+    uint8_t stored_hash[NRM_HASH_BYTES];
+    agent_in_t rec;
+    int rc;
+
+    if (!it->d.has_env) {
+        it->outcome = S_NOACK;
+        return 0;
+    }
+    rc = agent_in_find(d->store, txn, it->d.env.msg_id, &rec, err);
+    if (rc == 0) {
+        nrm_sha256(rec.sealed_body.data, rec.sealed_body.len, stored_hash);
+        if (rec.envelope.len == w->envelope.len
+            && memcmp(rec.envelope.data, w->envelope.data, w->envelope.len) == 0
+            && memcmp(stored_hash, it->d.body_hash, NRM_HASH_BYTES) == 0)
+            it->outcome = S_DUPLICATE;
+        else
+            it->outcome = S_CONFLICT;
+        return 0;
+    }
+    if (rc != NRM_ENOTFOUND)
+        return rc;
+    if (it->d.status != NRM_R_OK) {
+        it->outcome = S_REFUSED;
+        return 0;
+    }
+    memset(&rec, 0, sizeof rec);
+    rec.received_ms = d->now_ms;
+    rec.accepted_seq = w->seq;
+    memcpy(rec.msg_id, it->d.env.msg_id, NRM_MSGID_BYTES);
+    rec.envelope = w->envelope;
+    rec.signature = w->signature;
+    rec.sender_cert.data = it->cert_signed;
+    rec.sender_cert.len = it->cert_len;
+    rec.sealed_body = w->sealed_body;
+    rc = agent_in_add(d->store, txn, &rec, err);
+    if (rc == 0)
+        it->outcome = S_STORED;
+    return rc;
+}
+
+/* nrm_store_fn: applies the whole batch. May run more than once (map
+   growth), so every outcome is set afresh and nothing leaves the txn. */
+static int
+s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    s_daemon_t *d = ctx;
+    size_t i;
+    int rc = 0;
+
+    (void) store;
+    for (i = 0; i < d->nbatch && rc == 0; i++) {
+        s_item_t *it = &d->batch[i];
+        it->outcome = S_NONE;
+        switch (it->w->kind) {
+        case NRM_WIRE_WELCOME:
+            if (it->dir != NULL || it->w->count == 0)
+                rc = agent_dir_replace(d->store, txn, it->dir, it->ndir, err);
+            break;
+        case NRM_WIRE_RECEIPT:
+            rc = s_apply_receipt(d, txn, it, err);
+            break;
+        case NRM_WIRE_DELIVER:
+            rc = s_apply_deliver(d, txn, it, err);
+            break;
+        case NRM_WIRE_STATUS_REPLY:
+            rc = s_apply_status(d, txn, it, err);
+            break;
+        default:
+            break;
+        }
+    }
+    return rc;
+}
+
+static void
+s_finish_welcome(s_daemon_t *d, const s_item_t *it)
+{
+    uint64_t skew;
+    size_t i;
+
+    nrm_info("welcome from the broker: %zu certificates in the directory, %zu refused",
+             it->ndir, it->nbad);
+    skew = it->w->time_ms > d->now_ms ? it->w->time_ms - d->now_ms
+                                      : d->now_ms - it->w->time_ms;
+    if (skew > AGENT_SKEW_WARN_MS)
+        nrm_warn("this machine's clock differs from the broker's by %llu s",
+                 (unsigned long long) (skew / 1000u));
+    if (!d->welcomed && d->ninflight > 0)
+        nrm_info("resending %zu unanswered messages", d->ninflight);
+    d->welcomed = true;
+    for (i = 0; i < d->ninflight; i++)
+        d->inflight[i].sent_ms = 0;
+    d->last_status = 0;
+}
+
+static void
+s_finish_receipt(s_daemon_t *d, const s_item_t *it)
+{
+    char hex[2 * NRM_MSGID_BYTES + 1];
+
+    if (!it->receipt_ok)
+        return;
+    s_hex_id(it->receipt.msg_id, hex);
+    s_inflight_remove(d, it->receipt.msg_id);
+    switch (it->outcome) {
+    case S_CHANGED:
+        if (it->receipt.status == NRM_R_OK)
+            nrm_info("msg %s accepted seq %llu", hex, (unsigned long long) it->receipt.seq);
+        else
+            nrm_warn("msg %s refused by the broker (seq %llu): %s: %s", hex,
+                     (unsigned long long) it->receipt.seq,
+                     nrm_reason_name(it->receipt.status), it->receipt.reason);
+        break;
+    case S_UNKNOWN:
+        nrm_warn("receipt for msg %s, which is not in the outbox", hex);
+        break;
+    default:
+        nrm_debug("receipt for msg %s again (already answered)", hex);
+        break;
+    }
+}
+
+static void
+s_finish_deliver(s_daemon_t *d, const s_item_t *it)
+{
+    const nrm_envelope_t *e = &it->d.env;
+    char hex[2 * NRM_MSGID_BYTES + 1];
+    char bh[2 * NRM_HASH_BYTES + 1];
+
+    if (!it->d.has_env)
+        return;
+    s_hex_id(e->msg_id, hex);
+    switch (it->outcome) {
+    case S_STORED:
+        nrm_hex_encode(it->d.body_hash, NRM_HASH_BYTES, bh);
+        nrm_info("received msg %s type %s from %s case %s seq %llu body %s (%u bytes)",
+                 hex, e->type, e->sender, e->case_ref, (unsigned long long) it->w->seq,
+                 bh, e->body_size);
+        s_ack_queue(d, it, NRM_R_OK, "");
+        break;
+    case S_DUPLICATE:
+        nrm_info("msg %s delivered again (seq %llu): already in the inbox, "
+                 "acknowledging again", hex, (unsigned long long) it->w->seq);
+        s_ack_queue(d, it, NRM_R_OK, "");
+        break;
+    case S_CONFLICT:
+        nrm_error("msg %s delivered (seq %llu) with content that differs from the "
+                  "inbox copy; refusing it", hex, (unsigned long long) it->w->seq);
+        s_ack_queue(d, it, NRM_R_DUPLICATE,
+                    "message id already received with different content");
+        break;
+    case S_REFUSED:
+        s_ack_queue(d, it, it->d.status, it->d.reason);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+s_finish_status(s_daemon_t *d, const s_item_t *it)
+{
+    char hex[2 * NRM_MSGID_BYTES + 1];
+    size_t i;
+
+    (void) d;
+    if (it->status_outcome == NULL)
+        return;
+    for (i = 0; i < it->w->count; i++) {
+        const nrm_msg_status_t *s = &it->w->items[i];
+        s_hex_id(s->msg_id, hex);
+        if (it->status_outcome[i] == S_CHANGED) {
+            if (s->state == NRM_MSG_DELIVERED)
+                nrm_info("msg %s delivered seq %llu", hex,
+                         (unsigned long long) s->delivered_seq);
+            else
+                nrm_warn("msg %s refused by the recipient (seq %llu)", hex,
+                         (unsigned long long) s->delivered_seq);
+        } else if (it->status_outcome[i] == S_LOST) {
+            nrm_warn("broker does not know accepted msg %s", hex);
+        } else if (it->status_outcome[i] == S_UNKNOWN) {
+            nrm_debug("status of msg %s, which is not in the outbox", hex);
+        }
+    }
+}
+
+/* Commits the batch; on success acts on it and clears it, else keeps it for
+   a retry (nothing has been acknowledged). */
+static void
+s_batch_commit(s_daemon_t *d, uint64_t mono)
+{
+    nrm_err_t err = { 0 };
+    size_t i;
+
+    d->now_ms = nrm_now_ms();
+    if (nrm_store_write(d->store, s_apply, d, &err) != 0) {
+        if (d->retry_delay == 0)
+            d->retry_delay = AGENT_RETRY_MIN_MS;
+        nrm_error("storing %zu messages from the broker failed: %s; nothing was "
+                  "acknowledged, retrying in %llu ms", d->nbatch, err.msg,
+                  (unsigned long long) d->retry_delay);
+        d->batch_pending = true;
+        d->retry_at = mono + d->retry_delay;
+        d->retry_delay = d->retry_delay * 2 > AGENT_RETRY_MAX_MS ? AGENT_RETRY_MAX_MS
+                                                                 : d->retry_delay * 2;
+        return;
+    }
+    d->batch_pending = false;
+    d->retry_delay = 0;
+    for (i = 0; i < d->nbatch; i++) {
+        const s_item_t *it = &d->batch[i];
+        switch (it->w->kind) {
+        case NRM_WIRE_WELCOME:      s_finish_welcome(d, it); break;
+        case NRM_WIRE_RECEIPT:      s_finish_receipt(d, it); break;
+        case NRM_WIRE_DELIVER:      s_finish_deliver(d, it); break;
+        case NRM_WIRE_STATUS_REPLY: s_finish_status(d, it); break;
+        default: break;
+        }
+    }
+    if (d->nbatch > 1)
+        nrm_debug("applied %zu messages in one commit", d->nbatch);
+    s_batch_clear(d);
+}
+
+/* Receives every waiting frame, up to the batch caps, and checks each. */
+static void
+s_batch_receive(s_daemon_t *d)
+{
+    while (d->nbatch < AGENT_BATCH_MAX && d->batch_bytes < AGENT_BATCH_BYTES
+           && d->nack + d->nbatch < AGENT_ACKQ_MAX) {
+        nrm_err_t err = { 0 };
+        nrm_wire_t *w = NULL;
+        zmq_msg_t m;
+        bool more;
+        size_t size;
+        int rc;
+
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, d->sock, ZMQ_DONTWAIT) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(&m);
+            if (e != EAGAIN && e != EINTR)
+                nrm_error("receiving from the broker failed: %s", zmq_strerror(e));
+            return;
+        }
+        more = zmq_msg_more(&m) != 0;
+        size = zmq_msg_size(&m);
+        if (more) {
+            /* Our protocol is one frame per message: drop every part. */
+            nrm_warn("multi-part message of the broker dropped");
+            while (more) {
+                zmq_msg_close(&m);
+                zmq_msg_init(&m);
+                if (zmq_msg_recv(&m, d->sock, ZMQ_DONTWAIT) < 0)
+                    break;
+                more = zmq_msg_more(&m) != 0;
+            }
+            zmq_msg_close(&m);
+            continue;
+        }
+        rc = nrm_wire_decode(zmq_msg_data(&m), size, false, &w, &err);
+        zmq_msg_close(&m);
+        if (rc != 0) {
+            nrm_warn("frame of %zu bytes from the broker refused: %s: %s", size,
+                     nrm_reason_name(err.reason), err.msg);
+            continue;
+        }
+        s_item_t *it = &d->batch[d->nbatch++];
+        memset(it, 0, sizeof *it);
+        it->w = w;
+        d->batch_bytes += size;
+        s_prepare(d, it);
+    }
+}
+
+/* ---- socket monitor ---- */
+
+static void
+s_monitor_drain(s_daemon_t *d)
+{
+    for (;;) {
+        zmq_msg_t m;
+        uint16_t event;
+        uint32_t value;
+        uint8_t head[6] = { 0 };
+        bool ok;
+
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, d->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        ok = zmq_msg_size(&m) == 6 && zmq_msg_more(&m);
+        if (ok)
+            memcpy(head, zmq_msg_data(&m), 6);
+        while (zmq_msg_more(&m)) {           /* the address frame */
+            zmq_msg_close(&m);
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, d->mon, ZMQ_DONTWAIT) < 0)
+                break;
+        }
+        zmq_msg_close(&m);
+        if (!ok)
+            continue;
+        memcpy(&event, head, 2);
+        memcpy(&value, head + 2, 4);
+        switch (event) {
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            nrm_info("connected to the broker at %s", d->conn.endpoint);
+            d->connected = true;
+            d->welcomed = false;
+            d->last_hello = 0;
+            d->last_failure = 0;
+            break;
+        case ZMQ_EVENT_DISCONNECTED:
+            if (d->connected)
+                nrm_warn("disconnected from the broker; reconnecting");
+            d->connected = false;
+            d->welcomed = false;
+            d->last_hello = 0;
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            if (d->last_failure != event)
+                nrm_error("the broker refused this organisation (ZAP status %u): is it "
+                          "enrolled and not revoked, and is secret.keys the enrolled "
+                          "one?", value);
+            d->last_failure = event;
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            if (d->last_failure != event)
+                nrm_error("CURVE handshake with the broker failed (%s 0x%x): check "
+                          "[broker] curve_public in connect.ini",
+                          event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error"
+                                                                        : "no detail",
+                          value);
+            d->last_failure = event;
+            break;
+        default:
+            nrm_debug("socket event 0x%x (%u)", event, value);
+            break;
+        }
+    }
+}
+
+/* ---- setup and the loop ---- */
+
+static int
+s_socket_open(s_daemon_t *d, nrm_err_t *err)
+{
+    int linger = 0, hb_ivl = 1000, hb_timeout = 5000, hb_ttl = 10000;
+    int reconnect = 100, reconnect_max = 5000, immediate = 1;
+    int64_t maxmsg = (int64_t) NRM_HARD_FRAME_BYTES;
+    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
+               | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+               | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+               | ZMQ_EVENT_CONNECT_RETRIED;
+
+    d->zctx = zmq_ctx_new();
+    if (d->zctx == NULL)
+        return nrm_err_set(err, NRM_ENET, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+    d->sock = zmq_socket(d->zctx, ZMQ_DEALER);
+    if (d->sock == NULL)
+        return nrm_err_set(err, NRM_ENET, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+    if (zmq_setsockopt(d->sock, ZMQ_CURVE_SERVERKEY, d->conn.broker_curve_pk, 32) != 0
+        || zmq_setsockopt(d->sock, ZMQ_CURVE_PUBLICKEY, nrm_keys_curve_pk(d->keys), 32) != 0
+        || zmq_setsockopt(d->sock, ZMQ_CURVE_SECRETKEY, nrm_keys_curve_sk(d->keys), 32) != 0)
+        return nrm_err_set(err, NRM_ENET, "cannot set CURVE keys: %s (is libzmq built "
+                           "with CURVE?)", zmq_strerror(zmq_errno()));
+    if (zmq_setsockopt(d->sock, ZMQ_LINGER, &linger, sizeof linger) != 0
+        || zmq_setsockopt(d->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0
+        || zmq_setsockopt(d->sock, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl) != 0
+        || zmq_setsockopt(d->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) != 0
+        || zmq_setsockopt(d->sock, ZMQ_HEARTBEAT_TTL, &hb_ttl, sizeof hb_ttl) != 0
+        || zmq_setsockopt(d->sock, ZMQ_RECONNECT_IVL, &reconnect, sizeof reconnect) != 0
+        || zmq_setsockopt(d->sock, ZMQ_RECONNECT_IVL_MAX, &reconnect_max,
+                          sizeof reconnect_max) != 0
+        /* Frames wait in our store, not in a pipe to a dead connection. */
+        || zmq_setsockopt(d->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0)
+        return nrm_err_set(err, NRM_ENET, "zmq_setsockopt: %s", zmq_strerror(zmq_errno()));
+    if (zmq_socket_monitor(d->sock, AGENT_MONITOR_EP, events) != 0)
+        return nrm_err_set(err, NRM_ENET, "zmq_socket_monitor: %s", zmq_strerror(zmq_errno()));
+    d->monitoring = true;
+    d->mon = zmq_socket(d->zctx, ZMQ_PAIR);
+    if (d->mon == NULL
+        || zmq_setsockopt(d->mon, ZMQ_LINGER, &linger, sizeof linger) != 0
+        || zmq_connect(d->mon, AGENT_MONITOR_EP) != 0)
+        return nrm_err_set(err, NRM_ENET, "socket monitor: %s", zmq_strerror(zmq_errno()));
+    if (zmq_connect(d->sock, d->conn.endpoint) != 0)
+        return nrm_err_set(err, NRM_ENET, "cannot connect to broker endpoint '%s': %s",
+                           d->conn.endpoint, zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+static void
+s_socket_close(s_daemon_t *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->nack; i++)
+        free((void *) d->ackq[i].data);
+    d->nack = 0;
+    if (d->monitoring)
+        (void) zmq_socket_monitor(d->sock, NULL, 0);
+    if (d->mon != NULL)
+        zmq_close(d->mon);
+    if (d->sock != NULL)
+        zmq_close(d->sock);
+    if (d->zctx != NULL)
+        zmq_ctx_term(d->zctx);
+    d->mon = d->sock = d->zctx = NULL;
+}
+
+static int
+s_loop(s_daemon_t *d, nrm_err_t *err)
+{
+    while (!s_stop) {
+        zmq_pollitem_t items[2] = {
+            { d->sock, 0, ZMQ_POLLIN, 0 },
+            { d->mon, 0, ZMQ_POLLIN, 0 },
+        };
+        uint64_t mono;
+
+        if (zmq_poll(items, 2, AGENT_POLL_MS) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            return nrm_err_set(err, NRM_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+        }
+        mono = s_mono_ms();
+        d->now_ms = nrm_now_ms();
+        if (items[1].revents & ZMQ_POLLIN)
+            s_monitor_drain(d);
+        if (d->batch_pending) {
+            if (mono >= d->retry_at)
+                s_batch_commit(d, mono);
+        } else if (items[0].revents & ZMQ_POLLIN) {
+            s_batch_receive(d);
+            if (d->nbatch > 0)
+                s_batch_commit(d, mono);
+        }
+        s_ack_flush(d);
+        d->now_ms = nrm_now_ms();
+        s_hello_tick(d, mono);
+        if (d->welcomed) {
+            s_outbox_tick(d, mono);
+            s_status_tick(d, mono);
+        }
+    }
+    return 0;
+}
+
+/* jansson's free: wipe first, so no document text stays in freed memory. */
+static void
+s_json_free(void *p)
+{
+    if (p == NULL)
+        return;
+    explicit_bzero(p, malloc_usable_size(p));
+    free(p);
+}
+
+static int
+s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
+{
+    struct sigaction sa;
+    const char *drop;
+    int rc;
+
+    rc = nrm_crypto_init();
+    if (rc != 0)
+        return nrm_err_set(err, rc, "libsodium could not be initialised");
+    rc = agent_org_load(d->dir, &d->org, err);
+    if (rc != 0)
+        return rc;
+    rc = agent_keys_load(d->dir, &d->keys, err);
+    if (rc != 0)
+        return rc;
+    rc = agent_connect_load(d->dir, &d->org, d->keys, &d->conn, err);
+    if (rc != 0)
+        return rc;
+    if (endpoint != NULL)
+        snprintf(d->conn.endpoint, sizeof d->conn.endpoint, "%s", endpoint);
+    nrm_log_init("agent", d->org.id, level);
+    json_set_alloc_funcs(malloc, s_json_free);
+    rc = agent_store_open(d->dir, 0, &d->store, err);
+    if (rc != 0)
+        return rc;
+    d->batch = calloc(AGENT_BATCH_MAX, sizeof *d->batch);
+    if (d->batch == NULL)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    drop = getenv("NRM_TEST_DROP_ACKS");
+    d->drop_acks = drop != NULL && strcmp(drop, "1") == 0;
+    if (d->drop_acks)
+        nrm_warn("NRM_TEST_DROP_ACKS=1: deliveries are stored but never acknowledged");
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    rc = s_socket_open(d, err);
+    if (rc != 0)
+        return rc;
+    nrm_info("agent of %s (%s) started: network %s, broker %s", d->org.id, d->org.type,
+             d->conn.network, d->conn.endpoint);
+    rc = s_loop(d, err);
+    if (rc == 0)
+        nrm_info("stopping (%zu messages waiting for a receipt)", d->ninflight);
+    return rc;
+}
+
+int
+agent_cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "endpoint", required_argument, NULL, 'e' },
+        { "log-level", required_argument, NULL, 'l' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *endpoint = NULL;
+    int level = NRM_LOG_INFO;
+    nrm_err_t err = { 0 };
+    s_daemon_t *d;
+    int rc;
+
+    d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        fprintf(stderr, "nrm-agent run: out of memory\n");
+        return AGENT_EXIT_ERROR;
+    }
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", opts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'd': d->dir = optarg; break;
+        case 'e': endpoint = optarg; break;
+        case 'l':
+            level = nrm_log_level_parse(optarg);
+            if (level < 0) {
+                free(d);
+                return agent_usage_error(s_cmd, "--log-level '%s' is not one of error, "
+                                         "warn, info, debug", optarg);
+            }
+            break;
+        case 'h': s_help(stdout); free(d); return AGENT_EXIT_OK;
+        default:  free(d); return agent_opt_error(s_cmd, c, argv);
+        }
+    }
+    rc = AGENT_EXIT_OK;
+    if (optind < argc)
+        rc = agent_usage_error(s_cmd, "unexpected argument '%s'", argv[optind]);
+    else if (d->dir == NULL || d->dir[0] == '\0')
+        rc = agent_usage_error(s_cmd, "--dir is required");
+    else if (endpoint != NULL && (endpoint[0] == '\0'
+                                  || strlen(endpoint) >= AGENT_ENDPOINT_MAX))
+        rc = agent_usage_error(s_cmd, "--endpoint must be 1-%d characters",
+                               AGENT_ENDPOINT_MAX - 1);
+    if (rc != AGENT_EXIT_OK) {
+        free(d);
+        return rc;
+    }
+    if (s_run(d, endpoint, level, &err) != 0)
+        rc = agent_fail(s_cmd, &err);
+    s_batch_clear(d);
+    free(d->batch);
+    s_socket_close(d);
+    nrm_store_destroy(&d->store);
+    agent_connect_clear(&d->conn);
+    nrm_keys_destroy(&d->keys);
+    free(d);
+    return rc;
+}

@@ -1,0 +1,243 @@
+/*  agent_keygen -- `nrm-agent keygen`: an organisation makes its own keys on
+    its own machine and the enrollment request it sends to the
+    administrators. The secret keys never leave ORG/secret.keys. */
+#include "agent.h"
+#include "nrm_codec.h"
+#include "nrm_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const s_cmd = "keygen";
+
+static void
+s_help(FILE *out)
+{
+    fprintf(out,
+        "Usage: nrm-agent keygen --dir ORG --id ID --type TYPE --name NAME\n"
+        "                        [--jurisdiction TEXT]\n"
+        "\n"
+        "Makes the keys of a new organisation in folder ORG (created with mode\n"
+        "0700 if needed) and its enrollment request. Refuses to run if\n"
+        "ORG/secret.keys already exists.\n"
+        "\n"
+        "  --dir ORG            organisation folder\n"
+        "  --id ID              organisation id: 1-%d of [a-z0-9._-], starting\n"
+        "                       with a letter or digit\n"
+        "  --type TYPE          police, msdhs, labour, prosecutor, ngo,\n"
+        "                       immigration, interpreter, foreign, ...\n"
+        "  --name NAME          display name (at most %d bytes of UTF-8)\n"
+        "  --jurisdiction TEXT  area the organisation serves (optional)\n"
+        "\n"
+        "Writes ORG/secret.keys (mode 0600; never send it anywhere),\n"
+        "ORG/org.ini and ORG/request.nrm, and prints the request path and the\n"
+        "fingerprints of the public keys. Send request.nrm to the network\n"
+        "administrators; they answer with connect.ini, to be saved as\n"
+        "ORG/connect.ini.\n", NRM_ID_MAX, NRM_NAME_MAX);
+}
+
+/* inih, which reads org.ini, ends a value at " ;" (inline comment) and trims
+   blanks at both ends, so such text would not read back as written. */
+static bool
+s_ini_safe(const char *s)
+{
+    size_t len = strlen(s);
+
+    if (strchr(s, ';') != NULL)
+        return false;
+    if (len > 0 && (s[0] == ' ' || s[len - 1] == ' '))
+        return false;
+    return true;
+}
+
+static int
+s_write_org_ini(const char *dir, const char *id, const char *type, const char *name,
+                const char *jurisdiction, nrm_err_t *err)
+{
+    char path[AGENT_PATH_MAX];
+    char text[64 + NRM_ID_MAX + NRM_TYPE_MAX + 2 * NRM_NAME_MAX];
+    int n, rc;
+
+    rc = agent_org_path(path, dir, "org.ini", err);
+    if (rc != 0)
+        return rc;
+    n = snprintf(text, sizeof text,
+                 "[org]\nid = %s\ntype = %s\nname = %s\njurisdiction = %s\n",
+                 id, type, name, jurisdiction);
+    if (n < 0 || (size_t) n >= sizeof text)
+        return nrm_err_set(err, NRM_ETOOBIG, "org.ini text too long");
+    return nrm_file_write(path, text, (size_t) n, 0644, err);
+}
+
+/* Builds Signed{EnrollRequest} bytes for keys and the organisation fields. */
+static int
+s_make_request(const nrm_keys_t *keys, const char *id, const char *type,
+               const char *name, const char *jurisdiction, uint8_t **out,
+               size_t *out_len, nrm_err_t *err)
+{
+    nrm_cert_t req;
+    uint8_t *body = NULL;
+    size_t body_len = 0;
+    uint8_t sig[NRM_SIG_BYTES];
+    int rc;
+
+    memset(&req, 0, sizeof req);
+    /* Lengths were checked by the caller; snprintf cannot truncate here. */
+    snprintf(req.org_id, sizeof req.org_id, "%s", id);
+    snprintf(req.org_type, sizeof req.org_type, "%s", type);
+    snprintf(req.name, sizeof req.name, "%s", name);
+    snprintf(req.jurisdiction, sizeof req.jurisdiction, "%s", jurisdiction);
+    memcpy(req.sign_pk, nrm_keys_sign_pk(keys), NRM_PK_BYTES);
+    memcpy(req.curve_pk, nrm_keys_curve_pk(keys), NRM_PK_BYTES);
+    memcpy(req.box_pk, nrm_keys_box_pk(keys), NRM_PK_BYTES);
+    req.created_ms = nrm_now_ms();
+    rc = nrm_request_encode(&req, &body, &body_len, err);
+    if (rc != 0)
+        goto out;
+    rc = nrm_sign(keys, NRM_CTX_REQUEST, body, body_len, sig);
+    if (rc != 0) {
+        rc = nrm_err_set(err, rc, "signing the enrollment request failed");
+        goto out;
+    }
+    rc = nrm_signed_encode(body, body_len, sig, out, out_len, err);
+out:
+    free(body);
+    return rc;
+}
+
+static int
+s_keygen(const char *dir, const char *id, const char *type, const char *name,
+         const char *jurisdiction, nrm_err_t *err)
+{
+    char keys_path[AGENT_PATH_MAX], req_path[AGENT_PATH_MAX];
+    nrm_keys_t *keys = NULL;
+    uint8_t *request = NULL;
+    size_t request_len = 0;
+    char fp_sign[17], fp_curve[17], fp_box[17], z85[41];
+    struct stat st;
+    int rc;
+
+    rc = agent_org_path(keys_path, dir, "secret.keys", err);
+    if (rc == 0)
+        rc = agent_org_path(req_path, dir, "request.nrm", err);
+    if (rc != 0)
+        goto out;
+    rc = nrm_crypto_init();
+    if (rc != 0) {
+        rc = nrm_err_set(err, rc, "libsodium could not be initialised");
+        goto out;
+    }
+    rc = nrm_mkdirs(dir, 0700, err);
+    if (rc != 0)
+        goto out;
+    if (stat(dir, &st) == 0 && (st.st_mode & 077) != 0)
+        fprintf(stderr, "nrm-agent keygen: warning: %s is readable by other users "
+                "(mode %03o); 0700 is recommended\n", dir, (unsigned) (st.st_mode & 0777));
+    if (lstat(keys_path, &st) == 0) {
+        rc = nrm_err_set(err, NRM_EEXIST, "%s already exists: this organisation has keys; "
+                         "refusing to overwrite them", keys_path);
+        goto out;
+    }
+    if (errno != ENOENT) {
+        rc = nrm_err_set(err, NRM_EIO, "%s: %s", keys_path, strerror(errno));
+        goto out;
+    }
+    keys = nrm_keys_generate(NRM_KEYS_ALL);
+    if (keys == NULL) {
+        rc = nrm_err_set(err, NRM_ENOMEM, "key generation failed");
+        goto out;
+    }
+    rc = s_make_request(keys, id, type, name, jurisdiction, &request, &request_len, err);
+    if (rc != 0)
+        goto out;
+    /* The secret keys are written last: until they exist, running keygen
+       again simply starts over. */
+    rc = s_write_org_ini(dir, id, type, name, jurisdiction, err);
+    if (rc != 0)
+        goto out;
+    rc = nrm_file_write(req_path, request, request_len, 0644, err);
+    if (rc != 0)
+        goto out;
+    rc = nrm_keys_save(keys, keys_path, err);
+    if (rc != 0)
+        goto out;
+    nrm_fingerprint(nrm_keys_sign_pk(keys), fp_sign);
+    nrm_fingerprint(nrm_keys_curve_pk(keys), fp_curve);
+    nrm_fingerprint(nrm_keys_box_pk(keys), fp_box);
+    if (nrm_z85_encode(nrm_keys_curve_pk(keys), z85) != 0)
+        snprintf(z85, sizeof z85, "%s", "?");
+    printf("organisation: %s (%s)\n", id, type);
+    printf("request:      %s\n", req_path);
+    printf("secret keys:  %s (mode 0600, never send it)\n", keys_path);
+    printf("sign key:     %s\n", fp_sign);
+    printf("curve key:    %s  %s\n", fp_curve, z85);
+    printf("box key:      %s\n", fp_box);
+    printf("Send %s to the network administrators and save the connect.ini\n"
+           "they return as %s/connect.ini.\n", req_path, dir);
+out:
+    free(request);
+    nrm_keys_destroy(&keys);
+    return rc;
+}
+
+int
+agent_cmd_keygen(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "id", required_argument, NULL, 'i' },
+        { "type", required_argument, NULL, 't' },
+        { "name", required_argument, NULL, 'n' },
+        { "jurisdiction", required_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *dir = NULL, *id = NULL, *type = NULL, *name = NULL;
+    const char *jurisdiction = "";
+    nrm_err_t err = { 0 };
+
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", opts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'i': id = optarg; break;
+        case 't': type = optarg; break;
+        case 'n': name = optarg; break;
+        case 'j': jurisdiction = optarg; break;
+        case 'h': s_help(stdout); return AGENT_EXIT_OK;
+        default:  return agent_opt_error(s_cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return agent_usage_error(s_cmd, "unexpected argument '%s'", argv[optind]);
+    if (dir == NULL || id == NULL || type == NULL || name == NULL)
+        return agent_usage_error(s_cmd, "--dir, --id, --type and --name are required");
+    if (dir[0] == '\0')
+        return agent_usage_error(s_cmd, "--dir is empty");
+    if (!nrm_id_valid(id))
+        return agent_usage_error(s_cmd, "--id '%s' is not a valid organisation id "
+                                 "(1-%d of a-z, 0-9, '.', '_', '-', starting with a "
+                                 "letter or digit)", id, NRM_ID_MAX);
+    if (!nrm_org_type_valid(type))
+        return agent_usage_error(s_cmd, "--type '%s' is not a known organisation type", type);
+    if (name[0] == '\0' || !nrm_text_valid(name, NRM_NAME_MAX))
+        return agent_usage_error(s_cmd, "--name must be 1-%d bytes of UTF-8 text "
+                                 "without control characters", NRM_NAME_MAX);
+    if (!nrm_text_valid(jurisdiction, NRM_NAME_MAX))
+        return agent_usage_error(s_cmd, "--jurisdiction must be at most %d bytes of "
+                                 "UTF-8 text without control characters", NRM_NAME_MAX);
+    if (!s_ini_safe(name) || !s_ini_safe(jurisdiction))
+        return agent_usage_error(s_cmd, "--name and --jurisdiction may not contain ';' "
+                                 "or start or end with a space (org.ini could not "
+                                 "hold them)");
+    if (s_keygen(dir, id, type, name, jurisdiction, &err) != 0)
+        return agent_fail(s_cmd, &err);
+    return AGENT_EXIT_OK;
+}

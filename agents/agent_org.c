@@ -1,0 +1,202 @@
+/*  agent_org -- the organisation folder: org.ini, connect.ini, secret.keys,
+    and the small argument helpers every command uses. */
+#include "agent.h"
+#include "agent_store.h"
+#include "nrm_codec.h"
+#include "nrm_config.h"
+#include "nrm_registry.h"
+#include "nrm_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+agent_org_path(char *buf, const char *dir, const char *name, nrm_err_t *err)
+{
+    int rc = nrm_path(buf, AGENT_PATH_MAX, "%s/%s", dir, name);
+    if (rc != 0)
+        return nrm_err_set(err, rc, "path of %s in %s is too long", name, dir);
+    return 0;
+}
+
+int
+agent_org_load(const char *dir, agent_org_t *org, nrm_err_t *err)
+{
+    char path[AGENT_PATH_MAX];
+    int rc;
+
+    memset(org, 0, sizeof *org);
+    rc = agent_org_path(path, dir, "org.ini", err);
+    if (rc != 0)
+        return rc;
+    nrm_config_field_t fields[] = {
+        { .section = "org", .key = "id", .type = NRM_CFG_ID, .dst = org->id,
+          .size = sizeof org->id, .required = true },
+        { .section = "org", .key = "type", .type = NRM_CFG_STR, .dst = org->type,
+          .size = sizeof org->type, .required = true },
+        { .section = "org", .key = "name", .type = NRM_CFG_STR, .dst = org->name,
+          .size = sizeof org->name, .required = true },
+        { .section = "org", .key = "jurisdiction", .type = NRM_CFG_STR,
+          .dst = org->jurisdiction, .size = sizeof org->jurisdiction },
+    };
+    rc = nrm_config_load(path, fields, sizeof fields / sizeof fields[0], err);
+    if (rc != 0)
+        return rc;
+    if (!nrm_org_type_valid(org->type))
+        return nrm_err_set(err, NRM_EINVAL, "%s: [org] type '%s' is not a known organisation type",
+                           path, org->type);
+    if (!nrm_text_valid(org->name, NRM_NAME_MAX) || org->name[0] == '\0')
+        return nrm_err_set(err, NRM_EINVAL, "%s: [org] name is empty or not valid text", path);
+    if (!nrm_text_valid(org->jurisdiction, NRM_NAME_MAX))
+        return nrm_err_set(err, NRM_EINVAL, "%s: [org] jurisdiction is not valid text", path);
+    return 0;
+}
+
+int
+agent_keys_load(const char *dir, nrm_keys_t **keys, nrm_err_t *err)
+{
+    char path[AGENT_PATH_MAX];
+    int rc;
+
+    *keys = NULL;
+    rc = agent_org_path(path, dir, "secret.keys", err);
+    if (rc != 0)
+        return rc;
+    rc = nrm_keys_load(path, keys, err);
+    if (rc != 0)
+        return rc;
+    if ((nrm_keys_parts(*keys) & NRM_KEYS_ALL) != NRM_KEYS_ALL) {
+        nrm_keys_destroy(keys);
+        return nrm_err_set(err, NRM_EINVAL,
+                           "%s lacks a signing, CURVE or sealing key pair", path);
+    }
+    return 0;
+}
+
+void
+agent_connect_clear(agent_connect_t *conn)
+{
+    if (conn == NULL)
+        return;
+    free(conn->cert_signed);
+    memset(conn, 0, sizeof *conn);
+}
+
+int
+agent_connect_load(const char *dir, const agent_org_t *org, const nrm_keys_t *keys,
+                   agent_connect_t *conn, nrm_err_t *err)
+{
+    char path[AGENT_PATH_MAX];
+    nrm_cert_t cert;
+    int rc;
+
+    memset(conn, 0, sizeof *conn);
+    rc = agent_org_path(path, dir, "connect.ini", err);
+    if (rc != 0)
+        return rc;
+    nrm_config_field_t fields[] = {
+        { .section = "broker", .key = "endpoint", .type = NRM_CFG_STR,
+          .dst = conn->endpoint, .size = sizeof conn->endpoint, .required = true },
+        { .section = "broker", .key = "curve_public", .type = NRM_CFG_KEY_Z85,
+          .dst = conn->broker_curve_pk, .size = NRM_PK_BYTES, .required = true },
+        { .section = "broker", .key = "sign_public", .type = NRM_CFG_KEY_HEX,
+          .dst = conn->broker_sign_pk, .size = NRM_PK_BYTES, .required = true },
+        { .section = "network", .key = "name", .type = NRM_CFG_STR,
+          .dst = conn->network, .size = sizeof conn->network, .required = true },
+        { .section = "network", .key = "admin_public", .type = NRM_CFG_KEY_HEX,
+          .dst = conn->admin_pk, .size = NRM_PK_BYTES, .required = true },
+        { .section = "certificate", .key = "signed", .type = NRM_CFG_HEXBLOB,
+          .dst = &conn->cert_signed, .size = AGENT_MAX_SIGNED_BYTES, .required = true,
+          .len_out = &conn->cert_len },
+    };
+    rc = nrm_config_load(path, fields, sizeof fields / sizeof fields[0], err);
+    if (rc != 0)
+        goto out;
+    rc = nrm_cert_verify_signed(conn->cert_signed, conn->cert_len, conn->admin_pk,
+                                &cert, err);
+    if (rc != 0) {
+        nrm_err_prefix(err, "%s: [certificate] signed does not verify against "
+                       "[network] admin_public", path);
+        goto out;
+    }
+    if (strcmp(cert.org_id, org->id) != 0) {
+        rc = nrm_err_set(err, NRM_EINVAL, "%s: the certificate is for organisation '%s', "
+                         "but org.ini says this is '%s'", path, cert.org_id, org->id);
+        goto out;
+    }
+    if (memcmp(cert.sign_pk, nrm_keys_sign_pk(keys), NRM_PK_BYTES) != 0
+        || memcmp(cert.curve_pk, nrm_keys_curve_pk(keys), NRM_PK_BYTES) != 0
+        || memcmp(cert.box_pk, nrm_keys_box_pk(keys), NRM_PK_BYTES) != 0) {
+        rc = nrm_err_set(err, NRM_EINVAL, "%s: the certificate's public keys are not "
+                         "those of secret.keys (was it made for another request?)", path);
+        goto out;
+    }
+    if (conn->endpoint[0] == '\0') {
+        rc = nrm_err_set(err, NRM_EINVAL, "%s: [broker] endpoint is empty", path);
+        goto out;
+    }
+out:
+    if (rc != 0)
+        agent_connect_clear(conn);
+    return rc;
+}
+
+int
+agent_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+    unsigned long long v;
+    char *end = NULL;
+
+    *out = 0;
+    if (text == NULL || !isdigit((unsigned char) text[0]))
+        return NRM_EINVAL;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
+        return NRM_EINVAL;
+    *out = (uint64_t) v;
+    return 0;
+}
+
+int
+agent_parse_msgid(const char *text, uint8_t id[NRM_MSGID_BYTES])
+{
+    if (text == NULL || strlen(text) != 2 * NRM_MSGID_BYTES)
+        return NRM_EINVAL;
+    return nrm_hex_decode(text, id, NRM_MSGID_BYTES);
+}
+
+int
+agent_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "nrm-agent %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'nrm-agent %s --help'.\n", cmd);
+    return AGENT_EXIT_USAGE;
+}
+
+int
+agent_opt_error(const char *cmd, int c, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+    if (c == ':')
+        return agent_usage_error(cmd, "option '%s' needs a value", arg);
+    return agent_usage_error(cmd, "unknown option '%s'", arg);
+}
+
+int
+agent_fail(const char *cmd, const nrm_err_t *err)
+{
+    fprintf(stderr, "nrm-agent %s: %s\n", cmd,
+            err->msg[0] != '\0' ? err->msg : nrm_strerror(err->code));
+    return AGENT_EXIT_ERROR;
+}

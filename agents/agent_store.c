@@ -1,0 +1,767 @@
+/*  agent_store -- outbox, inbox and directory of one organisation agent.
+    The record formats are described in agent_store.h. */
+#include "agent_store.h"
+#include "nrm_crypto.h"
+#include "nrm_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_OUT_MAGIC   'O'
+#define S_IN_MAGIC    'I'
+#define S_FORMAT      1
+#define S_OUT_HEAD    (4 + 8 * 4 + 4 + NRM_MSGID_BYTES)
+#define S_IN_HEAD     (4 + 8 * 2 + NRM_MSGID_BYTES)
+
+static const char *const s_dbs[] = {
+    "outbox", "outbody", "outidx", "outq", "outacc",
+    "inbox", "inidx", "directory", NULL
+};
+
+const char *
+agent_out_state_name(uint32_t state)
+{
+    switch (state) {
+    case AGENT_OUT_QUEUED:   return "queued";
+    case AGENT_OUT_ACCEPTED: return "accepted";
+    case AGENT_OUT_DELIVERED: return "delivered";
+    case AGENT_OUT_REFUSED:  return "refused";
+    case AGENT_OUT_REFUSED_BY_RECIPIENT: return "refused_by_recipient";
+    default:                 return "unknown";
+    }
+}
+
+bool
+agent_out_state_final(uint32_t state)
+{
+    return state == AGENT_OUT_DELIVERED || state == AGENT_OUT_REFUSED
+        || state == AGENT_OUT_REFUSED_BY_RECIPIENT;
+}
+
+int
+agent_store_open(const char *org_dir, int flags, nrm_store_t **out, nrm_err_t *err)
+{
+    char path[4096];
+    int rc;
+
+    *out = NULL;
+    rc = nrm_path(path, sizeof path, "%s/data", org_dir);
+    if (rc != 0)
+        return nrm_err_set(err, rc, "organisation folder path is too long: %s", org_dir);
+    if (!(flags & NRM_STORE_RDONLY)) {
+        rc = nrm_mkdirs(path, 0700, err);
+        if (rc != 0)
+            return rc;
+    }
+    rc = nrm_store_open(path, s_dbs, flags, out, err);
+    if (rc != 0)
+        nrm_err_prefix(err, "agent store %s", path);
+    return rc;
+}
+
+/* ---- bounded encoding and decoding of records ---- */
+
+typedef struct {
+    uint8_t *p;
+    size_t   left;
+} s_writer_t;
+
+static void
+s_put_u8(s_writer_t *w, uint8_t v)
+{
+    *w->p++ = v;
+    w->left--;
+}
+
+static void
+s_put_u32(s_writer_t *w, uint32_t v)
+{
+    w->p[0] = (uint8_t) (v >> 24);
+    w->p[1] = (uint8_t) (v >> 16);
+    w->p[2] = (uint8_t) (v >> 8);
+    w->p[3] = (uint8_t) v;
+    w->p += 4;
+    w->left -= 4;
+}
+
+static void
+s_put_u64(s_writer_t *w, uint64_t v)
+{
+    nrm_be64_put(w->p, v);
+    w->p += 8;
+    w->left -= 8;
+}
+
+static void
+s_put_raw(s_writer_t *w, const void *data, size_t len)
+{
+    if (len > 0)
+        memcpy(w->p, data, len);
+    w->p += len;
+    w->left -= len;
+}
+
+static void
+s_put_field(s_writer_t *w, const void *data, size_t len)
+{
+    s_put_u32(w, (uint32_t) len);
+    s_put_raw(w, data, len);
+}
+
+typedef struct {
+    const uint8_t *p;
+    size_t         left;
+} s_reader_t;
+
+static bool
+s_get_u8(s_reader_t *r, uint8_t *v)
+{
+    if (r->left < 1)
+        return false;
+    *v = *r->p++;
+    r->left--;
+    return true;
+}
+
+static bool
+s_get_u32(s_reader_t *r, uint32_t *v)
+{
+    if (r->left < 4)
+        return false;
+    *v = (uint32_t) r->p[0] << 24 | (uint32_t) r->p[1] << 16
+       | (uint32_t) r->p[2] << 8 | (uint32_t) r->p[3];
+    r->p += 4;
+    r->left -= 4;
+    return true;
+}
+
+static bool
+s_get_u64(s_reader_t *r, uint64_t *v)
+{
+    if (r->left < 8)
+        return false;
+    *v = nrm_be64_get(r->p);
+    r->p += 8;
+    r->left -= 8;
+    return true;
+}
+
+static bool
+s_get_raw(s_reader_t *r, void *out, size_t len)
+{
+    if (r->left < len)
+        return false;
+    memcpy(out, r->p, len);
+    r->p += len;
+    r->left -= len;
+    return true;
+}
+
+/* A length-prefixed field of min..max bytes, borrowed from the reader. */
+static bool
+s_get_field(s_reader_t *r, size_t min, size_t max, nrm_bytes_t *out)
+{
+    uint32_t len;
+
+    if (!s_get_u32(r, &len) || len < min || len > max || len > r->left)
+        return false;
+    out->data = len > 0 ? r->p : NULL;
+    out->len = len;
+    r->p += len;
+    r->left -= len;
+    return true;
+}
+
+static int
+s_corrupt(nrm_err_t *err, const char *db, uint64_t key, const char *what)
+{
+    return nrm_err_set(err, NRM_ECORRUPT, "agent store: %s entry %llu is damaged (%s)",
+                       db, (unsigned long long) key, what);
+}
+
+static int
+s_out_encode(const agent_out_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    size_t reason_len = strlen(rec->reason);
+    size_t size = S_OUT_HEAD + 4 * 4 + rec->envelope.len + rec->signature.len
+                + rec->receipt.len + reason_len;
+    s_writer_t w;
+    uint8_t *buf;
+
+    *out = NULL;
+    *len = 0;
+    buf = malloc(size);
+    if (buf == NULL)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory encoding an outbox entry");
+    w.p = buf;
+    w.left = size;
+    s_put_u8(&w, S_OUT_MAGIC);
+    s_put_u8(&w, S_FORMAT);
+    s_put_u8(&w, (uint8_t) rec->state);
+    s_put_u8(&w, 0);
+    s_put_u64(&w, rec->created_ms);
+    s_put_u64(&w, rec->updated_ms);
+    s_put_u64(&w, rec->accepted_seq);
+    s_put_u64(&w, rec->delivered_seq);
+    s_put_u32(&w, rec->reason_code);
+    s_put_raw(&w, rec->msg_id, NRM_MSGID_BYTES);
+    s_put_field(&w, rec->envelope.data, rec->envelope.len);
+    s_put_field(&w, rec->signature.data, rec->signature.len);
+    s_put_field(&w, rec->receipt.data, rec->receipt.len);
+    s_put_field(&w, rec->reason, reason_len);
+    *out = buf;
+    *len = size;
+    return 0;
+}
+
+static int
+s_out_decode(uint64_t key, const MDB_val *val, agent_out_t *rec, nrm_err_t *err)
+{
+    s_reader_t r = { val->mv_data, val->mv_size };
+    uint8_t magic, format, state, pad;
+    nrm_bytes_t reason;
+
+    memset(rec, 0, sizeof *rec);
+    rec->key = key;
+    if (!s_get_u8(&r, &magic) || !s_get_u8(&r, &format) || !s_get_u8(&r, &state)
+        || !s_get_u8(&r, &pad))
+        return s_corrupt(err, "outbox", key, "too short");
+    if (magic != S_OUT_MAGIC || format != S_FORMAT)
+        return s_corrupt(err, "outbox", key, "unknown record format");
+    if (state > AGENT_OUT_REFUSED_BY_RECIPIENT)
+        return s_corrupt(err, "outbox", key, "unknown state");
+    rec->state = state;
+    if (!s_get_u64(&r, &rec->created_ms) || !s_get_u64(&r, &rec->updated_ms)
+        || !s_get_u64(&r, &rec->accepted_seq) || !s_get_u64(&r, &rec->delivered_seq)
+        || !s_get_u32(&r, &rec->reason_code)
+        || !s_get_raw(&r, rec->msg_id, NRM_MSGID_BYTES))
+        return s_corrupt(err, "outbox", key, "truncated header");
+    if (!s_get_field(&r, 1, NRM_MAX_ENVELOPE_BYTES, &rec->envelope))
+        return s_corrupt(err, "outbox", key, "bad envelope field");
+    if (!s_get_field(&r, NRM_SIG_BYTES, NRM_SIG_BYTES, &rec->signature))
+        return s_corrupt(err, "outbox", key, "bad signature field");
+    if (!s_get_field(&r, 0, AGENT_MAX_SIGNED_BYTES, &rec->receipt))
+        return s_corrupt(err, "outbox", key, "bad receipt field");
+    if (!s_get_field(&r, 0, NRM_REASON_MAX, &reason))
+        return s_corrupt(err, "outbox", key, "bad reason field");
+    if (r.left != 0)
+        return s_corrupt(err, "outbox", key, "trailing bytes");
+    if (reason.len > 0) {
+        if (memchr(reason.data, '\0', reason.len) != NULL)
+            return s_corrupt(err, "outbox", key, "NUL in reason");
+        memcpy(rec->reason, reason.data, reason.len);
+    }
+    rec->reason[reason.len] = '\0';
+    return 0;
+}
+
+static int
+s_in_encode(const agent_in_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    size_t size = S_IN_HEAD + 4 * 4 + rec->envelope.len + rec->signature.len
+                + rec->sender_cert.len + rec->sealed_body.len;
+    s_writer_t w;
+    uint8_t *buf;
+
+    *out = NULL;
+    *len = 0;
+    buf = malloc(size);
+    if (buf == NULL)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory encoding an inbox entry");
+    w.p = buf;
+    w.left = size;
+    s_put_u8(&w, S_IN_MAGIC);
+    s_put_u8(&w, S_FORMAT);
+    s_put_u8(&w, 0);
+    s_put_u8(&w, 0);
+    s_put_u64(&w, rec->received_ms);
+    s_put_u64(&w, rec->accepted_seq);
+    s_put_raw(&w, rec->msg_id, NRM_MSGID_BYTES);
+    s_put_field(&w, rec->envelope.data, rec->envelope.len);
+    s_put_field(&w, rec->signature.data, rec->signature.len);
+    s_put_field(&w, rec->sender_cert.data, rec->sender_cert.len);
+    s_put_field(&w, rec->sealed_body.data, rec->sealed_body.len);
+    *out = buf;
+    *len = size;
+    return 0;
+}
+
+static int
+s_in_decode(uint64_t key, const MDB_val *val, agent_in_t *rec, nrm_err_t *err)
+{
+    s_reader_t r = { val->mv_data, val->mv_size };
+    uint8_t magic, format, pad1, pad2;
+
+    memset(rec, 0, sizeof *rec);
+    rec->key = key;
+    if (!s_get_u8(&r, &magic) || !s_get_u8(&r, &format) || !s_get_u8(&r, &pad1)
+        || !s_get_u8(&r, &pad2))
+        return s_corrupt(err, "inbox", key, "too short");
+    if (magic != S_IN_MAGIC || format != S_FORMAT)
+        return s_corrupt(err, "inbox", key, "unknown record format");
+    if (!s_get_u64(&r, &rec->received_ms) || !s_get_u64(&r, &rec->accepted_seq)
+        || !s_get_raw(&r, rec->msg_id, NRM_MSGID_BYTES))
+        return s_corrupt(err, "inbox", key, "truncated header");
+    if (!s_get_field(&r, 1, NRM_MAX_ENVELOPE_BYTES, &rec->envelope))
+        return s_corrupt(err, "inbox", key, "bad envelope field");
+    if (!s_get_field(&r, NRM_SIG_BYTES, NRM_SIG_BYTES, &rec->signature))
+        return s_corrupt(err, "inbox", key, "bad signature field");
+    if (!s_get_field(&r, 1, AGENT_MAX_SIGNED_BYTES, &rec->sender_cert))
+        return s_corrupt(err, "inbox", key, "bad certificate field");
+    if (!s_get_field(&r, NRM_SEAL_OVERHEAD, NRM_MAX_BODY_BYTES, &rec->sealed_body))
+        return s_corrupt(err, "inbox", key, "bad sealed body field");
+    if (r.left != 0)
+        return s_corrupt(err, "inbox", key, "trailing bytes");
+    return 0;
+}
+
+/* Value of an index entry: a be64 key. */
+static int
+s_index_key(const char *db, const MDB_val *val, uint64_t *key, nrm_err_t *err)
+{
+    if (val->mv_size != 8)
+        return nrm_err_set(err, NRM_ECORRUPT, "agent store: %s entry has %zu bytes, not 8",
+                           db, val->mv_size);
+    *key = nrm_be64_get(val->mv_data);
+    return 0;
+}
+
+/* Last key of a be64-keyed database, 0 when it is empty. */
+static int
+s_last_key(nrm_store_t *store, MDB_txn *txn, const char *db, uint64_t *key,
+           nrm_err_t *err)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc;
+
+    *key = 0;
+    rc = mdb_cursor_open(txn, nrm_store_dbi(store, db), &cur);
+    if (rc != 0)
+        return nrm_store_lmdb_error(rc, db, err);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == MDB_NOTFOUND) {
+        rc = 0;
+        goto out;
+    }
+    if (rc != 0) {
+        rc = nrm_store_lmdb_error(rc, db, err);
+        goto out;
+    }
+    if (k.mv_size != 8) {
+        rc = nrm_err_set(err, NRM_ECORRUPT, "agent store: %s has a key of %zu bytes",
+                         db, k.mv_size);
+        goto out;
+    }
+    *key = nrm_be64_get(k.mv_data);
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Deletes key from db; absent is fine. */
+static int
+s_del_quiet(nrm_store_t *store, MDB_txn *txn, const char *db, const void *key,
+            size_t klen, nrm_err_t *err)
+{
+    int rc = mdb_del(txn, nrm_store_dbi(store, db),
+                     &(MDB_val){ klen, (void *) key }, NULL);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return nrm_store_lmdb_error(rc, db, err);
+    return 0;
+}
+
+/* ---- outbox ---- */
+
+int
+agent_out_last(nrm_store_t *store, MDB_txn *txn, uint64_t *key, nrm_err_t *err)
+{
+    return s_last_key(store, txn, "outbox", key, err);
+}
+
+int
+agent_out_add(nrm_store_t *store, MDB_txn *txn, agent_out_t *rec,
+              const uint8_t *sealed, size_t sealed_len, nrm_err_t *err)
+{
+    uint8_t kbuf[8];
+    uint8_t *val = NULL;
+    size_t vlen;
+    uint64_t last;
+    int rc;
+
+    if (rec->state != AGENT_OUT_QUEUED)
+        return nrm_err_set(err, NRM_EINVAL, "a new outbox entry must be queued");
+    rc = s_last_key(store, txn, "outbox", &last, err);
+    if (rc != 0)
+        return rc;
+    rec->key = last + 1;
+    nrm_be64_put(kbuf, rec->key);
+    rc = nrm_store_put(store, txn, "outidx", rec->msg_id, NRM_MSGID_BYTES, kbuf, 8,
+                       MDB_NOOVERWRITE, err);
+    if (rc == NRM_EEXIST)
+        return nrm_err_set(err, NRM_EEXIST, "message id is already in the outbox");
+    if (rc != 0)
+        return rc;
+    rc = s_out_encode(rec, &val, &vlen, err);
+    if (rc != 0)
+        goto out;
+    rc = nrm_store_put(store, txn, "outbox", kbuf, 8, val, vlen, MDB_APPEND, err);
+    if (rc != 0)
+        goto out;
+    rc = nrm_store_put(store, txn, "outbody", kbuf, 8, sealed, sealed_len, MDB_APPEND, err);
+    if (rc != 0)
+        goto out;
+    rc = nrm_store_put(store, txn, "outq", kbuf, 8, rec->msg_id, NRM_MSGID_BYTES,
+                       MDB_APPEND, err);
+out:
+    free(val);
+    return rc;
+}
+
+int
+agent_out_get(nrm_store_t *store, MDB_txn *txn, uint64_t key, agent_out_t *rec,
+              nrm_err_t *err)
+{
+    uint8_t kbuf[8];
+    MDB_val val;
+    int rc;
+
+    nrm_be64_put(kbuf, key);
+    rc = nrm_store_get(store, txn, "outbox", kbuf, 8, &val, err);
+    if (rc != 0)
+        return rc;
+    return s_out_decode(key, &val, rec, err);
+}
+
+int
+agent_out_find(nrm_store_t *store, MDB_txn *txn, const uint8_t msg_id[NRM_MSGID_BYTES],
+               agent_out_t *rec, nrm_err_t *err)
+{
+    MDB_val val;
+    uint64_t key = 0;
+    int rc;
+
+    rc = nrm_store_get(store, txn, "outidx", msg_id, NRM_MSGID_BYTES, &val, err);
+    if (rc != 0)
+        return rc;
+    rc = s_index_key("outidx", &val, &key, err);
+    if (rc != 0)
+        return rc;
+    rc = agent_out_get(store, txn, key, rec, err);
+    if (rc == NRM_ENOTFOUND)
+        return nrm_err_set(err, NRM_ECORRUPT,
+                           "agent store: outidx points at missing outbox entry %llu",
+                           (unsigned long long) key);
+    if (rc == 0 && memcmp(rec->msg_id, msg_id, NRM_MSGID_BYTES) != 0)
+        return s_corrupt(err, "outbox", key, "message id differs from its index");
+    return rc;
+}
+
+int
+agent_out_save(nrm_store_t *store, MDB_txn *txn, const agent_out_t *rec, nrm_err_t *err)
+{
+    uint8_t kbuf[8];
+    uint8_t *val = NULL;
+    size_t vlen;
+    int rc;
+
+    nrm_be64_put(kbuf, rec->key);
+    /* Encode first: rec's byte fields may point into the page we overwrite. */
+    rc = s_out_encode(rec, &val, &vlen, err);
+    if (rc != 0)
+        return rc;
+    rc = nrm_store_put(store, txn, "outbox", kbuf, 8, val, vlen, 0, err);
+    if (rc != 0)
+        goto out;
+    if (rec->state == AGENT_OUT_QUEUED)
+        rc = nrm_store_put(store, txn, "outq", kbuf, 8, rec->msg_id, NRM_MSGID_BYTES, 0, err);
+    else
+        rc = s_del_quiet(store, txn, "outq", kbuf, 8, err);
+    if (rc != 0)
+        goto out;
+    if (rec->state == AGENT_OUT_ACCEPTED)
+        rc = nrm_store_put(store, txn, "outacc", kbuf, 8, rec->msg_id, NRM_MSGID_BYTES, 0, err);
+    else
+        rc = s_del_quiet(store, txn, "outacc", kbuf, 8, err);
+    if (rc != 0)
+        goto out;
+    if (agent_out_state_final(rec->state))
+        rc = s_del_quiet(store, txn, "outbody", kbuf, 8, err);
+out:
+    free(val);
+    return rc;
+}
+
+int
+agent_out_body(nrm_store_t *store, MDB_txn *txn, uint64_t key, nrm_bytes_t *body,
+               nrm_err_t *err)
+{
+    uint8_t kbuf[8];
+    MDB_val val;
+    int rc;
+
+    body->data = NULL;
+    body->len = 0;
+    nrm_be64_put(kbuf, key);
+    rc = nrm_store_get(store, txn, "outbody", kbuf, 8, &val, err);
+    if (rc != 0)
+        return rc;
+    if (val.mv_size < NRM_SEAL_OVERHEAD || val.mv_size > NRM_MAX_BODY_BYTES)
+        return s_corrupt(err, "outbody", key, "size out of range");
+    body->data = val.mv_data;
+    body->len = val.mv_size;
+    return 0;
+}
+
+int
+agent_out_each(nrm_store_t *store, MDB_txn *txn, uint64_t from, agent_out_fn *fn,
+               void *ctx, nrm_err_t *err)
+{
+    MDB_cursor *cur = NULL;
+    uint8_t kbuf[8];
+    MDB_val k, v;
+    agent_out_t rec;
+    MDB_cursor_op op = MDB_SET_RANGE;
+    int rc;
+
+    rc = mdb_cursor_open(txn, nrm_store_dbi(store, "outbox"), &cur);
+    if (rc != 0)
+        return nrm_store_lmdb_error(rc, "outbox", err);
+    nrm_be64_put(kbuf, from);
+    k.mv_data = kbuf;
+    k.mv_size = 8;
+    for (;;) {
+        rc = mdb_cursor_get(cur, &k, &v, op);
+        op = MDB_NEXT;
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0) {
+            rc = nrm_store_lmdb_error(rc, "outbox", err);
+            break;
+        }
+        if (k.mv_size != 8) {
+            rc = nrm_err_set(err, NRM_ECORRUPT, "agent store: outbox key of %zu bytes",
+                             k.mv_size);
+            break;
+        }
+        rc = s_out_decode(nrm_be64_get(k.mv_data), &v, &rec, err);
+        if (rc != 0)
+            break;
+        rc = fn(ctx, &rec, err);
+        if (rc != 0) {
+            if (rc > 0)
+                rc = 0;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int
+agent_out_pending(nrm_store_t *store, MDB_txn *txn, int which, uint64_t after,
+                  size_t max, uint64_t *keys, uint8_t (*ids)[NRM_MSGID_BYTES],
+                  size_t *count, nrm_err_t *err)
+{
+    const char *db = which == AGENT_IDX_QUEUED ? "outq" : "outacc";
+    MDB_cursor *cur = NULL;
+    uint8_t kbuf[8];
+    MDB_val k, v;
+    MDB_cursor_op op = MDB_SET_RANGE;
+    size_t n = 0;
+    int rc;
+
+    *count = 0;
+    if (max == 0 || after == UINT64_MAX)
+        return 0;
+    rc = mdb_cursor_open(txn, nrm_store_dbi(store, db), &cur);
+    if (rc != 0)
+        return nrm_store_lmdb_error(rc, db, err);
+    nrm_be64_put(kbuf, after + 1);
+    k.mv_data = kbuf;
+    k.mv_size = 8;
+    while (n < max) {
+        rc = mdb_cursor_get(cur, &k, &v, op);
+        op = MDB_NEXT;
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0) {
+            rc = nrm_store_lmdb_error(rc, db, err);
+            break;
+        }
+        if (k.mv_size != 8 || v.mv_size != NRM_MSGID_BYTES) {
+            rc = nrm_err_set(err, NRM_ECORRUPT, "agent store: %s entry has a bad size", db);
+            break;
+        }
+        keys[n] = nrm_be64_get(k.mv_data);
+        memcpy(ids[n], v.mv_data, NRM_MSGID_BYTES);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    *count = n;
+    return rc;
+}
+
+/* ---- inbox ---- */
+
+int
+agent_in_add(nrm_store_t *store, MDB_txn *txn, agent_in_t *rec, nrm_err_t *err)
+{
+    uint8_t kbuf[8];
+    uint8_t *val = NULL;
+    size_t vlen;
+    uint64_t last;
+    int rc;
+
+    rc = s_last_key(store, txn, "inbox", &last, err);
+    if (rc != 0)
+        return rc;
+    rec->key = last + 1;
+    nrm_be64_put(kbuf, rec->key);
+    /* The index is written first with NOOVERWRITE: it is what makes a second
+       copy of the same message impossible. */
+    rc = nrm_store_put(store, txn, "inidx", rec->msg_id, NRM_MSGID_BYTES, kbuf, 8,
+                       MDB_NOOVERWRITE, err);
+    if (rc == NRM_EEXIST)
+        return nrm_err_set(err, NRM_EEXIST, "message id is already in the inbox");
+    if (rc != 0)
+        return rc;
+    rc = s_in_encode(rec, &val, &vlen, err);
+    if (rc != 0)
+        goto out;
+    rc = nrm_store_put(store, txn, "inbox", kbuf, 8, val, vlen, MDB_APPEND, err);
+out:
+    free(val);
+    return rc;
+}
+
+int
+agent_in_get(nrm_store_t *store, MDB_txn *txn, uint64_t key, agent_in_t *rec,
+             nrm_err_t *err)
+{
+    uint8_t kbuf[8];
+    MDB_val val;
+    int rc;
+
+    nrm_be64_put(kbuf, key);
+    rc = nrm_store_get(store, txn, "inbox", kbuf, 8, &val, err);
+    if (rc != 0)
+        return rc;
+    return s_in_decode(key, &val, rec, err);
+}
+
+int
+agent_in_find(nrm_store_t *store, MDB_txn *txn, const uint8_t msg_id[NRM_MSGID_BYTES],
+              agent_in_t *rec, nrm_err_t *err)
+{
+    MDB_val val;
+    uint64_t key = 0;
+    int rc;
+
+    rc = nrm_store_get(store, txn, "inidx", msg_id, NRM_MSGID_BYTES, &val, err);
+    if (rc != 0)
+        return rc;
+    rc = s_index_key("inidx", &val, &key, err);
+    if (rc != 0)
+        return rc;
+    rc = agent_in_get(store, txn, key, rec, err);
+    if (rc == NRM_ENOTFOUND)
+        return nrm_err_set(err, NRM_ECORRUPT,
+                           "agent store: inidx points at missing inbox entry %llu",
+                           (unsigned long long) key);
+    if (rc == 0 && memcmp(rec->msg_id, msg_id, NRM_MSGID_BYTES) != 0)
+        return s_corrupt(err, "inbox", key, "message id differs from its index");
+    return rc;
+}
+
+int
+agent_in_each(nrm_store_t *store, MDB_txn *txn, agent_in_fn *fn, void *ctx,
+              nrm_err_t *err)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    agent_in_t rec;
+    MDB_cursor_op op = MDB_FIRST;
+    int rc;
+
+    rc = mdb_cursor_open(txn, nrm_store_dbi(store, "inbox"), &cur);
+    if (rc != 0)
+        return nrm_store_lmdb_error(rc, "inbox", err);
+    for (;;) {
+        rc = mdb_cursor_get(cur, &k, &v, op);
+        op = MDB_NEXT;
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0) {
+            rc = nrm_store_lmdb_error(rc, "inbox", err);
+            break;
+        }
+        if (k.mv_size != 8) {
+            rc = nrm_err_set(err, NRM_ECORRUPT, "agent store: inbox key of %zu bytes",
+                             k.mv_size);
+            break;
+        }
+        rc = s_in_decode(nrm_be64_get(k.mv_data), &v, &rec, err);
+        if (rc != 0)
+            break;
+        rc = fn(ctx, &rec, err);
+        if (rc != 0) {
+            if (rc > 0)
+                rc = 0;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* ---- directory ---- */
+
+int
+agent_dir_replace(nrm_store_t *store, MDB_txn *txn, const agent_dir_entry_t *entries,
+                  size_t count, nrm_err_t *err)
+{
+    size_t i;
+    int rc;
+
+    rc = mdb_drop(txn, nrm_store_dbi(store, "directory"), 0);
+    if (rc != 0)
+        return nrm_store_lmdb_error(rc, "directory", err);
+    for (i = 0; i < count; i++) {
+        rc = nrm_store_put(store, txn, "directory", entries[i].org_id,
+                           strlen(entries[i].org_id), entries[i].signed_cert.data,
+                           entries[i].signed_cert.len, 0, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+agent_dir_get(nrm_store_t *store, MDB_txn *txn, const char *org_id,
+              nrm_bytes_t *signed_cert, nrm_err_t *err)
+{
+    MDB_val val;
+    int rc;
+
+    signed_cert->data = NULL;
+    signed_cert->len = 0;
+    rc = nrm_store_get(store, txn, "directory", org_id, strlen(org_id), &val, err);
+    if (rc != 0)
+        return rc;
+    if (val.mv_size == 0 || val.mv_size > AGENT_MAX_SIGNED_BYTES)
+        return nrm_err_set(err, NRM_ECORRUPT,
+                           "agent store: directory entry of %s has a bad size", org_id);
+    signed_cert->data = val.mv_data;
+    signed_cert->len = val.mv_size;
+    return 0;
+}

@@ -1,0 +1,156 @@
+/*  agent_verify -- checks of deliveries, receipts and certificates. */
+#include "agent_verify.h"
+#include "nrm_registry.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Sets the refusal of a delivery; returns false so checks read
+   `if (...) return s_refuse(...)`. */
+static bool s_refuse(agent_delivery_t *d, uint32_t status, const char *fmt, ...)
+    NRM_PRINTF(3, 4);
+
+static bool
+s_refuse(agent_delivery_t *d, uint32_t status, const char *fmt, ...)
+{
+    va_list ap;
+
+    d->status = status;
+    va_start(ap, fmt);
+    vsnprintf(d->reason, sizeof d->reason, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+int
+agent_cert_check(const nrm_signed_view_t *v, const uint8_t admin_pk[NRM_PK_BYTES],
+                 nrm_cert_t *cert, nrm_err_t *err)
+{
+    if (v->sig.len != NRM_SIG_BYTES || v->sig.data == NULL)
+        return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE,
+                              "certificate signature has %zu bytes, not %d",
+                              v->sig.len, NRM_SIG_BYTES);
+    if (v->body.len == 0 || v->body.len > NRM_MAX_CERT_BYTES || v->body.data == NULL)
+        return nrm_err_refuse(err, NRM_R_TOO_BIG, "certificate of %zu bytes (cap %u)",
+                              v->body.len, NRM_MAX_CERT_BYTES);
+    return nrm_cert_verify(v->body.data, v->body.len, v->sig.data, admin_pk, cert, err);
+}
+
+int
+agent_doc_check(const uint8_t *doc, size_t len, nrm_err_t *err)
+{
+    json_error_t jerr;
+    json_t *root;
+    int rc = 0;
+
+    root = json_loadb((const char *) doc, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return nrm_err_set(err, NRM_EINVAL, "document is not valid JSON "
+                           "(error at line %d, column %d)", jerr.line, jerr.column);
+    if (!json_is_object(root))
+        rc = nrm_err_set(err, NRM_EINVAL, "document is JSON but not an object");
+    json_decref(root);
+    return rc;
+}
+
+static bool
+s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
+        const uint8_t admin_pk[NRM_PK_BYTES], agent_delivery_t *d)
+{
+    nrm_err_t err = { 0 };
+    uint8_t *plain = NULL;
+    size_t plain_len;
+    bool ok;
+
+    if (nrm_envelope_decode(w->envelope.data, w->envelope.len, &d->env, &err) != 0)
+        return s_refuse(d, err.reason != 0 ? err.reason : NRM_R_MALFORMED,
+                        "envelope does not decode: %s", err.msg);
+    d->has_env = true;
+
+    if (agent_cert_check(&w->signed_obj, admin_pk, &d->cert, &err) != 0)
+        return s_refuse(d, err.reason != 0 ? err.reason : NRM_R_BAD_SIGNATURE,
+                        "sender certificate does not verify against the "
+                        "administrator key: %s", err.msg);
+    d->has_cert = true;
+    if ((d->cert.not_before_ms != 0 && d->env.created_ms < d->cert.not_before_ms)
+        || (d->cert.not_after_ms != 0 && d->env.created_ms > d->cert.not_after_ms))
+        return s_refuse(d, NRM_R_UNKNOWN_SENDER, "sender certificate (serial %llu) "
+                        "was not valid when the envelope was created",
+                        (unsigned long long) d->cert.serial);
+    if (strcmp(d->cert.org_id, d->env.sender) != 0)
+        return s_refuse(d, NRM_R_SENDER_MISMATCH, "envelope sender '%s' is not the "
+                        "certificate's organisation '%s'", d->env.sender, d->cert.org_id);
+
+    if (w->signature.len != NRM_SIG_BYTES || w->signature.data == NULL)
+        return s_refuse(d, NRM_R_BAD_SIGNATURE, "envelope signature has %zu bytes, not %d",
+                        w->signature.len, NRM_SIG_BYTES);
+    if (nrm_verify(d->cert.sign_pk, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len,
+                   w->signature.data) != 0)
+        return s_refuse(d, NRM_R_BAD_SIGNATURE, "envelope signature does not verify "
+                        "with the sign key of '%s'", d->cert.org_id);
+
+    if (strcmp(d->env.recipient, own_id) != 0)
+        return s_refuse(d, NRM_R_UNKNOWN_RECIPIENT, "envelope is addressed to '%s', "
+                        "not to this organisation '%s'", d->env.recipient, own_id);
+    if (w->sealed_body.len != d->env.body_size)
+        return s_refuse(d, NRM_R_BODY_MISMATCH, "sealed body has %zu bytes, the "
+                        "envelope says %u", w->sealed_body.len, d->env.body_size);
+    if (memcmp(d->body_hash, d->env.body_hash, NRM_HASH_BYTES) != 0)
+        return s_refuse(d, NRM_R_BODY_MISMATCH, "SHA-256 of the sealed body differs "
+                        "from the envelope's body_hash");
+    if (w->sealed_body.len < NRM_SEAL_OVERHEAD || w->sealed_body.len > NRM_MAX_BODY_BYTES)
+        return s_refuse(d, NRM_R_BODY_MISMATCH, "sealed body of %zu bytes is out of "
+                        "range", w->sealed_body.len);
+
+    plain_len = w->sealed_body.len - NRM_SEAL_OVERHEAD;
+    plain = malloc(plain_len + 1);
+    if (plain == NULL)
+        return s_refuse(d, NRM_R_INTERNAL, "out of memory opening the body");
+    if (nrm_seal_open(keys, w->sealed_body.data, w->sealed_body.len, plain) != 0) {
+        ok = s_refuse(d, NRM_R_BODY_MISMATCH, "sealed body does not open with this "
+                      "organisation's box key");
+        goto out;
+    }
+    if (agent_doc_check(plain, plain_len, &err) != 0) {
+        ok = s_refuse(d, NRM_R_INVALID_FIELD, "%s", err.msg);
+        goto out;
+    }
+    ok = true;
+out:
+    explicit_bzero(plain, plain_len + 1);
+    free(plain);
+    return ok;
+}
+
+void
+agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
+                     const uint8_t admin_pk[NRM_PK_BYTES], agent_delivery_t *out)
+{
+    memset(out, 0, sizeof *out);
+    nrm_sha256(w->sealed_body.data, w->sealed_body.len, out->body_hash);
+    if (s_check(w, own_id, keys, admin_pk, out))
+        out->status = NRM_R_OK;
+}
+
+int
+agent_receipt_check(const nrm_wire_t *w, const uint8_t broker_pk[NRM_PK_BYTES],
+                    nrm_receipt_t *r, nrm_err_t *err)
+{
+    const nrm_signed_view_t *v = &w->signed_obj;
+
+    memset(r, 0, sizeof *r);
+    if (v->sig.len != NRM_SIG_BYTES || v->sig.data == NULL)
+        return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE,
+                              "receipt signature has %zu bytes, not %d",
+                              v->sig.len, NRM_SIG_BYTES);
+    if (v->body.data == NULL || v->body.len == 0)
+        return nrm_err_refuse(err, NRM_R_MALFORMED, "receipt body is empty");
+    if (nrm_verify(broker_pk, NRM_CTX_RECEIPT, v->body.data, v->body.len,
+                   v->sig.data) != 0)
+        return nrm_err_set(err, NRM_ECRYPTO, "receipt signature does not verify with "
+                           "the broker's sign key (connect.ini sign_public)");
+    return nrm_receipt_decode(v->body.data, v->body.len, r, err);
+}

@@ -1,0 +1,47 @@
+/*  agent_verify -- checks of what the broker sends an agent, as pure
+    functions of the decoded wire view and the keys they are checked with:
+    deliveries (sender certificate, envelope signature, addressing, body hash
+    and size, the seal, the document), receipts and certificates. Nothing
+    here touches the store or the network, and nothing here logs. */
+#ifndef AGENT_VERIFY_H_INCLUDED
+#define AGENT_VERIFY_H_INCLUDED
+#include "nrm_codec.h"
+#include "nrm_crypto.h"
+
+typedef struct {
+    uint32_t       status;     /* 0 all checks passed, else the NRM_R_* reason */
+    char           reason[NRM_REASON_MAX + 1];  /* no body content, ever */
+    bool           has_env;    /* the envelope decoded (msg_id is known) */
+    nrm_envelope_t env;
+    bool           has_cert;
+    nrm_cert_t     cert;       /* sender certificate, when it verified */
+    uint8_t        body_hash[NRM_HASH_BYTES]; /* SHA-256 of the received body */
+} agent_delivery_t;
+
+/* Checks a decoded NRM_WIRE_DELIVER for organisation own_id, in this order:
+   envelope decodes; sender certificate verifies against admin_pk and was
+   valid when the envelope was created; it names the envelope's sender;
+   the envelope signature verifies with its sign key over the exact bytes;
+   the recipient is own_id; body size and SHA-256 match the envelope; the
+   body opens with keys; the document is a JSON object. Fills *out (status 0
+   on success). The opened document is wiped before returning. */
+void agent_delivery_check(const nrm_wire_t *w, const char *own_id,
+                          const nrm_keys_t *keys, const uint8_t admin_pk[NRM_PK_BYTES],
+                          agent_delivery_t *out);
+
+/* Checks a decoded NRM_WIRE_RECEIPT: the broker's signature (broker_pk,
+   NRM_CTX_RECEIPT) over the exact body, then decodes it into *r.
+   Returns 0, or NRM_ECRYPTO / NRM_EINVAL with the reason in err. */
+int agent_receipt_check(const nrm_wire_t *w, const uint8_t broker_pk[NRM_PK_BYTES],
+                        nrm_receipt_t *r, nrm_err_t *err) NRM_WUR;
+
+/* Checks one signed certificate view against admin_pk (signature size,
+   signature, fields). */
+int agent_cert_check(const nrm_signed_view_t *v, const uint8_t admin_pk[NRM_PK_BYTES],
+                     nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
+
+/* A document must be a JSON object. Returns 0, or NRM_EINVAL with line and
+   column of the first error (err->msg never quotes the document). */
+int agent_doc_check(const uint8_t *doc, size_t len, nrm_err_t *err) NRM_WUR;
+
+#endif

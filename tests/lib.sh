@@ -1,0 +1,105 @@
+# Shared helpers of the integration tests: real nrm-broker and nrm-agent
+# processes on 127.0.0.1 with ephemeral ports, in a temporary folder that is
+# removed on success and kept (with every log) on failure.
+#
+# Usage: . lib.sh BUILD_DIR   (then it_setup, it_org ..., it_broker_start)
+set -u
+
+BUILD=${1:?build folder}
+BIN_ADMIN=$BUILD/tools/nrm-admin
+BIN_AUDIT=$BUILD/tools/nrm-audit
+BIN_BROKER=$BUILD/broker/nrm-broker
+BIN_AGENT=$BUILD/agents/nrm-agent
+BIN_TESTCLIENT=$BUILD/tests/nrm-testclient
+T=$(mktemp -d /tmp/nrm-it-XXXXXX)
+NET=$T/net
+PIDS=""
+BROKER_PID=""
+declare -A AGENT_PID
+FAILED=0
+CHECKS=0
+
+it_cleanup() {
+  for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+  if [ "$FAILED" -eq 0 ]; then rm -rf "$T"; else echo "logs and data kept in $T"; fi
+}
+trap it_cleanup EXIT
+
+fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
+ok()   { CHECKS=$((CHECKS + 1)); echo "ok: $*"; }
+check() { # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then ok "$what"; else fail "$what"; fi
+}
+it_done() {
+  echo "$((CHECKS)) passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
+
+# Waits until a command succeeds (every 50 ms) or SECONDS pass.
+wait_for() {
+  local secs=$1; shift
+  local end=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
+  while [ "$(( $(date +%s%N) / 1000000 ))" -lt "$end" ]; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+it_setup() {
+  "$BIN_ADMIN" init --dir "$NET" --listen tcp://127.0.0.1:0 > "$T/init.log" 2>&1 \
+    || { cat "$T/init.log"; fail "nrm-admin init"; exit 1; }
+}
+
+# it_org ID TYPE NAME: keygen in $T/ID and enrollment.
+it_org() {
+  local id=$1 type=$2 name=$3
+  "$BIN_AGENT" keygen --dir "$T/$id" --id "$id" --type "$type" --name "$name" > "$T/$id.keygen.log" 2>&1 \
+    || { cat "$T/$id.keygen.log"; fail "keygen $id"; exit 1; }
+  "$BIN_ADMIN" enroll --dir "$NET" "$T/$id/request.nrm" > "$T/$id.enroll.log" 2>&1 \
+    || { cat "$T/$id.enroll.log"; fail "enroll $id"; exit 1; }
+  cp "$NET/enrolled/$id.connect.ini" "$T/$id/connect.ini"
+}
+
+it_broker_start() {
+  rm -f "$NET/broker.endpoint"
+  "$BIN_BROKER" --dir "$NET" --listen "${ENDPOINT:-tcp://127.0.0.1:0}" "$@" >> "$T/broker.log" 2>&1 &
+  BROKER_PID=$!
+  PIDS="$PIDS $BROKER_PID"
+  wait_for 10 test -s "$NET/broker.endpoint" || { fail "broker did not start"; cat "$T/broker.log"; exit 1; }
+  # Keep the port across restarts so agents reconnect to the same place.
+  ENDPOINT=$(cat "$NET/broker.endpoint")
+}
+
+it_broker_stop() { # SIGTERM, or it_broker_stop KILL
+  kill -"${1:-TERM}" "$BROKER_PID" 2>/dev/null || true
+  wait "$BROKER_PID" 2>/dev/null || true
+}
+
+it_agent_start() { # it_agent_start ID [env assignments...]
+  local id=$1; shift
+  env "$@" "$BIN_AGENT" run --dir "$T/$id" --endpoint "$ENDPOINT" >> "$T/$id.agent.log" 2>&1 &
+  AGENT_PID[$id]=$!
+  PIDS="$PIDS ${AGENT_PID[$id]}"
+}
+
+it_agent_stop() { # it_agent_stop ID [SIGNAL]
+  kill -"${2:-TERM}" "${AGENT_PID[$1]}" 2>/dev/null || true
+  wait "${AGENT_PID[$1]}" 2>/dev/null || true
+}
+
+# Sends and prints the message id. it_send FROM TO TYPE CASE [FILE] [extra args]
+it_send() {
+  local from=$1 to=$2 type=$3 case=$4 file=${5:-}
+  shift 4; [ $# -gt 0 ] && shift
+  local args=(send --dir "$T/$from" --to "$to" --type "$type" --case "$case")
+  [ -n "$file" ] && args+=(--file "$file")
+  "$BIN_AGENT" "${args[@]}" "$@"
+}
+
+# Waits until FROM's directory knows TO (the agent fetched it on Welcome).
+it_knows() {
+  wait_for 15 "$BIN_AGENT" send --dir "$T/$1" --to "$2" --type tip --case probe-only --dry-run
+}

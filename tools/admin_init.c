@@ -1,0 +1,258 @@
+/*  admin_init -- `nrm-admin init`: a new network folder with administrator
+    and broker keys, broker.ini, and a store whose first audit record is the
+    genesis (the keys the network starts from), signed by the administrator.
+
+    Construction cleans up after itself: if a step fails, the files this run
+    made are removed, so the command can simply be run again. */
+#include "admin.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nrm_auditlog.h"
+#include "nrm_registry.h"
+#include "nrm_util.h"
+
+/* Files of a network folder, in the order init makes them. */
+enum { F_BROKER_KEY, F_BROKER_INI, F_DATA_MDB, F_LOCK_MDB, F_ADMIN_KEY, F_COUNT };
+static const char *const s_file_names[F_COUNT] = {
+    "broker.key", "broker.ini", "data/data.mdb", "data/lock.mdb", "admin.key",
+};
+
+typedef struct {
+    const uint8_t *body;          /* Genesis bytes (borrowed) */
+    size_t         body_len;
+    const uint8_t *signed_bytes;  /* Signed{Genesis} (borrowed) */
+    size_t         signed_len;
+    const uint8_t *sig;
+    uint64_t       created_ms;
+    uint64_t       seq;           /* out */
+} s_genesis_ctx_t;
+
+/* Inside one write transaction: the genesis goes into the registry and
+   becomes record 1 of the log. A log that is not empty is refused. */
+static int
+s_genesis_txn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
+{
+    s_genesis_ctx_t *ctx = vctx;
+    uint64_t tip = 0;
+    uint8_t tip_hash[NRM_HASH_BYTES];
+    int rc = nrm_auditlog_tip(store, txn, &tip, tip_hash, err);
+    if (rc != 0)
+        return rc;
+    if (tip != 0)
+        return nrm_err_set(err, NRM_EEXIST, "the audit log already holds %llu records",
+                           (unsigned long long) tip);
+    rc = nrm_registry_set_genesis(store, txn, ctx->signed_bytes, ctx->signed_len, err);
+    if (rc != 0)
+        return rc;
+
+    nrm_record_t rec;
+    memset(&rec, 0, sizeof rec);
+    rec.time_ms = ctx->created_ms;
+    rec.kind = NRM_REC_GENESIS;
+    snprintf(rec.actor, sizeof rec.actor, "admin");
+    /* Encoding borrows the subject; it is never written through. */
+    rec.subject = (uint8_t *) ctx->body;
+    rec.subject_len = ctx->body_len;
+    rec.has_signature = true;
+    memcpy(rec.signature, ctx->sig, NRM_SIG_BYTES);
+    uint8_t leaf[NRM_HASH_BYTES];
+    return nrm_auditlog_append(store, txn, &rec, &ctx->seq, leaf, err);
+}
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: nrm-admin init --dir NET [--network NAME] [--listen ENDPOINT]\n"
+            "  makes a new network in folder NET (default name %s, listen %s)\n",
+            ADMIN_DEFAULT_NETWORK, ADMIN_DEFAULT_LISTEN);
+}
+
+int
+admin_cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dir",     required_argument, NULL, 'd' },
+        { "network", required_argument, NULL, 'n' },
+        { "listen",  required_argument, NULL, 'l' },
+        { "help",    no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *dir = NULL;
+    admin_ini_t ini;
+    nrm_err_t err;
+    nrm_keys_t *admin = NULL, *broker = NULL;
+    nrm_store_t *store = NULL;
+    uint8_t *body = NULL, *signed_bytes = NULL;
+    size_t body_len = 0, signed_len = 0;
+    char paths[F_COUNT][TOOL_PATH_MAX];
+    bool made[F_COUNT] = { false };
+    char sub[TOOL_PATH_MAX];
+    nrm_genesis_t g;
+    uint8_t sig[NRM_SIG_BYTES];
+    s_genesis_ctx_t ctx;
+    int code = TOOL_EXIT_FAIL;
+
+    memset(&err, 0, sizeof err);
+    admin_ini_defaults(&ini);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'n':
+            if (!nrm_id_valid(optarg)) {
+                fprintf(stderr, "nrm-admin init: --network: '%s' is not a valid name "
+                        "(1..%d of a-z 0-9 . _ -)\n", optarg, NRM_ID_MAX);
+                return TOOL_EXIT_USAGE;
+            }
+            snprintf(ini.network, sizeof ini.network, "%s", optarg);
+            break;
+        case 'l':
+            if (!tool_endpoint_valid(optarg)) {
+                fprintf(stderr, "nrm-admin init: --listen: '%s' is not a tcp:// or "
+                        "ipc:// endpoint\n", optarg);
+                return TOOL_EXIT_USAGE;
+            }
+            snprintf(ini.listen, sizeof ini.listen, "%s", optarg);
+            break;
+        case 'h': s_usage(stdout); return TOOL_EXIT_OK;
+        default:
+            fprintf(stderr, "nrm-admin init: bad option '%s'\n", argv[optind - 1]);
+            s_usage(stderr);
+            return TOOL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "nrm-admin init: unexpected argument '%s'\n", argv[optind]);
+        return TOOL_EXIT_USAGE;
+    }
+    if (tool_dir_check(dir, &err) != 0) {
+        admin_fail(&err);
+        s_usage(stderr);
+        return TOOL_EXIT_USAGE;
+    }
+
+    /* Refuse to touch a folder that already holds a network. */
+    for (int i = 0; i < F_COUNT; i++) {
+        if (nrm_path(paths[i], sizeof paths[i], "%s/%s", dir, s_file_names[i]) != 0) {
+            nrm_err_set(&err, NRM_ETOOBIG, "folder name too long");
+            goto fail;
+        }
+        if (i == F_LOCK_MDB)
+            continue;      /* a lock file alone holds nothing */
+        if (access(paths[i], F_OK) == 0) {
+            nrm_err_set(&err, NRM_EEXIST, "%s already exists: %s already holds a network "
+                        "(init makes a new one in an empty or new folder)", paths[i], dir);
+            goto fail;
+        }
+        if (errno != ENOENT) {
+            nrm_err_set(&err, NRM_EIO, "cannot check %s: %s", paths[i], strerror(errno));
+            goto fail;
+        }
+    }
+    if (nrm_crypto_init() != 0) {
+        nrm_err_set(&err, NRM_ECRYPTO, "cannot initialise libsodium");
+        goto fail;
+    }
+
+    if (nrm_mkdirs(dir, 0700, &err) != 0)
+        goto fail;
+    /* tool_dir_check left room for these names. */
+    if (nrm_path(sub, sizeof sub, "%s/data", dir) != 0) {
+        nrm_err_set(&err, NRM_ETOOBIG, "folder name too long");
+        goto fail;
+    }
+    if (nrm_mkdirs(sub, 0700, &err) != 0)
+        goto fail;
+    if (nrm_path(sub, sizeof sub, "%s/enrolled", dir) != 0) {
+        nrm_err_set(&err, NRM_ETOOBIG, "folder name too long");
+        goto fail;
+    }
+    if (nrm_mkdirs(sub, 0755, &err) != 0)
+        goto fail;
+
+    admin = nrm_keys_generate(NRM_KEYS_SIGN);
+    broker = nrm_keys_generate(NRM_KEYS_SIGN | NRM_KEYS_CURVE);
+    if (admin == NULL || broker == NULL) {
+        nrm_err_set(&err, NRM_ENOMEM, "cannot generate keys");
+        goto fail;
+    }
+    made[F_BROKER_KEY] = true;
+    if (nrm_keys_save(broker, paths[F_BROKER_KEY], &err) != 0)
+        goto fail;
+    made[F_BROKER_INI] = true;
+    if (admin_ini_save(dir, &ini, &err) != 0)
+        goto fail;
+
+    /* The genesis, signed by the administrator over its exact bytes. */
+    memset(&g, 0, sizeof g);
+    snprintf(g.network, sizeof g.network, "%s", ini.network);
+    memcpy(g.admin_pk, nrm_keys_sign_pk(admin), NRM_PK_BYTES);
+    memcpy(g.broker_sign_pk, nrm_keys_sign_pk(broker), NRM_PK_BYTES);
+    memcpy(g.broker_curve_pk, nrm_keys_curve_pk(broker), NRM_PK_BYTES);
+    g.created_ms = nrm_now_ms();
+    if (nrm_genesis_encode(&g, &body, &body_len, &err) != 0)
+        goto fail;
+    if (nrm_sign(admin, NRM_CTX_GENESIS, body, body_len, sig) != 0) {
+        nrm_err_set(&err, NRM_ECRYPTO, "cannot sign the genesis");
+        goto fail;
+    }
+    if (nrm_signed_encode(body, body_len, sig, &signed_bytes, &signed_len, &err) != 0)
+        goto fail;
+
+    made[F_DATA_MDB] = made[F_LOCK_MDB] = true;
+    if (tool_store_open(dir, 0, ini.map_max_mb, &store, &err) != 0)
+        goto fail;
+    ctx = (s_genesis_ctx_t) {
+        .body = body, .body_len = body_len, .signed_bytes = signed_bytes,
+        .signed_len = signed_len, .sig = sig, .created_ms = g.created_ms,
+    };
+    if (nrm_store_write(store, s_genesis_txn, &ctx, &err) != 0) {
+        nrm_err_prefix(&err, "cannot write the genesis");
+        goto fail;
+    }
+    nrm_store_destroy(&store);
+
+    /* Last: the administrator key marks a finished network. */
+    made[F_ADMIN_KEY] = true;
+    if (nrm_keys_save(admin, paths[F_ADMIN_KEY], &err) != 0)
+        goto fail;
+
+    char fp_admin[17], fp_bsign[17], fp_bcurve[17];
+    nrm_fingerprint(g.admin_pk, fp_admin);
+    nrm_fingerprint(g.broker_sign_pk, fp_bsign);
+    nrm_fingerprint(g.broker_curve_pk, fp_bcurve);
+    printf("network %s created in %s\n", g.network, dir);
+    printf("  administrator key  %s  (sign %s)\n", paths[F_ADMIN_KEY], fp_admin);
+    printf("  broker keys        %s  (sign %s, curve %s)\n", paths[F_BROKER_KEY],
+           fp_bsign, fp_bcurve);
+    printf("  broker config      %s  (listen %s)\n", paths[F_BROKER_INI], ini.listen);
+    printf("  audit log          %s/data  (record %llu: genesis)\n", dir,
+           (unsigned long long) ctx.seq);
+    printf("next: nrm-admin enroll --dir %s ORG/request.nrm, then nrm-broker --dir %s\n",
+           dir, dir);
+    code = TOOL_EXIT_OK;
+    goto out;
+
+fail:
+    admin_fail(&err);
+    nrm_store_destroy(&store);
+    for (int i = F_COUNT - 1; i >= 0; i--)
+        if (made[i] && unlink(paths[i]) != 0 && errno != ENOENT)
+            fprintf(stderr, "nrm-admin: cannot remove %s: %s\n", paths[i], strerror(errno));
+out:
+    nrm_store_destroy(&store);
+    nrm_keys_destroy(&admin);
+    nrm_keys_destroy(&broker);
+    free(body);
+    free(signed_bytes);
+    return code;
+}

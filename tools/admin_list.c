@@ -1,0 +1,130 @@
+/*  admin_list -- `nrm-admin list`: the enrolled organisations, each
+    certificate checked against the administrator key of the genesis.
+    Read-only: works while the broker runs. */
+#include "admin.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nrm_registry.h"
+#include "nrm_util.h"
+
+typedef struct {
+    nrm_genesis_t g;
+    uint64_t      now;
+    size_t        count;
+    size_t        bad;
+} s_list_ctx_t;
+
+static int
+s_list_one(void *vctx, const char *org_id, nrm_bytes_t signed_bytes)
+{
+    s_list_ctx_t *ctx = vctx;
+    nrm_cert_t cert;
+    nrm_err_t err;
+    memset(&err, 0, sizeof err);
+    ctx->count++;
+    if (nrm_cert_verify_signed(signed_bytes.data, signed_bytes.len, ctx->g.admin_pk,
+                               &cert, &err) != 0) {
+        ctx->bad++;
+        printf("%-16s INVALID CERTIFICATE: ", org_id);
+        tool_print_safe(stdout, err.msg);
+        printf("\n");
+        return 0;
+    }
+    char fp[17], validity[64];
+    nrm_fingerprint(cert.sign_pk, fp);
+    admin_validity_format(cert.not_before_ms, cert.not_after_ms, validity, sizeof validity);
+    const char *state = ctx->now < cert.not_before_ms ? "not yet valid"
+                        : ctx->now >= cert.not_after_ms ? "expired" : "valid";
+    printf("%-16s %-12s %-16s %-24s %-13s ", cert.org_id, cert.org_type, fp,
+           validity, state);
+    tool_print_safe(stdout, cert.name);
+    if (cert.jurisdiction[0] != '\0') {
+        printf(" (");
+        tool_print_safe(stdout, cert.jurisdiction);
+        printf(")");
+    }
+    printf("\n");
+    return 0;
+}
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f, "usage: nrm-admin list --dir NET\n"
+               "  lists the enrolled organisations\n");
+}
+
+int
+admin_cmd_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dir",  required_argument, NULL, 'd' },
+        { "help", no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *dir = NULL;
+    nrm_err_t err;
+    nrm_store_t *store = NULL;
+    MDB_txn *txn = NULL;
+    s_list_ctx_t ctx;
+    int code = TOOL_EXIT_FAIL;
+
+    memset(&err, 0, sizeof err);
+    memset(&ctx, 0, sizeof ctx);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'h': s_usage(stdout); return TOOL_EXIT_OK;
+        default:
+            fprintf(stderr, "nrm-admin list: bad option '%s'\n", argv[optind - 1]);
+            s_usage(stderr);
+            return TOOL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        s_usage(stderr);
+        return TOOL_EXIT_USAGE;
+    }
+    if (tool_dir_check(dir, &err) != 0) {
+        admin_fail(&err);
+        return TOOL_EXIT_USAGE;
+    }
+    if (nrm_crypto_init() != 0) {
+        nrm_err_set(&err, NRM_ECRYPTO, "cannot initialise libsodium");
+        goto out;
+    }
+    if (tool_store_open(dir, NRM_STORE_RDONLY, 0, &store, &err) != 0)
+        goto out;
+    if (nrm_store_read_begin(store, &txn, &err) != 0)
+        goto out;
+    if (nrm_registry_genesis(store, txn, &ctx.g, &err) != 0) {
+        nrm_err_prefix(&err, "no network genesis in %s/data", dir);
+        goto out;
+    }
+    char fp[17];
+    nrm_fingerprint(ctx.g.admin_pk, fp);
+    printf("network %s (administrator key %s)\n", ctx.g.network, fp);
+    printf("%-16s %-12s %-16s %-24s %-13s %s\n", "ID", "TYPE", "SIGN KEY",
+           "VALIDITY", "STATE", "NAME (JURISDICTION)");
+    ctx.now = nrm_now_ms();
+    if (nrm_registry_each(store, txn, s_list_one, &ctx, &err) != 0)
+        goto out;
+    printf("%zu organisation%s enrolled", ctx.count, ctx.count == 1 ? "" : "s");
+    if (ctx.bad > 0)
+        printf(", %zu with an INVALID certificate", ctx.bad);
+    printf("\n");
+    code = ctx.bad > 0 ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+out:
+    if (code != TOOL_EXIT_OK && ctx.bad == 0)
+        admin_fail(&err);
+    if (txn != NULL)
+        nrm_store_read_end(&txn);
+    nrm_store_destroy(&store);
+    return code;
+}

@@ -1,0 +1,41 @@
+/*  audit -- the commands of nrm-audit (verify, case, export) and the JSON
+    views of decoded log subjects they share.
+
+    Every command opens the broker's store read-only, so it works while the
+    broker runs and on a copy of its data folder. */
+#ifndef AUDIT_H_INCLUDED
+#define AUDIT_H_INCLUDED
+#include <stdio.h>
+#include <jansson.h>
+
+#include "tool_util.h"
+#include "nrm_codec.h"
+
+/* Most records one case timeline holds in memory. */
+#define AUDIT_CASE_MAX_ROWS 100000
+
+/* The commands. argv[0] is the command name; each returns a TOOL_EXIT_*. */
+int audit_cmd_verify(int argc, char **argv);
+int audit_cmd_case(int argc, char **argv);
+int audit_cmd_export(int argc, char **argv);
+
+/* Prints "nrm-audit: <msg>" on stderr. */
+void audit_fail(const nrm_err_t *err);
+
+/* JSON values. Each returns a new reference, or NULL when out of memory. */
+json_t *audit_json_hex(const uint8_t *data, size_t len);
+/* A string; text that is not valid UTF-8 becomes "<invalid text>". */
+json_t *audit_json_text(const char *s);
+/* An integer, or a decimal string above INT64_MAX (JSON has no u64). */
+json_t *audit_json_u64(uint64_t v);
+/* The decoded views of a record's subject. */
+json_t *audit_json_envelope(const nrm_envelope_t *e);
+json_t *audit_json_ack(const nrm_ack_t *a);
+json_t *audit_json_cert(const nrm_cert_t *c);
+json_t *audit_json_genesis(const nrm_genesis_t *g);
+
+/* Sets obj[key] = val, stealing val. Returns -1 if val is NULL or the set
+   fails, so that a builder can OR the results and check once. */
+int audit_json_set(json_t *obj, const char *key, json_t *val);
+
+#endif
