@@ -265,6 +265,10 @@ s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
         rc = nrm_err_set(err, rc, "signing the envelope failed");
         goto out;
     }
+    /* Fault injection for the integration tests only: a signature the
+       broker must refuse, so that a refusal can be followed to the outbox. */
+    if (getenv("NRM_TEST_CORRUPT_SIGNATURE"))
+        sig[0] ^= 0x01;
 
     memset(&ctx, 0, sizeof ctx);
     ctx.rec.state = AGENT_OUT_QUEUED;

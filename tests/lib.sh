@@ -99,7 +99,3 @@ it_send() {
   "$BIN_AGENT" "${args[@]}" "$@"
 }
 
-# Waits until FROM's directory knows TO (the agent fetched it on Welcome).
-it_knows() {
-  wait_for 15 "$BIN_AGENT" send --dir "$T/$1" --to "$2" --type tip --case probe-only --dry-run
-}

@@ -174,6 +174,8 @@ static void
 s_load_connect(client_t *c, const char *path)
 {
     char endpoint[256], net[NRM_ID_MAX + 1];
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
     nrm_err_t err;
     nrm_config_field_t f[] = {
         { "broker", "endpoint", NRM_CFG_STR, endpoint, sizeof endpoint, true, 0, 0, NULL, false },
@@ -181,9 +183,11 @@ s_load_connect(client_t *c, const char *path)
         { "broker", "sign_public", NRM_CFG_KEY_HEX, c->broker_sign, 0, true, 0, 0, NULL, false },
         { "network", "name", NRM_CFG_ID, net, 0, true, 0, 0, NULL, false },
         { "network", "admin_public", NRM_CFG_KEY_HEX, c->admin, 0, true, 0, 0, NULL, false },
+        { "certificate", "signed", NRM_CFG_HEXBLOB, &cert, NRM_MAX_CERT_BYTES, true, 0, 0, &cert_len, false },
     };
-    if (nrm_config_load(path, f, 5, &err) != 0)
+    if (nrm_config_load(path, f, 6, &err) != 0)
         s_die(err.msg);
+    free(cert);
 }
 
 int

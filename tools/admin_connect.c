@@ -3,7 +3,6 @@
     registry (a lost file, a new endpoint). */
 #include "admin.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,25 +103,19 @@ admin_connect_emit(const char *net_dir, const char *endpoint, const char *out,
     return s_connect_write(path_used, org_id, endpoint, g, signed_cert, signed_len, err);
 }
 
-static void
-s_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: nrm-admin connect --dir NET ID [--endpoint EP] [--out FILE]\n"
-            "  writes the connect file of enrolled organisation ID again\n");
-}
+#define S_USAGE \
+    "usage: nrm-admin connect --dir NET ID [--endpoint EP] [--out FILE]\n" \
+    "  writes the connect file of enrolled organisation ID again\n"
 
 int
 admin_cmd_connect(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "dir",      required_argument, NULL, 'd' },
-        { "endpoint", required_argument, NULL, 'e' },
-        { "out",      required_argument, NULL, 'o' },
-        { "help",     no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    const char *dir, *endpoint, *out, *org_id;
+    const tool_opt_t opts[] = {
+        { "dir", &dir, NULL }, { "endpoint", &endpoint, NULL }, { "out", &out, NULL },
+        { NULL, NULL, NULL },
     };
-    const char *dir = NULL, *endpoint = NULL, *out = NULL, *org_id = NULL;
+    const tool_cmdline_t cl = { "nrm-admin", "connect", S_USAGE, opts, &org_id, 1 };
     nrm_err_t err;
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
@@ -131,33 +124,12 @@ admin_cmd_connect(int argc, char **argv)
     nrm_genesis_t g;
     nrm_bytes_t signed_bytes;
     char path[TOOL_PATH_MAX], ep[TOOL_ENDPOINT_MAX + 1];
-    int code = TOOL_EXIT_FAIL;
+    int code = tool_args(&cl, argc, argv);
+    if (code >= 0)
+        return code;
+    code = TOOL_EXIT_FAIL;
 
     memset(&err, 0, sizeof err);
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dir = optarg; break;
-        case 'e': endpoint = optarg; break;
-        case 'o': out = optarg; break;
-        case 'h': s_usage(stdout); return TOOL_EXIT_OK;
-        default:
-            fprintf(stderr, "nrm-admin connect: bad option '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return TOOL_EXIT_USAGE;
-        }
-    }
-    if (optind + 1 != argc) {
-        s_usage(stderr);
-        return TOOL_EXIT_USAGE;
-    }
-    org_id = argv[optind];
-    if (tool_dir_check(dir, &err) != 0) {
-        admin_fail(&err);
-        return TOOL_EXIT_USAGE;
-    }
     if (!nrm_id_valid(org_id)) {
         fprintf(stderr, "nrm-admin connect: '%s' is not an organisation id\n", org_id);
         return TOOL_EXIT_USAGE;
@@ -166,10 +138,6 @@ admin_cmd_connect(int argc, char **argv)
         fprintf(stderr, "nrm-admin connect: --endpoint: '%s' is not a tcp:// or ipc:// "
                 "endpoint\n", endpoint);
         return TOOL_EXIT_USAGE;
-    }
-    if (nrm_crypto_init() != 0) {
-        nrm_err_set(&err, NRM_ECRYPTO, "cannot initialise libsodium");
-        goto out;
     }
     if (tool_store_open(dir, NRM_STORE_RDONLY, 0, &store, &err) != 0)
         goto out;

@@ -8,7 +8,6 @@
     transaction, and the broker reads the registry on each lookup. */
 #include "admin.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,70 +144,40 @@ s_enroll_txn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
     return nrm_auditlog_append(store, txn, &rec, &ctx->seq, leaf, err);
 }
 
-static void
-s_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: nrm-admin enroll --dir NET REQUEST [--days N] [--endpoint EP] "
-            "[--out FILE]\n"
-            "  signs a certificate for the organisation that made REQUEST "
-            "(ORG/request.nrm),\n"
-            "  valid N days (default %d), and writes its connect file "
-            "(default NET/enrolled/ID.connect.ini)\n", ADMIN_DEFAULT_DAYS);
-}
+#define S_USAGE \
+    "usage: nrm-admin enroll --dir NET REQUEST [--days N] [--endpoint EP] [--out FILE]\n" \
+    "  signs a certificate for the organisation that made REQUEST (ORG/request.nrm),\n" \
+    "  valid N days (default 365), and writes its connect file\n" \
+    "  (default NET/enrolled/ID.connect.ini; endpoint default: broker.ini's listen)\n"
 
 int
 admin_cmd_enroll(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "dir",      required_argument, NULL, 'd' },
-        { "days",     required_argument, NULL, 'D' },
-        { "endpoint", required_argument, NULL, 'e' },
-        { "out",      required_argument, NULL, 'o' },
-        { "help",     no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    const char *dir, *days_text, *endpoint, *out, *request;
+    const tool_opt_t opts[] = {
+        { "dir", &dir, NULL }, { "days", &days_text, NULL },
+        { "endpoint", &endpoint, NULL }, { "out", &out, NULL }, { NULL, NULL, NULL },
     };
-    const char *dir = NULL, *endpoint = NULL, *out = NULL, *request = NULL;
+    const tool_cmdline_t cl = { "nrm-admin", "enroll", S_USAGE, opts, &request, 1 };
     uint64_t days = ADMIN_DEFAULT_DAYS;
     nrm_err_t err;
     nrm_keys_t *admin = NULL;
     nrm_store_t *store = NULL;
     uint8_t *req_bytes = NULL;
     size_t req_len = 0;
+    uint8_t req_hash[NRM_HASH_BYTES];
     s_enroll_ctx_t ctx;
     admin_ini_t ini;
     char path[TOOL_PATH_MAX], ep[TOOL_ENDPOINT_MAX + 1];
-    int code = TOOL_EXIT_FAIL;
+    int code = tool_args(&cl, argc, argv);
+    if (code >= 0)
+        return code;
+    code = TOOL_EXIT_FAIL;
 
     memset(&err, 0, sizeof err);
     memset(&ctx, 0, sizeof ctx);
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dir = optarg; break;
-        case 'D':
-            if (tool_u64_parse(optarg, 1, ADMIN_MAX_DAYS, &days, "--days", &err) != 0) {
-                admin_fail(&err);
-                return TOOL_EXIT_USAGE;
-            }
-            break;
-        case 'e': endpoint = optarg; break;
-        case 'o': out = optarg; break;
-        case 'h': s_usage(stdout); return TOOL_EXIT_OK;
-        default:
-            fprintf(stderr, "nrm-admin enroll: bad option '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return TOOL_EXIT_USAGE;
-        }
-    }
-    if (optind + 1 != argc) {
-        s_usage(stderr);
-        return TOOL_EXIT_USAGE;
-    }
-    request = argv[optind];
-    if (tool_dir_check(dir, &err) != 0) {
+    if (days_text != NULL
+        && tool_u64_parse(days_text, 1, ADMIN_MAX_DAYS, &days, "--days", &err) != 0) {
         admin_fail(&err);
         return TOOL_EXIT_USAGE;
     }
@@ -231,7 +200,6 @@ admin_cmd_enroll(int argc, char **argv)
         nrm_err_prefix(&err, "request %s", request);
         goto out;
     }
-    uint8_t req_hash[NRM_HASH_BYTES];
     if (nrm_request_verify(req_bytes, req_len, &ctx.cert, req_hash, &err) != 0) {
         nrm_err_prefix(&err, "request %s refused", request);
         goto out;

@@ -7,7 +7,6 @@
 #include "admin.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,26 +64,20 @@ s_genesis_txn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
     return nrm_auditlog_append(store, txn, &rec, &ctx->seq, leaf, err);
 }
 
-static void
-s_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: nrm-admin init --dir NET [--network NAME] [--listen ENDPOINT]\n"
-            "  makes a new network in folder NET (default name %s, listen %s)\n",
-            ADMIN_DEFAULT_NETWORK, ADMIN_DEFAULT_LISTEN);
-}
+#define S_USAGE \
+    "usage: nrm-admin init --dir NET [--network NAME] [--listen ENDPOINT]\n" \
+    "  makes a new network in folder NET (default name " ADMIN_DEFAULT_NETWORK \
+    ", listen " ADMIN_DEFAULT_LISTEN ")\n"
 
 int
 admin_cmd_init(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "dir",     required_argument, NULL, 'd' },
-        { "network", required_argument, NULL, 'n' },
-        { "listen",  required_argument, NULL, 'l' },
-        { "help",    no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    const char *dir, *network, *listen_ep;
+    const tool_opt_t opts[] = {
+        { "dir", &dir, NULL }, { "network", &network, NULL }, { "listen", &listen_ep, NULL },
+        { NULL, NULL, NULL },
     };
-    const char *dir = NULL;
+    const tool_cmdline_t cl = { "nrm-admin", "init", S_USAGE, opts, NULL, 0 };
     admin_ini_t ini;
     nrm_err_t err;
     nrm_keys_t *admin = NULL, *broker = NULL;
@@ -97,47 +90,28 @@ admin_cmd_init(int argc, char **argv)
     nrm_genesis_t g;
     uint8_t sig[NRM_SIG_BYTES];
     s_genesis_ctx_t ctx;
-    int code = TOOL_EXIT_FAIL;
+    int code = tool_args(&cl, argc, argv);
+    if (code >= 0)
+        return code;
+    code = TOOL_EXIT_FAIL;
 
     memset(&err, 0, sizeof err);
     admin_ini_defaults(&ini);
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dir = optarg; break;
-        case 'n':
-            if (!nrm_id_valid(optarg)) {
-                fprintf(stderr, "nrm-admin init: --network: '%s' is not a valid name "
-                        "(1..%d of a-z 0-9 . _ -)\n", optarg, NRM_ID_MAX);
-                return TOOL_EXIT_USAGE;
-            }
-            snprintf(ini.network, sizeof ini.network, "%s", optarg);
-            break;
-        case 'l':
-            if (!tool_endpoint_valid(optarg)) {
-                fprintf(stderr, "nrm-admin init: --listen: '%s' is not a tcp:// or "
-                        "ipc:// endpoint\n", optarg);
-                return TOOL_EXIT_USAGE;
-            }
-            snprintf(ini.listen, sizeof ini.listen, "%s", optarg);
-            break;
-        case 'h': s_usage(stdout); return TOOL_EXIT_OK;
-        default:
-            fprintf(stderr, "nrm-admin init: bad option '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
+    if (network != NULL) {
+        if (!nrm_id_valid(network)) {
+            fprintf(stderr, "nrm-admin init: --network: '%s' is not a valid name "
+                    "(1..%d of a-z 0-9 . _ -)\n", network, NRM_ID_MAX);
             return TOOL_EXIT_USAGE;
         }
+        snprintf(ini.network, sizeof ini.network, "%s", network);
     }
-    if (optind != argc) {
-        fprintf(stderr, "nrm-admin init: unexpected argument '%s'\n", argv[optind]);
-        return TOOL_EXIT_USAGE;
-    }
-    if (tool_dir_check(dir, &err) != 0) {
-        admin_fail(&err);
-        s_usage(stderr);
-        return TOOL_EXIT_USAGE;
+    if (listen_ep != NULL) {
+        if (!tool_endpoint_valid(listen_ep)) {
+            fprintf(stderr, "nrm-admin init: --listen: '%s' is not a tcp:// or "
+                    "ipc:// endpoint\n", listen_ep);
+            return TOOL_EXIT_USAGE;
+        }
+        snprintf(ini.listen, sizeof ini.listen, "%s", listen_ep);
     }
 
     /* Refuse to touch a folder that already holds a network. */
@@ -162,7 +136,6 @@ admin_cmd_init(int argc, char **argv)
         nrm_err_set(&err, NRM_ECRYPTO, "cannot initialise libsodium");
         goto fail;
     }
-
     if (nrm_mkdirs(dir, 0700, &err) != 0)
         goto fail;
     /* tool_dir_check left room for these names. */

@@ -3,7 +3,6 @@
     Read-only: works while the broker runs. */
 #include "admin.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,55 +49,27 @@ s_list_one(void *vctx, const char *org_id, nrm_bytes_t signed_bytes)
     return 0;
 }
 
-static void
-s_usage(FILE *f)
-{
-    fprintf(f, "usage: nrm-admin list --dir NET\n"
-               "  lists the enrolled organisations\n");
-}
+#define S_USAGE \
+    "usage: nrm-admin list --dir NET\n" \
+    "  lists the enrolled organisations (read-only; safe while the broker runs)\n"
 
 int
 admin_cmd_list(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "dir",  required_argument, NULL, 'd' },
-        { "help", no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *dir = NULL;
+    const char *dir;
+    const tool_opt_t opts[] = { { "dir", &dir, NULL }, { NULL, NULL, NULL } };
+    const tool_cmdline_t cl = { "nrm-admin", "list", S_USAGE, opts, NULL, 0 };
     nrm_err_t err;
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
     s_list_ctx_t ctx;
-    int code = TOOL_EXIT_FAIL;
+    int code = tool_args(&cl, argc, argv);
+    if (code >= 0)
+        return code;
+    code = TOOL_EXIT_FAIL;
 
     memset(&err, 0, sizeof err);
     memset(&ctx, 0, sizeof ctx);
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dir = optarg; break;
-        case 'h': s_usage(stdout); return TOOL_EXIT_OK;
-        default:
-            fprintf(stderr, "nrm-admin list: bad option '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return TOOL_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        s_usage(stderr);
-        return TOOL_EXIT_USAGE;
-    }
-    if (tool_dir_check(dir, &err) != 0) {
-        admin_fail(&err);
-        return TOOL_EXIT_USAGE;
-    }
-    if (nrm_crypto_init() != 0) {
-        nrm_err_set(&err, NRM_ECRYPTO, "cannot initialise libsodium");
-        goto out;
-    }
     if (tool_store_open(dir, NRM_STORE_RDONLY, 0, &store, &err) != 0)
         goto out;
     if (nrm_store_read_begin(store, &txn, &err) != 0)

@@ -7,7 +7,6 @@
     Only clear metadata is shown: bodies are sealed and not in the log. */
 #include "audit.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,63 +229,34 @@ s_print_json(const s_case_t *c, nrm_err_t *err)
     return 0;
 }
 
-static void
-s_usage(FILE *f)
-{
-    fprintf(f, "usage: nrm-audit case --dir NET REF [--json]\n"
-               "  the timeline of case REF from the audit log\n");
-}
+#define S_USAGE \
+    "usage: nrm-audit case --dir NET REF [--json]\n" \
+    "  the timeline of case REF from the audit log (read-only)\n"
 
 int
 audit_cmd_case(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "dir",  required_argument, NULL, 'd' },
-        { "json", no_argument,       NULL, 'j' },
-        { "help", no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    const char *dir;
+    bool json;
+    s_case_t c;
+    memset(&c, 0, sizeof c);
+    const tool_opt_t opts[] = {
+        { "dir", &dir, NULL }, { "json", NULL, &json }, { NULL, NULL, NULL },
     };
-    const char *dir = NULL;
-    bool json = false;
+    const tool_cmdline_t cl = { "nrm-audit", "case", S_USAGE, opts, &c.ref, 1 };
     nrm_err_t err;
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
-    s_case_t c;
-    int code = TOOL_EXIT_FAIL;
+    int code = tool_args(&cl, argc, argv);
+    if (code >= 0)
+        return code;
+    code = TOOL_EXIT_FAIL;
 
     memset(&err, 0, sizeof err);
-    memset(&c, 0, sizeof c);
-    optind = 1;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'd': dir = optarg; break;
-        case 'j': json = true; break;
-        case 'h': s_usage(stdout); return TOOL_EXIT_OK;
-        default:
-            fprintf(stderr, "nrm-audit case: bad option '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return TOOL_EXIT_USAGE;
-        }
-    }
-    if (optind + 1 != argc) {
-        s_usage(stderr);
-        return TOOL_EXIT_USAGE;
-    }
-    c.ref = argv[optind];
-    if (tool_dir_check(dir, &err) != 0) {
-        audit_fail(&err);
-        return TOOL_EXIT_USAGE;
-    }
     if (!nrm_id_valid(c.ref)) {
         fprintf(stderr, "nrm-audit case: '%s' is not a case reference "
                 "(1..%d of a-z 0-9 . _ -)\n", c.ref, NRM_ID_MAX);
         return TOOL_EXIT_USAGE;
-    }
-    if (nrm_crypto_init() != 0) {
-        nrm_err_set(&err, NRM_ECRYPTO, "cannot initialise libsodium");
-        goto fail;
     }
     if (tool_store_open(dir, NRM_STORE_RDONLY, 0, &store, &err) != 0) {
         code = TOOL_EXIT_USAGE;

@@ -6,7 +6,6 @@
 #include "audit.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,64 +156,37 @@ oom:
     return -1;
 }
 
-static void
-s_usage(FILE *f)
-{
-    fprintf(f, "usage: nrm-audit export --dir NET --format jsonl [--out FILE]\n"
-               "  every audit record, one JSON object a line (stdout by default)\n");
-}
+#define S_USAGE \
+    "usage: nrm-audit export --dir NET --format jsonl [--out FILE]\n" \
+    "  every audit record, one JSON object a line (stdout by default; read-only)\n"
 
 int
 audit_cmd_export(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "dir",    required_argument, NULL, 'd' },
-        { "format", required_argument, NULL, 'f' },
-        { "out",    required_argument, NULL, 'o' },
-        { "help",   no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    const char *dir, *format, *out_path;
+    const tool_opt_t opts[] = {
+        { "dir", &dir, NULL }, { "format", &format, NULL }, { "out", &out_path, NULL },
+        { NULL, NULL, NULL },
     };
-    const char *dir = NULL, *format = "jsonl", *out_path = NULL;
+    const tool_cmdline_t cl = { "nrm-audit", "export", S_USAGE, opts, NULL, 0 };
     char tmp[TOOL_PATH_MAX];
     nrm_err_t err;
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
     s_export_t x;
-    int code = TOOL_EXIT_FAIL;
+    int code = tool_args(&cl, argc, argv);
+    if (code >= 0)
+        return code;
+    code = TOOL_EXIT_FAIL;
 
     memset(&err, 0, sizeof err);
     memset(&x, 0, sizeof x);
     tmp[0] = '\0';
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dir = optarg; break;
-        case 'f': format = optarg; break;
-        case 'o': out_path = optarg; break;
-        case 'h': s_usage(stdout); return TOOL_EXIT_OK;
-        default:
-            fprintf(stderr, "nrm-audit export: bad option '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return TOOL_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        s_usage(stderr);
-        return TOOL_EXIT_USAGE;
-    }
-    if (tool_dir_check(dir, &err) != 0) {
-        audit_fail(&err);
-        return TOOL_EXIT_USAGE;
-    }
+    if (format == NULL)
+        format = "jsonl";
     if (strcmp(format, "jsonl") != 0) {
         fprintf(stderr, "nrm-audit export: unknown format '%s' (known: jsonl)\n", format);
         return TOOL_EXIT_USAGE;
-    }
-    if (nrm_crypto_init() != 0) {
-        nrm_err_set(&err, NRM_ECRYPTO, "cannot initialise libsodium");
-        goto fail;
     }
     if (tool_store_open(dir, NRM_STORE_RDONLY, 0, &store, &err) != 0) {
         code = TOOL_EXIT_USAGE;

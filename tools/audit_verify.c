@@ -3,7 +3,6 @@
     nrm_auditlog_verify). Exit 0 intact, 1 failed, 2 usage or unreadable. */
 #include "audit.h"
 
-#include <getopt.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,55 +29,27 @@ s_progress(void *vctx, uint64_t done, uint64_t total)
     p->shown = true;
 }
 
-static void
-s_usage(FILE *f)
-{
-    fprintf(f, "usage: nrm-audit verify --dir NET\n"
-               "  verifies the audit log in NET/data (read-only; safe while the broker runs)\n");
-}
+#define S_USAGE \
+    "usage: nrm-audit verify --dir NET\n" \
+    "  verifies the audit log in NET/data (read-only; safe while the broker runs)\n" \
+    "  exit 0 intact, 1 failed verification, 2 usage or cannot open\n"
 
 int
 audit_cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "dir",  required_argument, NULL, 'd' },
-        { "help", no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *dir = NULL;
+    const char *dir;
+    const tool_opt_t opts[] = { { "dir", &dir, NULL }, { NULL, NULL, NULL } };
+    const tool_cmdline_t cl = { "nrm-audit", "verify", S_USAGE, opts, NULL, 0 };
     nrm_err_t err;
     nrm_store_t *store = NULL;
     s_progress_t prog = { 0, false };
     uint64_t count = 0, bad_seq = 0;
-    int code = TOOL_EXIT_USAGE;
+    int code = tool_args(&cl, argc, argv);
+    if (code >= 0)
+        return code;
+    code = TOOL_EXIT_USAGE;
 
     memset(&err, 0, sizeof err);
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dir = optarg; break;
-        case 'h': s_usage(stdout); return TOOL_EXIT_OK;
-        default:
-            fprintf(stderr, "nrm-audit verify: bad option '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return TOOL_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        s_usage(stderr);
-        return TOOL_EXIT_USAGE;
-    }
-    if (tool_dir_check(dir, &err) != 0) {
-        audit_fail(&err);
-        return TOOL_EXIT_USAGE;
-    }
-    if (nrm_crypto_init() != 0) {
-        nrm_err_set(&err, NRM_ECRYPTO, "cannot initialise libsodium");
-        audit_fail(&err);
-        goto out;
-    }
     if (tool_store_open(dir, NRM_STORE_RDONLY, 0, &store, &err) != 0) {
         audit_fail(&err);
         goto out;

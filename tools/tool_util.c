@@ -23,11 +23,16 @@ s_opt_find(const tool_cmdline_t *cl, const char *arg, const char **inline_value)
     return NULL;
 }
 
+/* Prints "<prog> <cmd>: <what> '<arg>'" (or without arg), then the usage. */
 static int
-s_args_error(const tool_cmdline_t *cl, const char *fmt, const char *what)
+s_args_error(const tool_cmdline_t *cl, const char *what, const char *arg)
 {
-    fprintf(stderr, "%s %s: ", cl->prog, cl->cmd);
-    fprintf(stderr, fmt, what);
+    fprintf(stderr, "%s %s: %s", cl->prog, cl->cmd, what);
+    if (arg != NULL) {
+        fputs(" '", stderr);
+        tool_print_safe(stderr, arg);
+        fputc('\'', stderr);
+    }
     fprintf(stderr, "\n%s", cl->usage);
     return TOOL_EXIT_USAGE;
 }
@@ -61,34 +66,34 @@ tool_args(const tool_cmdline_t *cl, int argc, char **argv)
             const char *inline_value;
             const tool_opt_t *o = arg[1] == '-' ? s_opt_find(cl, arg, &inline_value) : NULL;
             if (o == NULL)
-                return s_args_error(cl, "unknown option '%s'", arg);
+                return s_args_error(cl, "unknown option", arg);
             if (o->flag != NULL) {
                 if (inline_value != NULL)
-                    return s_args_error(cl, "option '%s' takes no value", arg);
+                    return s_args_error(cl, "this option takes no value:", arg);
                 *o->flag = true;
                 continue;
             }
             if (inline_value == NULL) {
                 if (i + 1 >= argc)
-                    return s_args_error(cl, "option '%s' needs a value", arg);
+                    return s_args_error(cl, "this option needs a value:", arg);
                 inline_value = argv[++i];
             }
             if (*o->value != NULL)
-                return s_args_error(cl, "option '%s' given twice", arg);
+                return s_args_error(cl, "this option is given twice:", arg);
             *o->value = inline_value;
             continue;
         }
         if (npos == cl->npos)
-            return s_args_error(cl, "unexpected argument '%s'", arg);
+            return s_args_error(cl, "unexpected argument", arg);
         cl->pos[npos++] = arg;
     }
     if (npos < cl->npos)
-        return s_args_error(cl, "%s", "missing argument");
+        return s_args_error(cl, "missing argument", NULL);
     if (dir != NULL) {
         nrm_err_t err;
         memset(&err, 0, sizeof err);
         if (tool_dir_check(*dir, &err) != 0)
-            return s_args_error(cl, "%s", err.msg);
+            return s_args_error(cl, err.msg, NULL);
     }
     return -1;
 }
@@ -97,26 +102,25 @@ int
 tool_main(const char *prog, const tool_cmd_t *cmds, size_t n, const char *footer,
           int argc, char **argv)
 {
-    int code = -1;
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
-                      || strcmp(argv[1], "help") == 0))
+    int code = TOOL_EXIT_USAGE;
+    if (argc < 2)
+        goto usage;
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
+        || strcmp(argv[1], "help") == 0) {
         code = TOOL_EXIT_OK;
-    for (size_t i = 0; code < 0 && argc >= 2 && i < n; i++)
-        if (strcmp(argv[1], cmds[i].name) == 0)
-            code = cmds[i].run(argc - 1, argv + 1);
-    if (code >= 0) {
-        /* Nothing else prints to stdout after this. */
+        goto usage;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(argv[1], cmds[i].name) != 0)
+            continue;
+        code = cmds[i].run(argc - 1, argv + 1);
         if (fflush(stdout) != 0 && code == TOOL_EXIT_OK) {
             fprintf(stderr, "%s: cannot write the output\n", prog);
             code = TOOL_EXIT_FAIL;
         }
-        if (!(argc >= 2 && strcmp(argv[1], "help") != 0 && argv[1][0] != '-'))
-            goto usage;
         return code;
     }
-    if (argc >= 2)
-        fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
-    code = TOOL_EXIT_USAGE;
+    fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
 usage:;
     FILE *f = code == TOOL_EXIT_OK ? stdout : stderr;
     fprintf(f, "usage:\n");

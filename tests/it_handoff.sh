@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Integration test: the path of one handoff with real processes on loopback,
+# store and forward, restarts, redelivery, sealing and group commit.
+. "$(dirname "$0")/lib.sh" "$1"
+EX=$(cd "$(dirname "$0")/../config/examples" && pwd)
+
+it_setup
+it_org police police "Provincial Police Anti-Trafficking Unit"
+it_org msdhs msdhs "MSDHS Provincial Office"
+it_org labour labour "Labour Protection Office"
+it_broker_start
+for o in police msdhs labour; do it_agent_start $o; done
+
+# Sends, retrying while the sender's directory is still empty (it arrives
+# with the broker's Welcome); prints the message id.
+send() {
+  local out i
+  for i in $(seq 1 100); do
+    if out=$(it_send "$@" 2>>"$T/send.err"); then echo "$out" | grep -oE '[0-9a-f]{32}' | head -1; return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+state_is() { "$BIN_AGENT" wait --dir "$T/$1" --msg "$2" --state "$3" --timeout "${4:-20}" >/dev/null 2>&1; }
+
+# 1. One handoff: accepted, delivered, in the recipient's inbox, opened.
+MARK="NRM-PLAINTEXT-MARKER-$RANDOM$RANDOM"
+printf '{"prs_given_name":"%s","cas_reason":"shelter"}' "$MARK" > "$T/doc.json"
+id=$(send police msdhs referral case-it-1 "$T/doc.json")
+check "send returns a message id" test -n "$id"
+check "sender sees it delivered" state_is police "$id" delivered
+check "recipient has it" state_is msdhs "$id" received
+check "recipient opens the sealed body" bash -c "'$BIN_AGENT' inbox --dir '$T/msdhs' --json | grep -q '$MARK'"
+
+# 2. ZAP: a CURVE key that is not enrolled cannot connect.
+check "unenrolled key refused by ZAP" bash -c \
+  "'$BIN_TESTCLIENT' --stranger --net '$NET' --endpoint '$ENDPOINT' | grep -q '^stranger refused$'"
+
+# 3. Store and forward: an offline recipient gets its messages, in order.
+it_agent_stop labour
+ids=()
+for n in 1 2 3 4 5; do
+  printf '{"n":%d}' "$n" > "$T/n$n.json"
+  ids+=("$(send police labour referral case-it-order "$T/n$n.json")")
+done
+check "queued messages accepted while recipient is offline" state_is police "${ids[4]}" accepted
+it_agent_start labour
+check "offline recipient receives after connecting" state_is labour "${ids[4]}" received
+got=$("$BIN_AGENT" inbox --dir "$T/labour" --json | python3 -c '
+import json,sys
+items=[json.loads(l) for l in sys.stdin if l.strip()]
+print(" ".join(i["msg_id"] for i in items if i["case"]=="case-it-order"))')
+check "delivered in the order sent" test "$got" = "${ids[*]}"
+
+# 4. A broker killed with SIGKILL loses nothing.
+it_agent_stop msdhs
+r=()
+for n in 1 2 3; do r+=("$(send police msdhs referral case-it-crash "$T/n$n.json")"); done
+check "accepted before the crash" state_is police "${r[2]}" accepted
+it_broker_stop KILL
+it_broker_start
+it_agent_start msdhs
+for x in "${r[@]}"; do check "after broker SIGKILL, $x delivered" state_is police "$x" delivered; done
+
+# 5. Redelivery: a recipient whose acknowledgements were lost gets the
+#    message again, acknowledges again, and keeps it once.
+it_agent_stop msdhs
+it_agent_start msdhs NRM_TEST_DROP_ACKS=1
+d=$(send police msdhs referral case-it-redeliver "$T/n1.json")
+check "stored without acknowledging" state_is msdhs "$d" received
+check "not yet delivered at the broker" bash -c "! '$BIN_AGENT' wait --dir '$T/police' --msg '$d' --state delivered --timeout 1 >/dev/null 2>&1"
+it_agent_stop msdhs
+it_agent_start msdhs
+check "redelivered and acknowledged" state_is police "$d" delivered
+count=$("$BIN_AGENT" inbox --dir "$T/msdhs" --json | grep -o "$d" | wc -l)
+check "redelivered message appears once in the inbox" test "$count" -eq 1
+
+# 6. send works while the agent daemon is down; it goes out on restart.
+it_agent_stop police
+q=$(send police msdhs tip case-it-offline-sender "$T/n2.json")
+check "send acknowledged with the daemon down" test -n "$q"
+it_agent_start police
+check "queued while down, delivered after restart" state_is police "$q" delivered
+
+# 7. Group commit: a burst of messages shares fsyncs.
+it_broker_stop TERM
+for n in $(seq 1 200); do send police labour status case-it-burst "$T/n1.json" > "$T/last.id"; done
+it_broker_start
+check "burst delivered" state_is police "$(cat "$T/last.id")" delivered 60
+it_broker_stop TERM
+line=$(grep 'stopping:' "$T/broker.log" | tail -1)
+frames=$(echo "$line" | sed -E 's/.*: ([0-9]+) frames in ([0-9]+) batches.*/\1/')
+batches=$(echo "$line" | sed -E 's/.*: ([0-9]+) frames in ([0-9]+) batches.*/\2/')
+echo "group commit: $line"
+check "many frames share one commit ($frames frames, $batches batches)" test "$((batches * 3))" -lt "$frames"
+it_broker_start
+
+# 8. No victim data in clear at the broker: not in its folder, not in its log.
+check "marker string absent from the broker's folder" bash -c "! grep -r -a -q '$MARK' '$NET'"
+check "marker string absent from the broker's log" bash -c "! grep -a -q '$MARK' '$T/broker.log'"
+check "marker string readable at the recipient (control)" bash -c "'$BIN_AGENT' inbox --dir '$T/msdhs' --json | grep -q '$MARK'"
+
+# 9. The audit log verifies, on the live folder and on a copy.
+check "audit log verifies" "$BIN_AUDIT" verify --dir "$NET"
+cp -r "$NET" "$T/netcopy"
+check "a copy verifies" "$BIN_AUDIT" verify --dir "$T/netcopy"
+check "case timeline shows the handoff" bash -c "'$BIN_AUDIT' case --dir '$NET' case-it-1 | grep -q DELIVERED"
+records=$("$BIN_AUDIT" export --dir "$NET" --format jsonl | wc -l)
+check "export has one line per record ($records)" test "$records" -gt 230
+it_done
