@@ -1,7 +1,9 @@
 # nrmbus: the two commands of the README, and the steps under them.
 #   make demo   install what is missing, build, run the demo
-#   make test   install what is missing, build, run every test (ctest)
+#   make test   install what is missing, build, run every test (ctest), then
+#               the whole suite again built with AddressSanitizer+UBSan
 BUILD    ?= build
+ASAN_BUILD ?= build-asan
 JOBS     ?= 2
 CMAKEOPT ?=
 
@@ -25,6 +27,11 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	cmake -S . -B $(ASAN_BUILD) -DNRM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKEOPT)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 300
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -202,8 +202,7 @@ s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
     if (a->reply_to != NULL) {
         env.has_reply_to = true;
         if (agent_parse_msgid(a->reply_to, env.in_reply_to) != 0)
-            return nrm_err_set(err, NRM_EINVAL, "--reply-to '%s' is not a message id "
-                               "(32 hex characters)", a->reply_to);
+            return nrm_err_set(err, NRM_EINVAL, "bad --reply-to");  /* checked before */
     }
     rc = nrm_crypto_init();
     if (rc != 0)
@@ -352,6 +351,9 @@ agent_cmd_send(int argc, char **argv)
         return agent_usage_error(cmd, "--case '%s' is not a valid case reference (1-%d "
                                  "of a-z, 0-9, '.', '_', '-', starting with a letter "
                                  "or digit)", a.case_ref, NRM_ID_MAX);
+    if (a.reply_to != NULL && agent_parse_msgid(a.reply_to, (uint8_t[NRM_MSGID_BYTES]){ 0 }) != 0)
+        return agent_usage_error(cmd, "--reply-to '%s' is not a message id (32 hex "
+                                 "characters)", a.reply_to);
     if (a.file != NULL && a.file[0] == '\0')
         return agent_usage_error(cmd, "--file is empty");
     if (s_send(&a, hex, &err) != 0)

@@ -30,6 +30,7 @@
 #include "nrm_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <malloc.h>
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define AGENT_POLL_MS        50
@@ -119,6 +121,7 @@ typedef struct {
     nrm_bytes_t      ackq[AGENT_ACKQ_MAX]; /* encoded Ack frames, owned */
     size_t           nack;
     uint64_t         now_ms;             /* wall clock, for stored times    */
+    int              lock_fd;            /* ORG/agent.lock, held while running */
 } s_daemon_t;
 
 static void
@@ -1022,10 +1025,12 @@ s_monitor_drain(s_daemon_t *d)
         memcpy(&value, head + 2, 4);
         switch (event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            /* Only a disconnect clears `welcomed`: this event may be read
+               after the Welcome of the same connection. */
             nrm_info("connected to the broker at %s", d->conn.endpoint);
             d->connected = true;
-            d->welcomed = false;
-            d->last_hello = 0;
+            if (!d->welcomed)
+                d->last_hello = 0;
             d->last_failure = 0;
             break;
         case ZMQ_EVENT_DISCONNECTED:
@@ -1165,6 +1170,39 @@ s_loop(s_daemon_t *d, nrm_err_t *err)
     return 0;
 }
 
+/* One daemon per organisation folder: a second one would share the CURVE
+   identity and race the first. The lock is released when the process ends,
+   however it ends. */
+static int
+s_lock(s_daemon_t *d, nrm_err_t *err)
+{
+    char path[AGENT_PATH_MAX];
+    struct flock fl;
+    int rc;
+
+    rc = agent_org_path(path, d->dir, "agent.lock", err);
+    if (rc != 0)
+        return rc;
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d->lock_fd < 0)
+        return nrm_err_set(err, NRM_EIO, "%s: %s", path, strerror(errno));
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(d->lock_fd, F_SETLK, &fl) == 0)
+        return 0;
+    if (errno != EACCES && errno != EAGAIN)
+        return nrm_err_set(err, NRM_EIO, "cannot lock %s: %s", path, strerror(errno));
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(d->lock_fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+        return nrm_err_set(err, NRM_EEXIST, "another `nrm-agent run` (pid %ld) is already "
+                           "running for %s", (long) fl.l_pid, d->dir);
+    return nrm_err_set(err, NRM_EEXIST, "another `nrm-agent run` is already running for %s",
+                       d->dir);
+}
+
 /* jansson's free: wipe first, so no document text stays in freed memory. */
 static void
 s_json_free(void *p)
@@ -1192,6 +1230,9 @@ s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
     if (rc != 0)
         return rc;
     rc = agent_connect_load(d->dir, &d->org, d->keys, &d->conn, err);
+    if (rc != 0)
+        return rc;
+    rc = s_lock(d, err);
     if (rc != 0)
         return rc;
     if (endpoint != NULL)
@@ -1247,6 +1288,7 @@ agent_cmd_run(int argc, char **argv)
         fprintf(stderr, "nrm-agent run: out of memory\n");
         return AGENT_EXIT_ERROR;
     }
+    d->lock_fd = -1;
     opterr = 0;
     for (;;) {
         int c = getopt_long(argc, argv, ":h", opts, NULL);
@@ -1288,6 +1330,8 @@ agent_cmd_run(int argc, char **argv)
     nrm_store_destroy(&d->store);
     agent_connect_clear(&d->conn);
     nrm_keys_destroy(&d->keys);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
     free(d);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int
 agent_org_path(char *buf, const char *dir, const char *name, nrm_err_t *err)
@@ -20,6 +21,17 @@ agent_org_path(char *buf, const char *dir, const char *name, nrm_err_t *err)
     int rc = nrm_path(buf, AGENT_PATH_MAX, "%s/%s", dir, name);
     if (rc != 0)
         return nrm_err_set(err, rc, "path of %s in %s is too long", name, dir);
+    return 0;
+}
+
+/* NRM_ENOTFOUND with a hint when path does not exist. */
+static int
+s_missing(const char *path, const char *hint, nrm_err_t *err)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return nrm_err_set(err, NRM_ENOTFOUND, "%s is missing: %s", path, hint);
     return 0;
 }
 
@@ -31,6 +43,8 @@ agent_org_load(const char *dir, agent_org_t *org, nrm_err_t *err)
 
     memset(org, 0, sizeof *org);
     rc = agent_org_path(path, dir, "org.ini", err);
+    if (rc == 0)
+        rc = s_missing(path, "is this an organisation folder made by `nrm-agent keygen`?", err);
     if (rc != 0)
         return rc;
     nrm_config_field_t fields[] = {
@@ -64,6 +78,8 @@ agent_keys_load(const char *dir, nrm_keys_t **keys, nrm_err_t *err)
 
     *keys = NULL;
     rc = agent_org_path(path, dir, "secret.keys", err);
+    if (rc == 0)
+        rc = s_missing(path, "this organisation has no keys (`nrm-agent keygen` makes them)", err);
     if (rc != 0)
         return rc;
     rc = nrm_keys_load(path, keys, err);
@@ -96,6 +112,9 @@ agent_connect_load(const char *dir, const agent_org_t *org, const nrm_keys_t *ke
 
     memset(conn, 0, sizeof *conn);
     rc = agent_org_path(path, dir, "connect.ini", err);
+    if (rc == 0)
+        rc = s_missing(path, "the network administrators make it when they enroll "
+                       "request.nrm (nrm-admin enroll); save it there", err);
     if (rc != 0)
         return rc;
     nrm_config_field_t fields[] = {

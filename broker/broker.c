@@ -173,6 +173,19 @@ s_wire_reply(item_t *it, const nrm_wire_t *w, nrm_err_t *err)
     return nrm_wire_encode(w, &it->reply, &it->reply_len, err);
 }
 
+/* Sets the item's reply to a Receipt frame holding a signed receipt. */
+static int
+s_receipt_reply(item_t *it, const uint8_t *body, size_t body_len,
+                const uint8_t sig[NRM_SIG_BYTES], nrm_err_t *err)
+{
+    nrm_wire_t w = { .kind = NRM_WIRE_RECEIPT };
+    w.signed_obj.body.data = body;
+    w.signed_obj.body.len = body_len;
+    w.signed_obj.sig.data = sig;
+    w.signed_obj.sig.len = NRM_SIG_BYTES;
+    return s_wire_reply(it, &w, err);
+}
+
 /* Signs a receipt and sets it as the item's reply. Also returns the signed
    bytes (caller frees) for storing in msgids, when out is not NULL. */
 static int
@@ -186,14 +199,8 @@ s_receipt(broker_t *self, item_t *it, const nrm_receipt_t *r, uint8_t **out, siz
         rc = nrm_sign(self->keys, NRM_CTX_RECEIPT, body, body_len, sig);
     if (rc == 0)
         rc = nrm_signed_encode(body, body_len, sig, &signed_bytes, &signed_len, err);
-    if (rc == 0) {
-        nrm_wire_t w = { .kind = NRM_WIRE_RECEIPT };
-        w.signed_obj.body.data = body;
-        w.signed_obj.body.len = body_len;
-        w.signed_obj.sig.data = sig;
-        w.signed_obj.sig.len = NRM_SIG_BYTES;
-        rc = s_wire_reply(it, &w, err);
-    }
+    if (rc == 0)
+        rc = s_receipt_reply(it, body, body_len, sig, err);
     free(body);
     if (rc == 0 && out) {
         *out = signed_bytes;
@@ -212,14 +219,8 @@ s_stored_receipt(item_t *it, const msgrec_t *m, nrm_err_t *err)
     uint8_t *body = NULL, sig[NRM_SIG_BYTES];
     size_t body_len = 0;
     int rc = nrm_signed_decode(m->receipt, m->receipt_len, 1024, &body, &body_len, sig, err);
-    if (rc == 0) {
-        nrm_wire_t w = { .kind = NRM_WIRE_RECEIPT };
-        w.signed_obj.body.data = body;
-        w.signed_obj.body.len = body_len;
-        w.signed_obj.sig.data = sig;
-        w.signed_obj.sig.len = NRM_SIG_BYTES;
-        rc = s_wire_reply(it, &w, err);
-    }
+    if (rc == 0)
+        rc = s_receipt_reply(it, body, body_len, sig, err);
     free(body);
     return rc;
 }
@@ -1013,7 +1014,7 @@ s_write_endpoint(broker_t *self, nrm_err_t *err)
 broker_t *
 broker_new(const broker_config_t *cfg, nrm_err_t *err)
 {
-    static const char *const dbs[] = { BROKER_DBS_LIST, NULL };
+    static const char *const dbs[] = { NRM_BROKER_DBS, NULL };
     char path[2300];
     MDB_txn *txn = NULL;
     broker_t *self = calloc(1, sizeof *self);

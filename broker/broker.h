@@ -4,10 +4,6 @@
 #define BROKER_H_INCLUDED
 #include "nrm.h"
 
-/* Database names of the broker's store (NET/data). nrm-admin opens the same
-   list. */
-#define BROKER_DBS_LIST NRM_AUDITLOG_DBS, NRM_REGISTRY_DBS, "msgids", "queue", "bodies"
-
 typedef struct {
     char     dir[2048];           /* NET folder                              */
     char     listen[256];         /* ZeroMQ endpoint; port 0 = ephemeral     */

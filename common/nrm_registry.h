@@ -10,6 +10,12 @@
 
 #define NRM_REGISTRY_DBS "registry", "curvekeys", "netmeta"
 
+/* Every database of the broker's store (NET/data), for nrm_store_open by
+   the broker and by the tools that open its folder. "msgids": message id
+   -> decision and receipt; "queue": recipient NUL seq -> message id;
+   "bodies": message id -> sealed body until delivered. */
+#define NRM_BROKER_DBS NRM_AUDITLOG_DBS, NRM_REGISTRY_DBS, "msgids", "queue", "bodies"
+
 /* Verifies a signed enrollment request (signature by its own sign key,
    fields valid). Outputs the request and SHA-256 of the signed bytes. */
 int nrm_request_verify(const uint8_t *signed_bytes, size_t len, nrm_cert_t *req,

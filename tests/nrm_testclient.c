@@ -238,6 +238,9 @@ main(int argc, char **argv)
         nrm_wire_t *w = s_recv(&c, 3000);
         printf("stranger %s\n", w ? "welcomed" : "refused");
         nrm_wire_destroy(&w);
+        nrm_keys_destroy(&c.keys);
+        zmq_close(c.sock);
+        zmq_ctx_term(c.ctx);
         return 0;
     }
     if (!org_dir || !c.to[0])

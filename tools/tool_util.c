@@ -145,7 +145,7 @@ int
 tool_store_open(const char *net_dir, int flags, uint64_t max_map_mb,
                 nrm_store_t **out, nrm_err_t *err)
 {
-    static const char *const names[] = { TOOL_BROKER_DBS, NULL };
+    static const char *const names[] = { NRM_BROKER_DBS, NULL };
     char path[TOOL_PATH_MAX];
     *out = NULL;
     if (nrm_crypto_init() != 0)

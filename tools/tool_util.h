@@ -18,7 +18,6 @@
    opens them: audit log, registry, message ids, delivery queue, sealed
    bodies. LMDB cannot open a database read-only that was never created, so
    nrm-admin init creates all of them and the read-only tools name them all. */
-#define TOOL_BROKER_DBS NRM_AUDITLOG_DBS, NRM_REGISTRY_DBS, "msgids", "queue", "bodies"
 
 /* Longest endpoint we accept ("tcp://host:port", "ipc:///path"). */
 #define TOOL_ENDPOINT_MAX 255
@@ -72,7 +71,7 @@ int tool_main(const char *prog, const tool_cmd_t *cmds, size_t n, const char *fo
    tools append to it. */
 int tool_dir_check(const char *net_dir, nrm_err_t *err) NRM_WUR;
 
-/* Initialises libsodium and opens NET/data with TOOL_BROKER_DBS.
+/* Initialises libsodium and opens NET/data with NRM_BROKER_DBS.
    flags: 0 or NRM_STORE_RDONLY. max_map_mb: 0 for the store's default. */
 int tool_store_open(const char *net_dir, int flags, uint64_t max_map_mb,
                     nrm_store_t **out, nrm_err_t *err) NRM_WUR;
