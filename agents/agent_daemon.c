@@ -11,8 +11,9 @@
       3. send queued acknowledgements;
       4. Hello every 2 s until a Welcome arrives (and again after a
          disconnect); after a Welcome: submit new outbox entries (at most 256
-         waiting for a receipt), resend those unanswered for 3 s, and every
-         2 s ask the status of accepted entries not yet delivered.
+         waiting for a receipt), resend those unanswered for 3 s (then 6,
+         12 ... 60 s; all at once after each Welcome), and every 2 s ask the
+         status of accepted entries not yet delivered.
     The CLI adds outbox entries from another process; step 4 notices them
     with one cheap read transaction per round (outq after the last key taken).
 
@@ -43,7 +44,8 @@
 
 #define AGENT_POLL_MS        50
 #define AGENT_HELLO_MS       2000
-#define AGENT_RESEND_MS      3000
+#define AGENT_RESEND_MS      3000    /* first resend; doubles up to the max */
+#define AGENT_RESEND_MAX_MS  60000
 #define AGENT_STATUS_MS      2000
 #define AGENT_INFLIGHT_MAX   256
 #define AGENT_BATCH_MAX      256
@@ -62,7 +64,8 @@ typedef struct {
     uint64_t key;
     uint8_t  msg_id[NRM_MSGID_BYTES];
     uint64_t sent_ms;            /* monotonic; 0 = send at the next chance */
-    uint32_t tries;
+    uint32_t tries;              /* sends in all, for the log              */
+    uint32_t backoff;            /* sends since the last Welcome           */
 } s_inflight_t;
 
 /* What applying a batch item did (set inside the txn, acted on after). */
@@ -247,6 +250,25 @@ s_inflight_remove(s_daemon_t *d, const uint8_t msg_id[NRM_MSGID_BYTES])
         }
 }
 
+/* True when entry f should be sent now. A broker that is slow rather than
+   gone would otherwise get a copy of every unanswered frame each 3 s, and
+   the copies pile up in the socket's queue: so the interval doubles with
+   every resend (3, 6, 12 ... 60 s), and starts again after each Welcome. */
+static bool
+s_due(const s_inflight_t *f, uint64_t mono)
+{
+    uint64_t wait = AGENT_RESEND_MS;
+    uint32_t i;
+
+    if (f->sent_ms == 0)
+        return true;
+    for (i = 1; i < f->backoff && wait < AGENT_RESEND_MAX_MS; i++)
+        wait *= 2;
+    if (wait > AGENT_RESEND_MAX_MS)
+        wait = AGENT_RESEND_MAX_MS;
+    return mono - f->sent_ms >= wait;
+}
+
 /* Submits inflight entry i inside read txn. Returns 0 when sent or when the
    entry was dropped from the window (then *dropped is set), EAGAIN to stop
    sending for this round. */
@@ -290,6 +312,7 @@ s_submit(s_daemon_t *d, MDB_txn *txn, size_t i, uint64_t mono, bool *dropped)
     }
     f->sent_ms = mono;
     f->tries++;
+    f->backoff++;
     if (f->tries == 1)
         nrm_debug("submitted msg %s (outbox %llu)", hex, (unsigned long long) f->key);
     else
@@ -309,7 +332,7 @@ s_outbox_tick(s_daemon_t *d, uint64_t mono)
     bool due = false;
 
     for (i = 0; i < d->ninflight && !due; i++)
-        due = d->inflight[i].sent_ms == 0 || mono - d->inflight[i].sent_ms >= AGENT_RESEND_MS;
+        due = s_due(&d->inflight[i], mono);
     if (!due && room == 0)
         return;
     if (nrm_store_read_begin(d->store, &txn, &err) != 0) {
@@ -335,7 +358,7 @@ s_outbox_tick(s_daemon_t *d, uint64_t mono)
     for (i = 0; due && i < d->ninflight; ) {
         s_inflight_t *f = &d->inflight[i];
         bool dropped = false;
-        if (f->sent_ms != 0 && mono - f->sent_ms < AGENT_RESEND_MS) {
+        if (!s_due(f, mono)) {
             i++;
             continue;
         }
@@ -807,8 +830,10 @@ s_finish_welcome(s_daemon_t *d, const s_item_t *it)
     if (!d->welcomed && d->ninflight > 0)
         nrm_info("resending %zu unanswered messages", d->ninflight);
     d->welcomed = true;
-    for (i = 0; i < d->ninflight; i++)
+    for (i = 0; i < d->ninflight; i++) {
         d->inflight[i].sent_ms = 0;
+        d->inflight[i].backoff = 0;
+    }
     d->last_status = 0;
 }
 

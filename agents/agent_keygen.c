@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define AGENT_INI_LINE_MAX 198   /* longest line nrm_config reads (its 199 counts the newline) */
+
 static const char *const s_cmd = "keygen";
 
 static void
@@ -30,14 +32,16 @@ s_help(FILE *out)
         "                       with a letter or digit\n"
         "  --type TYPE          police, msdhs, labour, prosecutor, ngo,\n"
         "                       immigration, interpreter, foreign, ...\n"
-        "  --name NAME          display name (at most %d bytes of UTF-8)\n"
-        "  --jurisdiction TEXT  area the organisation serves (optional)\n"
+        "  --name NAME          display name (at most %zu bytes of UTF-8)\n"
+        "  --jurisdiction TEXT  area the organisation serves (optional, at most\n"
+        "                       %zu bytes)\n"
         "\n"
         "Writes ORG/secret.keys (mode 0600; never send it anywhere),\n"
         "ORG/org.ini and ORG/request.nrm, and prints the request path and the\n"
         "fingerprints of the public keys. Send request.nrm to the network\n"
         "administrators; they answer with connect.ini, to be saved as\n"
-        "ORG/connect.ini.\n", NRM_ID_MAX, NRM_NAME_MAX);
+        "ORG/connect.ini.\n", NRM_ID_MAX, AGENT_INI_LINE_MAX - strlen("name = "),
+        AGENT_INI_LINE_MAX - strlen("jurisdiction = "));
 }
 
 /* inih, which reads org.ini, ends a value at " ;" (inline comment) and trims
@@ -233,6 +237,15 @@ agent_cmd_keygen(int argc, char **argv)
     if (!nrm_text_valid(jurisdiction, NRM_NAME_MAX))
         return agent_usage_error(s_cmd, "--jurisdiction must be at most %d bytes of "
                                  "UTF-8 text without control characters", NRM_NAME_MAX);
+    /* nrm_config reads lines of at most 199 characters. */
+    if (strlen("name = ") + strlen(name) > AGENT_INI_LINE_MAX
+        || strlen("jurisdiction = ") + strlen(jurisdiction) > AGENT_INI_LINE_MAX)
+        return agent_usage_error(s_cmd, "--name may have at most %zu bytes and "
+                                 "--jurisdiction at most %zu (org.ini lines are limited "
+                                 "to %d characters)",
+                                 AGENT_INI_LINE_MAX - strlen("name = "),
+                                 AGENT_INI_LINE_MAX - strlen("jurisdiction = "),
+                                 AGENT_INI_LINE_MAX);
     if (!s_ini_safe(name) || !s_ini_safe(jurisdiction))
         return agent_usage_error(s_cmd, "--name and --jurisdiction may not contain ';' "
                                  "or start or end with a space (org.ini could not "

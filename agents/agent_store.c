@@ -316,15 +316,94 @@ s_in_decode(uint64_t key, const MDB_val *val, agent_in_t *rec, nrm_err_t *err)
     return 0;
 }
 
-/* Value of an index entry: a be64 key. */
+/* Value stored under a be64 key of db. */
 static int
-s_index_key(const char *db, const MDB_val *val, uint64_t *key, nrm_err_t *err)
+s_get_keyed(nrm_store_t *store, MDB_txn *txn, const char *db, uint64_t key,
+            MDB_val *val, nrm_err_t *err)
 {
-    if (val->mv_size != 8)
+    uint8_t kbuf[8];
+
+    nrm_be64_put(kbuf, key);
+    return nrm_store_get(store, txn, db, kbuf, 8, val, err);
+}
+
+/* Key that index idx (outidx, inidx) holds for msg_id. */
+static int
+s_index_lookup(nrm_store_t *store, MDB_txn *txn, const char *idx,
+               const uint8_t msg_id[NRM_MSGID_BYTES], uint64_t *key, nrm_err_t *err)
+{
+    MDB_val val;
+    int rc;
+
+    *key = 0;
+    rc = nrm_store_get(store, txn, idx, msg_id, NRM_MSGID_BYTES, &val, err);
+    if (rc != 0)
+        return rc;
+    if (val.mv_size != 8)
         return nrm_err_set(err, NRM_ECORRUPT, "agent store: %s entry has %zu bytes, not 8",
-                           db, val->mv_size);
-    *key = nrm_be64_get(val->mv_data);
+                           idx, val.mv_size);
+    *key = nrm_be64_get(val.mv_data);
     return 0;
+}
+
+/* Result of a find: rc of the index lookup or of reading entry key of db.
+   An index that points nowhere, or at another message, is damage. */
+static int
+s_found(int rc, const char *db, uint64_t key, const uint8_t found[NRM_MSGID_BYTES],
+        const uint8_t wanted[NRM_MSGID_BYTES], nrm_err_t *err)
+{
+    if (rc == NRM_ENOTFOUND && key != 0)
+        return s_corrupt(err, db, key, "its index entry points at nothing");
+    if (rc == 0 && memcmp(found, wanted, NRM_MSGID_BYTES) != 0)
+        return s_corrupt(err, db, key, "message id differs from its index");
+    return rc;
+}
+
+/* Walks db (be64 keys) from key `from` in order, calling visit with each
+   key and value. visit returns 0 to go on, >0 to stop, <0 to fail. */
+typedef int (s_visit_fn)(void *ctx, uint64_t key, const MDB_val *val, nrm_err_t *err);
+
+static int
+s_walk(nrm_store_t *store, MDB_txn *txn, const char *db, uint64_t from,
+       s_visit_fn *visit, void *ctx, nrm_err_t *err)
+{
+    MDB_cursor *cur = NULL;
+    uint8_t kbuf[8];
+    MDB_val k, v;
+    MDB_cursor_op op = MDB_SET_RANGE;
+    int rc;
+
+    rc = mdb_cursor_open(txn, nrm_store_dbi(store, db), &cur);
+    if (rc != 0)
+        return nrm_store_lmdb_error(rc, db, err);
+    nrm_be64_put(kbuf, from);
+    k.mv_data = kbuf;
+    k.mv_size = 8;
+    for (;;) {
+        rc = mdb_cursor_get(cur, &k, &v, op);
+        op = MDB_NEXT;
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0) {
+            rc = nrm_store_lmdb_error(rc, db, err);
+            break;
+        }
+        if (k.mv_size != 8) {
+            rc = nrm_err_set(err, NRM_ECORRUPT, "agent store: %s key of %zu bytes",
+                             db, k.mv_size);
+            break;
+        }
+        rc = visit(ctx, nrm_be64_get(k.mv_data), &v, err);
+        if (rc != 0) {
+            if (rc > 0)
+                rc = 0;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc;
 }
 
 /* Last key of a be64-keyed database, 0 when it is empty. */
@@ -425,12 +504,8 @@ int
 agent_out_get(nrm_store_t *store, MDB_txn *txn, uint64_t key, agent_out_t *rec,
               nrm_err_t *err)
 {
-    uint8_t kbuf[8];
     MDB_val val;
-    int rc;
-
-    nrm_be64_put(kbuf, key);
-    rc = nrm_store_get(store, txn, "outbox", kbuf, 8, &val, err);
+    int rc = s_get_keyed(store, txn, "outbox", key, &val, err);
     if (rc != 0)
         return rc;
     return s_out_decode(key, &val, rec, err);
@@ -440,24 +515,11 @@ int
 agent_out_find(nrm_store_t *store, MDB_txn *txn, const uint8_t msg_id[NRM_MSGID_BYTES],
                agent_out_t *rec, nrm_err_t *err)
 {
-    MDB_val val;
     uint64_t key = 0;
-    int rc;
-
-    rc = nrm_store_get(store, txn, "outidx", msg_id, NRM_MSGID_BYTES, &val, err);
-    if (rc != 0)
-        return rc;
-    rc = s_index_key("outidx", &val, &key, err);
-    if (rc != 0)
-        return rc;
-    rc = agent_out_get(store, txn, key, rec, err);
-    if (rc == NRM_ENOTFOUND)
-        return nrm_err_set(err, NRM_ECORRUPT,
-                           "agent store: outidx points at missing outbox entry %llu",
-                           (unsigned long long) key);
-    if (rc == 0 && memcmp(rec->msg_id, msg_id, NRM_MSGID_BYTES) != 0)
-        return s_corrupt(err, "outbox", key, "message id differs from its index");
-    return rc;
+    int rc = s_index_lookup(store, txn, "outidx", msg_id, &key, err);
+    if (rc == 0)
+        rc = agent_out_get(store, txn, key, rec, err);
+    return s_found(rc, "outbox", key, rec->msg_id, msg_id, err);
 }
 
 int
@@ -516,51 +578,26 @@ agent_out_body(nrm_store_t *store, MDB_txn *txn, uint64_t key, nrm_bytes_t *body
     return 0;
 }
 
+typedef struct {
+    agent_out_fn *fn;
+    void         *ctx;
+} s_out_walk_t;
+
+static int
+s_out_visit(void *ctx, uint64_t key, const MDB_val *val, nrm_err_t *err)
+{
+    s_out_walk_t *w = ctx;
+    agent_out_t rec;
+    int rc = s_out_decode(key, val, &rec, err);
+    return rc != 0 ? rc : w->fn(w->ctx, &rec, err);
+}
+
 int
 agent_out_each(nrm_store_t *store, MDB_txn *txn, uint64_t from, agent_out_fn *fn,
                void *ctx, nrm_err_t *err)
 {
-    MDB_cursor *cur = NULL;
-    uint8_t kbuf[8];
-    MDB_val k, v;
-    agent_out_t rec;
-    MDB_cursor_op op = MDB_SET_RANGE;
-    int rc;
-
-    rc = mdb_cursor_open(txn, nrm_store_dbi(store, "outbox"), &cur);
-    if (rc != 0)
-        return nrm_store_lmdb_error(rc, "outbox", err);
-    nrm_be64_put(kbuf, from);
-    k.mv_data = kbuf;
-    k.mv_size = 8;
-    for (;;) {
-        rc = mdb_cursor_get(cur, &k, &v, op);
-        op = MDB_NEXT;
-        if (rc == MDB_NOTFOUND) {
-            rc = 0;
-            break;
-        }
-        if (rc != 0) {
-            rc = nrm_store_lmdb_error(rc, "outbox", err);
-            break;
-        }
-        if (k.mv_size != 8) {
-            rc = nrm_err_set(err, NRM_ECORRUPT, "agent store: outbox key of %zu bytes",
-                             k.mv_size);
-            break;
-        }
-        rc = s_out_decode(nrm_be64_get(k.mv_data), &v, &rec, err);
-        if (rc != 0)
-            break;
-        rc = fn(ctx, &rec, err);
-        if (rc != 0) {
-            if (rc > 0)
-                rc = 0;
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    return rc;
+    s_out_walk_t w = { fn, ctx };
+    return s_walk(store, txn, "outbox", from, s_out_visit, &w, err);
 }
 
 int
@@ -646,12 +683,8 @@ int
 agent_in_get(nrm_store_t *store, MDB_txn *txn, uint64_t key, agent_in_t *rec,
              nrm_err_t *err)
 {
-    uint8_t kbuf[8];
     MDB_val val;
-    int rc;
-
-    nrm_be64_put(kbuf, key);
-    rc = nrm_store_get(store, txn, "inbox", kbuf, 8, &val, err);
+    int rc = s_get_keyed(store, txn, "inbox", key, &val, err);
     if (rc != 0)
         return rc;
     return s_in_decode(key, &val, rec, err);
@@ -661,67 +694,33 @@ int
 agent_in_find(nrm_store_t *store, MDB_txn *txn, const uint8_t msg_id[NRM_MSGID_BYTES],
               agent_in_t *rec, nrm_err_t *err)
 {
-    MDB_val val;
     uint64_t key = 0;
-    int rc;
+    int rc = s_index_lookup(store, txn, "inidx", msg_id, &key, err);
+    if (rc == 0)
+        rc = agent_in_get(store, txn, key, rec, err);
+    return s_found(rc, "inbox", key, rec->msg_id, msg_id, err);
+}
 
-    rc = nrm_store_get(store, txn, "inidx", msg_id, NRM_MSGID_BYTES, &val, err);
-    if (rc != 0)
-        return rc;
-    rc = s_index_key("inidx", &val, &key, err);
-    if (rc != 0)
-        return rc;
-    rc = agent_in_get(store, txn, key, rec, err);
-    if (rc == NRM_ENOTFOUND)
-        return nrm_err_set(err, NRM_ECORRUPT,
-                           "agent store: inidx points at missing inbox entry %llu",
-                           (unsigned long long) key);
-    if (rc == 0 && memcmp(rec->msg_id, msg_id, NRM_MSGID_BYTES) != 0)
-        return s_corrupt(err, "inbox", key, "message id differs from its index");
-    return rc;
+typedef struct {
+    agent_in_fn *fn;
+    void        *ctx;
+} s_in_walk_t;
+
+static int
+s_in_visit(void *ctx, uint64_t key, const MDB_val *val, nrm_err_t *err)
+{
+    s_in_walk_t *w = ctx;
+    agent_in_t rec;
+    int rc = s_in_decode(key, val, &rec, err);
+    return rc != 0 ? rc : w->fn(w->ctx, &rec, err);
 }
 
 int
 agent_in_each(nrm_store_t *store, MDB_txn *txn, agent_in_fn *fn, void *ctx,
               nrm_err_t *err)
 {
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    agent_in_t rec;
-    MDB_cursor_op op = MDB_FIRST;
-    int rc;
-
-    rc = mdb_cursor_open(txn, nrm_store_dbi(store, "inbox"), &cur);
-    if (rc != 0)
-        return nrm_store_lmdb_error(rc, "inbox", err);
-    for (;;) {
-        rc = mdb_cursor_get(cur, &k, &v, op);
-        op = MDB_NEXT;
-        if (rc == MDB_NOTFOUND) {
-            rc = 0;
-            break;
-        }
-        if (rc != 0) {
-            rc = nrm_store_lmdb_error(rc, "inbox", err);
-            break;
-        }
-        if (k.mv_size != 8) {
-            rc = nrm_err_set(err, NRM_ECORRUPT, "agent store: inbox key of %zu bytes",
-                             k.mv_size);
-            break;
-        }
-        rc = s_in_decode(nrm_be64_get(k.mv_data), &v, &rec, err);
-        if (rc != 0)
-            break;
-        rc = fn(ctx, &rec, err);
-        if (rc != 0) {
-            if (rc > 0)
-                rc = 0;
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    return rc;
+    s_in_walk_t w = { fn, ctx };
+    return s_walk(store, txn, "inbox", 1, s_in_visit, &w, err);
 }
 
 /* ---- directory ---- */

@@ -140,9 +140,10 @@ s_syntax(FILE *f, const char *path, nrm_err_t *err)
     bool after_key = false;     /* an indented line continues a value */
     while (fgets(line, sizeof line, f)) {
         lineno++;
-        size_t n = strlen(line);
-        if (n >= 200)
-            return nrm_err_set(err, NRM_EINVAL, "%s:%d: line longer than 199 characters", path, lineno);
+        /* inih's buffer is 200 bytes with the newline and the NUL. */
+        size_t n = strcspn(line, "\r\n");
+        if (n > 198 || (n == strlen(line) && !feof(f)))
+            return nrm_err_set(err, NRM_EINVAL, "%s:%d: line longer than 198 characters", path, lineno);
         const char *p = line;
         while (*p == ' ' || *p == '\t')
             p++;
