@@ -24,6 +24,10 @@
 #define BROKER_POLL_MS       200
 #define BROKER_RESEND_MS     10000    /* resend unacknowledged deliveries   */
 #define QUEUE_KEY_MAX        (NRM_ID_MAX + 1 + 8)
+#define BROKER_BATCH_BYTES   ((size_t) 64 << 20) /* frames held by one batch */
+#define BROKER_RCVHWM        512     /* frames queued per peer by ZeroMQ: with
+                                        the hard frame cap, bounds what one
+                                        authenticated peer can make us hold */
 
 /* msgids value: state | accepted_seq | delivered_seq | env_hash | sender_len
    | sender | receipt (Signed{Receipt} bytes, the rest). */
@@ -965,9 +969,10 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
         if (items[1].revents & ZMQ_POLLIN)
             broker_zap_handle(self->zap, self->store);
         if (items[0].revents & ZMQ_POLLIN) {
-            while (self->nitems < self->cfg.batch_max
+            size_t bytes = 0;
+            while (self->nitems < self->cfg.batch_max && bytes < BROKER_BATCH_BYTES
                    && s_read_one(self, &self->items[self->nitems]))
-                self->nitems++;
+                bytes += zmq_msg_size(&self->items[self->nitems++].msg);
         }
         if (self->nitems) {
             nrm_err_t berr = { 0, 0, "" };
@@ -1057,7 +1062,7 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
         goto fail;
     }
     self->router = zmq_socket(self->zctx, ZMQ_ROUTER);
-    int one = 1, zero = 0, hwm = 10000;
+    int one = 1, zero = 0, hwm = 10000, rcvhwm = BROKER_RCVHWM;
     int64_t maxmsg = NRM_HARD_FRAME_BYTES;
     int hb_ivl = 1000, hb_ttl = 10000, hb_timeout = 5000;
     if (!self->router
@@ -1067,7 +1072,7 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
         || zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0
         || zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0
         || zmq_setsockopt(self->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0
-        || zmq_setsockopt(self->router, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0
+        || zmq_setsockopt(self->router, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm) != 0
         || zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof zero) != 0
         || zmq_setsockopt(self->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl) != 0
         || zmq_setsockopt(self->router, ZMQ_HEARTBEAT_TTL, &hb_ttl, sizeof hb_ttl) != 0

@@ -55,6 +55,13 @@ main(void)
     CHECK_STR_HAS(err.msg, "64-character hex key");
     CHECK(s_load("[a\nn = 1\n", &err, &n, name, key) != 0);
     CHECK_STR_HAS(err.msg, ":1: syntax error");
+    /* inih's limit: 198 characters a line pass, 199 are refused. */
+    char line[300];
+    snprintf(line, sizeof line, "[a]\nn = 1\n;%0197d\n", 0);
+    CHECK_RC(s_load(line, &err, &n, name, key), 0);
+    snprintf(line, sizeof line, "[a]\nn = 1\n;%0198d\n", 0);
+    CHECK(s_load(line, &err, &n, name, key) != 0);
+    CHECK_STR_HAS(err.msg, ":3: line longer than 198 characters");
     nrm_config_field_t none[] = { { "a", "n", NRM_CFG_U64, &n, 0, true, 0, 10, NULL, false } };
     CHECK(nrm_config_load("/nonexistent/x.ini", none, 1, &err) != 0);
     CHECK_STR_HAS(err.msg, "/nonexistent/x.ini: No such file");
