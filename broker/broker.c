@@ -8,7 +8,6 @@
 #include "broker.h"
 #include "nrm_auditlog.h"
 #include "nrm_codec.h"
-#include "nrm_config.h"
 #include "nrm_crypto.h"
 #include "nrm_log.h"
 #include "nrm_registry.h"
@@ -88,30 +87,19 @@ struct broker_t {
 int
 broker_config_load(const char *dir, broker_config_t *cfg, nrm_err_t *err)
 {
-    char path[2300], level[16] = "info";
+    nrm_netconf_t conf;
     memset(cfg, 0, sizeof *cfg);
-    if (nrm_path(cfg->dir, sizeof cfg->dir, "%s", dir) != 0
-        || nrm_path(path, sizeof path, "%s/broker.ini", dir) != 0)
+    if (nrm_path(cfg->dir, sizeof cfg->dir, "%s", dir) != 0)
         return nrm_err_set(err, NRM_EINVAL, "folder path too long: %s", dir);
-    snprintf(cfg->listen, sizeof cfg->listen, "tcp://127.0.0.1:7100");
-    cfg->batch_max = 256;
-    cfg->window = 128;
-    cfg->map_max_mb = 65536;
-    nrm_config_field_t fields[] = {
-        { "broker", "listen", NRM_CFG_STR, cfg->listen, sizeof cfg->listen, true, 0, 0, NULL, false },
-        { "broker", "network", NRM_CFG_ID, cfg->network, 0, true, 0, 0, NULL, false },
-        { "broker", "batch_max", NRM_CFG_U64, &cfg->batch_max, 0, false, 1, 65536, NULL, false },
-        { "broker", "window", NRM_CFG_U64, &cfg->window, 0, false, 1, 100000, NULL, false },
-        { "broker", "map_max_mb", NRM_CFG_U64, &cfg->map_max_mb, 0, false, 16, 1 << 24, NULL, false },
-        { "broker", "log_level", NRM_CFG_STR, level, sizeof level, false, 0, 0, NULL, false },
-    };
-    int rc = nrm_config_load(path, fields, sizeof fields / sizeof fields[0], err);
+    int rc = nrm_netconf_load(dir, &conf, err);
     if (rc)
         return rc;
-    cfg->log_level = nrm_log_level_parse(level);
-    if (cfg->log_level < 0)
-        return nrm_err_set(err, NRM_EINVAL, "%s: log_level must be error, warn, info or debug (got '%s')",
-                           path, level);
+    snprintf(cfg->listen, sizeof cfg->listen, "%s", conf.listen);
+    snprintf(cfg->network, sizeof cfg->network, "%s", conf.network);
+    cfg->batch_max = conf.batch_max;
+    cfg->window = conf.window;
+    cfg->map_max_mb = conf.map_max_mb;
+    cfg->log_level = nrm_log_level_parse(conf.log_level);
     return 0;
 }
 
@@ -326,6 +314,10 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_SENDER, why.msg, false, err);
     if (rc)
         return nrm_err_set(err, rc, "%s", why.msg);
+    uint64_t now = nrm_now_ms();
+    if (now < sender.not_before_ms || now >= sender.not_after_ms)
+        return s_reject(self, txn, it, s, NRM_R_UNKNOWN_SENDER,
+                        "the sender's certificate is not valid at this time", false, err);
     if (nrm_verify(sender.sign_pk, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len,
                    w->signature.data) != 0)
         return s_reject(self, txn, it, s, NRM_R_BAD_SIGNATURE,
@@ -363,6 +355,11 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     }
     if (rc)
         return nrm_err_set(err, rc, "%s", why.msg);
+    if (now < recipient.not_before_ms || now >= recipient.not_after_ms) {
+        snprintf(text, sizeof text, "the certificate of recipient '%s' is not valid at this time",
+                 s->env.recipient);
+        return s_reject(self, txn, it, s, NRM_R_UNKNOWN_RECIPIENT, text, true, err);
+    }
 
     /* Accept: record, body, queue entry, message record; then receipt. */
     nrm_record_t rec;
@@ -414,9 +411,10 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
 /* Logs a refused acknowledgement (invariant 3: every decision is in the
    log). Acks get no receipt. */
 static int
-s_reject_ack(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w,
+s_reject_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s,
              const uint8_t *msg_id, uint32_t reason, const char *why, nrm_err_t *err)
 {
+    const nrm_wire_t *w = s->w;
     nrm_record_t rec;
     uint64_t seq;
     uint8_t leaf[NRM_HASH_BYTES];
@@ -430,9 +428,14 @@ s_reject_ack(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w,
         rec.has_msg_id = true;
         memcpy(rec.msg_id, msg_id, NRM_MSGID_BYTES);
     }
+    /* The exact Ack bytes and signature tried, as for a refused envelope. */
+    rec.subject = (uint8_t *) w->signed_obj.body.data;
+    rec.subject_len = w->signed_obj.body.len;
+    rec.has_signature = true;
+    memcpy(rec.signature, w->signed_obj.sig.data, NRM_SIG_BYTES);
     rec.has_frame_hash = true;
-    nrm_sha256(w->signed_obj.body.data, w->signed_obj.body.len, rec.frame_hash);
-    rec.frame_size = w->signed_obj.body.len;
+    memcpy(rec.frame_hash, s->frame_hash, NRM_HASH_BYTES);
+    rec.frame_size = s->frame_len;
     int rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err);
     if (rc == 0)
         self->records++;
@@ -441,8 +444,9 @@ s_reject_ack(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w,
 }
 
 static int
-s_ack(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w, nrm_err_t *err)
+s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *err)
 {
+    const nrm_wire_t *w = s->w;
     nrm_ack_t ack;
     nrm_err_t why = { 0, 0, "" };
     nrm_cert_t cert;
@@ -454,13 +458,27 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w, nrm_err_t *
     int rc;
 
     if (nrm_ack_decode(w->signed_obj.body.data, w->signed_obj.body.len, &ack, &why) != 0)
-        return s_reject_ack(self, txn, it, w, NULL, why.reason, why.msg, err);
+        return s_reject_ack(self, txn, it, s, NULL, why.reason, why.msg, err);
     if (strcmp(ack.recipient, it->org) != 0)
-        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_SENDER_MISMATCH,
+        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_SENDER_MISMATCH,
                             "signed for another organisation", err);
+    /* The signature first: nothing an ack does, not even freeing a slot
+       of the delivery window, happens on an unverified one. */
+    rc = nrm_registry_find(self->store, txn, it->org, &cert, NULL, &why);
+    if (rc == NRM_ENOTFOUND)
+        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_UNKNOWN_SENDER, why.msg, err);
+    if (rc)
+        return nrm_err_set(err, rc, "%s", why.msg);
+    if (nrm_verify(cert.sign_pk, NRM_CTX_ACK, w->signed_obj.body.data, w->signed_obj.body.len,
+                   w->signed_obj.sig.data) != 0)
+        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_BAD_SIGNATURE,
+                            "signature does not verify with the enrolled key", err);
+    if (ack.status > NRM_R_STORE_FULL)
+        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_INVALID_FIELD,
+                            "unknown refusal code", err);
     rc = nrm_store_get(self->store, txn, "msgids", ack.msg_id, NRM_MSGID_BYTES, &v, err);
     if (rc == NRM_ENOTFOUND)
-        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_INVALID_FIELD, "unknown message id", err);
+        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_INVALID_FIELD, "unknown message id", err);
     if (rc)
         return rc;
     if (s_msgrec_decode(&v, &m) != 0)
@@ -470,7 +488,7 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w, nrm_err_t *
         return 0;
     }
     if (m.state != MSG_ACCEPTED)
-        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_INVALID_FIELD,
+        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_INVALID_FIELD,
                             "message was not accepted", err);
     if ((rc = nrm_auditlog_get(self->store, txn, m.accepted_seq, &bytes, err)))
         return rc;
@@ -481,18 +499,11 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w, nrm_err_t *
     if (rc)
         return nrm_err_set(err, NRM_ECORRUPT, "record %llu: %s", (unsigned long long) m.accepted_seq, why.msg);
     if (strcmp(env.recipient, it->org) != 0)
-        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_SENDER_MISMATCH,
+        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_SENDER_MISMATCH,
                             "message was not addressed to this organisation", err);
     if (ack.accepted_seq != m.accepted_seq || memcmp(ack.body_hash, env.body_hash, NRM_HASH_BYTES) != 0)
-        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_INVALID_FIELD,
+        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_INVALID_FIELD,
                             "sequence number or body hash does not match the message", err);
-    rc = nrm_registry_find(self->store, txn, it->org, &cert, NULL, &why);
-    if (rc)
-        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_UNKNOWN_SENDER, why.msg, err);
-    if (nrm_verify(cert.sign_pk, NRM_CTX_ACK, w->signed_obj.body.data, w->signed_obj.body.len,
-                   w->signed_obj.sig.data) != 0)
-        return s_reject_ack(self, txn, it, w, ack.msg_id, NRM_R_BAD_SIGNATURE,
-                            "signature does not verify with the enrolled key", err);
 
     nrm_record_t rec;
     uint64_t seq;
@@ -664,7 +675,7 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
         rc = s_submit(self, txn, it, &s, err);
         break;
     case NRM_WIRE_ACK:
-        rc = s_ack(self, txn, it, w, err);
+        rc = s_ack(self, txn, it, &s, err);
         break;
     case NRM_WIRE_HELLO:
         if (w->version != NRM_PROTOCOL_VERSION || strcmp(w->org_id, it->org) != 0)

@@ -4,6 +4,8 @@
 #define BROKER_H_INCLUDED
 #include "nrm.h"
 
+#include "nrm_netconf.h"
+
 typedef struct {
     char     dir[2048];           /* NET folder                              */
     char     listen[256];         /* ZeroMQ endpoint; port 0 = ephemeral     */

@@ -118,6 +118,33 @@ s_toobig(size_t len, size_t cap, const char *what, nrm_err_t *err)
     if (!var)                                                                        \
         return nrm_err_refuse(err, NRM_R_MALFORMED, "%s: does not decode", what)
 
+/* Signed objects must be in canonical encoding: exactly the bytes our
+   encoder makes of what they decode to (fields in number order, no default
+   values written, no unknown fields, no NUL inside a string). Then every
+   reader, in any language, sees the same values in the signed bytes as we
+   do, and nothing rides along unseen. */
+static int
+s_canonical(const ProtobufCMessage *m, const uint8_t *buf, size_t len, const char *what,
+            nrm_err_t *err)
+{
+    uint8_t stackbuf[4096];
+    bool same = false;
+    if (m->n_unknown_fields == 0 && protobuf_c_message_get_packed_size(m) == len) {
+        uint8_t *tmp = len <= sizeof stackbuf ? stackbuf : malloc(len);
+        if (!tmp)
+            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        protobuf_c_message_pack(m, tmp);
+        same = memcmp(tmp, buf, len) == 0;
+        if (tmp != stackbuf)
+            free(tmp);
+    }
+    if (!same)
+        return nrm_err_refuse(err, NRM_R_MALFORMED,
+                              "%s: not in canonical encoding (fields out of order, default values "
+                              "written, unknown fields, or a NUL inside a string)", what);
+    return 0;
+}
+
 /* ---- envelope ---- */
 
 int
@@ -147,6 +174,10 @@ nrm_envelope_decode(const uint8_t *buf, size_t len, nrm_envelope_t *e, nrm_err_t
         return rc;
     memset(e, 0, sizeof *e);
     UNPACK_OR_REFUSE(m, Nrm__Envelope, nrm__envelope__unpack, buf, len, "envelope");
+    if ((rc = s_canonical(&m->base, buf, len, "envelope", err))) {
+        nrm__envelope__free_unpacked(m, NULL);
+        return rc;
+    }
     if (m->version != NRM_ENVELOPE_VERSION) {
         rc = nrm_err_refuse(err, NRM_R_BAD_VERSION, "envelope.version: %u is not supported (expected %d)",
                             m->version, NRM_ENVELOPE_VERSION);
@@ -250,6 +281,10 @@ nrm_cert_decode(const uint8_t *buf, size_t len, nrm_cert_t *c, nrm_err_t *err)
         return rc;
     memset(c, 0, sizeof *c);
     UNPACK_OR_REFUSE(m, Nrm__Certificate, nrm__certificate__unpack, buf, len, "certificate");
+    if ((rc = s_canonical(&m->base, buf, len, "certificate", err))) {
+        nrm__certificate__free_unpacked(m, NULL);
+        return rc;
+    }
     rc = s_cert_fields(c, m->org_id, m->org_type, m->name, m->jurisdiction, m->sign_pk,
                        m->curve_pk, m->box_pk, "certificate", err);
     if (!rc)
@@ -288,6 +323,10 @@ nrm_request_decode(const uint8_t *buf, size_t len, nrm_cert_t *c, nrm_err_t *err
         return rc;
     memset(c, 0, sizeof *c);
     UNPACK_OR_REFUSE(m, Nrm__EnrollRequest, nrm__enroll_request__unpack, buf, len, "enrollment request");
+    if ((rc = s_canonical(&m->base, buf, len, "enrollment request", err))) {
+        nrm__enroll_request__free_unpacked(m, NULL);
+        return rc;
+    }
     rc = s_cert_fields(c, m->org_id, m->org_type, m->name, m->jurisdiction, m->sign_pk,
                        m->curve_pk, m->box_pk, "request", err);
     c->created_ms = m->created_ms;
@@ -317,6 +356,10 @@ nrm_genesis_decode(const uint8_t *buf, size_t len, nrm_genesis_t *g, nrm_err_t *
         return rc;
     memset(g, 0, sizeof *g);
     UNPACK_OR_REFUSE(m, Nrm__Genesis, nrm__genesis__unpack, buf, len, "genesis");
+    if ((rc = s_canonical(&m->base, buf, len, "genesis", err))) {
+        nrm__genesis__free_unpacked(m, NULL);
+        return rc;
+    }
     if ((rc = s_id(g->network, m->network, "genesis.network", err))
         || (rc = s_fixed(g->admin_pk, m->admin_pk, NRM_PK_BYTES, "genesis.admin_pk", err))
         || (rc = s_fixed(g->broker_sign_pk, m->broker_sign_pk, NRM_PK_BYTES, "genesis.broker_sign_pk", err))
@@ -393,6 +436,10 @@ nrm_ack_decode(const uint8_t *buf, size_t len, nrm_ack_t *a, nrm_err_t *err)
         return rc;
     memset(a, 0, sizeof *a);
     UNPACK_OR_REFUSE(m, Nrm__Ack, nrm__ack__unpack, buf, len, "ack");
+    if ((rc = s_canonical(&m->base, buf, len, "ack", err))) {
+        nrm__ack__free_unpacked(m, NULL);
+        return rc;
+    }
     if ((rc = s_fixed(a->msg_id, m->msg_id, NRM_MSGID_BYTES, "ack.msg_id", err))
         || (rc = s_id(a->recipient, m->recipient, "ack.recipient", err))
         || (rc = s_fixed(a->body_hash, m->body_hash, NRM_HASH_BYTES, "ack.body_hash", err))
@@ -431,6 +478,10 @@ nrm_receipt_decode(const uint8_t *buf, size_t len, nrm_receipt_t *r, nrm_err_t *
         return rc;
     memset(r, 0, sizeof *r);
     UNPACK_OR_REFUSE(m, Nrm__Receipt, nrm__receipt__unpack, buf, len, "receipt");
+    if ((rc = s_canonical(&m->base, buf, len, "receipt", err))) {
+        nrm__receipt__free_unpacked(m, NULL);
+        return rc;
+    }
     if (m->msg_id.len) {
         if ((rc = s_fixed(r->msg_id, m->msg_id, NRM_MSGID_BYTES, "receipt.msg_id", err)))
             goto out;

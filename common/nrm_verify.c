@@ -125,7 +125,7 @@ s_bad_link(s_verify_t *v, uint64_t seq, nrm_bytes_t bytes, nrm_err_t *err)
         if (nrm_auditlog_tip(v->store, v->txn, &tip_seq, tip_leaf, &ignore) == 0)
             next_link_ok = tip_seq == seq && memcmp(tip_leaf, leaf, NRM_HASH_BYTES) == 0;
     }
-    if (next_link_ok)
+    if (next_link_ok && v->prev_seq > 0)
         return s_bad(v, v->prev_seq, err,
                      "record %llu was altered: its hash no longer matches the link stored in record %llu",
                      (unsigned long long) v->prev_seq, (unsigned long long) seq);
@@ -214,6 +214,8 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
                       rec->signature) != 0)
         return s_bad(v, rec->seq, err, "%s: acknowledgement signature of '%s' does not verify",
                      kind, ack.recipient);
+    if (!rec->has_msg_id || memcmp(rec->msg_id, ack.msg_id, NRM_MSGID_BYTES) != 0)
+        return s_bad(v, rec->seq, err, "%s: record msg_id differs from the acknowledgement's", kind);
     if ((rec->kind == NRM_REC_DELIVERED) != (ack.status == 0))
         return s_bad(v, rec->seq, err, "%s: acknowledgement status %u does not match the record kind",
                      kind, ack.status);

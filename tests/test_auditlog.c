@@ -126,6 +126,8 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         rec.subject_len = len;
         rec.has_signature = true;
         rec.refers_to = accepted;
+        rec.has_msg_id = true;
+        memcpy(rec.msg_id, e.msg_id, 16);
         if (nrm_sign(w->msdhs, NRM_CTX_ACK, body, len, rec.signature) != 0)
             return NRM_ECRYPTO;
         rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);

@@ -89,6 +89,32 @@ test_envelope(void)
     bad.created_ms = 0;
     s_expect_refused(&bad, NRM_R_INVALID_FIELD, "created_ms", __LINE__);
 
+    /* Canonical encoding only: a NUL inside a string ("police\0x" would
+       read as "police" here but not in another decoder) and unknown fields
+       are refused. */
+    nrm_envelope_t c = s_env();
+    CHECK_RC(nrm_envelope_encode(&c, &buf, &len, &err), 0);
+    uint8_t *at = memmem(buf, len, "\x22\x06police", 8);
+    CHECK(at != NULL);
+    if (at) {
+        uint8_t forged[600];
+        size_t head = (size_t) (at - buf), n = 0;
+        memcpy(forged, buf, head);
+        n = head;
+        memcpy(forged + n, "\x22\x08police\0x", 10);
+        n += 10;
+        memcpy(forged + n, at + 8, len - head - 8);
+        n += len - head - 8;
+        CHECK(nrm_envelope_decode(forged, n, &back, &err) != 0);
+        CHECK_STR_HAS(err.msg, "canonical");
+        memcpy(forged, buf, len);
+        forged[len] = 0x78;         /* field 15, varint 1: unknown */
+        forged[len + 1] = 0x01;
+        CHECK(nrm_envelope_decode(forged, len + 2, &back, &err) != 0);
+        CHECK_STR_HAS(err.msg, "canonical");
+    }
+    free(buf);
+
     /* Oversize and garbage input. */
     uint8_t *huge = calloc(1, NRM_MAX_ENVELOPE_BYTES + 1);
     err.reason = 0;

@@ -4,32 +4,19 @@
 #ifndef ADMIN_H_INCLUDED
 #define ADMIN_H_INCLUDED
 #include "tool_util.h"
+#include "nrm_netconf.h"
 #include "nrm_crypto.h"
 #include "nrm_codec.h"
 
 /* Defaults of `nrm-admin init`. */
 #define ADMIN_DEFAULT_NETWORK    "demo"
 #define ADMIN_DEFAULT_LISTEN     "tcp://127.0.0.1:7100"
-#define ADMIN_DEFAULT_BATCH_MAX  256
-#define ADMIN_DEFAULT_LOG_LEVEL  "info"
-#define ADMIN_DEFAULT_MAP_MAX_MB 65536
 /* Certificate validity of `nrm-admin enroll`, in days. */
 #define ADMIN_DEFAULT_DAYS       365
 #define ADMIN_MAX_DAYS           3650
-/* Caps of broker.ini values. */
-#define ADMIN_BATCH_MAX_MAX      65536
-#define ADMIN_MAP_MAX_MB_MIN     16
-#define ADMIN_MAP_MAX_MB_MAX     (1u << 24)        /* as the broker: 16 TiB */
-#define ADMIN_LOG_LEVEL_MAX      15
 
-/* NET/broker.ini, [broker] section. */
-typedef struct {
-    char     listen[TOOL_ENDPOINT_MAX + 1];
-    char     network[NRM_ID_MAX + 1];
-    uint64_t batch_max;
-    char     log_level[ADMIN_LOG_LEVEL_MAX + 1];
-    uint64_t map_max_mb;
-} admin_ini_t;
+/* NET/broker.ini, [broker] section: the broker's own table (common). */
+typedef nrm_netconf_t admin_ini_t;
 
 /* Fills ini with the defaults of `nrm-admin init`. */
 void admin_ini_defaults(admin_ini_t *ini);

@@ -1,0 +1,65 @@
+/*  nrm_netconf -- NET/broker.ini. */
+#include "nrm_netconf.h"
+#include "nrm_config.h"
+#include "nrm_log.h"
+#include "nrm_util.h"
+#include <stdio.h>
+#include <string.h>
+
+void
+nrm_netconf_defaults(nrm_netconf_t *conf)
+{
+    memset(conf, 0, sizeof *conf);
+    snprintf(conf->listen, sizeof conf->listen, "tcp://127.0.0.1:7100");
+    snprintf(conf->network, sizeof conf->network, "demo");
+    conf->batch_max = 256;
+    conf->window = 128;
+    conf->map_max_mb = 65536;
+    snprintf(conf->log_level, sizeof conf->log_level, "info");
+}
+
+int
+nrm_netconf_load(const char *net_dir, nrm_netconf_t *conf, nrm_err_t *err)
+{
+    char path[4096];
+    nrm_netconf_defaults(conf);
+    if (nrm_path(path, sizeof path, "%s/broker.ini", net_dir) != 0)
+        return nrm_err_set(err, NRM_ETOOBIG, "folder path too long: %s", net_dir);
+    nrm_config_field_t fields[] = {
+        { "broker", "listen", NRM_CFG_STR, conf->listen, sizeof conf->listen, true, 0, 0, NULL, false },
+        { "broker", "network", NRM_CFG_ID, conf->network, 0, true, 0, 0, NULL, false },
+        { "broker", "batch_max", NRM_CFG_U64, &conf->batch_max, 0, false, 1, 65536, NULL, false },
+        { "broker", "window", NRM_CFG_U64, &conf->window, 0, false, 1, 100000, NULL, false },
+        { "broker", "map_max_mb", NRM_CFG_U64, &conf->map_max_mb, 0, false, 16, 1u << 24, NULL, false },
+        { "broker", "log_level", NRM_CFG_STR, conf->log_level, sizeof conf->log_level, false, 0, 0, NULL, false },
+    };
+    int rc = nrm_config_load(path, fields, sizeof fields / sizeof fields[0], err);
+    if (rc)
+        return rc;
+    if (nrm_log_level_parse(conf->log_level) < 0)
+        return nrm_err_set(err, NRM_EINVAL, "%s: log_level must be error, warn, info or debug (got '%s')",
+                           path, conf->log_level);
+    return 0;
+}
+
+int
+nrm_netconf_save(const char *net_dir, const nrm_netconf_t *conf, nrm_err_t *err)
+{
+    char path[4096], text[1024];
+    if (nrm_path(path, sizeof path, "%s/broker.ini", net_dir) != 0)
+        return nrm_err_set(err, NRM_ETOOBIG, "folder path too long: %s", net_dir);
+    int n = snprintf(text, sizeof text,
+                     "[broker]\n"
+                     "listen = %s\n"
+                     "network = %s\n"
+                     "batch_max = %llu\n"
+                     "window = %llu\n"
+                     "log_level = %s\n"
+                     "map_max_mb = %llu\n",
+                     conf->listen, conf->network, (unsigned long long) conf->batch_max,
+                     (unsigned long long) conf->window, conf->log_level,
+                     (unsigned long long) conf->map_max_mb);
+    if (n < 0 || (size_t) n >= sizeof text)
+        return nrm_err_set(err, NRM_ETOOBIG, "broker.ini too long");
+    return nrm_file_write(path, text, (size_t) n, 0644, err);
+}

@@ -1,0 +1,25 @@
+/*  nrm_netconf -- NET/broker.ini: one table of its keys, read by the broker
+    and by nrm-admin, written by nrm-admin init. */
+#ifndef NRM_NETCONF_H_INCLUDED
+#define NRM_NETCONF_H_INCLUDED
+#include "nrm.h"
+
+#define NRM_NETCONF_LISTEN_MAX 255
+
+typedef struct {
+    char     listen[NRM_NETCONF_LISTEN_MAX + 1]; /* ZeroMQ endpoint; port 0 = ephemeral */
+    char     network[NRM_ID_MAX + 1];
+    uint64_t batch_max;      /* frames taken into one commit, 1..65536 (256)        */
+    uint64_t window;         /* unacknowledged deliveries per recipient, 1..100000 (128) */
+    uint64_t map_max_mb;     /* LMDB map limit in MiB, 16..2^24 (65536)             */
+    char     log_level[16];  /* error, warn, info (default) or debug                */
+} nrm_netconf_t;
+
+void nrm_netconf_defaults(nrm_netconf_t *conf);
+/* Loads NET/broker.ini over the defaults; unknown keys and bad values are
+   refused with file, line and reason. */
+int nrm_netconf_load(const char *net_dir, nrm_netconf_t *conf, nrm_err_t *err) NRM_WUR;
+/* Writes NET/broker.ini atomically (mode 0644). */
+int nrm_netconf_save(const char *net_dir, const nrm_netconf_t *conf, nrm_err_t *err) NRM_WUR;
+
+#endif
