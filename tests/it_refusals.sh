@@ -42,7 +42,10 @@ again=$(sed -nE 's/^resend ok seq=([0-9]+).*/\1/p' "$T/receipts.txt")
 check "a resent frame gets its original receipt (seq $first = $again)" test -n "$first" -a "$first" = "$again"
 
 # Every refusal is a REJECTED record with its reason code.
-"$BIN_AUDIT" export --dir "$NET" --format jsonl > "$T/export.jsonl"
+"$BIN_AUDIT" export --dir "$NET" --format jsonl > "$T/export.jsonl" 2> "$T/export.err"
+rc=$?
+check "export of the live log succeeds (exit $rc)" test $rc -eq 0
+[ $rc -eq 0 ] || { echo "export stderr:"; cat "$T/export.err"; }
 rejected=$(grep -c '"kind":"REJECTED"' "$T/export.jsonl" || true)
 check "nine refusals, nine REJECTED records ($rejected)" test "$rejected" -eq 9
 check "the broker is still running" kill -0 "$BROKER_PID"
