@@ -134,7 +134,7 @@ s_canonical(const ProtobufCMessage *m, const uint8_t *buf, size_t len, const cha
         if (!tmp)
             return nrm_err_set(err, NRM_ENOMEM, "out of memory");
         protobuf_c_message_pack(m, tmp);
-        same = memcmp(tmp, buf, len) == 0;
+        same = len == 0 || memcmp(tmp, buf, len) == 0;  /* buf may be NULL when empty */
         if (tmp != stackbuf)
             free(tmp);
     }
