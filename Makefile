@@ -1,17 +1,25 @@
 # nrmbus: the two commands of the README, and the steps under them.
 #   make demo   install what is missing, build, run the demo
 #   make test   install what is missing, build, run every test (ctest), then
-#               the whole suite again built with AddressSanitizer+UBSan
+#               the whole suite again built with AddressSanitizer+UBSan, then
+#               every fuzz target for a few seconds with libFuzzer (clang)
+#   make fuzz   every fuzz target for FUZZ_SECONDS each (default 300)
+#   make soak   the long crash run of tests/crash (docs/reliability.md)
+#   make tsan   the suite built with ThreadSanitizer
 BUILD    ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
+FUZZ_SHORT ?= 5
+FUZZ_SECONDS ?= 300
 JOBS     ?= 2
 CMAKEOPT ?=
 
 DEB_PACKAGES = build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev \
   protobuf-c-compiler liblmdb-dev lmdb-utils libsodium-dev libjansson-dev \
-  libinih-dev python3 procps
+  libinih-dev python3 procps clang
 
-.PHONY: all deps build demo test clean
+.PHONY: all deps build demo test clean fuzz fuzz-build fuzz-short tsan soak
 
 all: build
 
@@ -32,6 +40,26 @@ test: build
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 300
+	$(MAKE) --no-print-directory fuzz-short
+
+# libFuzzer builds need clang; only the fuzz targets are built there.
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DNRM_FUZZ=ON $(CMAKEOPT)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target nrm_fuzz_all
+
+fuzz-short: fuzz-build
+	cd $(FUZZ_BUILD) && NRM_FUZZ_SECONDS=$(FUZZ_SHORT) \
+	  ctest -R '^fuzz_run_' --output-on-failure -j $(JOBS)
+
+fuzz: fuzz-build
+	cd $(FUZZ_BUILD) && NRM_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	  ctest -R '^fuzz_run_' --output-on-failure -j $(JOBS) --timeout $$(( $(FUZZ_SECONDS) + 300 ))
+
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DNRM_TSAN=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKEOPT)
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

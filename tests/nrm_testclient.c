@@ -9,29 +9,17 @@
     usage: nrm-testclient --org ORG --endpoint EP --to ID CASE...
            nrm-testclient --stranger --net NET --endpoint EP
     CASE: valid malformed multipart oversize sender-mismatch bad-signature
-          body-mismatch bad-version unknown-recipient duplicate resend */
-#include "nrm_codec.h"
+          body-mismatch bad-version unknown-recipient duplicate resend
+          table (every case of tests/hostile.c, each checked against its
+          expected refusal; exit 1 if any differs) */
+#include "testclient.h"
 #include "nrm_config.h"
-#include "nrm_crypto.h"
 #include "nrm_registry.h"
 #include "nrm_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
-
-typedef struct {
-    void *ctx, *sock;
-    nrm_keys_t *keys;
-    char org[NRM_ID_MAX + 1];
-    char to[NRM_ID_MAX + 1];
-    uint8_t broker_sign[32], broker_curve[32], admin[32];
-    nrm_cert_t recipient;
-    bool have_recipient;
-    uint8_t last_id[16];
-    uint8_t *last_frame;
-    size_t last_len;
-} client_t;
 
 static void
 s_die(const char *what)
@@ -54,11 +42,12 @@ s_connect(client_t *c, const char *endpoint)
         s_die("connect failed");
 }
 
-static void
-s_send(client_t *c, const uint8_t *data, size_t len, bool more_after)
+void
+tc_send(client_t *c, const uint8_t *data, size_t len, bool more_after)
 {
     zmq_send(c->sock, data, len, more_after ? ZMQ_SNDMORE : 0);
 }
+#define s_send tc_send
 
 /* Waits up to ms for one server message. */
 static nrm_wire_t *
@@ -98,26 +87,35 @@ s_hello(client_t *c)
     free(buf);
 }
 
-static void
-s_receipt(client_t *c, const char *name)
+bool
+tc_receipt(client_t *c, int ms, nrm_receipt_t *r)
 {
-    nrm_wire_t *w = s_recv(c, 5000);
+    nrm_wire_t *w = s_recv(c, ms);
     if (!w || w->kind != NRM_WIRE_RECEIPT) {
-        printf("%s no-receipt\n", name);
         nrm_wire_destroy(&w);
-        return;
+        return false;
     }
-    nrm_receipt_t r;
     nrm_err_t err;
     if (nrm_verify(c->broker_sign, NRM_CTX_RECEIPT, w->signed_obj.body.data,
                    w->signed_obj.body.len, w->signed_obj.sig.data) != 0)
         s_die("receipt signature does not verify");
-    if (nrm_receipt_decode(w->signed_obj.body.data, w->signed_obj.body.len, &r, &err) != 0)
+    if (nrm_receipt_decode(w->signed_obj.body.data, w->signed_obj.body.len, r, &err) != 0)
         s_die(err.msg);
+    nrm_wire_destroy(&w);
+    return true;
+}
+
+static void
+s_receipt(client_t *c, const char *name)
+{
+    nrm_receipt_t r;
+    if (!tc_receipt(c, 5000, &r)) {
+        printf("%s no-receipt\n", name);
+        return;
+    }
     printf("%s %s seq=%llu reason=%s\n", name, nrm_reason_name(r.status),
            (unsigned long long) r.seq, r.reason);
     fflush(stdout);
-    nrm_wire_destroy(&w);
 }
 
 /* Builds a submit frame; tweak selects the fault. */
@@ -274,9 +272,12 @@ main(int argc, char **argv)
         }
     }
     nrm_wire_destroy(&w);
+    int failures = 0;
     for (int i = first_case; i < argc; i++) {
         const char *k = argv[i];
-        if (strcmp(k, "malformed") == 0) {
+        if (strcmp(k, "table") == 0) {
+            failures += hostile_table_run(&c);
+        } else if (strcmp(k, "malformed") == 0) {
             const uint8_t junk[] = { 0x12, 0x80, 0xff, 0x01, 0x99 };
             s_send(&c, junk, sizeof junk, false);
             s_receipt(&c, k);
@@ -311,5 +312,5 @@ main(int argc, char **argv)
     nrm_keys_destroy(&c.keys);
     zmq_close(c.sock);
     zmq_ctx_term(c.ctx);
-    return 0;
+    return failures ? 1 : 0;
 }
