@@ -61,5 +61,15 @@ tsan: deps
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
 
+# The long crash run: 100,000 messages, 50 SIGKILLs of the broker and 50 of
+# agents, one broker outage of two minutes. SOAK_SEED=N reruns a schedule.
+SOAK_MESSAGES ?= 100000
+SOAK_KILLS ?= 50
+SOAK_OUTAGE ?= 120
+soak: build
+	python3 tests/crash/crash_harness.py --build $(BUILD) --messages $(SOAK_MESSAGES) \
+	  --broker-kills $(SOAK_KILLS) --agent-kills $(SOAK_KILLS) --outage $(SOAK_OUTAGE) \
+	  --drain-timeout 3600 $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

@@ -387,7 +387,8 @@ s_outbox_help(FILE *out)
         "             type, case, priority, reply_to, created_ms, state\n"
         "             (queued, accepted, delivered, refused,\n"
         "             refused_by_recipient), accepted_seq, delivered_seq,\n"
-        "             reason_code, reason_name, reason\n");
+        "             reason_code, reason_name, reason, and the broker's receipt\n"
+        "             once answered: receipt {seq, record_hash, status}\n");
 }
 
 typedef struct {
@@ -418,6 +419,38 @@ s_print_json_line(json_t *o)
         return NRM_ENOMEM;
     printf("%s\n", text);
     free(text);
+    return 0;
+}
+
+/* The broker's receipt kept with an entry, so that anyone can match it to
+   the audit record it names: "receipt": {"seq", "record_hash", "status"}.
+   Returns -1 (and says why on stderr) if the stored receipt does not
+   decode. */
+static int
+s_json_receipt(json_t *o, const agent_out_t *rec)
+{
+    uint8_t *body = NULL, sig[NRM_SIG_BYTES];
+    size_t len = 0;
+    nrm_receipt_t r;
+    nrm_err_t derr = { 0 };
+    char hash[2 * NRM_HASH_BYTES + 1];
+    int rc = nrm_signed_decode(rec->receipt.data, rec->receipt.len, 1024, &body, &len, sig, &derr);
+    if (rc == 0)
+        rc = nrm_receipt_decode(body, len, &r, &derr);
+    free(body);
+    if (rc != 0) {
+        fprintf(stderr, "nrm-agent outbox: entry %llu: stored receipt does not decode: %s\n",
+                (unsigned long long) rec->key, derr.msg);
+        return -1;
+    }
+    json_t *j = json_object();
+    if (j == NULL)
+        return -1;
+    nrm_hex_encode(r.record_hash, NRM_HASH_BYTES, hash);
+    json_object_set_new(j, "seq", json_integer((json_int_t) r.seq));
+    json_object_set_new(j, "record_hash", json_string(hash));
+    json_object_set_new(j, "status", json_integer(r.status));
+    json_object_set_new(o, "receipt", j);
     return 0;
 }
 
@@ -458,6 +491,8 @@ s_outbox_one(void *ctx, const agent_out_t *rec, nrm_err_t *err)
         if (rec->delivered_seq != 0)
             json_object_set_new(o, "delivered_seq",
                                 json_integer((json_int_t) rec->delivered_seq));
+        if (rec->receipt.len > 0 && s_json_receipt(o, rec) != 0)
+            c->bad++;
         if (rec->state == AGENT_OUT_REFUSED) {
             json_object_set_new(o, "reason_code", json_integer(rec->reason_code));
             json_object_set_new(o, "reason_name",
