@@ -44,8 +44,10 @@
 
 #define AGENT_POLL_MS        50
 #define AGENT_HELLO_MS       2000
+#define AGENT_HELLO_MAX_MS   60000   /* after refused Hellos, doubling      */
 #define AGENT_RESEND_MS      3000    /* first resend; doubles up to the max */
 #define AGENT_RESEND_MAX_MS  60000
+#define AGENT_FULL_MAX_MS    15000   /* resend cap after a store-full answer */
 #define AGENT_STATUS_MS      2000
 #define AGENT_INFLIGHT_MAX   256
 #define AGENT_BATCH_MAX      256
@@ -66,6 +68,7 @@ typedef struct {
     uint64_t sent_ms;            /* monotonic; 0 = send at the next chance */
     uint32_t tries;              /* sends in all, for the log              */
     uint32_t backoff;            /* sends since the last Welcome           */
+    bool     store_full;         /* last answer was store-full: shorter cap */
 } s_inflight_t;
 
 /* What applying a batch item did (set inside the txn, acted on after). */
@@ -80,6 +83,7 @@ enum {
     S_UNKNOWN,       /* receipt / status: msg_id not in the outbox           */
     S_STALE,         /* receipt / status: nothing to change                  */
     S_LOST,          /* status: the broker does not know an accepted id      */
+    S_RETRY,         /* receipt: store-full, not a decision: send again later */
 };
 
 /* One frame of a batch: its decoded view and what was checked about it. */
@@ -113,6 +117,7 @@ typedef struct {
     bool             connected, welcomed, drop_acks;
     int              last_failure;       /* last handshake failure event logged */
     uint64_t         last_hello, last_status;
+    uint32_t         hello_refused;      /* Hellos refused since the last Welcome */
     uint64_t         scan_after;         /* outq keys <= this are taken      */
     uint64_t         status_after;       /* outacc cursor for status queries */
     s_inflight_t     inflight[AGENT_INFLIGHT_MAX];
@@ -224,7 +229,12 @@ s_hello_tick(s_daemon_t *d, uint64_t mono)
 {
     nrm_wire_t w;
 
-    if (d->welcomed || (d->last_hello != 0 && mono - d->last_hello < AGENT_HELLO_MS))
+    uint64_t every = AGENT_HELLO_MS;
+    for (uint32_t i = 0; i < d->hello_refused && every < AGENT_HELLO_MAX_MS; i++)
+        every *= 2;
+    if (every > AGENT_HELLO_MAX_MS)
+        every = AGENT_HELLO_MAX_MS;
+    if (d->welcomed || (d->last_hello != 0 && mono - d->last_hello < every))
         return;
     d->last_hello = mono;
     memset(&w, 0, sizeof w);
@@ -258,14 +268,15 @@ static bool
 s_due(const s_inflight_t *f, uint64_t mono)
 {
     uint64_t wait = AGENT_RESEND_MS;
+    uint64_t cap = f->store_full ? AGENT_FULL_MAX_MS : AGENT_RESEND_MAX_MS;
     uint32_t i;
 
     if (f->sent_ms == 0)
         return true;
-    for (i = 1; i < f->backoff && wait < AGENT_RESEND_MAX_MS; i++)
+    for (i = 1; i < f->backoff && wait < cap; i++)
         wait *= 2;
-    if (wait > AGENT_RESEND_MAX_MS)
-        wait = AGENT_RESEND_MAX_MS;
+    if (wait > cap)
+        wait = cap;
     return mono - f->sent_ms >= wait;
 }
 
@@ -580,6 +591,16 @@ s_prepare_receipt(s_daemon_t *d, s_item_t *it)
         nrm_error("receipt ignored: %s", err.msg);
         return;
     }
+    if (!it->receipt.has_msg_id && (it->receipt.status == NRM_R_IDENTITY_IN_USE
+                                    || it->receipt.status == NRM_R_CLOCK_SKEW)) {
+        /* Our Hello was refused: no Welcome, so nothing is submitted or
+           delivered. Say why, and ask again later (2, 4, 8 ... 60 s). */
+        d->hello_refused++;
+        nrm_error("the broker refused this agent's connection (record %llu): %s: %s",
+                  (unsigned long long) it->receipt.seq, nrm_reason_name(it->receipt.status),
+                  it->receipt.reason);
+        return;
+    }
     if (!it->receipt.has_msg_id) {
         nrm_warn("broker could not read a frame we sent (frame seq %llu): %s: %s",
                  (unsigned long long) it->receipt.seq,
@@ -670,6 +691,11 @@ s_apply_receipt(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
         return rc;
     if (rec.state != AGENT_OUT_QUEUED) {
         it->outcome = S_STALE;
+        return 0;
+    }
+    if (it->receipt.status == NRM_R_STORE_FULL) {
+        /* The broker could not take it now; it stays queued. */
+        it->outcome = S_RETRY;
         return 0;
     }
     rec.updated_ms = d->now_ms;
@@ -830,6 +856,7 @@ s_finish_welcome(s_daemon_t *d, const s_item_t *it)
     if (!d->welcomed && d->ninflight > 0)
         nrm_info("resending %zu unanswered messages", d->ninflight);
     d->welcomed = true;
+    d->hello_refused = 0;
     for (i = 0; i < d->ninflight; i++) {
         d->inflight[i].sent_ms = 0;
         d->inflight[i].backoff = 0;
@@ -845,6 +872,18 @@ s_finish_receipt(s_daemon_t *d, const s_item_t *it)
     if (!it->receipt_ok)
         return;
     s_hex_id(it->receipt.msg_id, hex);
+    if (it->outcome == S_RETRY) {
+        /* Stays in the window: resent at its next backoff time. The broker
+           answered, so it is alive and will have room again once it has
+           delivered what it holds: the interval stops growing at 15 s. */
+        for (size_t i = 0; i < d->ninflight; i++)
+            if (memcmp(d->inflight[i].msg_id, it->receipt.msg_id, NRM_MSGID_BYTES) == 0)
+                d->inflight[i].store_full = true;
+        nrm_warn("msg %s not accepted yet, the broker's store is full (record %llu): %s; "
+                 "sending it again later", hex, (unsigned long long) it->receipt.seq,
+                 it->receipt.reason);
+        return;
+    }
     s_inflight_remove(d, it->receipt.msg_id);
     switch (it->outcome) {
     case S_CHANGED:
@@ -1095,7 +1134,14 @@ static int
 s_socket_open(s_daemon_t *d, nrm_err_t *err)
 {
     int linger = 0, hb_ivl = 1000, hb_timeout = 5000, hb_ttl = 10000;
-    int reconnect = 100, reconnect_max = 5000, immediate = 1;
+    int immediate = 1;
+    /* Reconnection backs off from ~100 ms to ~5 s (libzmq doubles the
+       interval and adds up to one base interval at random each time). The
+       base and the cap are drawn per process too, so that many agents cut
+       off by one broker restart do not all come back at the same moment. */
+    uint8_t r[2];
+    nrm_random(r, sizeof r);
+    int reconnect = 100 + r[0] % 200, reconnect_max = 5000 + (r[1] % 64) * 50;
     int64_t maxmsg = (int64_t) NRM_HARD_FRAME_BYTES;
     int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
                | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH

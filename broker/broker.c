@@ -14,6 +14,7 @@
 #include "nrm_util.h"
 #include <errno.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -24,6 +25,8 @@
 #define BROKER_RESEND_MS     10000    /* resend unacknowledged deliveries   */
 #define QUEUE_KEY_MAX        (NRM_ID_MAX + 1 + 8)
 #define BROKER_BATCH_BYTES   ((size_t) 64 << 20) /* frames held by one batch */
+#define BROKER_PUMP_RETRY_MS 50      /* a recipient whose pipe was full     */
+#define BROKER_FULL_RETRY_MS 1000    /* after the store refused a batch     */
 #define BROKER_RCVHWM        512     /* frames queued per peer by ZeroMQ: with
                                         the hard frame cap, bounds what one
                                         authenticated peer can make us hold */
@@ -51,6 +54,7 @@ typedef struct {
     uint64_t sent_upto;          /* highest queue seq sent this session */
     uint64_t inflight;
     uint64_t last_progress_ms;
+    uint64_t pump_after_ms;      /* pipe was full: not before this time */
 } peer_t;
 
 /* One frame taken into a batch, and what the batch decided for it. */
@@ -80,7 +84,17 @@ struct broker_t {
     peer_t *peers;
     size_t npeers;
     uint64_t records, batches, frames;
+    /* Store full: while set, new messages are refused with store-full (a
+       small REJECTED record, no body) and everything else goes on, so that
+       deliveries, which free space, keep flowing. */
+    bool     store_full;
+    uint64_t full_until_ms;      /* after a write failed for lack of space */
+    char     full_why[200];
 };
+
+static peer_t *s_peer(broker_t *self, const char *org, bool create);
+static int s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data,
+                  size_t len);
 
 /* ---- configuration ---- */
 
@@ -99,6 +113,8 @@ broker_config_load(const char *dir, broker_config_t *cfg, nrm_err_t *err)
     cfg->batch_max = conf.batch_max;
     cfg->window = conf.window;
     cfg->map_max_mb = conf.map_max_mb;
+    cfg->skew_max_ms = conf.clock_skew_max_s * 1000u;
+    cfg->reserve_bytes = conf.store_reserve_mb << 20;
     cfg->log_level = nrm_log_level_parse(conf.log_level);
     return 0;
 }
@@ -361,6 +377,14 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_RECIPIENT, text, true, err);
     }
 
+    /* Checked last, so that a retry of an accepted message still gets its
+       receipt, and every other refusal its own reason. */
+    if (self->store_full) {
+        snprintf(text, sizeof text, "the broker's store is full (%s): the message was not "
+                 "accepted; send it again later", self->full_why);
+        return s_reject(self, txn, it, s, NRM_R_STORE_FULL, text, false, err);
+    }
+
     /* Accept: record, body, queue entry, message record; then receipt. */
     nrm_record_t rec;
     uint64_t seq;
@@ -620,6 +644,71 @@ out:
     return rc;
 }
 
+/* True if connection rid of org is still there: a Pong is sent to it (the
+   agent ignores it). With ZMQ_ROUTER_MANDATORY a routing id whose
+   connection has closed gives EHOSTUNREACH; a full pipe (EAGAIN) means a
+   connection that is there but slow. A crashed agent's connection closes
+   at once (its kernel resets it), a vanished host's after the heartbeat
+   timeout (5 s). */
+static bool
+s_probe(broker_t *self, const uint8_t *rid, size_t rid_len)
+{
+    nrm_wire_t pong = { .kind = NRM_WIRE_PONG, .time_ms = nrm_now_ms() };
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (nrm_wire_encode(&pong, &frame, &len, NULL) != 0)
+        return true;            /* cannot tell: keep the connection we have */
+    int rc = s_send(self, rid, rid_len, frame, len);
+    free(frame);
+    return rc != EHOSTUNREACH;
+}
+
+/* Hello: the clock and the identity are checked before the Welcome.
+   - Clock: the agent's time_ms must be within skew_max_ms of ours, or the
+     times it signs (created_ms, ack time_ms) could not be trusted to order
+     anything; refused with clock-skew, saying by how much.
+   - Identity: one live connection per organisation receives deliveries.
+     A Hello from another connection of an organisation that has a live
+     one is refused with identity-in-use (a second agent started with the
+     same keys); if the old connection is gone, the new one takes over (a
+     restarted agent). */
+static int
+s_hello(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
+{
+    const nrm_wire_t *w = s->w;
+    char text[NRM_REASON_MAX + 1];
+    if (w->version != NRM_PROTOCOL_VERSION || strcmp(w->org_id, it->org) != 0)
+        nrm_warn("hello from '%s' names '%s', version %u", it->org, w->org_id, w->version);
+    uint64_t now = nrm_now_ms();
+    uint64_t skew = w->time_ms > now ? w->time_ms - now : now - w->time_ms;
+    if (self->cfg.skew_max_ms && skew > self->cfg.skew_max_ms) {
+        snprintf(text, sizeof text, "the agent's clock is %llu s %s the broker's (limit %llu s): "
+                 "set the clock right (NTP) and connect again",
+                 (unsigned long long) (skew / 1000), w->time_ms > now ? "ahead of" : "behind",
+                 (unsigned long long) (self->cfg.skew_max_ms / 1000));
+        return s_reject(self, txn, it, s, NRM_R_CLOCK_SKEW, text, false, err);
+    }
+    bool taken = false;
+    /* An earlier Hello of the same batch from another connection... */
+    for (item_t *o = self->items; o < it && !taken; o++)
+        taken = o->hello && strcmp(o->org, it->org) == 0
+                && (o->rid_len != it->rid_len || memcmp(o->rid, it->rid, it->rid_len) != 0);
+    /* ...or the connection the broker delivers to now, if still there. */
+    peer_t *p = s_peer(self, it->org, false);
+    if (!taken && p && p->live && (p->rid_len != it->rid_len || memcmp(p->rid, it->rid, it->rid_len) != 0)) {
+        taken = s_probe(self, p->rid, p->rid_len);
+        if (!taken)
+            nrm_info("'%s' connects again; its previous connection is gone", it->org);
+    }
+    if (taken) {
+        snprintf(text, sizeof text, "organisation '%s' already has a live connection to the "
+                 "broker: is another nrm-agent running with the same keys?", it->org);
+        return s_reject(self, txn, it, s, NRM_R_IDENTITY_IN_USE, text, false, err);
+    }
+    it->hello = true;
+    return s_welcome(self, txn, it, err);
+}
+
 static int
 s_status(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w, nrm_err_t *err)
 {
@@ -678,10 +767,7 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
         rc = s_ack(self, txn, it, &s, err);
         break;
     case NRM_WIRE_HELLO:
-        if (w->version != NRM_PROTOCOL_VERSION || strcmp(w->org_id, it->org) != 0)
-            nrm_warn("hello from '%s' names '%s', version %u", it->org, w->org_id, w->version);
-        it->hello = true;
-        rc = s_welcome(self, txn, it, err);
+        rc = s_hello(self, txn, it, &s, err);
         break;
     case NRM_WIRE_STATUS:
         rc = s_status(self, txn, it, w, err);
@@ -835,7 +921,10 @@ s_pump(broker_t *self, peer_t *p)
         int src = s_send(self, p->rid, p->rid_len, frame, flen);
         free(frame);
         if (src == EAGAIN) {
-            p->want_pump = true;    /* the pipe is full: flow control */
+            /* The recipient does not read (slow or stuck): its pipe is full.
+               Try it again a little later; nobody else waits for it. */
+            p->want_pump = true;
+            p->pump_after_ms = nrm_now_ms() + BROKER_PUMP_RETRY_MS;
             break;
         }
         if (src != 0) {
@@ -961,14 +1050,66 @@ s_timers(broker_t *self)
     }
 }
 
+/* Free bytes on the store's file system (UINT64_MAX if it cannot tell). */
+static uint64_t
+s_disk_avail(broker_t *self)
+{
+    char path[2300];
+    struct statvfs st;
+    if (nrm_path(path, sizeof path, "%s/data", self->cfg.dir) != 0 || statvfs(path, &st) != 0)
+        return UINT64_MAX;
+    return (uint64_t) st.f_bavail * st.f_frsize;
+}
+
+static uint64_t
+s_batch_bytes(const broker_t *self)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < self->nitems; i++)
+        n += zmq_msg_size((zmq_msg_t *) &self->items[i].msg);
+    return n;
+}
+
+/* Sets store_full for the next batch: the free disk space of the store's
+   file system under the reserve, or a write that failed for lack of space
+   less than BROKER_FULL_RETRY_MS ago. Logs each change. */
+static void
+s_store_check(broker_t *self)
+{
+    bool full = false;
+    char why[200] = "";
+    uint64_t now = nrm_now_ms();
+    if (now < self->full_until_ms) {
+        full = true;
+        snprintf(why, sizeof why, "%s", self->full_why);
+    } else if (self->cfg.reserve_bytes) {
+        uint64_t avail = s_disk_avail(self);
+        if (avail < self->cfg.reserve_bytes) {
+            full = true;
+            snprintf(why, sizeof why, "%llu MiB of disk left, under the reserve of %llu MiB",
+                     (unsigned long long) (avail >> 20),
+                     (unsigned long long) (self->cfg.reserve_bytes >> 20));
+        }
+    }
+    if (full && !self->store_full)
+        nrm_warn("store full: %s; new messages are refused with store-full", why);
+    else if (!full && self->store_full)
+        nrm_info("store has room again: accepting new messages");
+    self->store_full = full;
+    if (full)
+        snprintf(self->full_why, sizeof self->full_why, "%s", why);
+}
+
 int
 broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
 {
     uint64_t last_timer = nrm_now_ms();
     while (!*stop) {
         bool pending = false;
+        uint64_t now = nrm_now_ms();
         for (size_t i = 0; i < self->npeers; i++)
-            pending |= self->peers[i].want_pump && self->peers[i].live;
+            pending |= self->peers[i].want_pump && self->peers[i].live
+                       && self->peers[i].pump_after_ms <= now;
         zmq_pollitem_t items[2] = { { self->router, 0, ZMQ_POLLIN, 0 },
                                     { self->zap, 0, ZMQ_POLLIN, 0 } };
         int n = zmq_poll(items, 2, pending ? 10 : BROKER_POLL_MS);
@@ -987,7 +1128,26 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
         }
         if (self->nitems) {
             nrm_err_t berr = { 0, 0, "" };
+            s_store_check(self);
             int rc = nrm_store_write(self->store, s_batch_fn, self, &berr);
+            /* LMDB reports a write cut short by a full disk as EIO: look. */
+            uint64_t avail = rc != 0 && rc != NRM_EFULL ? s_disk_avail(self) : UINT64_MAX;
+            if (avail < s_batch_bytes(self) + (1u << 20)) {
+                snprintf(berr.msg, sizeof berr.msg, "the disk is full (%llu KiB left)",
+                         (unsigned long long) (avail >> 10));
+                rc = NRM_EFULL;
+            }
+            if (rc == NRM_EFULL && !self->store_full) {
+                /* The batch did not fit: nothing of it was written. Decide
+                   it again with new messages refused, so that the rest
+                   (acknowledgements free space) goes on. */
+                nrm_warn("store full (%s): refusing new messages for a while", berr.msg);
+                self->store_full = true;
+                self->full_until_ms = nrm_now_ms() + BROKER_FULL_RETRY_MS;
+                snprintf(self->full_why, sizeof self->full_why, "%s", berr.msg);
+                memset(&berr, 0, sizeof berr);
+                rc = nrm_store_write(self->store, s_batch_fn, self, &berr);
+            }
             if (rc == 0) {
                 self->batches++;
                 self->frames += self->nitems;
@@ -998,8 +1158,9 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
             }
             s_items_release(self);
         }
+        now = nrm_now_ms();
         for (size_t i = 0; i < self->npeers; i++)
-            if (self->peers[i].want_pump)
+            if (self->peers[i].want_pump && self->peers[i].pump_after_ms <= now)
                 s_pump(self, &self->peers[i]);
         if (nrm_now_ms() - last_timer > 1000) {
             s_timers(self);

@@ -13,6 +13,8 @@ typedef struct {
     uint64_t batch_max;           /* frames taken into one commit            */
     uint64_t window;              /* unacknowledged deliveries per recipient */
     uint64_t map_max_mb;
+    uint64_t skew_max_ms;         /* Hello refused beyond this clock skew; 0 = off */
+    uint64_t reserve_bytes;       /* free disk below which new messages wait  */
     int      log_level;
 } broker_config_t;
 

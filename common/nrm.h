@@ -84,7 +84,13 @@ enum {
     NRM_R_UNKNOWN_RECIPIENT = 10,
     NRM_R_POLICY           = 11,
     NRM_R_INTERNAL         = 12,
-    NRM_R_STORE_FULL       = 13,
+    NRM_R_STORE_FULL       = 13,  /* broker's disk or map is (nearly) full:
+                                     not a decision on the message; retry */
+    /* 14-39: reserved for administration (14-23) and lifecycle (24-39). */
+    NRM_R_IDENTITY_IN_USE  = 40,  /* Hello: the organisation already has a
+                                     live connection                       */
+    NRM_R_CLOCK_SKEW       = 41,  /* Hello: the agent's clock differs from
+                                     the broker's beyond the limit         */
 };
 const char *nrm_reason_name(uint32_t code);
 

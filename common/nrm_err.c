@@ -94,6 +94,8 @@ nrm_reason_name(uint32_t code)
     case NRM_R_POLICY:            return "policy";
     case NRM_R_INTERNAL:          return "internal";
     case NRM_R_STORE_FULL:        return "store-full";
+    case NRM_R_IDENTITY_IN_USE:   return "identity-in-use";
+    case NRM_R_CLOCK_SKEW:        return "clock-skew";
     default:                      return "unknown-reason";
     }
 }

@@ -13,6 +13,8 @@ typedef struct {
     uint64_t window;         /* unacknowledged deliveries per recipient, 1..100000 (128) */
     uint64_t map_max_mb;     /* LMDB map limit in MiB, 16..2^24 (65536)             */
     char     log_level[16];  /* error, warn, info (default) or debug                */
+    uint64_t clock_skew_max_s; /* Hello refused beyond this skew, 0..86400 (300); 0 = not checked */
+    uint64_t store_reserve_mb; /* free disk kept: new messages refused below it, 0..1048576 (64) */
 } nrm_netconf_t;
 
 void nrm_netconf_defaults(nrm_netconf_t *conf);

@@ -132,7 +132,13 @@ nrm_store_dbi(const nrm_store_t *self, const char *name)
 void
 nrm_store_set_max_map(nrm_store_t *self, size_t max_bytes)
 {
+    MDB_envinfo info;
     self->max_map = max_bytes;
+    /* A limit under the initial map takes effect now: LMDB keeps the map
+       at least as large as the data it holds. */
+    if (!(self->flags & NRM_STORE_RDONLY) && mdb_env_info(self->env, &info) == 0
+        && info.me_mapsize > max_bytes)
+        (void) mdb_env_set_mapsize(self->env, max_bytes);
 }
 
 /* Begins a transaction, adopting a map grown by another process. */

@@ -213,7 +213,7 @@ s_submit_frame(client_t *c, spec_t *s, pb_t *f)
 
 /* ---- the cases ---- */
 
-enum { EXPECT_REFUSAL, EXPECT_OK, EXPECT_SAME_RECEIPT, EXPECT_NO_RECEIPT };
+enum { EXPECT_REFUSAL, EXPECT_OK, EXPECT_SAME_RECEIPT, EXPECT_NO_RECEIPT, EXPECT_WELCOME };
 
 typedef struct {
     const char *name;
@@ -396,6 +396,22 @@ f_ack_unknown(client_t *c, pb_t *f, bool *mp)
 }
 /* Claiming to come from the recipient organisation (spoofed). */
 static void f_ack_spoofed(client_t *c, pb_t *f, bool *mp) { (void) mp; s_ack_frame(c, f, c->last_id, c->to); }
+/* Hellos whose clock is off by the given amount (the broker's default
+   limit is 300 s). */
+static void
+s_hello_at(client_t *c, pb_t *f, int64_t offset_ms)
+{
+    pb_t h = { 0 };
+    pb_uint(&h, 1, NRM_PROTOCOL_VERSION);
+    pb_bytes(&h, 2, c->org, strlen(c->org));
+    pb_uint(&h, 3, (uint64_t) ((int64_t) nrm_now_ms() + offset_ms));
+    pb_bytes(f, 1, h.data, h.len);
+    pb_free(&h);
+}
+static void f_clock_ahead(client_t *c, pb_t *f, bool *mp) { (void) mp; s_hello_at(c, f, 3600 * 1000); }
+static void f_clock_behind(client_t *c, pb_t *f, bool *mp) { (void) mp; s_hello_at(c, f, -301 * 1000); }
+static void f_clock_near(client_t *c, pb_t *f, bool *mp) { (void) mp; s_hello_at(c, f, -240 * 1000); }
+
 /* The last submitted frame again, byte for byte. */
 static void f_replay(client_t *c, pb_t *f, bool *mp) { (void) mp; pb_raw(f, c->last_frame, c->last_len); }
 
@@ -455,6 +471,10 @@ static const case_t s_cases[] = {
     { "genuine", EXPECT_OK, 0, t_valid, NULL },
     { "replayed-frame", EXPECT_SAME_RECEIPT, 0, NULL, f_replay },
     SUBMIT("replayed-id-other-content", NRM_R_DUPLICATE, t_reuse_id),
+    /* clocks: tolerated within the limit, refused beyond it */
+    FRAME("hello-clock-1h-ahead", NRM_R_CLOCK_SKEW, f_clock_ahead),
+    FRAME("hello-clock-301s-behind", NRM_R_CLOCK_SKEW, f_clock_behind),
+    { "hello-clock-240s-behind", EXPECT_WELCOME, 0, NULL, f_clock_near },
     /* acknowledgements: refused and logged, never answered */
     { "ack-unknown-message", EXPECT_NO_RECEIPT, NRM_R_INVALID_FIELD, NULL, f_ack_unknown },
     { "ack-spoofed-recipient", EXPECT_NO_RECEIPT, NRM_R_SENDER_MISMATCH, NULL, f_ack_spoofed },
@@ -500,9 +520,16 @@ hostile_table_run(client_t *c)
             f.data = NULL;
         }
         pb_free(&f);
-        bool answered = tc_receipt(c, k->expect == EXPECT_NO_RECEIPT ? 1500 : 5000, &r);
+        bool welcomed = false;
+        bool answered = k->expect == EXPECT_WELCOME
+                            ? !(welcomed = tc_welcome(c, 5000))
+                            : tc_receipt(c, k->expect == EXPECT_NO_RECEIPT ? 1500 : 5000, &r);
         bool ok;
         switch (k->expect) {
+        case EXPECT_WELCOME:
+            ok = welcomed;
+            snprintf(want, sizeof want, "a Welcome");
+            break;
         case EXPECT_OK:
             ok = answered && r.status == 0 && r.seq > 0;
             snprintf(want, sizeof want, "accepted");
@@ -525,7 +552,11 @@ hostile_table_run(client_t *c)
             logged++;
             snprintf(want, sizeof want, "%s", nrm_reason_name(k->reason));
         }
-        if (answered)
+        if (welcomed)
+            snprintf(got, sizeof got, "a Welcome");
+        else if (answered && k->expect == EXPECT_WELCOME)
+            snprintf(got, sizeof got, "no Welcome");
+        else if (answered)
             snprintf(got, sizeof got, "%s seq=%llu (%s)", r.status ? nrm_reason_name(r.status) : "accepted",
                      (unsigned long long) r.seq, r.reason);
         else

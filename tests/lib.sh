@@ -11,7 +11,7 @@ BIN_AUDIT=$BUILD/tools/nrm-audit
 BIN_BROKER=$BUILD/broker/nrm-broker
 BIN_AGENT=$BUILD/agents/nrm-agent
 BIN_TESTCLIENT=$BUILD/tests/nrm-testclient
-T=$(mktemp -d /tmp/nrm-it-XXXXXX)
+T=$(mktemp -d "${NRM_IT_TMPDIR:-/tmp}/nrm-it-XXXXXX")
 NET=$T/net
 PIDS=""
 BROKER_PID=""
@@ -20,6 +20,9 @@ FAILED=0
 CHECKS=0
 
 it_cleanup() {
+  # Only the test's own shell cleans up: a background child killed before
+  # it has exec'd its program would otherwise run this trap too.
+  [ "$BASHPID" = "$$" ] || return 0
   for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
   for p in $PIDS; do wait "$p" 2>/dev/null || true; done
   if [ "$FAILED" -eq 0 ]; then rm -rf "$T"; else echo "logs and data kept in $T"; fi
@@ -113,3 +116,10 @@ it_send_id() {
 
 # it_state_is ORG MSGID STATE [TIMEOUT]: true when the state is reached.
 it_state_is() { "$BIN_AGENT" wait --dir "$T/$1" --msg "$2" --state "$3" --timeout "${4:-20}" >/dev/null 2>&1; }
+
+# it_all_state ORG STATE TIMEOUT MSGID...: true when every message reaches
+# the state (each within TIMEOUT seconds); names the first that does not.
+it_all_state() {
+  local org=$1 st=$2 to=$3 x; shift 3
+  for x in "$@"; do it_state_is "$org" "$x" "$st" "$to" || { echo "not $st: $x"; return 1; }; done
+}

@@ -105,6 +105,15 @@ tc_receipt(client_t *c, int ms, nrm_receipt_t *r)
     return true;
 }
 
+bool
+tc_welcome(client_t *c, int ms)
+{
+    nrm_wire_t *w = s_recv(c, ms);
+    bool ok = w && w->kind == NRM_WIRE_WELCOME;
+    nrm_wire_destroy(&w);
+    return ok;
+}
+
 static void
 s_receipt(client_t *c, const char *name)
 {

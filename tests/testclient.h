@@ -23,6 +23,8 @@ void tc_send(client_t *c, const uint8_t *data, size_t len, bool more_after);
 /* Waits up to ms for a receipt (deliveries and notices are skipped); checks
    the broker's signature and decodes it. Returns true if one came. */
 bool tc_receipt(client_t *c, int ms, nrm_receipt_t *r);
+/* Waits up to ms for a Welcome (other frames are dropped). */
+bool tc_welcome(client_t *c, int ms);
 
 /* Runs the table of hostile inputs (tests/hostile.c); prints one line per
    case and returns the number of cases whose answer was not the expected
