@@ -12,7 +12,10 @@ from a seeded PRNG and restarted. At the end, after everything drained:
      DELIVERED record;
   3. no queue entry is orphaned: the broker's queue and body stores are
      empty once everything is delivered (read with mdb_dump);
-  4. `nrm-audit verify` passes.
+  4. `nrm-audit verify` passes;
+  5. each inbox lists its messages in the order the broker accepted them
+     (increasing ACCEPTED sequence numbers), however often the broker and
+     the agent were killed in between.
 
 Reproducible from the seed it prints: the seed fixes the messages (sender,
 recipient, document), the moments of the kills (as positions in the
@@ -286,7 +289,11 @@ class Harness:
         # 1. exactly once in the recipient's inbox, with its own document
         seen = {}
         for org, _, _ in ORGS:
+            last = 0
             for e in self.inbox(org):
+                if e["accepted_seq"] <= last:
+                    problems.append("%s's inbox has record %d after record %d" % (org, e["accepted_seq"], last))
+                last = e["accepted_seq"]
                 if e.get("case") == "case-warmup":
                     continue
                 doc = e.get("document") or {}
