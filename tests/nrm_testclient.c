@@ -26,6 +26,7 @@ typedef struct {
     char org[NRM_ID_MAX + 1];
     char to[NRM_ID_MAX + 1];
     uint8_t broker_sign[32], broker_curve[32], admin[32];
+    nrm_genesis_t genesis;
     nrm_cert_t recipient;
     bool have_recipient;
     uint8_t last_id[16];
@@ -174,8 +175,8 @@ static void
 s_load_connect(client_t *c, const char *path)
 {
     char endpoint[256], net[NRM_ID_MAX + 1];
-    uint8_t *cert = NULL;
-    size_t cert_len = 0;
+    uint8_t *cert = NULL, *genesis = NULL;
+    size_t cert_len = 0, genesis_len = 0;
     nrm_err_t err;
     nrm_config_field_t f[] = {
         { "broker", "endpoint", NRM_CFG_STR, endpoint, sizeof endpoint, true, 0, 0, NULL, false },
@@ -183,10 +184,13 @@ s_load_connect(client_t *c, const char *path)
         { "broker", "sign_public", NRM_CFG_KEY_HEX, c->broker_sign, 0, true, 0, 0, NULL, false },
         { "network", "name", NRM_CFG_ID, net, 0, true, 0, 0, NULL, false },
         { "network", "admin_public", NRM_CFG_KEY_HEX, c->admin, 0, true, 0, 0, NULL, false },
+        { "network", "genesis", NRM_CFG_HEXBLOB, &genesis, NRM_MAX_CERT_BYTES + 128, true, 0, 0, &genesis_len, false },
         { "certificate", "signed", NRM_CFG_HEXBLOB, &cert, NRM_MAX_CERT_BYTES, true, 0, 0, &cert_len, false },
     };
-    if (nrm_config_load(path, f, 6, &err) != 0)
+    if (nrm_config_load(path, f, 7, &err) != 0
+        || nrm_genesis_verify_signed(genesis, genesis_len, &c->genesis, &err) != 0)
         s_die(err.msg);
+    free(genesis);
     free(cert);
 }
 
@@ -268,7 +272,8 @@ main(int argc, char **argv)
     for (size_t i = 0; i < w->count; i++) {
         nrm_cert_t cert;
         if (nrm_cert_verify(w->certs[i].body.data, w->certs[i].body.len, w->certs[i].sig.data,
-                            c.admin, &cert, &err) == 0 && strcmp(cert.org_id, c.to) == 0) {
+                            w->certs[i].cosigs, w->certs[i].ncosigs, &c.genesis, &cert, &err) == 0
+            && strcmp(cert.org_id, c.to) == 0) {
             c.recipient = cert;
             c.have_recipient = true;
         }

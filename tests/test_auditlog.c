@@ -5,7 +5,7 @@
     right sequence number. */
 #include "nrm_auditlog.h"
 #include "nrm_crypto.h"
-#include "nrm_registry.h"
+#include "nrm_regadmin.h"
 #include "nrm_util.h"
 #include "testutil.h"
 
@@ -16,11 +16,37 @@ typedef struct {
     uint64_t last;
 } world_t;
 
-static void
-s_cert(world_t *w, nrm_keys_t *k, const char *id, nrm_record_t *rec, uint8_t **body,
-       size_t *len)
+/* Signs an admin action with the administrator and applies it, as the
+   broker would (records of kind a->action, then ENROLLED on quorum). */
+static int
+s_admin(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_action_t *a, nrm_err_t *err)
+{
+    uint8_t *body = NULL, sig[64];
+    size_t len = 0;
+    nrm_regadmin_result_t res;
+    memcpy(a->admin_pk, nrm_keys_sign_pk(w->admin), 32);
+    a->created_ms = nrm_now_ms();
+    int rc = nrm_action_encode(a, &body, &len, err);
+    if (rc == 0 && nrm_sign(w->admin, NRM_CTX_ADMIN, body, len, sig) != 0)
+        rc = NRM_ECRYPTO;
+    if (rc == 0)
+        rc = nrm_regadmin_apply(store, txn, body, len, sig, 64, nrm_now_ms(), &res, err);
+    free(body);
+    return rc;
+}
+
+/* Enrolls an organisation the way nrm-admin does: its signed request
+   (REQUESTED), then the administrator's approval (APPROVED, and with a
+   quorum of one, ENROLLED): three records. */
+static int
+s_enroll(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_keys_t *k, const char *id, nrm_err_t *err)
 {
     nrm_cert_t c;
+    nrm_action_t a;
+    uint8_t *req = NULL, *signed_req = NULL, sig[64];
+    size_t req_len = 0, signed_len = 0;
+    uint64_t seq;
+    uint8_t leaf[32];
     memset(&c, 0, sizeof c);
     snprintf(c.org_id, sizeof c.org_id, "%s", id);
     snprintf(c.org_type, sizeof c.org_type, "%s", id);
@@ -28,15 +54,40 @@ s_cert(world_t *w, nrm_keys_t *k, const char *id, nrm_record_t *rec, uint8_t **b
     memcpy(c.sign_pk, nrm_keys_sign_pk(k), 32);
     memcpy(c.curve_pk, nrm_keys_curve_pk(k), 32);
     memcpy(c.box_pk, nrm_keys_box_pk(k), 32);
+    c.created_ms = 1;
+    int rc = nrm_request_encode(&c, &req, &req_len, err);
+    if (rc == 0 && nrm_sign(k, NRM_CTX_REQUEST, req, req_len, sig) != 0)
+        rc = NRM_ECRYPTO;
+    if (rc == 0)
+        rc = nrm_signed_encode(req, req_len, sig, &signed_req, &signed_len, err);
+    memset(&a, 0, sizeof a);
+    a.action = NRM_REC_REQUESTED;
+    snprintf(a.org_id, sizeof a.org_id, "%s", id);
+    a.request = signed_req;
+    a.request_len = signed_len;
+    if (rc == 0)
+        rc = s_admin(store, txn, w, &a, err);
+    if (rc == 0)
+        rc = nrm_auditlog_tip(store, txn, &seq, leaf, err);
+    memset(&a, 0, sizeof a);
+    a.action = NRM_REC_APPROVED;
+    snprintf(a.org_id, sizeof a.org_id, "%s", id);
+    c.not_before_ms = nrm_now_ms();
+    c.not_after_ms = c.not_before_ms + 3650ull * 24 * 3600 * 1000 - 1;
+    c.serial = seq;
     memcpy(c.issuer_pk, nrm_keys_sign_pk(w->admin), 32);
-    c.not_before_ms = 1;
-    c.not_after_ms = UINT64_MAX / 2;
-    if (nrm_cert_encode(&c, body, len, NULL) != 0 || nrm_sign(w->admin, NRM_CTX_CERT, *body, *len, rec->signature) != 0)
-        exit(2);
-    rec->kind = NRM_REC_ENROLLED;
-    rec->subject = *body;
-    rec->subject_len = *len;
-    rec->has_signature = true;
+    nrm_sha256(signed_req, signed_len, c.request_hash);
+    if (rc == 0)
+        rc = nrm_cert_encode(&c, &a.cert_body, &a.cert_len, err);
+    if (rc == 0 && nrm_sign(w->admin, NRM_CTX_CERT, a.cert_body, a.cert_len, a.cert_sig) != 0)
+        rc = NRM_ECRYPTO;
+    a.has_cert_sig = true;
+    if (rc == 0)
+        rc = s_admin(store, txn, w, &a, err);
+    free(a.cert_body);
+    free(req);
+    free(signed_req);
+    return rc;
 }
 
 static int
@@ -57,6 +108,9 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     nrm_random(g.broker_sign_pk, 32);
     nrm_random(g.broker_curve_pk, 32);
     g.created_ms = nrm_now_ms();
+    g.nadmins = g.quorum = 1;
+    memcpy(g.admin_sign_pks[0], g.admin_pk, 32);
+    nrm_random(g.admin_curve_pks[0], 32);
     if ((rc = nrm_genesis_encode(&g, &body, &len, err)))
         return rc;
     rec.kind = NRM_REC_GENESIS;
@@ -67,21 +121,22 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     if (nrm_sign(w->admin, NRM_CTX_GENESIS, body, len, rec.signature) != 0)
         return NRM_ECRYPTO;
     rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);    /* 1 */
+    uint8_t *signed_g = NULL;
+    size_t signed_len = 0;
+    if (rc == 0)
+        rc = nrm_signed_encode(body, len, rec.signature, &signed_g, &signed_len, err);
+    if (rc == 0)
+        rc = nrm_registry_set_genesis(store, txn, signed_g, signed_len, err);
+    free(signed_g);
     free(body);
-    if (rc)
-        return rc;
-    s_cert(w, w->police, "police", &rec, &body, &len);
-    rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);    /* 2 */
-    free(body);
-    if (rc)
-        return rc;
-    s_cert(w, w->msdhs, "msdhs", &rec, &body, &len);
-    rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);    /* 3 */
-    free(body);
+    if (rc == 0)
+        rc = s_enroll(store, txn, w, w->police, "police", err);      /* 2..4 */
+    if (rc == 0)
+        rc = s_enroll(store, txn, w, w->msdhs, "msdhs", err);        /* 5..7 */
     if (rc)
         return rc;
 
-    for (int i = 0; i < 4; i++) {                                    /* 4..11 */
+    for (int i = 0; i < 4; i++) {                                    /* 8..15 */
         nrm_envelope_t e;
         memset(&e, 0, sizeof e);
         e.version = 1;
@@ -97,6 +152,7 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
             return rc;
         memset(&rec, 0, sizeof rec);
         rec.kind = NRM_REC_ACCEPTED;
+        rec.time_ms = nrm_now_ms();
         snprintf(rec.actor, sizeof rec.actor, "police");
         rec.subject = body;
         rec.subject_len = len;
@@ -135,7 +191,7 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         if (rc)
             return rc;
     }
-    memset(&rec, 0, sizeof rec);                                     /* 12 */
+    memset(&rec, 0, sizeof rec);                                     /* 16 */
     rec.kind = NRM_REC_REJECTED;
     snprintf(rec.actor, sizeof rec.actor, "police");
     rec.reason_code = NRM_R_MALFORMED;
@@ -245,14 +301,14 @@ main(void)
 {
     if (nrm_crypto_init() != 0)
         return 2;
-    world_t w = { nrm_keys_generate(NRM_KEYS_SIGN), nrm_keys_generate(NRM_KEYS_ALL),
+    world_t w = { nrm_keys_generate(NRM_KEYS_SIGN | NRM_KEYS_CURVE), nrm_keys_generate(NRM_KEYS_ALL),
                   nrm_keys_generate(NRM_KEYS_ALL), 0 };
     char dir[64], why[600];
     nrm_store_t *store = s_build(&w, dir, sizeof dir);
     uint64_t count = 0, bad = 0;
     nrm_err_t err;
     CHECK_RC(nrm_auditlog_verify(store, &count, &bad, NULL, NULL, &err), 0);
-    CHECK(count == 12 && w.last == 12);
+    CHECK(count == 16 && w.last == 16);
     /* Every leaf links to the next. */
     MDB_txn *txn = NULL;
     CHECK_RC(nrm_store_read_begin(store, &txn, &err), 0);
@@ -260,9 +316,9 @@ main(void)
     uint8_t tip_leaf[32], leaf[32];
     CHECK_RC(nrm_auditlog_tip(store, txn, &tip, tip_leaf, &err), 0);
     nrm_bytes_t last;
-    CHECK_RC(nrm_auditlog_get(store, txn, 12, &last, &err), 0);
+    CHECK_RC(nrm_auditlog_get(store, txn, 16, &last, &err), 0);
     nrm_leaf_hash(last.data, last.len, leaf);
-    CHECK(tip == 12 && memcmp(leaf, tip_leaf, 32) == 0);
+    CHECK(tip == 16 && memcmp(leaf, tip_leaf, 32) == 0);
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
     t_rmdir(dir);
@@ -270,16 +326,22 @@ main(void)
     /* Byte flips in a signed envelope record: caught at that record
        whichever byte it is (decode, signature or link). */
     for (size_t at = 5; at < 120; at += 23)
-        s_case(&w, (surgery_t) { OP_FLIP, 6, 0, at }, 6, "record 6", __LINE__);
-    s_case(&w, (surgery_t) { OP_FLIP, 4, 0, 60 }, 4, "record 4", __LINE__);
-    s_case(&w, (surgery_t) { OP_DELETE, 7, 0, 0 }, 7, "record 7 is missing", __LINE__);
-    s_case(&w, (surgery_t) { OP_SWAP, 5, 6, 0 }, 5, "record 6", __LINE__);
-    s_case(&w, (surgery_t) { OP_FLIP_LINK, 9, 0, 0 }, 9, "record 9 was altered", __LINE__);
+        s_case(&w, (surgery_t) { OP_FLIP, 10, 0, at }, 10, "record 10", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 8, 0, 60 }, 8, "record 8", __LINE__);
+    s_case(&w, (surgery_t) { OP_DELETE, 11, 0, 0 }, 11, "record 11 is missing", __LINE__);
+    s_case(&w, (surgery_t) { OP_SWAP, 9, 10, 0 }, 9, "record 10", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP_LINK, 13, 0, 0 }, 13, "record 13 was altered", __LINE__);
     /* The last record is covered by the tip. */
-    s_case(&w, (surgery_t) { OP_FLIP, 0, 0, 20 }, 12, "record 12", __LINE__);
-    s_case(&w, (surgery_t) { OP_DELETE, 0, 0, 0 }, 12, "missing", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 0, 0, 20 }, 16, "record 16", __LINE__);
+    s_case(&w, (surgery_t) { OP_DELETE, 0, 0, 0 }, 16, "missing", __LINE__);
     /* A delivery whose acknowledgement was forged fails at that record. */
-    s_case(&w, (surgery_t) { OP_FLIP, 5, 0, 200 }, 5, "record 5", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 9, 0, 200 }, 9, "record 9", __LINE__);
+    /* Registry records: a changed byte in an approval or an enrollment,
+       a request removed (its approval then approves nothing). */
+    for (size_t at = 10; at < 200; at += 37)
+        s_case(&w, (surgery_t) { OP_FLIP, 3, 0, at }, 3, "record 3", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 4, 0, 90 }, 4, "record 4", __LINE__);
+    s_case(&w, (surgery_t) { OP_SWAP, 2, 3, 0 }, 2, "record 3", __LINE__);
     (void) why;
 
     nrm_keys_destroy(&w.admin);
