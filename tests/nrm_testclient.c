@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 typedef struct {
@@ -99,14 +100,15 @@ s_hello(client_t *c)
     free(buf);
 }
 
-static void
+/* Prints the receipt of the last frame; returns its status, or -1. */
+static int
 s_receipt(client_t *c, const char *name)
 {
     nrm_wire_t *w = s_recv(c, 5000);
     if (!w || w->kind != NRM_WIRE_RECEIPT) {
         printf("%s no-receipt\n", name);
         nrm_wire_destroy(&w);
-        return;
+        return -1;
     }
     nrm_receipt_t r;
     nrm_err_t err;
@@ -115,10 +117,11 @@ s_receipt(client_t *c, const char *name)
         s_die("receipt signature does not verify");
     if (nrm_receipt_decode(w->signed_obj.body.data, w->signed_obj.body.len, &r, &err) != 0)
         s_die(err.msg);
-    printf("%s %s seq=%llu reason=%s\n", name, nrm_reason_name(r.status),
-           (unsigned long long) r.seq, r.reason);
+    printf("%s %s seq=%llu reason=%s at=%llu\n", name, nrm_reason_name(r.status),
+           (unsigned long long) r.seq, r.reason, (unsigned long long) nrm_now_ms());
     fflush(stdout);
     nrm_wire_destroy(&w);
+    return (int) r.status;
 }
 
 /* Builds a submit frame; tweak selects the fault. */
@@ -302,6 +305,19 @@ main(int argc, char **argv)
             s_receipt(&c, "duplicate-first");
             s_submit(&c, "duplicate", id);      /* same id, other content */
             s_receipt(&c, k);
+        } else if (strcmp(k, "until-refused") == 0) {
+            /* Valid messages on one open connection, every 20 ms, until
+               the broker refuses one (at most 20 s): how soon a
+               revocation or suspension bites an open connection. */
+            uint64_t end = nrm_now_ms() + 20000;
+            int st = 0;
+            while (nrm_now_ms() < end) {
+                s_submit(&c, "valid", NULL);
+                st = s_receipt(&c, k);
+                if (st != 0)
+                    break;
+                usleep(20000);
+            }
         } else if (strcmp(k, "resend") == 0) {
             s_submit(&c, "valid", NULL);
             s_receipt(&c, "resend-first");

@@ -106,6 +106,42 @@ s_offline_fn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
     return 0;
 }
 
+/* Waits for the answer on sock, watching the handshake: a key the
+   broker's ZAP refuses (not an administrator's) fails at once with that
+   reason instead of a silent timeout. */
+static int
+s_await(void *ctx, void *sock, const char *endpoint, nrm_err_t *err)
+{
+    void *mon = zmq_socket(ctx, ZMQ_PAIR);
+    int zero = 0, rc = NRM_ENET;
+    if (!mon || zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero) != 0
+        || zmq_connect(mon, "inproc://nrm-admin-monitor") != 0) {
+        rc = nrm_err_set(err, NRM_ENET, "socket monitor: %s", zmq_strerror(errno));
+        goto out;
+    }
+    uint64_t end = nrm_now_ms() + S_REPLY_TIMEOUT_MS;
+    while (nrm_now_ms() < end) {
+        zmq_pollitem_t items[2] = { { sock, 0, ZMQ_POLLIN, 0 }, { mon, 0, ZMQ_POLLIN, 0 } };
+        if (zmq_poll(items, 2, 100) < 0 && errno != EINTR)
+            break;
+        if (items[0].revents & ZMQ_POLLIN) {
+            rc = 0;
+            goto out;
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            rc = nrm_err_refuse(err, NRM_R_NOT_ADMIN, "the broker's admin endpoint %s refused this key "
+                                "(not an administrator key of this network)", endpoint);
+            goto out;
+        }
+    }
+    nrm_err_set(err, NRM_ENET, "no answer from the admin endpoint %s in %d s", endpoint,
+                S_REPLY_TIMEOUT_MS / 1000);
+out:
+    if (mon)
+        zmq_close(mon);
+    return rc;
+}
+
 /* Sends frame to the admin endpoint and checks the broker's signed
    receipt: its signature, and that it answers this very frame. */
 static int
@@ -133,13 +169,15 @@ s_online(const char *net_dir, const nrm_keys_t *admin, const nrm_genesis_t *g,
         || zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, nrm_keys_curve_pk(admin), 32) != 0
         || zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, nrm_keys_curve_sk(admin), 32) != 0
         || zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout) != 0
+        || zmq_socket_monitor(sock, "inproc://nrm-admin-monitor", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0
         || zmq_connect(sock, endpoint) != 0 || zmq_send(sock, frame, flen, 0) < 0) {
         rc = nrm_err_set(err, NRM_ENET, "admin endpoint %s: %s", endpoint, zmq_strerror(errno));
         goto out;
     }
+    if ((rc = s_await(ctx, sock, endpoint, err)) != 0)
+        goto out;
     if (zmq_msg_recv(&m, sock, 0) < 0) {
-        rc = nrm_err_set(err, NRM_ENET, "no answer from the admin endpoint %s in %d s (is this key "
-                         "an administrator's of this network?)", endpoint, S_REPLY_TIMEOUT_MS / 1000);
+        rc = nrm_err_set(err, NRM_ENET, "no answer from the admin endpoint %s", endpoint);
         goto out;
     }
     if ((rc = nrm_wire_decode(zmq_msg_data(&m), zmq_msg_size(&m), false, &w, err)) != 0)
@@ -163,8 +201,10 @@ s_online(const char *net_dir, const nrm_keys_t *admin, const nrm_genesis_t *g,
 out:
     nrm_wire_destroy(&w);
     zmq_msg_close(&m);
-    if (sock)
+    if (sock) {
+        (void) zmq_socket_monitor(sock, NULL, 0);
         zmq_close(sock);
+    }
     if (ctx)
         zmq_ctx_term(ctx);
     return rc;
