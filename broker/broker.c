@@ -424,7 +424,7 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     /* A suspended recipient's messages are accepted and held until it is
        resumed; a revoked or expired one gets none. */
     if (rc == NRM_EINVAL && why.reason != NRM_R_SUSPENDED) {
-        snprintf(text, sizeof text, "recipient: %s", why.msg);
+        snprintf(text, sizeof text, "recipient: %.*s", (int) sizeof text - 12, why.msg);
         return s_reject(self, txn, it, s, why.reason, text, true, err);
     }
     if (rc && rc != NRM_EINVAL)
@@ -1184,7 +1184,7 @@ s_admin_fn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
             snprintf(r.reason, sizeof r.reason, "%s", nrm_record_kind_name(a->res.kind));
     } else if (rc == NRM_EINVAL || rc == NRM_ETOOBIG) {
         r.status = why.reason ? why.reason : NRM_R_MALFORMED;
-        snprintf(r.reason, sizeof r.reason, "%s", why.msg);
+        snprintf(r.reason, sizeof r.reason, "%.*s", (int) sizeof r.reason - 1, why.msg);
         rc = nrm_regadmin_refused(store, txn, a->actor, body, body_len, sig, sig_len, r.status, why.msg,
                                   now, &r.seq, r.record_hash, err);
         nrm_warn("admin command from %s refused: %s (%s), record %llu", a->actor,
