@@ -236,6 +236,9 @@ typedef struct {
     const nrm_wire_t *w;            /* NULL if the frame did not decode */
     nrm_envelope_t env;
     bool has_env;
+    uint64_t now;                   /* when its checks are made; the time of
+                                       an ACCEPTED or DELIVERED record, so
+                                       that the verifier sees the same moment */
 } submit_t;
 
 /* Appends a REJECTED record for a submitted frame and answers with its
@@ -375,7 +378,7 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
                  s->env.sender, it->org);
         return s_reject(self, txn, it, s, NRM_R_SENDER_MISMATCH, text, false, err);
     }
-    uint64_t now = nrm_now_ms();
+    uint64_t now = s->now;
     rc = nrm_registry_usable(self->store, txn, it->org, now, &sender, &why);
     if (rc == NRM_ENOTFOUND)
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_SENDER, why.msg, false, err);
@@ -587,7 +590,7 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     uint64_t seq;
     uint8_t leaf[NRM_HASH_BYTES], qkey[QUEUE_KEY_MAX];
     memset(&rec, 0, sizeof rec);
-    rec.time_ms = nrm_now_ms();
+    rec.time_ms = s->now;
     rec.kind = ack.status == 0 ? NRM_REC_DELIVERED : NRM_REC_DELIVERY_REFUSED;
     snprintf(rec.actor, sizeof rec.actor, "%s", it->org);
     rec.subject = (uint8_t *) w->signed_obj.body.data;
@@ -747,6 +750,7 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
     nrm_err_t why = { 0, 0, "" };
     int rc = 0;
     memset(&s, 0, sizeof s);
+    s.now = nrm_now_ms();
     s.frame = zmq_msg_data(&it->msg);
     s.frame_len = zmq_msg_size(&it->msg);
     nrm_sha256(s.frame, s.frame_len, s.frame_hash);
@@ -763,7 +767,7 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
         /* A revoked, suspended or expired organisation is told so on every
            frame (its connection may predate the change: a ROUTER cannot
            close it). Submissions say it in their own checks. */
-        rc = nrm_registry_usable(self->store, txn, it->org, nrm_now_ms(), NULL, &why);
+        rc = nrm_registry_usable(self->store, txn, it->org, s.now, NULL, &why);
         if (rc == NRM_EINVAL || rc == NRM_ENOTFOUND) {
             uint32_t reason = rc == NRM_EINVAL ? why.reason : NRM_R_UNKNOWN_SENDER;
             rc = w->kind == NRM_WIRE_ACK

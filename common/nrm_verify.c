@@ -98,6 +98,12 @@ s_signer(const nrm_replay_org_t *o, const char *ctx, const nrm_record_t *rec)
     return NULL;
 }
 
+static bool
+s_valid_at(const nrm_cert_t *c, uint64_t t)
+{
+    return t >= c->not_before_ms && t < c->not_after_ms;
+}
+
 static int
 s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
 {
@@ -123,9 +129,14 @@ s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
                      nrm_org_status_name(sender->status));
     if (recipient->status == NRM_ORG_REVOKED)
         return s_bad(v, rec->seq, err, "ACCEPTED: recipient '%s' was revoked at this point", env.recipient);
-    if (rec->time_ms < sender->cert.not_before_ms || rec->time_ms >= sender->cert.not_after_ms)
+    if (!s_valid_at(&sender->cert, rec->time_ms))
         return s_bad(v, rec->seq, err, "ACCEPTED: the certificate of '%s' was not valid at this time",
                      env.sender);
+    /* The broker holds messages for a suspended recipient, and refuses
+       them for one whose certificate is not valid. */
+    if (!s_valid_at(&recipient->cert, rec->time_ms))
+        return s_bad(v, rec->seq, err, "ACCEPTED: the certificate of the recipient '%s' was not valid "
+                     "at this time", env.recipient);
     if (!s_signer(sender, NRM_CTX_ENVELOPE, rec))
         return s_bad(v, rec->seq, err, "ACCEPTED: signature of '%s' does not verify", env.sender);
     const nrm_policy_t *policy = nrm_replay_policy(v->reg);
@@ -153,6 +164,9 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     if (recipient->status != NRM_ORG_ACTIVE)
         return s_bad(v, rec->seq, err, "%s: '%s' was %s at this point", kind, ack.recipient,
                      nrm_org_status_name(recipient->status));
+    if (!s_valid_at(&recipient->cert, rec->time_ms))
+        return s_bad(v, rec->seq, err, "%s: the certificate of '%s' was not valid at this time", kind,
+                     ack.recipient);
     if (!s_signer(recipient, NRM_CTX_ACK, rec))
         return s_bad(v, rec->seq, err, "%s: acknowledgement signature of '%s' does not verify",
                      kind, ack.recipient);
