@@ -57,7 +57,7 @@ agent_doc_check(const uint8_t *doc, size_t len, nrm_err_t *err)
 }
 
 static bool
-s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
+s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys, size_t nkeys,
         const nrm_genesis_t *g, agent_delivery_t *d)
 {
     nrm_err_t err = { 0 };
@@ -109,7 +109,7 @@ s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
     plain = malloc(plain_len + 1);
     if (plain == NULL)
         return s_refuse(d, NRM_R_INTERNAL, "out of memory opening the body");
-    if (nrm_seal_open(keys, w->sealed_body.data, w->sealed_body.len, plain) != 0) {
+    if (agent_seal_open(keys, nkeys, w->sealed_body.data, w->sealed_body.len, plain) != 0) {
         ok = s_refuse(d, NRM_R_BODY_MISMATCH, "sealed body does not open with this "
                       "organisation's box key");
         goto out;
@@ -125,13 +125,23 @@ out:
     return ok;
 }
 
+int
+agent_seal_open(const nrm_keys_t *const *keys, size_t nkeys, const uint8_t *sealed, size_t len,
+                uint8_t *out)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        if (nrm_seal_open(keys[i], sealed, len, out) == 0)
+            return 0;
+    return NRM_ECRYPTO;
+}
+
 void
-agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
-                     const nrm_genesis_t *g, agent_delivery_t *out)
+agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys,
+                     size_t nkeys, const nrm_genesis_t *g, agent_delivery_t *out)
 {
     memset(out, 0, sizeof *out);
     nrm_sha256(w->sealed_body.data, w->sealed_body.len, out->body_hash);
-    if (s_check(w, own_id, keys, g, out))
+    if (s_check(w, own_id, keys, nkeys, g, out))
         out->status = NRM_R_OK;
 }
 

@@ -312,24 +312,27 @@ static int
 s_signer_check(broker_t *self, MDB_txn *txn, const nrm_cert_t *cert, const char *ctx,
                nrm_bytes_t data, const uint8_t *sig, bool *retire, nrm_err_t *err)
 {
-    nrm_cert_t old;
     nrm_err_t why = { 0, 0, "" };
-    int rc = nrm_registry_old_cert(self->store, txn, cert->org_id, &old, &why);
-    if (rc && rc != NRM_ENOTFOUND)
-        return nrm_err_set(err, rc, "%s", why.msg);
-    bool rotating = rc == 0;
+    int which;
     *retire = false;
-    if (nrm_verify(cert->sign_pk, ctx, data.data, data.len, sig) == 0) {
-        *retire = rotating;
-        return 0;
-    }
-    if (rotating && nrm_verify(old.sign_pk, ctx, data.data, data.len, sig) == 0)
-        return 0;
-    if (nrm_registry_signed_by_retired(self->store, txn, cert->org_id, ctx, data.data, data.len, sig))
+    int rc = nrm_registry_signer(self->store, txn, cert->org_id, ctx, data.data, data.len, sig, &which,
+                                 NULL, NULL, &why);
+    if (rc == NRM_ENOTFOUND)
+        return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "signature does not verify with the enrolled "
+                              "key of '%s'", cert->org_id);
+    if (rc)
+        return nrm_err_set(err, rc, "%s", why.msg);
+    if (which == NRM_SIGNER_RETIRED)
         return nrm_err_refuse(err, NRM_R_KEY_RETIRED, "signed with a key of '%s' that a rotation "
                               "retired; sign with the new key", cert->org_id);
-    return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "signature does not verify with the enrolled key "
-                          "of '%s'", cert->org_id);
+    if (which == NRM_SIGNER_CURRENT) {
+        nrm_cert_t old;
+        rc = nrm_registry_old_cert(self->store, txn, cert->org_id, &old, &why);
+        if (rc && rc != NRM_ENOTFOUND)
+            return nrm_err_set(err, rc, "%s", why.msg);
+        *retire = rc == 0;
+    }
+    return 0;
 }
 
 /* The first message signed with a rotation's new key retires the old one:
@@ -892,22 +895,21 @@ s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data, 
     return s_send_on(self->router, rid, rid_len, data, len);
 }
 
-/* The certificate that goes with a delivery: the sender's, or during a
-   rotation the old one if the message was signed with the old key. */
+/* The certificate that goes with a delivery: the sender's certificate
+   whose key signed the message, which after a rotation may be the old
+   one or a retired one (kept for this), so that a message queued across
+   a rotation still verifies at its recipient. */
 static int
 s_sender_cert(broker_t *self, MDB_txn *txn, const nrm_envelope_t *env, const nrm_record_t *rec,
               nrm_bytes_t *cert, nrm_err_t *err)
 {
-    MDB_val v;
-    nrm_cert_t old;
-    if (nrm_registry_old_cert(self->store, txn, env->sender, &old, NULL) == 0
-        && nrm_verify(old.sign_pk, NRM_CTX_ENVELOPE, rec->subject, rec->subject_len, rec->signature) == 0
-        && nrm_store_get(self->store, txn, "oldcerts", env->sender, strlen(env->sender), &v, err) == 0) {
-        cert->data = v.mv_data;
-        cert->len = v.mv_size;
-        return 0;
-    }
-    return nrm_registry_find(self->store, txn, env->sender, NULL, cert, err);
+    int which;
+    int rc = nrm_registry_signer(self->store, txn, env->sender, NRM_CTX_ENVELOPE, rec->subject,
+                                 rec->subject_len, rec->signature, &which, NULL, cert, err);
+    if (rc == NRM_ENOTFOUND)
+        return nrm_err_set(err, NRM_ECORRUPT, "no certificate of '%s' verifies the message of record "
+                           "%llu", env->sender, (unsigned long long) rec->seq);
+    return rc;
 }
 
 /* Builds the Deliver frame of queue entry (seq, msg_id) into *out. */
@@ -1206,6 +1208,34 @@ s_admin_fn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
     return rc;
 }
 
+/* After a certificate took effect (ENROLLED, ROTATED): the directory
+   goes at once to every connected organisation that may use the network,
+   so that senders seal to the new keys and a rotated organisation's agent
+   learns its new certificate and switches to it. */
+static void
+s_push_directory(broker_t *self)
+{
+    MDB_txn *txn = NULL;
+    nrm_err_t err = { 0, 0, "" };
+    item_t w;
+    size_t sent = 0;
+    memset(&w, 0, sizeof w);
+    if (nrm_store_read_begin(self->store, &txn, &err) != 0 || s_welcome(self, txn, &w, &err) != 0) {
+        nrm_error("directory not pushed: %s", err.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < self->npeers; i++) {
+        peer_t *p = &self->peers[i];
+        if (p->live && nrm_registry_usable(self->store, txn, p->org, nrm_now_ms(), NULL, NULL) == 0
+            && s_send(self, p->rid, p->rid_len, w.reply, w.reply_len) == 0)
+            sent++;
+    }
+    nrm_info("certificate in force: directory sent to %zu connected organisations", sent);
+out:
+    nrm_store_read_end(&txn);
+    free(w.reply);
+}
+
 /* Reads and answers every admin command waiting. */
 static void
 s_admin_handle(broker_t *self)
@@ -1219,9 +1249,12 @@ s_admin_handle(broker_t *self)
             a.frame_len = 0;        /* refused below as malformed */
         it.admin = true;
         /* The receipt goes out only after the commit. */
-        if (nrm_store_write(self->store, s_admin_fn, &a, &err) == 0 && it.reply)
-            (void) s_send_on(self->admin, it.rid, it.rid_len, it.reply, it.reply_len);
-        else if (err.code) {
+        if (nrm_store_write(self->store, s_admin_fn, &a, &err) == 0) {
+            if (it.reply)
+                (void) s_send_on(self->admin, it.rid, it.rid_len, it.reply, it.reply_len);
+            if (a.res.effect)
+                s_push_directory(self);
+        } else if (err.code) {
             nrm_error("admin command not committed: %s", err.msg);
         }
         zmq_msg_close(&it.msg);

@@ -105,6 +105,12 @@ static int
 s_receipt(client_t *c, const char *name)
 {
     nrm_wire_t *w = s_recv(c, 5000);
+    /* A directory the broker pushes (a certificate took effect) is not
+       the answer. */
+    while (w && w->kind == NRM_WIRE_WELCOME) {
+        nrm_wire_destroy(&w);
+        w = s_recv(c, 5000);
+    }
     if (!w || w->kind != NRM_WIRE_RECEIPT) {
         printf("%s no-receipt\n", name);
         nrm_wire_destroy(&w);
