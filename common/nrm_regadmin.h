@@ -15,6 +15,16 @@
 #define NRM_REGADMIN_H_INCLUDED
 #include "nrm_registry.h"
 
+/* Rules that the broker (nrm_regadmin) and the offline verifier
+   (nrm_replay) apply alike. Times are the broker's record time. */
+#define NRM_DAY_MS              (24ull * 3600ull * 1000ull)
+#define NRM_CERT_MAX_VALID_MS   (3650ull * NRM_DAY_MS)     /* longest certificate   */
+#define NRM_ADMIN_SKEW_MS       (10ull * 60ull * 1000ull)  /* clocks may differ so much */
+/* An AdminAction is applied only within this time of its created_ms, and
+   only once (its exact bytes are remembered): a signed command cannot be
+   replayed later, nor twice. */
+#define NRM_ADMIN_ACTION_TTL_MS (10ull * 60ull * 1000ull)
+
 /* What an applied action did. */
 typedef struct {
     int      kind;                    /* record kind written (the action)      */

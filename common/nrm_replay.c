@@ -33,6 +33,8 @@ struct nrm_replay {
     uint64_t       policy_version;
     s_slot_t      *owed;                  /* quorum met: its effect is next */
     uint64_t       owed_seq;
+    uint8_t      (*seen)[NRM_HASH_BYTES];  /* SHA-256 of every applied action */
+    size_t         seen_cap, seen_used;   /* open addressing; all-zero = free */
 };
 
 static uint64_t
@@ -110,6 +112,7 @@ nrm_replay_destroy(nrm_replay_t **self_p)
         return;
     nrm_policy_free(&(*self_p)->policy);
     free((*self_p)->slots);
+    free((*self_p)->seen);
     free(*self_p);
     *self_p = NULL;
 }
@@ -203,6 +206,49 @@ nrm_replay_owed(const nrm_replay_t *self, const nrm_record_t *next, char *why, s
 }
 
 /* ---- administrators' actions ---- */
+
+static bool
+s_zero_hash(const uint8_t h[NRM_HASH_BYTES])
+{
+    for (size_t i = 0; i < NRM_HASH_BYTES; i++)
+        if (h[i])
+            return false;
+    return true;
+}
+
+static size_t
+s_seen_slot(uint8_t (*tab)[NRM_HASH_BYTES], size_t cap, const uint8_t h[NRM_HASH_BYTES])
+{
+    size_t i = (size_t) nrm_be64_get(h) & (cap - 1);
+    while (!s_zero_hash(tab[i]) && memcmp(tab[i], h, NRM_HASH_BYTES) != 0)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Remembers the hash of an applied action: 1 if it was applied before,
+   0 if new, NRM_ENOMEM. */
+static int
+s_seen_add(nrm_replay_t *self, const uint8_t h[NRM_HASH_BYTES])
+{
+    if ((self->seen_used + 1) * 2 > self->seen_cap) {
+        size_t cap = self->seen_cap ? self->seen_cap * 2 : 256;
+        uint8_t (*tab)[NRM_HASH_BYTES] = calloc(cap, NRM_HASH_BYTES);
+        if (!tab)
+            return NRM_ENOMEM;
+        for (size_t i = 0; i < self->seen_cap; i++)
+            if (!s_zero_hash(self->seen[i]))
+                memcpy(tab[s_seen_slot(tab, cap, self->seen[i])], self->seen[i], NRM_HASH_BYTES);
+        free(self->seen);
+        self->seen = tab;
+        self->seen_cap = cap;
+    }
+    size_t i = s_seen_slot(self->seen, self->seen_cap, h);
+    if (!s_zero_hash(self->seen[i]))
+        return 1;
+    memcpy(self->seen[i], h, NRM_HASH_BYTES);
+    self->seen_used++;
+    return 0;
+}
 
 static int
 s_request(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, size_t n)
@@ -326,9 +372,11 @@ s_action(nrm_replay_t *self, const nrm_record_t *rec, char *why, size_t n)
     nrm_action_t a;
     nrm_err_t derr;
     char actor[NRM_ID_MAX + 1];
+    uint8_t hash[NRM_HASH_BYTES];
     const char *kind = nrm_record_kind_name(rec->kind);
     if (nrm_action_decode(rec->subject, rec->subject_len, &a, &derr) != 0)
         return s_why(why, n, "%s: %s", kind, derr.msg);
+    nrm_sha256(rec->subject, rec->subject_len, hash);
     int rc = 0;
     nrm_admin_actor(a.admin_pk, actor);
     if (a.action != rec->kind)
@@ -340,6 +388,12 @@ s_action(nrm_replay_t *self, const nrm_record_t *rec, char *why, size_t n)
         rc = s_why(why, n, "%s: administrator signature does not verify", kind);
     else if (strcmp(actor, rec->actor) != 0)
         rc = s_why(why, n, "%s: actor '%s' is not the signing administrator", kind, rec->actor);
+    else if (a.created_ms > rec->time_ms + NRM_ADMIN_SKEW_MS
+             || (a.created_ms < rec->time_ms && rec->time_ms - a.created_ms > NRM_ADMIN_ACTION_TTL_MS))
+        rc = s_why(why, n, "%s: the action was made at %llu ms, out of its time window at record time "
+                   "%llu", kind, (unsigned long long) a.created_ms, (unsigned long long) rec->time_ms);
+    else if ((rc = s_seen_add(self, hash)) != 0)
+        rc = rc == 1 ? s_why(why, n, "%s: the same signed action was applied before (a replay)", kind) : rc;
     else if (a.action == NRM_REC_REQUESTED || a.action == NRM_REC_ROTATE_REQUESTED)
         rc = s_request(self, &a, rec->seq, why, n);
     else if (a.action == NRM_REC_APPROVED)
