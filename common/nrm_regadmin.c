@@ -303,6 +303,16 @@ s_check_request(nrm_store_t *store, MDB_txn *txn, const nrm_genesis_t *g, const 
 
 /* ---- approvals ---- */
 
+bool
+nrm_cert_validity_ok(const nrm_cert_t *c, uint64_t now)
+{
+    /* A certificate starts when it is approved: one dated back would make
+       messages signed before the approval look covered by it. */
+    return c->not_before_ms <= now + NRM_ADMIN_SKEW_MS && c->not_before_ms + NRM_ADMIN_SKEW_MS >= now
+           && c->not_after_ms > c->not_before_ms
+           && c->not_after_ms - c->not_before_ms <= NRM_CERT_MAX_VALID_MS;
+}
+
 /* The approved certificate must answer the pending request exactly. */
 static int
 s_cert_answers(const nrm_cert_t *c, const nrm_pending_t *p, uint64_t now, nrm_err_t *err)
@@ -324,9 +334,9 @@ s_cert_answers(const nrm_cert_t *c, const nrm_pending_t *p, uint64_t now, nrm_er
         return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "certificate serial %llu, expected %llu "
                               "(the record of the request)", (unsigned long long) c->serial,
                               (unsigned long long) p->request_seq);
-    if (c->not_before_ms > now + NRM_ADMIN_SKEW_MS || c->not_after_ms - c->not_before_ms > NRM_CERT_MAX_VALID_MS)
-        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "certificate validity out of range "
-                              "(starts in the future or lasts over 3650 days)");
+    if (!nrm_cert_validity_ok(c, now))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "certificate validity out of range: it must "
+                              "start now (within 10 minutes) and last at most 3650 days");
     return 0;
 }
 

@@ -89,6 +89,11 @@ int nrm_rotate_request_verify(const uint8_t *signed_bytes, size_t len,
                               const uint8_t old_sign_pk[NRM_PK_BYTES], nrm_cert_t *req,
                               uint8_t req_hash[NRM_HASH_BYTES], nrm_err_t *err) NRM_WUR;
 
+/* Whether a certificate first approved at time now has an acceptable
+   validity: it starts within NRM_ADMIN_SKEW_MS of now, ends after it
+   starts, and lasts at most NRM_CERT_MAX_VALID_MS. */
+bool nrm_cert_validity_ok(const nrm_cert_t *c, uint64_t now);
+
 /* "admin:" and the key's fingerprint: the actor of an administrator's records. */
 void nrm_admin_actor(const uint8_t pk[NRM_PK_BYTES], char out[NRM_ID_MAX + 1]);
 

@@ -293,7 +293,7 @@ s_answers(const nrm_cert_t *c, const s_slot_t *s)
 }
 
 static int
-s_approve(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, size_t n)
+s_approve(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, uint64_t time_ms, char *why, size_t n)
 {
     nrm_err_t derr;
     nrm_cert_t cert;
@@ -311,6 +311,10 @@ s_approve(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, si
         if (memcmp(cert.issuer_pk, a->admin_pk, NRM_PK_BYTES) != 0 || !s_answers(&cert, s))
             return s_why(why, n, "the certificate approved for '%s' does not answer its request "
                          "(or names another issuer)", a->org_id);
+        if (!nrm_cert_validity_ok(&cert, time_ms))
+            return s_why(why, n, "the certificate approved for '%s' is valid from %llu to %llu ms, "
+                         "not from its approval for at most 3650 days", a->org_id,
+                         (unsigned long long) cert.not_before_ms, (unsigned long long) cert.not_after_ms);
         memcpy(s->cert_hash, hash, NRM_HASH_BYTES);
         memcpy(s->issuer_sig, a->cert_sig, NRM_SIG_BYTES);
         s->pcert = cert;
@@ -397,7 +401,7 @@ s_action(nrm_replay_t *self, const nrm_record_t *rec, char *why, size_t n)
     else if (a.action == NRM_REC_REQUESTED || a.action == NRM_REC_ROTATE_REQUESTED)
         rc = s_request(self, &a, rec->seq, why, n);
     else if (a.action == NRM_REC_APPROVED)
-        rc = s_approve(self, &a, rec->seq, why, n);
+        rc = s_approve(self, &a, rec->seq, rec->time_ms, why, n);
     else if (a.action == NRM_REC_POLICY)
         rc = s_policy(self, &a, why, n);
     else

@@ -9,6 +9,7 @@
 #include "nrm_regadmin.h"
 #include "nrm_util.h"
 #include "testutil.h"
+#include <stdint.h>
 
 #define NADMINS 3
 #define MIN_MS  (60ull * 1000ull)
@@ -416,11 +417,71 @@ t_replayed_action(void)
     nrm_keys_destroy(&police);
 }
 
+/* The first approval fixes the validity: it must start at the approval
+   and last at most 3650 days, whatever the numbers (no wrap-around). */
+static void
+t_cert_validity(void)
+{
+    world_t w;
+    char why[300];
+    uint8_t *cert = NULL;
+    size_t clen = 0, len = 0;
+    s_world_new(&w);
+    nrm_keys_t *ngo = nrm_keys_generate(NRM_KEYS_ALL);
+    uint8_t *req = s_request(ngo, NULL, "ngo", "ngo", &len);
+    CHECK_RC(s_request_cmd(&w, 0, NRM_REC_REQUESTED, "ngo", req, len, why, sizeof why), 0);
+    uint64_t now = nrm_now_ms();
+    const struct { uint64_t nb, na; } bad[] = {
+        { now - NRM_DAY_MS, now + NRM_DAY_MS },                 /* dated back      */
+        { now + NRM_DAY_MS, now + 2 * NRM_DAY_MS },             /* starts later    */
+        { now, now - 1 },                                       /* ends first      */
+        { now, now },                                           /* empty           */
+        { now, now + NRM_CERT_MAX_VALID_MS + 1 },               /* too long        */
+        { now, UINT64_MAX },                                    /* too long        */
+        { UINT64_MAX - 5, 3 },                                  /* wraps around    */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s_cert_for(&w, 1, "ngo", bad[i].nb, bad[i].na, &cert, &clen);
+        CHECK_RC(s_approve_body(&w, 1, "ngo", cert, clen, NULL, why, sizeof why), NRM_R_INVALID_FIELD);
+        CHECK_STR_HAS(why, "validity");
+        free(cert);
+    }
+    s_cert_for(&w, 1, "ngo", now, now + NRM_CERT_MAX_VALID_MS, &cert, &clen);
+    CHECK_RC(s_approve_body(&w, 1, "ngo", cert, clen, NULL, why, sizeof why), 0);
+    free(cert);
+    CHECK_VERIFIES(&w);
+    s_world_destroy(&w);
+
+    /* The verifier refuses a dated-back certificate written past the broker. */
+    s_world_new(&w);
+    CHECK_RC(s_request_cmd(&w, 0, NRM_REC_REQUESTED, "ngo", req, len, why, sizeof why), 0);
+    s_cert_for(&w, 1, "ngo", now - 30 * NRM_DAY_MS, now + NRM_DAY_MS, &cert, &clen);
+    nrm_action_t a;
+    cmd_t cmd;
+    memset(&a, 0, sizeof a);
+    a.action = NRM_REC_APPROVED;
+    snprintf(a.org_id, sizeof a.org_id, "ngo");
+    a.cert_body = cert;
+    a.cert_len = clen;
+    a.has_cert_sig = true;
+    if (nrm_sign(w.admin[1], NRM_CTX_CERT, cert, clen, a.cert_sig) != 0)
+        exit(2);
+    s_sign(&w, 1, &a, nrm_now_ms(), &cmd);
+    uint64_t seq = s_raw_action(&w, NRM_REC_APPROVED, 1, &cmd, nrm_now_ms());
+    CHECK_VERIFY_FAILS(&w, seq, "not from its approval");
+    s_cmd_clear(&cmd);
+    free(cert);
+    free(req);
+    s_world_destroy(&w);
+    nrm_keys_destroy(&ngo);
+}
+
 int
 main(void)
 {
     if (nrm_crypto_init() != 0)
         return 2;
     t_replayed_action();
+    t_cert_validity();
     TEST_DONE();
 }
