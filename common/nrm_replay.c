@@ -250,6 +250,28 @@ s_seen_add(nrm_replay_t *self, const uint8_t h[NRM_HASH_BYTES])
     return 0;
 }
 
+/* The rule of nrm_regadmin: a request's keys must not be the broker's or
+   an administrator's, nor a CURVE key an organisation still has (its
+   current one, or during a rotation its old one). NULL if free, else what
+   holds it. */
+static const char *
+s_key_taken(const nrm_replay_t *self, const nrm_cert_t *req)
+{
+    const nrm_genesis_t *g = &self->genesis;
+    if (!memcmp(req->curve_pk, g->broker_curve_pk, NRM_PK_BYTES)
+        || !memcmp(req->sign_pk, g->broker_sign_pk, NRM_PK_BYTES)
+        || nrm_genesis_admin(g, req->sign_pk) >= 0 || nrm_genesis_admin_curve(g, req->curve_pk) >= 0)
+        return "the broker or an administrator";
+    for (size_t i = 0; i < self->cap; i++) {
+        const s_slot_t *o = &self->slots[i];
+        if (o->id[0] && o->enrolled
+            && (!memcmp(o->org.cert.curve_pk, req->curve_pk, NRM_PK_BYTES)
+                || (o->org.has_old && !memcmp(o->org.old.curve_pk, req->curve_pk, NRM_PK_BYTES))))
+            return o->id;
+    }
+    return NULL;
+}
+
 static int
 s_request(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, size_t n)
 {
@@ -271,6 +293,13 @@ s_request(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, si
         return s_why(why, n, "%s", derr.msg);
     if (strcmp(req.org_id, a->org_id) != 0)
         return s_why(why, n, "the request is for '%s', the action names '%s'", req.org_id, a->org_id);
+    if (rotate && strcmp(req.org_type, s->org.cert.org_type) != 0)
+        return s_why(why, n, "rotation of '%s' changes its type", a->org_id);
+    if (rotate && memcmp(req.sign_pk, s->org.cert.sign_pk, NRM_PK_BYTES) == 0)
+        return s_why(why, n, "rotation of '%s' keeps its signing key", a->org_id);
+    const char *holder = s_key_taken(self, &req);
+    if (holder)
+        return s_why(why, n, "the request of '%s' reuses a key of %s", a->org_id, holder);
     if (!(s = s_get(self, a->org_id)))
         return NRM_ENOMEM;
     s->pend_kind = a->action;
@@ -325,6 +354,11 @@ s_approve(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, uint64_t time
         return s_why(why, n, "the administrator's certificate signature does not verify");
     memcpy(s->approvers[s->napprovals++], a->admin_pk, NRM_PK_BYTES);
     if (s->napprovals >= self->genesis.quorum) {
+        /* Another certificate may have taken a key since the request. */
+        const char *holder = s_key_taken(self, &s->pcert);
+        if (holder)
+            return s_why(why, n, "the certificate of '%s' takes effect with a key of %s", a->org_id,
+                         holder);
         self->owed = s;
         self->owed_seq = seq;
     }

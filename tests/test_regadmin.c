@@ -179,7 +179,19 @@ s_status_cmd(world_t *w, int i, int kind, const char *org, cmd_t *keep)
 /* The Signed{EnrollRequest} of k for id; with old, a rotation request
    countersigned by the key in force. Caller frees. */
 static uint8_t *
+s_request_curve(nrm_keys_t *k, nrm_keys_t *old, const char *id, const char *type,
+                const nrm_keys_t *curve, size_t *len);
+
+static uint8_t *
 s_request(nrm_keys_t *k, nrm_keys_t *old, const char *id, const char *type, size_t *len)
+{
+    return s_request_curve(k, old, id, type, k, len);
+}
+
+/* Same, with the CURVE key of another key set. */
+static uint8_t *
+s_request_curve(nrm_keys_t *k, nrm_keys_t *old, const char *id, const char *type,
+                const nrm_keys_t *curve, size_t *len)
 {
     nrm_cert_t c;
     nrm_err_t err;
@@ -191,7 +203,7 @@ s_request(nrm_keys_t *k, nrm_keys_t *old, const char *id, const char *type, size
     snprintf(c.org_type, sizeof c.org_type, "%s", type);
     snprintf(c.name, sizeof c.name, "Org %s", id);
     memcpy(c.sign_pk, nrm_keys_sign_pk(k), 32);
-    memcpy(c.curve_pk, nrm_keys_curve_pk(k), 32);
+    memcpy(c.curve_pk, nrm_keys_curve_pk(curve), 32);
     memcpy(c.box_pk, nrm_keys_box_pk(k), 32);
     c.created_ms = nrm_now_ms();
     if (nrm_request_encode(&c, &req, &req_len, &err) != 0 || nrm_sign(k, NRM_CTX_REQUEST, req, req_len, sig) != 0)
@@ -476,6 +488,88 @@ t_cert_validity(void)
     nrm_keys_destroy(&ngo);
 }
 
+/* Signs a request action by administrator 0 and appends it past the
+   broker; returns its seq. */
+static uint64_t
+s_raw_request(world_t *w, int kind, const char *id, const uint8_t *req, size_t len)
+{
+    nrm_action_t a;
+    cmd_t cmd;
+    memset(&a, 0, sizeof a);
+    a.action = kind;
+    snprintf(a.org_id, sizeof a.org_id, "%s", id);
+    a.request = (uint8_t *) req;
+    a.request_len = len;
+    s_sign(w, 0, &a, nrm_now_ms(), &cmd);
+    uint64_t seq = s_raw_action(w, kind, 0, &cmd, nrm_now_ms());
+    s_cmd_clear(&cmd);
+    return seq;
+}
+
+/* Requests that the broker refuses must fail verification too when
+   written past it: a rotation that changes the type or keeps the signing
+   key, a key another organisation holds (at the request, and when the
+   quorum is met after another certificate took the key meanwhile). */
+static void
+t_replay_agrees(void)
+{
+    enum { TYPE, SAME_KEY, CURVE_TAKEN, N_CASES };
+    const char *broker_says[] = { "cannot change the type", "keeps the same signing key",
+                                  "CURVE key is already enrolled" };
+    const char *verify_says[] = { "changes its type", "keeps its signing key", "reuses a key of police" };
+    char why[300];
+    for (int c = 0; c < N_CASES; c++) {
+        world_t w;
+        size_t len = 0;
+        s_world_new(&w);
+        nrm_keys_t *police = nrm_keys_generate(NRM_KEYS_ALL), *fresh = nrm_keys_generate(NRM_KEYS_ALL);
+        CHECK_RC(s_enroll(&w, police, NULL, "police", "police"), 0);
+        uint8_t *req = c == TYPE       ? s_request(fresh, police, "police", "ngo", &len)
+                     : c == SAME_KEY   ? s_request(police, police, "police", "police", &len)
+                                       : s_request_curve(fresh, NULL, "ngo", "ngo", police, &len);
+        int kind = c == CURVE_TAKEN ? NRM_REC_REQUESTED : NRM_REC_ROTATE_REQUESTED;
+        const char *id = c == CURVE_TAKEN ? "ngo" : "police";
+        t_checks++;
+        if (s_request_cmd(&w, 1, kind, id, req, len, why, sizeof why) == 0 || !strstr(why, broker_says[c])) {
+            t_failures++;
+            fprintf(stderr, "case %d: broker said '%s', expected '%s'\n", c, why, broker_says[c]);
+        }
+        uint64_t seq = s_raw_request(&w, kind, id, req, len);
+        CHECK_VERIFY_FAILS(&w, seq, verify_says[c]);
+        free(req);
+        nrm_keys_destroy(&police);
+        nrm_keys_destroy(&fresh);
+        s_world_destroy(&w);
+    }
+
+    /* Two pending requests with one CURVE key: the first enrolled takes
+       it; the second's quorum is refused, by both. */
+    world_t w;
+    size_t la = 0, lb = 0, clen = 0;
+    uint8_t *cert = NULL;
+    cmd_t cmd;
+    s_world_new(&w);
+    nrm_keys_t *ka = nrm_keys_generate(NRM_KEYS_ALL), *kb = nrm_keys_generate(NRM_KEYS_ALL);
+    uint8_t *ra = s_request(ka, NULL, "ngo-a", "ngo", &la), *rb = s_request_curve(kb, NULL, "ngo-b", "ngo", ka, &lb);
+    CHECK_RC(s_request_cmd(&w, 0, NRM_REC_REQUESTED, "ngo-b", rb, lb, why, sizeof why), 0);
+    CHECK_RC(s_enroll(&w, ka, NULL, "ngo-a", "ngo"), 0);
+    uint64_t now = nrm_now_ms();
+    s_cert_for(&w, 0, "ngo-b", now, now + NRM_DAY_MS, &cert, &clen);
+    CHECK_RC(s_approve_body(&w, 0, "ngo-b", cert, clen, NULL, why, sizeof why), 0);
+    CHECK_RC(s_approve_body(&w, 1, "ngo-b", cert, clen, &cmd, why, sizeof why), NRM_R_REGISTRY);
+    CHECK_STR_HAS(why, "CURVE key is already enrolled (organisation 'ngo-a')");
+    CHECK_VERIFIES(&w);
+    uint64_t seq = s_raw_action(&w, NRM_REC_APPROVED, 1, &cmd, nrm_now_ms());
+    CHECK_VERIFY_FAILS(&w, seq, "takes effect with a key of ngo-a");
+    s_cmd_clear(&cmd);
+    free(cert);
+    free(ra);
+    free(rb);
+    nrm_keys_destroy(&ka);
+    nrm_keys_destroy(&kb);
+    s_world_destroy(&w);
+}
+
 int
 main(void)
 {
@@ -483,5 +577,6 @@ main(void)
         return 2;
     t_replayed_action();
     t_cert_validity();
+    t_replay_agrees();
     TEST_DONE();
 }
