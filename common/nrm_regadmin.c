@@ -564,6 +564,26 @@ s_fresh(nrm_store_t *store, MDB_txn *txn, const nrm_action_t *a, const uint8_t *
     return 0;
 }
 
+/* CANCELLED: an administrator withdraws the pending request it names
+   (by its record, so the command cannot withdraw a later request). */
+static int
+s_check_cancel(nrm_store_t *store, MDB_txn *txn, const nrm_action_t *a, nrm_err_t *err)
+{
+    nrm_pending_t p;
+    int rc = nrm_pending_get(store, txn, a->org_id, &p, NULL);
+    uint64_t seq = p.request_seq;
+    nrm_pending_clear(&p);
+    if (rc == NRM_ENOTFOUND)
+        return nrm_err_refuse(err, NRM_R_REGISTRY, "nothing is pending for '%s'", a->org_id);
+    if (rc)
+        return nrm_err_set(err, rc, "reading the pending requests");
+    if (seq != a->request_seq)
+        return nrm_err_refuse(err, NRM_R_REGISTRY, "the pending request of '%s' is record %llu, the "
+                              "command withdraws record %llu", a->org_id, (unsigned long long) seq,
+                              (unsigned long long) a->request_seq);
+    return 0;
+}
+
 /* Checks signer and signature of the action, then decides it. */
 static int
 s_apply(nrm_store_t *store, MDB_txn *txn, const nrm_genesis_t *g, const nrm_action_t *a,
@@ -615,6 +635,13 @@ s_apply(nrm_store_t *store, MDB_txn *txn, const nrm_genesis_t *g, const nrm_acti
                 return rc;
         }
         return nrm_registry_set_status(store, txn, a->org_id, &st, err);
+    case NRM_REC_CANCELLED:
+        if ((rc = s_check_cancel(store, txn, a, err)))
+            return rc;
+        if ((rc = s_append(store, txn, a->action, actor, body, len, sig, a->reason, now, &res->seq,
+                           res->leaf, err)))
+            return rc;
+        return nrm_store_del(store, txn, "pending", a->org_id, strlen(a->org_id), err);
     case NRM_REC_POLICY:
         if ((rc = s_check_policy(store, txn, a, err)))
             return rc;

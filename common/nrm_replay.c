@@ -385,6 +385,20 @@ s_status(nrm_replay_t *self, const nrm_action_t *a, char *why, size_t n)
 }
 
 static int
+s_cancel(nrm_replay_t *self, const nrm_action_t *a, char *why, size_t n)
+{
+    s_slot_t *s = s_find(self, a->org_id);
+    if (!s || !s->pend_kind)
+        return s_why(why, n, "CANCELLED: nothing was pending for '%s'", a->org_id);
+    if (s->pend_seq != a->request_seq)
+        return s_why(why, n, "CANCELLED: the pending request of '%s' was record %llu, not %llu", a->org_id,
+                     (unsigned long long) s->pend_seq, (unsigned long long) a->request_seq);
+    s->pend_kind = 0;
+    s->napprovals = 0;
+    return 0;
+}
+
+static int
 s_policy(nrm_replay_t *self, const nrm_action_t *a, char *why, size_t n)
 {
     nrm_policy_t *p = NULL;
@@ -438,6 +452,8 @@ s_action(nrm_replay_t *self, const nrm_record_t *rec, char *why, size_t n)
         rc = s_approve(self, &a, rec->seq, rec->time_ms, why, n);
     else if (a.action == NRM_REC_POLICY)
         rc = s_policy(self, &a, why, n);
+    else if (a.action == NRM_REC_CANCELLED)
+        rc = s_cancel(self, &a, why, n);
     else
         rc = s_status(self, &a, why, n);
     nrm_action_clear(&a);
@@ -478,6 +494,7 @@ nrm_replay_apply(nrm_replay_t *self, const nrm_record_t *rec, char *why, size_t 
     case NRM_REC_SUSPENDED:
     case NRM_REC_RESUMED:
     case NRM_REC_POLICY:
+    case NRM_REC_CANCELLED:
         return s_action(self, rec, why, n);
     case NRM_REC_KEY_RETIRED:
         return s_retired(self, rec, why, n);

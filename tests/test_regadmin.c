@@ -570,6 +570,100 @@ t_replay_agrees(void)
     s_world_destroy(&w);
 }
 
+static int
+s_cancel(world_t *w, int i, const char *id, uint64_t request_seq, const char *reason, cmd_t *keep,
+         char *why, size_t why_size)
+{
+    nrm_action_t a;
+    memset(&a, 0, sizeof a);
+    a.action = NRM_REC_CANCELLED;
+    snprintf(a.org_id, sizeof a.org_id, "%s", id);
+    snprintf(a.reason, sizeof a.reason, "%s", reason);
+    a.request_seq = request_seq;
+    return s_do(w, i, &a, keep, why, why_size);
+}
+
+static uint64_t
+s_pending_seq(world_t *w, const char *id)
+{
+    MDB_txn *txn = NULL;
+    nrm_pending_t p;
+    nrm_err_t err;
+    uint64_t seq = 0;
+    if (nrm_store_read_begin(w->store, &txn, &err) == 0 && nrm_pending_get(w->store, txn, id, &p, &err) == 0)
+        seq = p.request_seq;
+    nrm_pending_clear(&p);
+    nrm_store_read_end(&txn);
+    return seq;
+}
+
+/* CANCELLED withdraws the pending request it names, with its approvals;
+   a new request may follow, and the old approvals do not count for it. */
+static void
+t_cancel(void)
+{
+    world_t w;
+    char why[300];
+    uint8_t *cert = NULL, *cert2 = NULL;
+    size_t len = 0, clen = 0, clen2 = 0;
+    cmd_t first;
+    s_world_new(&w);
+    nrm_keys_t *ngo = nrm_keys_generate(NRM_KEYS_ALL);
+    uint8_t *req = s_request(ngo, NULL, "ngo", "ngo", &len);
+    CHECK_RC(s_cancel(&w, 0, "ngo", 2, "no such request", NULL, why, sizeof why), NRM_R_REGISTRY);
+    CHECK_STR_HAS(why, "nothing is pending for 'ngo'");
+    CHECK_RC(s_request_cmd(&w, 0, NRM_REC_REQUESTED, "ngo", req, len, why, sizeof why), 0);
+    uint64_t first_seq = s_pending_seq(&w, "ngo");
+    CHECK(first_seq == 2);
+    uint64_t now = nrm_now_ms();
+    s_cert_for(&w, 0, "ngo", now, now + NRM_DAY_MS, &cert, &clen);
+    CHECK_RC(s_approve_body(&w, 0, "ngo", cert, clen, NULL, why, sizeof why), 0);
+    CHECK_RC(s_cancel(&w, 1, "ngo", first_seq + 7, "wrong one", NULL, why, sizeof why), NRM_R_REGISTRY);
+    CHECK_STR_HAS(why, "is record 2, the command withdraws record 9");
+    CHECK_RC(s_cancel(&w, 1, "ngo", first_seq, "", NULL, why, sizeof why), NRM_R_INVALID_FIELD);
+    CHECK_STR_HAS(why, "reason missing");
+    CHECK_RC(s_cancel(&w, 1, "ngo", first_seq, "the organisation asked", &first, why, sizeof why), 0);
+    CHECK(s_pending_seq(&w, "ngo") == 0);
+    CHECK_RC(s_approve_body(&w, 1, "ngo", cert, clen, NULL, why, sizeof why), NRM_R_REGISTRY);
+    CHECK_STR_HAS(why, "no request of 'ngo' is pending");
+    /* A new request; the first one's certificate does not answer it. */
+    CHECK_RC(s_request_cmd(&w, 2, NRM_REC_REQUESTED, "ngo", req, len, why, sizeof why), 0);
+    CHECK(s_pending_seq(&w, "ngo") > first_seq);
+    CHECK_RC(s_approve_body(&w, 0, "ngo", cert, clen, NULL, why, sizeof why), NRM_R_INVALID_FIELD);
+    CHECK_STR_HAS(why, "serial 2");
+    CHECK_RC(s_apply_at(&w, &first, nrm_now_ms(), NULL, why, sizeof why), NRM_R_DUPLICATE);
+    s_cert_for(&w, 1, "ngo", now, now + NRM_DAY_MS, &cert2, &clen2);
+    CHECK_RC(s_approve_body(&w, 1, "ngo", cert2, clen2, NULL, why, sizeof why), 0);
+    CHECK_RC(s_approve_body(&w, 2, "ngo", cert2, clen2, NULL, why, sizeof why), 0);
+    CHECK(s_status_of(&w, "ngo") == NRM_ORG_ACTIVE);
+    CHECK_VERIFIES(&w);
+    s_cmd_clear(&first);
+    free(cert2);
+    s_world_destroy(&w);
+
+    /* Past the broker: a CANCELLED of another request, or of nothing. */
+    for (int c = 0; c < 2; c++) {
+        cmd_t cmd;
+        nrm_action_t a;
+        s_world_new(&w);
+        if (c == 0)
+            CHECK_RC(s_request_cmd(&w, 0, NRM_REC_REQUESTED, "ngo", req, len, why, sizeof why), 0);
+        memset(&a, 0, sizeof a);
+        a.action = NRM_REC_CANCELLED;
+        snprintf(a.org_id, sizeof a.org_id, "ngo");
+        snprintf(a.reason, sizeof a.reason, "x");
+        a.request_seq = 5;
+        s_sign(&w, 1, &a, nrm_now_ms(), &cmd);
+        uint64_t seq = s_raw_action(&w, NRM_REC_CANCELLED, 1, &cmd, nrm_now_ms());
+        CHECK_VERIFY_FAILS(&w, seq, c == 0 ? "was record 2, not 5" : "nothing was pending");
+        s_cmd_clear(&cmd);
+        s_world_destroy(&w);
+    }
+    free(cert);
+    free(req);
+    nrm_keys_destroy(&ngo);
+}
+
 int
 main(void)
 {
@@ -578,5 +672,6 @@ main(void)
     t_replayed_action();
     t_cert_validity();
     t_replay_agrees();
+    t_cancel();
     TEST_DONE();
 }
