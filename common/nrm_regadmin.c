@@ -270,6 +270,20 @@ s_check_request(nrm_store_t *store, MDB_txn *txn, const nrm_genesis_t *g, const 
         return rc;
     if (!rotate && rc == 0)
         return nrm_err_refuse(err, NRM_R_REGISTRY, "organisation '%s' is already enrolled", a->org_id);
+    if (!rotate) {
+        /* Every certificate goes out in the Welcome, which carries at most
+           NRM_MAX_CERTS: one more would be left out of every directory. */
+        MDB_stat enrolled, pending;
+        int mrc = mdb_stat(txn, nrm_store_dbi(store, "registry"), &enrolled);
+        if (mrc == 0)
+            mrc = mdb_stat(txn, nrm_store_dbi(store, "pending"), &pending);
+        if (mrc)
+            return nrm_store_lmdb_error(mrc, "registry size", err);
+        if (enrolled.ms_entries + pending.ms_entries >= NRM_MAX_CERTS)
+            return nrm_err_refuse(err, NRM_R_REGISTRY, "the network holds %zu organisations and %zu "
+                                  "pending requests: at most %d in all", (size_t) enrolled.ms_entries,
+                                  (size_t) pending.ms_entries, NRM_MAX_CERTS);
+    }
     if (rotate && rc == NRM_ENOTFOUND)
         return nrm_err_refuse(err, NRM_R_REGISTRY, "organisation '%s' is not enrolled: nothing to rotate",
                               a->org_id);

@@ -284,6 +284,17 @@ s_request(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, si
         return s_why(why, n, "a request of '%s' was already pending", a->org_id);
     if (!rotate && s && s->enrolled)
         return s_why(why, n, "'%s' was already enrolled", a->org_id);
+    if (!rotate) {
+        size_t count = 0;
+        for (size_t i = 0; i < self->cap; i++)
+            /* As the broker counts: certificates, plus pending requests
+               (a pending rotation counts apart from its certificate). */
+            count += (size_t) (self->slots[i].id[0] && self->slots[i].enrolled)
+                     + (size_t) (self->slots[i].id[0] && self->slots[i].pend_kind);
+        if (count >= NRM_MAX_CERTS)
+            return s_why(why, n, "request of '%s' beyond %d organisations and pending requests",
+                         a->org_id, NRM_MAX_CERTS);
+    }
     if (rotate && (!s || !s->enrolled || s->org.status != NRM_ORG_ACTIVE))
         return s_why(why, n, "rotation of '%s', which was not enrolled and active", a->org_id);
     int rc = rotate ? nrm_rotate_request_verify(a->request, a->request_len, s->org.cert.sign_pk, &req,

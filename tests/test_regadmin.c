@@ -664,6 +664,71 @@ t_cancel(void)
     nrm_keys_destroy(&ngo);
 }
 
+typedef struct {
+    world_t *w;
+    nrm_keys_t *k;
+    size_t n;
+    int last_rc;
+    nrm_err_t why;
+} fill_t;
+
+/* n enrollment requests in one transaction (one fsync). The keys are the
+   same for all: pending requests do not hold keys. */
+static int
+s_fill_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    fill_t *f = ctx;
+    for (size_t i = 0; i < f->n; i++) {
+        char id[32];
+        size_t len = 0;
+        nrm_action_t a;
+        cmd_t cmd;
+        nrm_regadmin_result_t res;
+        snprintf(id, sizeof id, "org-%05zu", i);
+        uint8_t *req = s_request(f->k, NULL, id, "ngo", &len);
+        memset(&a, 0, sizeof a);
+        a.action = NRM_REC_REQUESTED;
+        snprintf(a.org_id, sizeof a.org_id, "%s", id);
+        a.request = req;
+        a.request_len = len;
+        s_sign(f->w, (int) (i % NADMINS), &a, nrm_now_ms(), &cmd);
+        f->last_rc = nrm_regadmin_apply(store, txn, cmd.body, cmd.len, cmd.sig, NRM_SIG_BYTES, nrm_now_ms(),
+                                        &res, &f->why);
+        s_cmd_clear(&cmd);
+        free(req);
+        if (f->last_rc == NRM_EINVAL)
+            return 0;       /* keep what was applied; the refusal is the result */
+        if (f->last_rc)
+            return nrm_err_set(err, f->last_rc, "%s", f->why.msg);
+    }
+    return 0;
+}
+
+/* At most NRM_MAX_CERTS organisations and pending requests: the Welcome
+   carries that many certificates, a network with more would leave some
+   out of every directory. */
+static void
+t_registry_cap(void)
+{
+    world_t w;
+    nrm_err_t err;
+    s_world_new(&w);
+    fill_t f = { &w, nrm_keys_generate(NRM_KEYS_ALL), NRM_MAX_CERTS, 0, { 0, 0, "" } };
+    CHECK_RC(nrm_store_write(w.store, s_fill_fn, &f, &err), 0);
+    CHECK_RC(f.last_rc, 0);
+    char why[300];
+    size_t len = 0;
+    uint8_t *req = s_request(f.k, NULL, "one-more", "ngo", &len);
+    CHECK_RC(s_request_cmd(&w, 0, NRM_REC_REQUESTED, "one-more", req, len, why, sizeof why), NRM_R_REGISTRY);
+    CHECK_STR_HAS(why, "0 organisations and 4096 pending requests: at most 4096");
+    CHECK_VERIFIES(&w);
+    uint64_t seq = s_raw_request(&w, NRM_REC_REQUESTED, "one-more", req, len);
+    CHECK_VERIFY_FAILS(&w, seq, "beyond 4096");
+    free(req);
+    nrm_keys_destroy(&f.k);
+    s_world_destroy(&w);
+}
+
 int
 main(void)
 {
@@ -673,5 +738,6 @@ main(void)
     t_cert_validity();
     t_replay_agrees();
     t_cancel();
+    t_registry_cap();
     TEST_DONE();
 }
