@@ -729,6 +729,75 @@ t_registry_cap(void)
     s_world_destroy(&w);
 }
 
+/* Appends an ACCEPTED record of a message from -> to signed by k, past
+   the broker; with retire, the KEY_RETIRED record the broker writes
+   before it. Returns the ACCEPTED record's seq. */
+static uint64_t
+s_raw_accepted(world_t *w, nrm_keys_t *k, const char *from, const char *to, bool retire)
+{
+    nrm_envelope_t e;
+    raw_t r;
+    nrm_err_t err;
+    uint8_t *body = NULL, sig[64];
+    size_t len = 0;
+    memset(&e, 0, sizeof e);
+    e.version = 1;
+    nrm_random(e.msg_id, 16);
+    snprintf(e.type, sizeof e.type, "referral");
+    snprintf(e.sender, sizeof e.sender, "%s", from);
+    snprintf(e.recipient, sizeof e.recipient, "%s", to);
+    snprintf(e.case_ref, sizeof e.case_ref, "case-1");
+    e.created_ms = nrm_now_ms();
+    nrm_random(e.body_hash, 32);
+    e.body_size = 100;
+    if (nrm_envelope_encode(&e, &body, &len, &err) != 0 || nrm_sign(k, NRM_CTX_ENVELOPE, body, len, sig) != 0)
+        exit(2);
+    for (int i = retire ? 0 : 1; i < 2; i++) {
+        memset(&r, 0, sizeof r);
+        r.rec.kind = i == 0 ? NRM_REC_KEY_RETIRED : NRM_REC_ACCEPTED;
+        r.rec.time_ms = nrm_now_ms();
+        snprintf(r.rec.actor, sizeof r.rec.actor, "%s", from);
+        r.rec.subject = body;
+        r.rec.subject_len = len;
+        r.rec.has_signature = true;
+        memcpy(r.rec.signature, sig, 64);
+        r.rec.has_msg_id = i == 1;
+        memcpy(r.rec.msg_id, e.msg_id, 16);
+        if (nrm_store_write(w->store, s_raw_fn, &r, &err) != 0)
+            exit(2);
+    }
+    free(body);
+    return r.seq;
+}
+
+/* After a rotation the first message under the new key retires the old
+   one (KEY_RETIRED right before it); a log where the new key signs while
+   the old one stays accepted is not one the broker writes. */
+static void
+t_retire_order(void)
+{
+    for (int retire = 0; retire < 2; retire++) {
+        world_t w;
+        s_world_new(&w);
+        nrm_keys_t *old = nrm_keys_generate(NRM_KEYS_ALL), *fresh = nrm_keys_generate(NRM_KEYS_ALL),
+                   *msdhs = nrm_keys_generate(NRM_KEYS_ALL);
+        CHECK_RC(s_enroll(&w, old, NULL, "police", "police"), 0);
+        CHECK_RC(s_enroll(&w, msdhs, NULL, "msdhs", "msdhs"), 0);
+        s_raw_accepted(&w, old, "police", "msdhs", false);
+        CHECK_RC(s_enroll(&w, fresh, old, "police", "police"), 0);
+        s_raw_accepted(&w, old, "police", "msdhs", false);      /* old key, still accepted */
+        uint64_t seq = s_raw_accepted(&w, fresh, "police", "msdhs", retire);
+        if (retire)
+            CHECK_VERIFIES(&w);
+        else
+            CHECK_VERIFY_FAILS(&w, seq, "no KEY_RETIRED before it");
+        nrm_keys_destroy(&old);
+        nrm_keys_destroy(&fresh);
+        nrm_keys_destroy(&msdhs);
+        s_world_destroy(&w);
+    }
+}
+
 int
 main(void)
 {
@@ -739,5 +808,6 @@ main(void)
     t_replay_agrees();
     t_cancel();
     t_registry_cap();
+    t_retire_order();
     TEST_DONE();
 }
