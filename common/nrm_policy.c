@@ -496,7 +496,8 @@ nrm_policy_parse(const char *text, size_t len, const char *name, nrm_policy_t **
     if (out)
         *out = NULL;
     if (!out || (!text && len > 0))
-        return nrm_err_set(err, NRM_EINVAL, "%s: no policy text", name);
+        return nrm_err_set(err, NRM_EINVAL, "%s: internal: no text or no place for the policy",
+                           name);
     if (len > NRM_POLICY_MAX_BYTES) {
         int line = 1;
         for (size_t i = 0; i < NRM_POLICY_MAX_BYTES; i++)

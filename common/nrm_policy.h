@@ -52,8 +52,8 @@ uint64_t nrm_policy_version(const nrm_policy_t *p);
 const char *nrm_policy_description(const nrm_policy_t *p);
 
 /* Calls fn once for every allowed (sender type, message type, recipient
-   type), senders, types and recipients in the order they first appear in
-   the file, with "any" for the wildcard. `derived` is true when the route
+   type), written or derived: "any" (the wildcard) first, then types in the
+   order they first appear in the file. `derived` is true when the route
    follows only from [replies] or [follow-ups]. Stops at the first non-zero
    return of fn and returns it; 0 when all were visited. For
    `nrm-admin policy show`. */
