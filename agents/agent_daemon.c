@@ -24,6 +24,7 @@
     from the broker can crash this loop: every frame is decoded by the codec
     with caps, and every check failure is logged and answered. */
 #include "agent.h"
+#include "agent_referrals.h"
 #include "agent_store.h"
 #include "agent_verify.h"
 #include "nrm_codec.h"
@@ -100,6 +101,11 @@ typedef struct {
     size_t            ndir, nbad;
     /* status reply: one outcome per item */
     uint8_t          *status_outcome;
+    /* notice (lifecycle): escalation of a referral */
+    bool              notice_ok, notice_new;
+    nrm_notice_t      notice;
+    uint8_t          *notice_signed;     /* Signed{Notice}, owned */
+    size_t            notice_len;
 } s_item_t;
 
 typedef struct {
@@ -517,6 +523,7 @@ s_item_clear(s_item_t *it)
         free((void *) it->dir[i].signed_cert.data);
     free(it->dir);
     free(it->status_outcome);
+    free(it->notice_signed);
     memset(it, 0, sizeof *it);
 }
 
@@ -647,6 +654,14 @@ s_prepare(s_daemon_t *d, s_item_t *it)
         break;
     case NRM_WIRE_PONG:
         break;
+    case NRM_WIRE_NOTICE: {
+        nrm_err_t err = { 0, 0, "" };
+        it->notice_ok = agent_notice_check(it->w, d->conn.broker_sign_pk, d->org.id, &it->notice,
+                                           &it->notice_signed, &it->notice_len, &err) == 0;
+        if (!it->notice_ok)
+            nrm_error("notice from the broker ignored: %s", err.msg);
+        break;
+    }
     default:
         nrm_warn("unexpected message kind %d from the broker ignored", it->w->kind);
         break;
@@ -807,6 +822,11 @@ s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         case NRM_WIRE_STATUS_REPLY:
             rc = s_apply_status(d, txn, it, err);
             break;
+        case NRM_WIRE_NOTICE:
+            if (it->notice_ok)
+                rc = agent_notice_put(d->store, txn, &it->notice, it->notice_signed,
+                                      it->notice_len, &it->notice_new, err);
+            break;
         default:
             break;
         }
@@ -958,6 +978,16 @@ s_batch_commit(s_daemon_t *d, uint64_t mono)
         case NRM_WIRE_RECEIPT:      s_finish_receipt(d, it); break;
         case NRM_WIRE_DELIVER:      s_finish_deliver(d, it); break;
         case NRM_WIRE_STATUS_REPLY: s_finish_status(d, it); break;
+        case NRM_WIRE_NOTICE:
+            if (it->notice_ok && it->notice_new) {
+                char hex[2 * NRM_MSGID_BYTES + 1];
+                s_hex_id(it->notice.msg_id, hex);
+                nrm_warn("overdue: %s %s of case %s (%s -> %s) had no answer by its deadline "
+                         "(escalated, record %llu)", it->notice.type, hex, it->notice.case_ref,
+                         it->notice.sender, it->notice.recipient,
+                         (unsigned long long) it->notice.seq);
+            }
+            break;
         default: break;
         }
     }

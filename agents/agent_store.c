@@ -16,7 +16,9 @@
 
 static const char *const s_dbs[] = {
     "outbox", "outbody", "outidx", "outq", "outacc",
-    "inbox", "inidx", "directory", NULL
+    "inbox", "inidx", "directory",
+    "notices",      /* lifecycle: be64 seq -> Signed{Notice} (agent_referrals.c) */
+    NULL
 };
 
 const char *

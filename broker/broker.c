@@ -6,6 +6,7 @@
     commit has returned send receipts, delivery notices and deliveries.
     Nothing is acknowledged before it is durable (invariant 1). */
 #include "broker.h"
+#include "broker_referrals.h"
 #include "nrm_auditlog.h"
 #include "nrm_codec.h"
 #include "nrm_crypto.h"
@@ -74,6 +75,7 @@ struct broker_t {
     void *zctx, *router, *zap;
     nrm_store_t *store;
     nrm_keys_t *keys;
+    broker_refs_t *refs;             /* referral lifecycle (broker_referrals.c) */
     nrm_genesis_t genesis;
     item_t *items;
     size_t nitems;
@@ -360,6 +362,14 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
                  s->env.recipient);
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_RECIPIENT, text, true, err);
     }
+    /* Referral lifecycle (issue 4): consent, deadline, case ownership and
+       the transition an answer causes; refused like any other decision. */
+    memset(&why, 0, sizeof why);
+    rc = broker_refs_check(self->refs, self->store, txn, &s->env, &why, err);
+    if (rc == NRM_EINVAL)
+        return s_reject(self, txn, it, s, why.reason, why.msg, true, err);
+    if (rc)
+        return rc;
 
     /* Accept: record, body, queue entry, message record; then receipt. */
     nrm_record_t rec;
@@ -384,6 +394,8 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     size_t klen = s_queue_key(qkey, s->env.recipient, seq);
     if ((rc = nrm_store_put(self->store, txn, "queue", qkey, klen, s->env.msg_id,
                             NRM_MSGID_BYTES, 0, err)))
+        return rc;
+    if ((rc = broker_refs_accepted(self->refs, self->store, txn, &s->env, seq, err)))
         return rc;
     nrm_receipt_t r;
     memset(&r, 0, sizeof r);
@@ -473,7 +485,7 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
                    w->signed_obj.sig.data) != 0)
         return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_BAD_SIGNATURE,
                             "signature does not verify with the enrolled key", err);
-    if (ack.status > NRM_R_STORE_FULL)
+    if (strcmp(nrm_reason_name(ack.status), "unknown-reason") == 0)
         return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_INVALID_FIELD,
                             "unknown refusal code", err);
     rc = nrm_store_get(self->store, txn, "msgids", ack.msg_id, NRM_MSGID_BYTES, &v, err);
@@ -526,6 +538,8 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     if ((rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err)))
         return rc;
     self->records++;
+    if (ack.status == 0 && (rc = broker_refs_delivered(self->refs, self->store, txn, ack.msg_id, err)))
+        return rc;
     size_t klen = s_queue_key(qkey, it->org, m.accepted_seq);
     rc = nrm_store_del(self->store, txn, "queue", qkey, klen, err);
     if (rc && rc != NRM_ENOTFOUND)
@@ -903,6 +917,21 @@ s_read_one(broker_t *self, item_t *it)
     return 1;
 }
 
+/* Sends the lifecycle notices waiting in broker_referrals' outbox to the
+   organisations connected now; the others get them at their next Hello. */
+static void
+s_send_notices(broker_t *self)
+{
+    const broker_notice_out_t *out = NULL;
+    size_t n = broker_refs_outbox(self->refs, &out);
+    for (size_t i = 0; i < n; i++) {
+        peer_t *p = s_peer(self, out[i].org, false);
+        if (p && p->live)
+            (void) s_send(self, p->rid, p->rid_len, out[i].frame, out[i].len);
+    }
+    broker_refs_outbox_clear(self->refs);
+}
+
 static void
 s_after_commit(broker_t *self)
 {
@@ -942,6 +971,13 @@ s_after_commit(broker_t *self)
             if (r)
                 r->want_pump = true;
         }
+        if (it->hello && p) {
+            /* after the Welcome: lifecycle notices still waiting for it */
+            nrm_err_t nerr = { 0, 0, "" };
+            if (broker_refs_hello(self->refs, self->store, it->org, &nerr) != 0)
+                nrm_error("notices for '%s': %s", it->org, nerr.msg);
+            s_send_notices(self);
+        }
     }
 }
 
@@ -949,6 +985,11 @@ static void
 s_timers(broker_t *self)
 {
     uint64_t now = nrm_now_ms();
+    nrm_err_t err = { 0, 0, "" };
+    /* response deadlines (issue 4): ESCALATED records and notices */
+    if (broker_refs_tick(self->refs, self->store, now, &err) != 0)
+        nrm_error("escalation of overdue referrals: %s", err.msg);
+    s_send_notices(self);
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
         if (p->live && p->inflight && now - p->last_progress_ms > BROKER_RESEND_MS) {
@@ -1052,6 +1093,8 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
         nrm_err_set(err, NRM_EINVAL, "%s: needs a signing and a CURVE key", path);
         goto fail;
     }
+    if (broker_refs_new(cfg->dir, self->keys, &self->refs, err) != 0)
+        goto fail;
     if (nrm_path(path, sizeof path, "%s/data", cfg->dir) != 0
         || nrm_store_open(path, dbs, 0, &self->store, err) != 0)
         goto fail;
@@ -1129,6 +1172,7 @@ broker_destroy(broker_t **self_p)
     if (self->zctx)
         zmq_ctx_term(self->zctx);
     nrm_store_destroy(&self->store);
+    broker_refs_destroy(&self->refs);
     nrm_keys_destroy(&self->keys);
     free(self->items);
     free(self->peers);

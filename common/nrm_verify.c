@@ -7,6 +7,7 @@
 #include "nrm_auditlog.h"
 #include "nrm_crypto.h"
 #include "nrm_registry.h"
+#include "nrm_replay.h"
 #include "nrm_util.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +78,7 @@ typedef struct {
     uint64_t bad_seq;
     nrm_progress_fn *progress;
     void *pctx;
+    nrm_replay_t *replay;               /* referral lifecycle (nrm_replay.c) */
 } s_verify_t;
 
 static int
@@ -191,6 +193,25 @@ s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
         || nrm_verify(sender->sign_pk, NRM_CTX_ENVELOPE, rec->subject, rec->subject_len,
                       rec->signature) != 0)
         return s_bad(v, rec->seq, err, "ACCEPTED: signature of '%s' does not verify", env.sender);
+    char why[400];
+    int rc = nrm_replay_accepted(v->replay, rec, &env, why, sizeof why);
+    if (rc == NRM_ENOMEM)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    if (rc)
+        return s_bad(v, rec->seq, err, "%s", why);
+    return 0;
+}
+
+/* Lifecycle records (kinds 30-49): the broker's own decisions, replayed. */
+static int
+s_check_lifecycle(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
+{
+    char why[400];
+    if (strcmp(rec->actor, "broker") != 0)
+        return s_bad(v, rec->seq, err, "%s: actor '%s' is not the broker", nrm_record_kind_name(rec->kind),
+                     rec->actor);
+    if (rec->kind == NRM_REC_ESCALATED && nrm_replay_escalated(v->replay, rec, why, sizeof why) != 0)
+        return s_bad(v, rec->seq, err, "%s", why);
     return 0;
 }
 
@@ -226,8 +247,11 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
         || nrm_record_decode(bytes.data, bytes.len, &acc, &derr) != 0)
         return s_bad(v, rec->seq, err, "%s: referenced record %llu: %s", kind,
                      (unsigned long long) rec->refers_to, derr.msg);
+    char why[400];
     int rc = 0;
-    if (acc.kind != NRM_REC_ACCEPTED
+    if (rec->kind == NRM_REC_DELIVERED && nrm_replay_delivered(v->replay, rec, why, sizeof why) != 0)
+        rc = s_bad(v, rec->seq, err, "%s", why);
+    else if (acc.kind != NRM_REC_ACCEPTED
         || nrm_envelope_decode(acc.subject, acc.subject_len, &env, &derr) != 0)
         rc = s_bad(v, rec->seq, err, "%s: record %llu is not an accepted message", kind,
                    (unsigned long long) rec->refers_to);
@@ -267,6 +291,8 @@ s_verify_one(void *ctx, uint64_t key_seq, nrm_bytes_t bytes, const nrm_record_t 
     case NRM_REC_ACCEPTED:         rc = s_check_accepted(v, rec, err); break;
     case NRM_REC_DELIVERED:
     case NRM_REC_DELIVERY_REFUSED: rc = s_check_delivered(v, rec, err); break;
+    case NRM_REC_ESCALATED:
+    case NRM_REC_PURGED:           rc = s_check_lifecycle(v, rec, err); break;
     case NRM_REC_REJECTED:
         if (rec->reason_code == 0)
             rc = s_bad(v, key_seq, err, "REJECTED record without a reason code");
@@ -297,9 +323,14 @@ nrm_auditlog_verify(nrm_store_t *store, uint64_t *count, uint64_t *bad_seq,
     v.pctx = pctx;
     *count = 0;
     *bad_seq = 0;
+    v.replay = nrm_replay_new();
+    if (!v.replay)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     int rc = nrm_store_read_begin(store, &v.txn, err);
-    if (rc)
+    if (rc) {
+        nrm_replay_destroy(&v.replay);
         return rc;
+    }
     uint64_t tip_seq;
     uint8_t tip_leaf[NRM_HASH_BYTES];
     rc = nrm_auditlog_tip(store, v.txn, &tip_seq, tip_leaf, err);
@@ -326,6 +357,7 @@ nrm_auditlog_verify(nrm_store_t *store, uint64_t *count, uint64_t *bad_seq,
 out:
     nrm_store_read_end(&v.txn);
     free(v.certs.slots);
+    nrm_replay_destroy(&v.replay);
     *count = v.count;
     *bad_seq = v.bad_seq;
     return rc;

@@ -91,6 +91,7 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         snprintf(e.recipient, sizeof e.recipient, "msdhs");
         snprintf(e.case_ref, sizeof e.case_ref, "case-%d", i);
         e.created_ms = nrm_now_ms();
+        e.response_due_ms = e.created_ms + 3600000;   /* a referral has a deadline */
         nrm_random(e.body_hash, 32);
         e.body_size = 100;
         if ((rc = nrm_envelope_encode(&e, &body, &len, err)))
