@@ -663,8 +663,15 @@ s_inbox_one(void *ctx, const agent_in_t *rec, nrm_err_t *err)
     char *text;
 
     nrm_hex_encode(rec->msg_id, NRM_MSGID_BYTES, hex);
-    if (nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr) != 0
-        || s_inbox_doc(c->keys, rec, &env, &doc, &derr) != 0) {
+    int drc = nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr);
+    if (drc == 0 && rec->purged_ms) {
+        doc = json_string("(body purged by retention)");
+        if (doc == NULL)
+            drc = nrm_err_set(&derr, NRM_ENOMEM, "out of memory");
+    } else if (drc == 0) {
+        drc = s_inbox_doc(c->keys, rec, &env, &doc, &derr);
+    }
+    if (drc != 0) {
         fprintf(stderr, "nrm-agent inbox: entry %llu (msg %s): %s\n",
                 (unsigned long long) rec->key, hex, derr.msg);
         c->bad++;

@@ -48,6 +48,7 @@
 #define AGENT_RESEND_MS      3000    /* first resend; doubles up to the max */
 #define AGENT_RESEND_MAX_MS  60000
 #define AGENT_STATUS_MS      2000
+#define AGENT_PURGE_MS       60000   /* retention check */
 #define AGENT_INFLIGHT_MAX   256
 #define AGENT_BATCH_MAX      256
 #define AGENT_BATCH_BYTES    (64u * 1024u * 1024u)
@@ -119,6 +120,7 @@ typedef struct {
     bool             connected, welcomed, drop_acks;
     int              last_failure;       /* last handshake failure event logged */
     uint64_t         last_hello, last_status;
+    uint64_t         last_purge;         /* retention (agent_referrals.c)    */
     uint64_t         scan_after;         /* outq keys <= this are taken      */
     uint64_t         status_after;       /* outacc cursor for status queries */
     s_inflight_t     inflight[AGENT_INFLIGHT_MAX];
@@ -766,9 +768,11 @@ s_apply_deliver(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
     rc = agent_in_find(d->store, txn, it->d.env.msg_id, &rec, err);
     if (rc == 0) {
         nrm_sha256(rec.sealed_body.data, rec.sealed_body.len, stored_hash);
+        /* a purged entry (retention) has no body left: its envelope, which
+           holds the body hash, decides */
         if (rec.envelope.len == w->envelope.len
             && memcmp(rec.envelope.data, w->envelope.data, w->envelope.len) == 0
-            && memcmp(stored_hash, it->d.body_hash, NRM_HASH_BYTES) == 0)
+            && (rec.purged_ms || memcmp(stored_hash, it->d.body_hash, NRM_HASH_BYTES) == 0))
             it->outcome = S_DUPLICATE;
         else
             it->outcome = S_CONFLICT;
@@ -1187,6 +1191,22 @@ s_socket_close(s_daemon_t *d)
     d->mon = d->sock = d->zctx = NULL;
 }
 
+/* Retention: ORG/org.ini [retention] inbox_days, applied every minute. */
+static void
+s_purge_tick(s_daemon_t *d, uint64_t mono)
+{
+    nrm_err_t err = { 0, 0, "" };
+    size_t n = 0;
+    if (d->org.retention_days == 0 || (d->last_purge && mono - d->last_purge < AGENT_PURGE_MS))
+        return;
+    d->last_purge = mono;
+    if (agent_purge_run(d->store, d->org.retention_days * 86400000u, &n, &err) != 0)
+        nrm_error("retention: purging old bodies failed: %s", err.msg);
+    else if (n)
+        nrm_info("retention: purged the bodies of %zu messages older than %llu days", n,
+                 (unsigned long long) d->org.retention_days);
+}
+
 static int
 s_loop(s_daemon_t *d, nrm_err_t *err)
 {
@@ -1217,6 +1237,7 @@ s_loop(s_daemon_t *d, nrm_err_t *err)
         s_ack_flush(d);
         d->now_ms = nrm_now_ms();
         s_hello_tick(d, mono);
+        s_purge_tick(d, mono);
         if (d->welcomed) {
             s_outbox_tick(d, mono);
             s_status_tick(d, mono);

@@ -20,6 +20,7 @@ static const s_command_t s_commands[] = {
     { "wait",   agent_cmd_wait,   "wait until a message is accepted, delivered or received" },
     { "case",   agent_cmd_case,   "this organisation's view of a case and its referrals' states" },
     { "overdue", agent_cmd_overdue, "referrals escalated because their answer is overdue" },
+    { "purge",  agent_cmd_purge,  "drop opened bodies past their retention (the trail stays)" },
 };
 
 static void

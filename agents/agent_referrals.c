@@ -554,3 +554,119 @@ agent_cmd_overdue(int argc, char **argv)
         return agent_fail(cmd, &err);
     return AGENT_EXIT_OK;
 }
+
+/* ---- retention: nrm-agent purge, and the daemon's periodic purge ---- */
+
+typedef struct {
+    uint64_t before, now;
+    size_t purged;
+} s_purge_t;
+
+static int
+s_purge_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    s_purge_t *p = ctx;
+    return agent_in_purge(store, txn, p->before, p->now, AGENT_PURGE_MAX, &p->purged, err);
+}
+
+int
+agent_purge_run(nrm_store_t *store, uint64_t older_than_ms, size_t *purged, nrm_err_t *err)
+{
+    uint64_t now = nrm_now_ms();
+    s_purge_t p = { now > older_than_ms ? now - older_than_ms : 0, now, 0 };
+    *purged = 0;
+    int rc = nrm_store_write(store, s_purge_fn, &p, err);
+    if (rc == 0)
+        *purged = p.purged;
+    return rc;
+}
+
+static void
+s_purge_help(FILE *out)
+{
+    fprintf(out,
+        "Usage: nrm-agent purge --dir ORG [--older-than DURATION]\n"
+        "\n"
+        "Retention: drops the sealed body of every inbox message received more\n"
+        "than DURATION ago (30d, 12h, 15m, 0s for all), keeping its envelope,\n"
+        "signature and the broker's sequence number, so the entry still proves\n"
+        "what arrived and when; the audit trail is untouched. Without\n"
+        "--older-than, ORG/org.ini [retention] inbox_days applies (the daemon\n"
+        "applies it by itself every minute). Bodies of sent messages are\n"
+        "dropped already when they reach a final state.\n");
+}
+
+/* "30d", "12h", "15m", "90s". */
+static int
+s_duration_ms(const char *text, uint64_t *ms)
+{
+    size_t n = strlen(text);
+    uint64_t v = 0;
+    if (n < 2 || n > 10 || strspn(text, "0123456789") != n - 1)
+        return -1;
+    for (size_t i = 0; i + 1 < n; i++)
+        v = v * 10 + (uint64_t) (text[i] - '0');
+    switch (text[n - 1]) {
+    case 's': *ms = v * 1000u; return 0;
+    case 'm': *ms = v * 60000u; return 0;
+    case 'h': *ms = v * 3600000u; return 0;
+    case 'd': *ms = v * 86400000u; return 0;
+    default:  return -1;
+    }
+}
+
+int
+agent_cmd_purge(int argc, char **argv)
+{
+    static const char *const cmd = "purge";
+    static const struct option opts[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "older-than", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *dir = NULL, *older = NULL;
+    nrm_err_t err = { 0, 0, "" };
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", opts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'o': older = optarg; break;
+        case 'h': s_purge_help(stdout); return AGENT_EXIT_OK;
+        default:  return agent_opt_error(cmd, c, argv);
+        }
+    }
+    if (!dir || !dir[0] || optind != argc)
+        return agent_usage_error(cmd, "--dir is required (and nothing else)");
+    uint64_t ms = 0;
+    if (older && (s_duration_ms(older, &ms) != 0 || ms > 3650ull * 86400000u))
+        return agent_usage_error(cmd, "--older-than '%s' is not a duration such as 30d, 12h, 15m "
+                                 "or 0s (at most 3650d)", older);
+    agent_org_t org;
+    if (agent_org_load(dir, &org, &err) != 0)
+        return agent_fail(cmd, &err);
+    if (!older) {
+        if (org.retention_days == 0) {
+            fprintf(stderr, "nrm-agent purge: no retention in %s/org.ini ([retention] "
+                    "inbox_days) and no --older-than: nothing purged\n", dir);
+            return AGENT_EXIT_OK;
+        }
+        ms = org.retention_days * 86400000u;
+    }
+    nrm_store_t *store = NULL;
+    size_t n = 0, total = 0;
+    int rc = agent_store_open(dir, 0, &store, &err);
+    do {
+        if (rc == 0)
+            rc = agent_purge_run(store, ms, &n, &err);
+        total += n;
+    } while (rc == 0 && n == AGENT_PURGE_MAX);
+    nrm_store_destroy(&store);
+    if (rc)
+        return agent_fail(cmd, &err);
+    printf("purged the bodies of %zu received messages\n", total);
+    return AGENT_EXIT_OK;
+}

@@ -21,6 +21,13 @@ int agent_notice_put(nrm_store_t *store, MDB_txn *txn, const nrm_notice_t *n,
                      const uint8_t *signed_bytes, size_t len, bool *is_new,
                      nrm_err_t *err) NRM_WUR;
 
+/* Retention: one write txn dropping the sealed bodies of inbox entries
+   received more than older_than_ms ago, at most AGENT_PURGE_MAX of them
+   (*purged says how many; call again while it equals the cap). */
+#define AGENT_PURGE_MAX 1024
+int agent_purge_run(nrm_store_t *store, uint64_t older_than_ms, size_t *purged,
+                    nrm_err_t *err) NRM_WUR;
+
 int agent_cmd_overdue(int argc, char **argv);
 int agent_cmd_case(int argc, char **argv);
 

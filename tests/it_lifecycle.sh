@@ -205,5 +205,17 @@ done < "$MARKS"
 check "no personal-field marker in NET/ (LMDB files included) or the broker log" test "$leaks" -eq 0
 check "control: the markers are readable at the recipient" bash -c \
   "'$BIN_AGENT' inbox --dir '$T/msdhs' --json | grep -q MRK"
-check "the log verifies, lifecycle replayed" "$BIN_AUDIT" verify --dir "$NET"
+
+# 8. Bodies go, the trail stays: the broker dropped every delivered body;
+#    the recipient purges its opened bodies; everything still verifies.
+bodies=$(mdb_stat -s bodies "$NET/data" 2>/dev/null | sed -nE 's/^ *Entries: ([0-9]+).*/\1/p')
+check "no body left at the broker after delivery (bodies: $bodies)" test "$bodies" = 0
+out=$("$BIN_AGENT" purge --dir "$T/msdhs" --older-than 0s)
+check "msdhs purges its opened bodies ($out)" grep -qE 'purged the bodies of [1-9]' <<<"$out"
+check "no marker readable at msdhs after the purge" bash -c \
+  "! '$BIN_AGENT' inbox --dir '$T/msdhs' --json | grep -q MRK"
+check "the purged entries keep their envelope (case view)" test "$(case_state msdhs case-lc-1 "$R1")" = completed
+check "the case view says the body is purged" bash -c \
+  "'$BIN_AGENT' case --dir '$T/msdhs' case-lc-1 --documents --json | grep -q 'body purged'"
+check "the log verifies, lifecycle replayed, bodies gone" "$BIN_AUDIT" verify --dir "$NET"
 it_done
