@@ -132,7 +132,7 @@ s_send_store(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
 /* Finds and re-verifies the recipient's certificate in the directory. */
 static int
 s_recipient(nrm_store_t *store, const char *dir, const char *to,
-            const uint8_t admin_pk[NRM_PK_BYTES], nrm_cert_t *cert, nrm_err_t *err)
+            const nrm_genesis_t *g, nrm_cert_t *cert, nrm_err_t *err)
 {
     MDB_txn *txn = NULL;
     nrm_bytes_t signed_cert;
@@ -151,7 +151,7 @@ s_recipient(nrm_store_t *store, const char *dir, const char *to,
     }
     if (rc != 0)
         goto out;
-    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, admin_pk, cert, err);
+    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, g, cert, err);
     if (rc != 0) {
         nrm_err_prefix(err, "certificate of '%s' in the directory does not verify", to);
         goto out;
@@ -242,13 +242,11 @@ s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
     }
     rc = agent_org_load(a->dir, &org, err);
     if (rc == 0)
-        rc = agent_keys_load(a->dir, &keys, err);
-    if (rc == 0)
-        rc = agent_connect_load(a->dir, &org, keys, &conn, err);
+        rc = agent_identity_load(a->dir, &org, &keys, &conn, err);
     if (rc == 0)
         rc = agent_store_open(a->dir, 0, &store, err);
     if (rc == 0)
-        rc = s_recipient(store, a->dir, a->to, conn.admin_pk, &cert, err);
+        rc = s_recipient(store, a->dir, a->to, &conn.genesis, &cert, err);
     if (rc == 0)
         rc = agent_policy_load(a->dir, &policy, err);
     if (rc != 0)
@@ -623,12 +621,14 @@ s_inbox_help(FILE *out)
 typedef struct {
     bool              json;
     int               bad;
-    const nrm_keys_t *keys;
+    const nrm_keys_t *const *keys;   /* in force, next, retired */
+    size_t nkeys;
 } s_inbox_ctx_t;
 
 /* Opens and parses the document of one inbox entry. */
 static int
-s_inbox_doc(const nrm_keys_t *keys, const agent_in_t *rec, const nrm_envelope_t *env, json_t **doc,
+s_inbox_doc(const nrm_keys_t *const *keys, size_t nkeys, const agent_in_t *rec,
+            const nrm_envelope_t *env, json_t **doc,
             nrm_err_t *err)
 {
     size_t len = rec->sealed_body.len - NRM_SEAL_OVERHEAD;
@@ -639,9 +639,9 @@ s_inbox_doc(const nrm_keys_t *keys, const agent_in_t *rec, const nrm_envelope_t 
     plain = malloc(len + 1);
     if (plain == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-    if (nrm_seal_open(keys, rec->sealed_body.data, rec->sealed_body.len, plain) != 0) {
+    if (agent_seal_open(keys, nkeys, rec->sealed_body.data, rec->sealed_body.len, plain) != 0) {
         rc = nrm_err_set(err, NRM_ECRYPTO, "the sealed body does not open with "
-                         "secret.keys");
+                         "secret.keys or a key set a rotation replaced");
         goto out;
     }
     rc = agent_doc_json(env, plain, len, doc, err);
@@ -669,7 +669,7 @@ s_inbox_one(void *ctx, const agent_in_t *rec, nrm_err_t *err)
         if (doc == NULL)
             drc = nrm_err_set(&derr, NRM_ENOMEM, "out of memory");
     } else if (drc == 0) {
-        drc = s_inbox_doc(c->keys, rec, &env, &doc, &derr);
+        drc = s_inbox_doc(c->keys, c->nkeys, rec, &env, &doc, &derr);
     }
     if (drc != 0) {
         fprintf(stderr, "nrm-agent inbox: entry %llu (msg %s): %s\n",
@@ -724,7 +724,8 @@ agent_cmd_inbox(int argc, char **argv)
     const char *dir = NULL, *id = NULL;
     s_inbox_ctx_t ctx = { 0 };
     nrm_err_t err = { 0 };
-    nrm_keys_t *keys = NULL;
+    nrm_keys_t *keys[2 + AGENT_RETIRED_MAX] = { NULL };
+    size_t nkeys = 0, nretired = 0;
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
     uint8_t msg_id[NRM_MSGID_BYTES];
@@ -741,10 +742,19 @@ agent_cmd_inbox(int argc, char **argv)
         nrm_err_set(&err, rc, "libsodium could not be initialised");
         return agent_fail(cmd, &err);
     }
-    if (agent_keys_load(dir, &keys, &err) != 0)
-        return agent_fail(cmd, &err);
-    ctx.keys = keys;
-    rc = s_open_for_reading(dir, &store, &txn, &err);
+    /* Bodies sealed before a rotation open with a retired set; those
+       sealed to new keys about to take effect, with secret.keys.next. */
+    rc = agent_keys_load(dir, &keys[0], &err);
+    if (rc == 0)
+        rc = agent_keys_next(dir, &keys[1], &err);
+    nkeys = keys[1] != NULL ? 2 : 1;
+    if (rc == 0)
+        rc = agent_keys_retired(dir, keys + nkeys, AGENT_RETIRED_MAX, &nretired, &err);
+    nkeys += nretired;
+    ctx.keys = (const nrm_keys_t *const *) keys;
+    ctx.nkeys = nkeys;
+    if (rc == 0)
+        rc = s_open_for_reading(dir, &store, &txn, &err);
     if (rc == 0 && id != NULL) {
         rc = agent_in_find(store, txn, msg_id, &rec, &err);
         if (rc == NRM_ENOTFOUND)
@@ -756,7 +766,8 @@ agent_cmd_inbox(int argc, char **argv)
     }
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
-    nrm_keys_destroy(&keys);
+    for (size_t i = 0; i < 2 + AGENT_RETIRED_MAX; i++)
+        nrm_keys_destroy(&keys[i]);
     if (rc != 0)
         return agent_fail(cmd, &err);
     return ctx.bad > 0 ? AGENT_EXIT_ERROR : AGENT_EXIT_OK;

@@ -13,12 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct broker_refs {
     const nrm_keys_t *keys;
-    nrm_policy_t *policy;               /* NULL: defaults */
-    nrm_deadlines_t deadlines;
     broker_notice_out_t *out;
     size_t nout, capout;
 };
@@ -164,28 +161,13 @@ s_settle(nrm_store_t *store, MDB_txn *txn, const uint8_t id[NRM_MSGID_BYTES], co
 /* ---- construction ---- */
 
 int
-broker_refs_new(const char *net_dir, const nrm_keys_t *keys, broker_refs_t **out, nrm_err_t *err)
+broker_refs_new(const nrm_keys_t *keys, broker_refs_t **out, nrm_err_t *err)
 {
-    char path[2300];
     *out = NULL;
     broker_refs_t *self = calloc(1, sizeof *self);
     if (!self)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     self->keys = keys;
-    if (nrm_path(path, sizeof path, "%s/policy.ini", net_dir) != 0) {
-        free(self);
-        return nrm_err_set(err, NRM_EINVAL, "path too long: %s", net_dir);
-    }
-    if (access(path, F_OK) == 0) {
-        int rc = nrm_policy_load_file(path, &self->policy, err);
-        if (rc) {
-            free(self);
-            return rc;
-        }
-        nrm_info("lifecycle policy %s (version %llu)", path,
-                 (unsigned long long) nrm_policy_version(self->policy));
-    }
-    nrm_policy_deadlines(self->policy, &self->deadlines);
     *out = self;
     return 0;
 }
@@ -206,7 +188,6 @@ broker_refs_destroy(broker_refs_t **self_p)
     broker_refs_t *self = *self_p;
     broker_refs_outbox_clear(self);
     free(self->out);
-    nrm_policy_free(&self->policy);
     free(self);
     *self_p = NULL;
 }
@@ -255,11 +236,14 @@ s_outbox_add(broker_refs_t *self, const char *org, const uint8_t *signed_bytes, 
 /* ---- intake ---- */
 
 int
-broker_refs_check(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn, const nrm_envelope_t *env,
-                  nrm_err_t *why, nrm_err_t *err)
+broker_refs_check(broker_refs_t *self, const nrm_policy_t *policy, nrm_store_t *store, MDB_txn *txn,
+                  const nrm_envelope_t *env, nrm_err_t *why, nrm_err_t *err)
 {
+    nrm_deadlines_t deadlines;
     int rc;
-    if ((rc = nrm_consent_check(env, why)) || (rc = nrm_deadline_check(&self->deadlines, env, why)))
+    (void) self;
+    nrm_policy_deadlines(policy, &deadlines);
+    if ((rc = nrm_consent_check(env, why)) || (rc = nrm_deadline_check(&deadlines, env, why)))
         return rc;
     if (nrm_lifecycle_opens(env->type) && env->created_ms > nrm_now_ms() + BROKER_CLOCK_SKEW_MS)
         return nrm_err_refuse(why, NRM_R_DEADLINE, "created_ms is more than %u s ahead of the "
@@ -425,8 +409,8 @@ s_notice(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn, const uint8_t id
 }
 
 static int
-s_escalate(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn, const uint8_t id[NRM_MSGID_BYTES],
-           uint64_t now, nrm_err_t *err)
+s_escalate(broker_refs_t *self, const nrm_policy_t *policy, nrm_store_t *store, MDB_txn *txn,
+           const uint8_t id[NRM_MSGID_BYTES], uint64_t now, nrm_err_t *err)
 {
     s_ref_t r;
     nrm_ref_state_t next;
@@ -440,7 +424,7 @@ s_escalate(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn, const uint8_t 
         return 0;           /* answered in the meantime: nothing to escalate */
     const char *sup = "";
     if (nrm_registry_find(store, txn, r.sender, &sender, NULL, err) == 0)
-        sup = nrm_policy_supervisor(self->policy, sender.org_type);
+        sup = nrm_policy_supervisor(policy, sender.org_type);
     if (sup[0] && (strcmp(sup, r.sender) == 0
                    || nrm_registry_find(store, txn, sup, NULL, NULL, &why) != 0)) {
         if (strcmp(sup, r.sender) != 0)
@@ -481,6 +465,7 @@ s_escalate(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn, const uint8_t 
 
 typedef struct {
     broker_refs_t *self;
+    const nrm_policy_t *policy;
     uint64_t now;
 } s_tick_t;
 
@@ -511,7 +496,7 @@ s_tick_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         return nrm_store_lmdb_error(mrc, "deadlines", err);
     for (size_t i = 0; i < n; i++) {
         uint8_t key[8 + NRM_MSGID_BYTES];
-        int rc = s_escalate(t->self, store, txn, ids[i], t->now, err);
+        int rc = s_escalate(t->self, t->policy, store, txn, ids[i], t->now, err);
         if (rc == 0)
             rc = s_del(store, txn, "deadlines", key, s_deadline_key(key, dues[i], ids[i]), err);
         if (rc)
@@ -521,7 +506,8 @@ s_tick_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
 }
 
 int
-broker_refs_tick(broker_refs_t *self, nrm_store_t *store, uint64_t now, nrm_err_t *err)
+broker_refs_tick(broker_refs_t *self, const nrm_policy_t *policy, nrm_store_t *store, uint64_t now,
+                 nrm_err_t *err)
 {
     /* A read first: most ticks find nothing due and need no write. */
     MDB_txn *txn = NULL;
@@ -539,7 +525,7 @@ broker_refs_tick(broker_refs_t *self, nrm_store_t *store, uint64_t now, nrm_err_
     nrm_store_read_end(&txn);
     if (!due)
         return 0;
-    s_tick_t t = { self, now };
+    s_tick_t t = { self, policy, now };
     rc = nrm_store_write(store, s_tick_fn, &t, err);
     if (rc)
         broker_refs_outbox_clear(self);         /* nothing committed: nothing to tell */

@@ -1,8 +1,9 @@
 /*  broker_referrals -- the broker's side of the referral lifecycle
     (docs/referrals.md): consent and deadline checks at intake, the state of
     every referral, case ownership, escalation of overdue referrals with
-    signed notices, and the broker's copy of the lifecycle policy
-    (NET/policy.ini: [deadlines], [escalation]).
+    signed notices. Deadlines and the supervisor come from the policy in
+    force (its [deadlines] and [escalation]), the one the routing check
+    uses, so the log holds the rules every decision followed.
 
     Databases (in the broker's store, NRM_BROKER_DBS):
       referrals  msg_id (16) -> referral record: state, whether delivered,
@@ -20,6 +21,7 @@
 #define BROKER_REFERRALS_H_INCLUDED
 #include "nrm_codec.h"
 #include "nrm_crypto.h"
+#include "nrm_policy.h"
 #include "nrm_store.h"
 
 #define BROKER_REFS_TICK_MAX   256     /* escalations decided per timer tick */
@@ -28,19 +30,19 @@
 
 typedef struct broker_refs broker_refs_t;
 
-/* Loads NET/policy.ini when it exists (defaults otherwise). keys (the
-   broker's signing key) is borrowed for signing notices. */
-int broker_refs_new(const char *net_dir, const nrm_keys_t *keys, broker_refs_t **out,
-                    nrm_err_t *err) NRM_WUR;
+/* keys (the broker's signing key) is borrowed for signing notices. */
+int broker_refs_new(const nrm_keys_t *keys, broker_refs_t **out, nrm_err_t *err) NRM_WUR;
 void broker_refs_destroy(broker_refs_t **self_p);
 
 /* Intake, inside the batch txn, after the envelope is known authentic and
-   its recipient valid: consent, deadline, ownership, and the lifecycle
-   transition the message causes. Returns 0 to accept; NRM_EINVAL with
+   its recipient valid: consent, deadline (policy: the one in force, NULL
+   for Primero's defaults), ownership, and the lifecycle transition the
+   message causes. Returns 0 to accept; NRM_EINVAL with
    why->reason and why->msg to refuse (the caller logs the REJECTED
    record); another code is a store failure (in err). */
-int broker_refs_check(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn,
-                      const nrm_envelope_t *env, nrm_err_t *why, nrm_err_t *err) NRM_WUR;
+int broker_refs_check(broker_refs_t *self, const nrm_policy_t *policy, nrm_store_t *store,
+                      MDB_txn *txn, const nrm_envelope_t *env, nrm_err_t *why,
+                      nrm_err_t *err) NRM_WUR;
 /* After the ACCEPTED record `seq` of env, same txn: records a new
    referral or applies the transition checked above. */
 int broker_refs_accepted(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn,
@@ -53,8 +55,8 @@ int broker_refs_delivered(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn,
    whose response-due time is before now (at most BROKER_REFS_TICK_MAX):
    ESCALATED record, state overdue, notices to the sender and the
    supervisor. The notice frames wait in the outbox until sent. */
-int broker_refs_tick(broker_refs_t *self, nrm_store_t *store, uint64_t now,
-                     nrm_err_t *err) NRM_WUR;
+int broker_refs_tick(broker_refs_t *self, const nrm_policy_t *policy, nrm_store_t *store,
+                     uint64_t now, nrm_err_t *err) NRM_WUR;
 /* Queues (outbox) the stored notices addressed to org, after its Hello. */
 int broker_refs_hello(broker_refs_t *self, nrm_store_t *store, const char *org,
                       nrm_err_t *err) NRM_WUR;

@@ -2,7 +2,7 @@
     state machine against a table written from docs/referrals.md, the
     consent rule, deadlines, and the verifier's replay of a log. */
 #include "nrm_lifecycle.h"
-#include "nrm_replay.h"
+#include "nrm_lcreplay.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
 #include "testutil.h"
@@ -202,38 +202,38 @@ test_consent_and_deadlines(void)
 static void
 test_replay(void)
 {
-    nrm_replay_t *r = nrm_replay_new();
+    nrm_lcreplay_t *r = nrm_lcreplay_new();
     nrm_record_t rec;
     char why[400];
     memset(&rec, 0, sizeof rec);
     nrm_envelope_t ref = s_env("referral", "police", "msdhs");
     ref.response_due_ms = ref.created_ms + 3600000;
     rec.seq = 4;
-    CHECK_RC(nrm_replay_accepted(r, &rec, &ref, why, sizeof why), 0);
+    CHECK_RC(nrm_lcreplay_accepted(r, &rec, &ref, why, sizeof why), 0);
     nrm_envelope_t acc = s_env("response", "msdhs", "police");
     snprintf(acc.decision, sizeof acc.decision, "accepted");
     acc.has_reply_to = true;
     memcpy(acc.in_reply_to, ref.msg_id, NRM_MSGID_BYTES);
     rec.seq = 6;
-    CHECK_RC(nrm_replay_accepted(r, &rec, &acc, why, sizeof why), 0);
+    CHECK_RC(nrm_lcreplay_accepted(r, &rec, &acc, why, sizeof why), 0);
     rec.seq = 7;
-    CHECK_RC(nrm_replay_accepted(r, &rec, &acc, why, sizeof why), NRM_ECORRUPT);   /* twice */
+    CHECK_RC(nrm_lcreplay_accepted(r, &rec, &acc, why, sizeof why), NRM_ECORRUPT);   /* twice */
     CHECK_STR_HAS(why, "ACCEPTED an illegal response of the referral of record 4 (state accepted)");
     nrm_envelope_t orphan = s_env("outcome", "msdhs", "police");
-    CHECK_RC(nrm_replay_accepted(r, &rec, &orphan, why, sizeof why), NRM_ECORRUPT);
+    CHECK_RC(nrm_lcreplay_accepted(r, &rec, &orphan, why, sizeof why), NRM_ECORRUPT);
     CHECK_STR_HAS(why, "answers no referral in the log");
     nrm_envelope_t nodue = s_env("tip", "ngo", "police");
-    CHECK_RC(nrm_replay_accepted(r, &rec, &nodue, why, sizeof why), NRM_ECORRUPT);
+    CHECK_RC(nrm_lcreplay_accepted(r, &rec, &nodue, why, sizeof why), NRM_ECORRUPT);
     nrm_envelope_t secret = s_env("status", "ngo", "police");
     secret.personal_data = true;
-    CHECK_RC(nrm_replay_accepted(r, &rec, &secret, why, sizeof why), NRM_ECORRUPT);
+    CHECK_RC(nrm_lcreplay_accepted(r, &rec, &secret, why, sizeof why), NRM_ECORRUPT);
     CHECK_STR_HAS(why, "breaks the consent rule");
 
     /* escalation: only after the due time, only while unanswered */
     nrm_envelope_t late = s_env("referral", "police", "labour");
     late.response_due_ms = late.created_ms + 1000;
     rec.seq = 8;
-    CHECK_RC(nrm_replay_accepted(r, &rec, &late, why, sizeof why), 0);
+    CHECK_RC(nrm_lcreplay_accepted(r, &rec, &late, why, sizeof why), 0);
     nrm_record_t esc;
     memset(&esc, 0, sizeof esc);
     esc.kind = NRM_REC_ESCALATED;
@@ -241,16 +241,16 @@ test_replay(void)
     memcpy(esc.msg_id, late.msg_id, NRM_MSGID_BYTES);
     esc.refers_to = 8;
     esc.time_ms = late.response_due_ms - 1;
-    CHECK_RC(nrm_replay_escalated(r, &esc, why, sizeof why), NRM_ECORRUPT);
+    CHECK_RC(nrm_lcreplay_escalated(r, &esc, why, sizeof why), NRM_ECORRUPT);
     CHECK_STR_HAS(why, "before the referral's response-due time");
     esc.time_ms = late.response_due_ms;
-    CHECK_RC(nrm_replay_escalated(r, &esc, why, sizeof why), 0);
-    CHECK_RC(nrm_replay_escalated(r, &esc, why, sizeof why), NRM_ECORRUPT);
+    CHECK_RC(nrm_lcreplay_escalated(r, &esc, why, sizeof why), 0);
+    CHECK_RC(nrm_lcreplay_escalated(r, &esc, why, sizeof why), NRM_ECORRUPT);
     CHECK_STR_HAS(why, "already overdue");
     memcpy(esc.msg_id, ref.msg_id, NRM_MSGID_BYTES);       /* answered one */
     esc.refers_to = 4;
-    CHECK_RC(nrm_replay_escalated(r, &esc, why, sizeof why), NRM_ECORRUPT);
-    nrm_replay_destroy(&r);
+    CHECK_RC(nrm_lcreplay_escalated(r, &esc, why, sizeof why), NRM_ECORRUPT);
+    nrm_lcreplay_destroy(&r);
     CHECK(r == NULL);
 }
 

@@ -147,9 +147,9 @@ keygen labour     labour     "Department of Labour Protection and Welfare" "Thai
 keygen prosecutor prosecutor "Office of the Attorney General, Trafficking in Persons Cases" "Thailand"
 keygen ngo        ngo        "Hands Across the Moei Foundation" "Tak province"
 
-# The network's policy (routing, deadlines, escalation, minimisation): the
-# broker reads NET/policy.ini, each agent its copy ORG/policy.ini.
-cp "$ROOT/config/policy.ini" "$NET/policy.ini"
+# The network's policy (routing, deadlines, escalation, minimisation) is in
+# force at the broker since `nrm-admin init`; each agent reads its copy
+# ORG/policy.ini (deadlines it sets, fields it removes for a recipient).
 for org in "${ORGS[@]}"; do cp "$ROOT/config/policy.ini" "$W/$org/policy.ini"; done
 
 # 3. The broker, on an ephemeral port it reports in NET/broker.endpoint.
