@@ -748,6 +748,7 @@ s_raw_accepted(world_t *w, nrm_keys_t *k, const char *from, const char *to, bool
     snprintf(e.recipient, sizeof e.recipient, "%s", to);
     snprintf(e.case_ref, sizeof e.case_ref, "case-1");
     e.created_ms = nrm_now_ms();
+    e.response_due_ms = e.created_ms + 3600000;     /* a referral has a response deadline */
     nrm_random(e.body_hash, 32);
     e.body_size = 100;
     if (nrm_envelope_encode(&e, &body, &len, &err) != 0 || nrm_sign(k, NRM_CTX_ENVELOPE, body, len, sig) != 0)
