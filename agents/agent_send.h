@@ -1,0 +1,45 @@
+/*  agent_send -- what `nrm-agent send` does, as a library: seal each
+    document to its recipient's box key, build and sign the envelope over
+    its exact bytes, and store the messages in the outbox in ONE durable
+    write transaction. Only when that has committed are the messages
+    "sent" (the daemon, `nrm-agent run`, submits them to the broker).
+
+    Used by the CLI's `send` (one message at a time) and by nrm-bench, so
+    the benchmark drives the agent's own code path. */
+#ifndef AGENT_SEND_H_INCLUDED
+#define AGENT_SEND_H_INCLUDED
+#include "agent.h"
+#include "nrm_store.h"
+
+typedef struct agent_sender_t agent_sender_t;
+
+/* One message to send. */
+typedef struct {
+    const char    *to;          /* recipient organisation id               */
+    const char    *type;        /* message type (nrm_msg_type_valid)       */
+    const char    *case_ref;    /* pseudonymous case reference (an id)     */
+    const uint8_t *doc;         /* JSON object, at most NRM_MAX_DOC_BYTES  */
+    size_t         doc_len;
+    bool           has_reply_to;
+    uint8_t        reply_to[NRM_MSGID_BYTES];
+    uint32_t       priority;    /* 0..3                                    */
+} agent_send_req_t;
+
+/* Loads org.ini, secret.keys and connect.ini of organisation folder dir and
+   opens its store. On error *out is NULL and err says what was wrong. */
+int agent_sender_open(const char *dir, agent_sender_t **out, nrm_err_t *err) NRM_WUR;
+/* Frees everything (keys are wiped); NULL-safe, clears *self_p. */
+void agent_sender_destroy(agent_sender_t **self_p);
+/* The organisation's store (borrowed, owned by the sender): for reading the
+   outbox and inbox from the same process. */
+nrm_store_t *agent_sender_store(agent_sender_t *self);
+
+/* Checks, seals, signs and stores count (1..AGENT_SEND_MAX) messages in one
+   outbox transaction, committed with fsync; fills ids[i] with the message
+   id of reqs[i]. All or nothing: on error nothing was queued and err names
+   the message (its index when count > 1) and what was wrong. */
+#define AGENT_SEND_MAX 1024
+int agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t count,
+                      uint8_t (*ids)[NRM_MSGID_BYTES], nrm_err_t *err) NRM_WUR;
+
+#endif

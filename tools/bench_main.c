@@ -1,0 +1,338 @@
+/*  nrm-bench -- benchmark of nrmbus handoffs with the real broker and agents
+    (`nrm-bench run`), and plots of any nrm-bench CSV (`nrm-bench plot`).
+    Argument parsing only; see bench_nrm.h and bench.h. */
+#include "bench_nrm.h"
+#include "agent_send.h"
+#include "nrm_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { S_EXIT_OK = 0, S_EXIT_FAIL = 1, S_EXIT_USAGE = 2 };
+
+static void
+s_help(FILE *out)
+{
+    fprintf(out,
+        "Usage: nrm-bench [run] [OPTIONS]\n"
+        "       nrm-bench plot --csv FILE --png FILE [--title TEXT]\n"
+        "\n"
+        "run: makes a network in a work folder (nrm-admin init, nrm-agent keygen,\n"
+        "nrm-admin enroll), starts nrm-broker and K sending and K receiving\n"
+        "`nrm-agent run` daemons on 127.0.0.1 with production settings (CURVE,\n"
+        "every envelope signed and verified, fsync at every commit, signed and\n"
+        "logged acknowledgements), then runs each load step: sender i sends to\n"
+        "recipient i through the agent's own send code, and each handoff is\n"
+        "timed from `send` accepted (outbox committed) to the broker's receipt,\n"
+        "to the recipient's inbox, and to delivered (the broker logged\n"
+        "DELIVERED). One CSV row per step goes to OUT/nrmbus.csv (appended) and\n"
+        "a plot of latency against throughput to OUT/nrmbus-latency.png\n"
+        "(gnuplot). At the end it checks that every message is in its\n"
+        "recipient's inbox exactly once, stops every process by its id, and\n"
+        "verifies the audit log (every ACCEPTED and DELIVERED record).\n"
+        "\n"
+        "  --pairs K            senders and recipients, K each (1..%d; default 2)\n"
+        "  --messages N         handoffs per load step over all pairs (default 2000)\n"
+        "  --loads LIST         steps, comma-separated: single (one message in flight\n"
+        "                       in the whole network), max (W in flight per sender),\n"
+        "                       or an offered rate in msg/s over all senders\n"
+        "                       (default single,100,200,400,max)\n"
+        "  --single-messages N  handoffs of a single step (default 100)\n"
+        "  --window W           messages in flight per sender (1..%d; default 64)\n"
+        "  --body BYTES         document bytes (64..%u; default 1024)\n"
+        "  --send-batch B       messages stored per outbox commit (1..%d; default 1,\n"
+        "                       what `nrm-agent send` does)\n"
+        "  --warmup N           messages per pair before the steps, not reported\n"
+        "                       (default 20)\n"
+        "  --out DIR            results folder (default bench-results)\n"
+        "  --workdir DIR        network folder (default: new under $TMPDIR, removed\n"
+        "                       at the end unless --keep or a failure)\n"
+        "  --keep               keep the work folder\n"
+        "  --no-verify          skip the audit-log verification at the end\n"
+        "  --no-plot            no PNG\n"
+        "  --round N            round number in the CSV (default 1)\n"
+        "  --timeout S          longest a step may take (default 300)\n"
+        "  --poll-us U          shortest interval between two looks at the stores\n"
+        "                       (default 200)\n"
+        "  --log-level LEVEL    of the broker and agents (default info)\n"
+        "  --bin DIR            build folder with tools/, agents/, broker/ (default:\n"
+        "                       the one this program is in)\n"
+        "\n"
+        "Exit status: 0 every step done and every check passed, 1 failure,\n"
+        "2 bad command line.\n",
+        BENCH_PAIRS_MAX, BENCH_WINDOW_MAX, BENCH_BODY_MAX, AGENT_SEND_MAX);
+}
+
+static int s_usage(const char *fmt, ...) NRM_PRINTF(1, 2);
+
+static int
+s_usage(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "nrm-bench: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(nrm-bench --help tells the options)\n");
+    return S_EXIT_USAGE;
+}
+
+static bool
+s_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    if (text[0] < '0' || text[0] > '9')
+        return false;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool
+s_uint(const char *text, unsigned min, unsigned max, unsigned *out)
+{
+    uint64_t v;
+
+    if (!s_u64(text, min, max, &v))
+        return false;
+    *out = (unsigned) v;
+    return true;
+}
+
+/* "single,100,max" into o->loads. */
+static bool
+s_parse_loads(const char *text, bench_opts_t *o)
+{
+    char buf[512], *save = NULL, *tok;
+
+    if (strlen(text) >= sizeof buf)
+        return false;
+    snprintf(buf, sizeof buf, "%s", text);
+    o->nloads = 0;
+    for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        bench_load_t *l = &o->loads[o->nloads];
+        uint64_t rate;
+
+        if (o->nloads == BENCH_LOADS_MAX)
+            return false;
+        memset(l, 0, sizeof *l);
+        if (strcmp(tok, "single") == 0) {
+            l->single = true;
+        } else if (strcmp(tok, "max") != 0) {
+            if (!s_u64(tok, 1, 10000000, &rate))
+                return false;
+            l->rate = (double) rate;
+        }
+        snprintf(l->name, sizeof l->name, "%s", tok);
+        o->nloads++;
+    }
+    return o->nloads > 0;
+}
+
+/* The build folder: two levels above this executable (build/tools/nrm-bench). */
+static int
+s_default_bin(char *bin, size_t size)
+{
+    char exe[BENCH_BIN_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    return nrm_path(bin, size, "%s", dirname(dirname(exe)));
+}
+
+static int
+s_cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "pairs", required_argument, NULL, 'k' },
+        { "messages", required_argument, NULL, 'n' },
+        { "loads", required_argument, NULL, 'L' },
+        { "single-messages", required_argument, NULL, 'S' },
+        { "window", required_argument, NULL, 'w' },
+        { "body", required_argument, NULL, 'b' },
+        { "send-batch", required_argument, NULL, 'B' },
+        { "warmup", required_argument, NULL, 'W' },
+        { "out", required_argument, NULL, 'o' },
+        { "workdir", required_argument, NULL, 'd' },
+        { "keep", no_argument, NULL, 'K' },
+        { "no-verify", no_argument, NULL, 'V' },
+        { "no-plot", no_argument, NULL, 'P' },
+        { "round", required_argument, NULL, 'r' },
+        { "timeout", required_argument, NULL, 't' },
+        { "poll-us", required_argument, NULL, 'p' },
+        { "log-level", required_argument, NULL, 'l' },
+        { "bin", required_argument, NULL, 'x' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bench_opts_t o;
+    const char *bin = NULL;
+
+    memset(&o, 0, sizeof o);
+    o.pairs = 2;
+    o.messages = 2000;
+    o.single_messages = 100;
+    o.window = 64;
+    o.body = 1024;
+    o.send_batch = 1;
+    o.warmup = 20;
+    o.out = "bench-results";
+    o.log_level = "info";
+    o.round = 1;
+    o.timeout_s = 300;
+    o.poll_us = 200;
+    o.verify = true;
+    o.plot = true;
+    (void) s_parse_loads("single,100,200,400,max", &o);
+
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", opts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'k':
+            if (!s_uint(optarg, 1, BENCH_PAIRS_MAX, &o.pairs))
+                return s_usage("--pairs '%s' is not 1..512", optarg);
+            break;
+        case 'n':
+            if (!s_u64(optarg, 1, 100000000, &o.messages))
+                return s_usage("--messages '%s' is not 1..100000000", optarg);
+            break;
+        case 'L':
+            if (!s_parse_loads(optarg, &o))
+                return s_usage("--loads '%s': a comma-separated list of at most 32 of "
+                               "single, max, or a rate in msg/s (1..10000000)", optarg);
+            break;
+        case 'S':
+            if (!s_u64(optarg, 1, 10000000, &o.single_messages))
+                return s_usage("--single-messages '%s' is not 1..10000000", optarg);
+            break;
+        case 'w':
+            if (!s_uint(optarg, 1, BENCH_WINDOW_MAX, &o.window))
+                return s_usage("--window '%s' is not 1..256", optarg);
+            break;
+        case 'b':
+            if (!s_uint(optarg, 64, BENCH_BODY_MAX, &o.body))
+                return s_usage("--body '%s' is not 64..262144", optarg);
+            break;
+        case 'B':
+            if (!s_uint(optarg, 1, AGENT_SEND_MAX, &o.send_batch))
+                return s_usage("--send-batch '%s' is not 1..1024", optarg);
+            break;
+        case 'W':
+            if (!s_u64(optarg, 0, 1000000, &o.warmup))
+                return s_usage("--warmup '%s' is not 0..1000000", optarg);
+            break;
+        case 'o': o.out = optarg; break;
+        case 'd': o.workdir = optarg; break;
+        case 'K': o.keep = true; break;
+        case 'V': o.verify = false; break;
+        case 'P': o.plot = false; break;
+        case 'r':
+            if (!s_uint(optarg, 1, 1000000, &o.round))
+                return s_usage("--round '%s' is not 1..1000000", optarg);
+            break;
+        case 't':
+            if (!s_uint(optarg, 1, 86400, &o.timeout_s))
+                return s_usage("--timeout '%s' is not 1..86400 seconds", optarg);
+            break;
+        case 'p':
+            if (!s_uint(optarg, 0, 1000000, &o.poll_us))
+                return s_usage("--poll-us '%s' is not 0..1000000", optarg);
+            break;
+        case 'l':
+            if (strcmp(optarg, "error") != 0 && strcmp(optarg, "warn") != 0
+                && strcmp(optarg, "info") != 0 && strcmp(optarg, "debug") != 0)
+                return s_usage("--log-level '%s' is not error, warn, info or debug", optarg);
+            o.log_level = optarg;
+            break;
+        case 'x': bin = optarg; break;
+        case 'h': s_help(stdout); return S_EXIT_OK;
+        case ':': return s_usage("option %s needs a value", argv[optind - 1]);
+        default:  return s_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return s_usage("unexpected argument '%s'", argv[optind]);
+    if (o.messages < o.pairs)
+        return s_usage("--messages must be at least --pairs (%s)", "each pair sends N/K");
+    if (o.out[0] == '\0' || (o.workdir != NULL && o.workdir[0] == '\0'))
+        return s_usage("%s", "--out and --workdir must not be empty");
+    if (bin != NULL ? nrm_path(o.bin, sizeof o.bin, "%s", bin) != 0
+                    : s_default_bin(o.bin, sizeof o.bin) != 0)
+        return s_usage("%s", "cannot tell the build folder: give --bin DIR");
+    return bench_nrm_run(&o);
+}
+
+static int
+s_cmd_plot(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "csv", required_argument, NULL, 'c' },
+        { "png", required_argument, NULL, 'p' },
+        { "title", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *csv = NULL, *png = NULL, *title = "handoff latency against throughput";
+    nrm_err_t err = { 0, 0, "" };
+    bench_row_t *rows;
+    size_t n = 0;
+    int rc;
+
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", opts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'c': csv = optarg; break;
+        case 'p': png = optarg; break;
+        case 't': title = optarg; break;
+        case 'h': s_help(stdout); return S_EXIT_OK;
+        case ':': return s_usage("option %s needs a value", argv[optind - 1]);
+        default:  return s_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc || csv == NULL || png == NULL)
+        return s_usage("%s", "plot needs --csv FILE and --png FILE");
+    rows = calloc(BENCH_ROWS_MAX, sizeof *rows);
+    if (rows == NULL) {
+        fprintf(stderr, "nrm-bench: out of memory\n");
+        return S_EXIT_FAIL;
+    }
+    rc = bench_csv_read(csv, rows, BENCH_ROWS_MAX, &n, &err);
+    if (rc == 0)
+        rc = bench_plot(rows, n, png, title, &err);
+    free(rows);
+    if (rc != 0) {
+        fprintf(stderr, "nrm-bench plot: %s\n", err.msg);
+        return S_EXIT_FAIL;
+    }
+    printf("plot: %s (%zu rows)\n", png, n);
+    return S_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "plot") == 0)
+        return s_cmd_plot(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "run") == 0)
+        return s_cmd_run(argc - 1, argv + 1);
+    return s_cmd_run(argc, argv);
+}
