@@ -46,5 +46,13 @@ bench: build
 	@./tools/install-deps.sh $(BENCH_PACKAGES)
 	./$(BUILD)/tools/nrm-bench --out $(BENCH_OUT) $(BENCH_ARGS)
 
+# Installs RabbitMQ, NATS and their C clients, builds nrm-bench-peer, and runs
+# nrmbus and each peer alternately (tools/bench-peers.sh; knobs there).
+bench-peers: build
+	@./tools/install-deps.sh $(BENCH_PACKAGES) $(PEER_PACKAGES)
+	cmake -S . -B $(BUILD) $(CMAKEOPT)
+	cmake --build $(BUILD) -j $(JOBS)
+	./tools/bench-peers.sh $(BUILD) $(BUILD)/bench-peers
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -17,6 +17,18 @@
 #define BENCH_ROWS_MAX   1024       /* rows one plot or table reads         */
 #define BENCH_LOADS_MAX  32         /* load steps in one run                */
 
+/* One load step: "single" (one message in flight in the whole system),
+   "max" (every producer keeps W in flight), or an offered rate in msg/s
+   over all producers (open loop, at most W in flight per producer). */
+typedef struct {
+    char   name[16];
+    double rate;                    /* 0 for single and max */
+    bool   single;
+} bench_load_t;
+
+/* Parses "single,100,max" (at most max steps; rates 1..10^7). */
+bool bench_loads_parse(const char *text, bench_load_t *loads, size_t max, size_t *count);
+
 /* Latency percentiles in milliseconds (nearest rank), and how many samples. */
 typedef struct {
     uint64_t n;
@@ -51,6 +63,26 @@ typedef struct {
     uint64_t    server_rss_kib;              /* peak resident set (VmHWM)     */
     double      client_cpu_s;                /* producers, consumers, agents  */
 } bench_row_t;
+
+/* What one step measured, from which bench_row_fill makes its row. */
+typedef struct {
+    double *acc, *in, *done;    /* latencies in ms, n each; sorted by fill  */
+    size_t  n;
+    double  first, last;        /* first send, last completion (bench_now)  */
+    double  wall0, wall1;       /* the step's start and end, for CPU %      */
+    pid_t   server;             /* broker or server process                 */
+    double  server_cpu0;        /* its CPU seconds at wall0                 */
+} bench_step_t;
+
+/* Fills messages, seconds, throughput, the percentiles and the server's
+   CPU and peak memory of row; the caller sets the rest. */
+void bench_row_fill(bench_row_t *row, bench_step_t *s);
+
+/* Parses a decimal integer in [min, max] (the whole string). */
+bool bench_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Prints "PROG: <message>" and a pointer to --help on stderr; returns 2. */
+int bench_usage(const char *prog, const char *fmt, ...) NRM_PRINTF(2, 3);
 
 /* Monotonic clock in seconds. */
 double bench_now(void);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 enum { S_EXIT_OK = 0, S_EXIT_FAIL = 1, S_EXIT_USAGE = 2 };
+#define P "nrm-bench"       /* program name in messages */
 
 static void
 s_help(FILE *out)
@@ -43,6 +44,7 @@ s_help(FILE *out)
         "                       or an offered rate in msg/s over all senders\n"
         "                       (default single,100,200,400,max)\n"
         "  --single-messages N  handoffs of a single step (default 100)\n"
+        "  --max-messages N     handoffs of a max step over all pairs (default N)\n"
         "  --window W           messages in flight per sender (1..%d; default 64)\n"
         "  --body BYTES         document bytes (64..%u; default 1024)\n"
         "  --send-batch B       messages stored per outbox commit (1..%d; default 1,\n"
@@ -68,76 +70,16 @@ s_help(FILE *out)
         BENCH_PAIRS_MAX, BENCH_WINDOW_MAX, BENCH_BODY_MAX, AGENT_SEND_MAX);
 }
 
-static int s_usage(const char *fmt, ...) NRM_PRINTF(1, 2);
-
-static int
-s_usage(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "nrm-bench: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n(nrm-bench --help tells the options)\n");
-    return S_EXIT_USAGE;
-}
-
-static bool
-s_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end = NULL;
-    unsigned long long v;
-
-    if (text[0] < '0' || text[0] > '9')
-        return false;
-    errno = 0;
-    v = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
 
 static bool
 s_uint(const char *text, unsigned min, unsigned max, unsigned *out)
 {
     uint64_t v;
 
-    if (!s_u64(text, min, max, &v))
+    if (!bench_u64(text, min, max, &v))
         return false;
     *out = (unsigned) v;
     return true;
-}
-
-/* "single,100,max" into o->loads. */
-static bool
-s_parse_loads(const char *text, bench_opts_t *o)
-{
-    char buf[512], *save = NULL, *tok;
-
-    if (strlen(text) >= sizeof buf)
-        return false;
-    snprintf(buf, sizeof buf, "%s", text);
-    o->nloads = 0;
-    for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        bench_load_t *l = &o->loads[o->nloads];
-        uint64_t rate;
-
-        if (o->nloads == BENCH_LOADS_MAX)
-            return false;
-        memset(l, 0, sizeof *l);
-        if (strcmp(tok, "single") == 0) {
-            l->single = true;
-        } else if (strcmp(tok, "max") != 0) {
-            if (!s_u64(tok, 1, 10000000, &rate))
-                return false;
-            l->rate = (double) rate;
-        }
-        snprintf(l->name, sizeof l->name, "%s", tok);
-        o->nloads++;
-    }
-    return o->nloads > 0;
 }
 
 /* The build folder: two levels above this executable (build/tools/nrm-bench). */
@@ -161,6 +103,7 @@ s_cmd_run(int argc, char **argv)
         { "messages", required_argument, NULL, 'n' },
         { "loads", required_argument, NULL, 'L' },
         { "single-messages", required_argument, NULL, 'S' },
+        { "max-messages", required_argument, NULL, 'M' },
         { "window", required_argument, NULL, 'w' },
         { "body", required_argument, NULL, 'b' },
         { "send-batch", required_argument, NULL, 'B' },
@@ -196,7 +139,7 @@ s_cmd_run(int argc, char **argv)
     o.poll_us = 200;
     o.verify = true;
     o.plot = true;
-    (void) s_parse_loads("single,100,200,400,max", &o);
+    (void) bench_loads_parse("single,100,200,400,max", o.loads, BENCH_LOADS_MAX, &o.nloads);
 
     opterr = 0;
     for (;;) {
@@ -206,36 +149,40 @@ s_cmd_run(int argc, char **argv)
         switch (c) {
         case 'k':
             if (!s_uint(optarg, 1, BENCH_PAIRS_MAX, &o.pairs))
-                return s_usage("--pairs '%s' is not 1..512", optarg);
+                return bench_usage(P, "--pairs '%s' is not 1..512", optarg);
             break;
         case 'n':
-            if (!s_u64(optarg, 1, 100000000, &o.messages))
-                return s_usage("--messages '%s' is not 1..100000000", optarg);
+            if (!bench_u64(optarg, 1, 100000000, &o.messages))
+                return bench_usage(P, "--messages '%s' is not 1..100000000", optarg);
             break;
         case 'L':
-            if (!s_parse_loads(optarg, &o))
-                return s_usage("--loads '%s': a comma-separated list of at most 32 of "
+            if (!bench_loads_parse(optarg, o.loads, BENCH_LOADS_MAX, &o.nloads))
+                return bench_usage(P, "--loads '%s': a comma-separated list of at most 32 of "
                                "single, max, or a rate in msg/s (1..10000000)", optarg);
             break;
         case 'S':
-            if (!s_u64(optarg, 1, 10000000, &o.single_messages))
-                return s_usage("--single-messages '%s' is not 1..10000000", optarg);
+            if (!bench_u64(optarg, 1, 10000000, &o.single_messages))
+                return bench_usage(P, "--single-messages '%s' is not 1..10000000", optarg);
+            break;
+        case 'M':
+            if (!bench_u64(optarg, 1, 100000000, &o.max_messages))
+                return bench_usage(P, "--max-messages '%s' is not 1..100000000", optarg);
             break;
         case 'w':
             if (!s_uint(optarg, 1, BENCH_WINDOW_MAX, &o.window))
-                return s_usage("--window '%s' is not 1..256", optarg);
+                return bench_usage(P, "--window '%s' is not 1..256", optarg);
             break;
         case 'b':
             if (!s_uint(optarg, 64, BENCH_BODY_MAX, &o.body))
-                return s_usage("--body '%s' is not 64..262144", optarg);
+                return bench_usage(P, "--body '%s' is not 64..262144", optarg);
             break;
         case 'B':
             if (!s_uint(optarg, 1, AGENT_SEND_MAX, &o.send_batch))
-                return s_usage("--send-batch '%s' is not 1..1024", optarg);
+                return bench_usage(P, "--send-batch '%s' is not 1..1024", optarg);
             break;
         case 'W':
-            if (!s_u64(optarg, 0, 1000000, &o.warmup))
-                return s_usage("--warmup '%s' is not 0..1000000", optarg);
+            if (!bench_u64(optarg, 0, 1000000, &o.warmup))
+                return bench_usage(P, "--warmup '%s' is not 0..1000000", optarg);
             break;
         case 'o': o.out = optarg; break;
         case 'd': o.workdir = optarg; break;
@@ -244,37 +191,39 @@ s_cmd_run(int argc, char **argv)
         case 'P': o.plot = false; break;
         case 'r':
             if (!s_uint(optarg, 1, 1000000, &o.round))
-                return s_usage("--round '%s' is not 1..1000000", optarg);
+                return bench_usage(P, "--round '%s' is not 1..1000000", optarg);
             break;
         case 't':
             if (!s_uint(optarg, 1, 86400, &o.timeout_s))
-                return s_usage("--timeout '%s' is not 1..86400 seconds", optarg);
+                return bench_usage(P, "--timeout '%s' is not 1..86400 seconds", optarg);
             break;
         case 'p':
             if (!s_uint(optarg, 0, 1000000, &o.poll_us))
-                return s_usage("--poll-us '%s' is not 0..1000000", optarg);
+                return bench_usage(P, "--poll-us '%s' is not 0..1000000", optarg);
             break;
         case 'l':
             if (strcmp(optarg, "error") != 0 && strcmp(optarg, "warn") != 0
                 && strcmp(optarg, "info") != 0 && strcmp(optarg, "debug") != 0)
-                return s_usage("--log-level '%s' is not error, warn, info or debug", optarg);
+                return bench_usage(P, "--log-level '%s' is not error, warn, info or debug", optarg);
             o.log_level = optarg;
             break;
         case 'x': bin = optarg; break;
         case 'h': s_help(stdout); return S_EXIT_OK;
-        case ':': return s_usage("option %s needs a value", argv[optind - 1]);
-        default:  return s_usage("unknown option '%s'", argv[optind - 1]);
+        case ':': return bench_usage(P, "option %s needs a value", argv[optind - 1]);
+        default:  return bench_usage(P, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return s_usage("unexpected argument '%s'", argv[optind]);
-    if (o.messages < o.pairs)
-        return s_usage("--messages must be at least --pairs (%s)", "each pair sends N/K");
+        return bench_usage(P, "unexpected argument '%s'", argv[optind]);
+    if (o.max_messages == 0)
+        o.max_messages = o.messages;
+    if (o.messages < o.pairs || o.max_messages < o.pairs)
+        return bench_usage(P, "--messages must be at least --pairs (%s)", "each pair sends N/K");
     if (o.out[0] == '\0' || (o.workdir != NULL && o.workdir[0] == '\0'))
-        return s_usage("%s", "--out and --workdir must not be empty");
+        return bench_usage(P, "%s", "--out and --workdir must not be empty");
     if (bin != NULL ? nrm_path(o.bin, sizeof o.bin, "%s", bin) != 0
                     : s_default_bin(o.bin, sizeof o.bin) != 0)
-        return s_usage("%s", "cannot tell the build folder: give --bin DIR");
+        return bench_usage(P, "%s", "cannot tell the build folder: give --bin DIR");
     return bench_nrm_run(&o);
 }
 
@@ -304,12 +253,12 @@ s_cmd_plot(int argc, char **argv)
         case 'p': png = optarg; break;
         case 't': title = optarg; break;
         case 'h': s_help(stdout); return S_EXIT_OK;
-        case ':': return s_usage("option %s needs a value", argv[optind - 1]);
-        default:  return s_usage("unknown option '%s'", argv[optind - 1]);
+        case ':': return bench_usage(P, "option %s needs a value", argv[optind - 1]);
+        default:  return bench_usage(P, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc || csv == NULL || png == NULL)
-        return s_usage("%s", "plot needs --csv FILE and --png FILE");
+        return bench_usage(P, "%s", "plot needs --csv FILE and --png FILE");
     rows = calloc(BENCH_ROWS_MAX, sizeof *rows);
     if (rows == NULL) {
         fprintf(stderr, "nrm-bench: out of memory\n");

@@ -22,15 +22,6 @@
 #define BENCH_BODY_MAX    (256u * 1024u)
 #define BENCH_BIN_MAX     2048
 
-/* One load step: "single" (one message in flight in the whole network),
-   "max" (every producer keeps W in flight), or an offered rate in msg/s
-   over all producers (open loop, at most W in flight per producer). */
-typedef struct {
-    char   name[16];
-    double rate;                    /* 0 for single and max */
-    bool   single;
-} bench_load_t;
-
 typedef struct {
     char         bin[BENCH_BIN_MAX];  /* build folder: tools/, agents/, broker/ */
     const char  *workdir;             /* NULL: a new folder under $TMPDIR      */
@@ -39,6 +30,7 @@ typedef struct {
     unsigned     pairs, window, body, send_batch, round, timeout_s, poll_us;
     uint64_t     messages;            /* per step, over all pairs               */
     uint64_t     single_messages;     /* of a "single" step                     */
+    uint64_t     max_messages;        /* of a "max" step, over all pairs        */
     uint64_t     warmup;              /* per pair, before the steps             */
     bench_load_t loads[BENCH_LOADS_MAX];
     size_t       nloads;

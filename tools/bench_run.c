@@ -575,6 +575,7 @@ s_run_step(s_bench_t *b, uint64_t quota, double rate, unsigned window, bool sing
     const bench_opts_t *o = b->o;
     double bcpu0, acpu0, scpu0, w0, w1, first = 0, last = 0;
     double *acc = NULL, *in = NULL, *done = NULL;
+    bench_step_t st;
     size_t n = 0, i, k;
 
     b->quota = quota;
@@ -616,15 +617,17 @@ s_run_step(s_bench_t *b, uint64_t quota, double rate, unsigned window, bool sing
     row->pairs = single ? 1 : o->pairs;
     row->window = window;
     row->body = o->body;
-    row->messages = n;
-    row->seconds = last > first ? last - first : 0;
-    row->throughput = row->seconds > 0 ? (double) n / row->seconds : 0;
-    bench_pct(acc, n, &row->accept);
-    bench_pct(in, n, &row->inbox);
-    bench_pct(done, n, &row->handoff);
-    row->server_cpu_s = bench_proc_cpu(b->net.broker) - bcpu0;
-    row->server_cpu_pct = w1 > w0 ? 100.0 * row->server_cpu_s / (w1 - w0) : 0;
-    row->server_rss_kib = bench_proc_hwm(b->net.broker);
+    st.acc = acc;
+    st.in = in;
+    st.done = done;
+    st.n = n;
+    st.first = first;
+    st.last = last;
+    st.wall0 = w0;
+    st.wall1 = w1;
+    st.server = b->net.broker;
+    st.server_cpu0 = bcpu0;
+    bench_row_fill(row, &st);
     row->client_cpu_s = (bench_net_agents_cpu(&b->net) - acpu0) + (bench_self_cpu() - scpu0);
 out:
     free(acc);
@@ -737,7 +740,8 @@ bench_nrm_run(const bench_opts_t *o)
     for (i = 0; i < o->nloads && !atomic_load(&b.failed); i++) {
         const bench_load_t *l = &o->loads[i];
         bench_row_t *row = &rows[nrows];
-        uint64_t quota = l->single ? o->single_messages : o->messages / o->pairs;
+        uint64_t quota = l->single ? o->single_messages
+                       : (l->rate > 0 ? o->messages : o->max_messages) / o->pairs;
 
         memset(row, 0, sizeof *row);
         s_run_step(&b, quota, l->rate / o->pairs, l->single ? 1 : o->window, l->single, row);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -74,6 +75,50 @@ bench_pct(double *samples, size_t n, bench_pct_t *out)
     out->p999 = s_rank(samples, n, 0.999);
     out->max = samples[n - 1];
     out->mean = sum / (double) n;
+}
+
+void
+bench_row_fill(bench_row_t *row, bench_step_t *s)
+{
+    row->messages = s->n;
+    row->seconds = s->last > s->first ? s->last - s->first : 0;
+    row->throughput = row->seconds > 0 ? (double) s->n / row->seconds : 0;
+    bench_pct(s->acc, s->n, &row->accept);
+    bench_pct(s->in, s->n, &row->inbox);
+    bench_pct(s->done, s->n, &row->handoff);
+    row->server_cpu_s = bench_proc_cpu(s->server) - s->server_cpu0;
+    row->server_cpu_pct = s->wall1 > s->wall0
+                         ? 100.0 * row->server_cpu_s / (s->wall1 - s->wall0) : 0;
+    row->server_rss_kib = bench_proc_hwm(s->server);
+}
+
+bool
+bench_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    if (text[0] < '0' || text[0] > '9')
+        return false;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+int
+bench_usage(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(%s --help tells the options)\n", prog);
+    return 2;
 }
 
 FILE *
@@ -254,6 +299,43 @@ bench_row_print(FILE *f, const bench_row_t *r)
             r->accept.p50, r->accept.p99, r->inbox.p50, r->inbox.p99, r->handoff.p50,
             r->handoff.p99, r->handoff.p999, r->server_cpu_pct,
             (unsigned long long) (r->server_rss_kib / 1024));
+}
+
+bool
+bench_loads_parse(const char *text, bench_load_t *loads, size_t max, size_t *count)
+{
+    char buf[512], *save = NULL, *tok;
+    size_t n = 0;
+
+    if (strlen(text) >= sizeof buf)
+        return false;
+    snprintf(buf, sizeof buf, "%s", text);
+    for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        bench_load_t *l = &loads[n];
+        char *end = NULL;
+        unsigned long long rate;
+
+        if (n == max || strlen(tok) >= sizeof l->name)
+            return false;
+        memset(l, 0, sizeof *l);
+        if (strcmp(tok, "single") == 0) {
+            l->single = true;
+        } else if (strcmp(tok, "max") != 0) {
+            if (tok[0] < '1' || tok[0] > '9')
+                return false;
+            errno = 0;
+            rate = strtoull(tok, &end, 10);
+            if (errno != 0 || *end != '\0' || rate > 10000000)
+                return false;
+            l->rate = (double) rate;
+        }
+        snprintf(l->name, sizeof l->name, "%s", tok);
+        n++;
+    }
+    if (n == 0)
+        return false;
+    *count = n;
+    return true;
 }
 
 /* ---- /proc ---- */
