@@ -458,9 +458,9 @@ bench_plot(const bench_row_t *rows, size_t n, const char *png, const char *title
     fprintf(f, "set terminal pngcairo size 1000,640 noenhanced\n"
                "set output '%s'\n"
                "set title '%s'\n"
-               "set xlabel 'throughput (handoffs/s)'\n"
+               "set xlabel 'throughput (handoffs/s, log scale)'\n"
                "set ylabel 'latency (ms, log scale)'\n"
-               "set logscale y\n"
+               "set logscale xy\n"
                "set grid\n"
                "set key outside right\n", png, title);
     if (nsys == 0)
