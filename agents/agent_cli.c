@@ -475,12 +475,14 @@ s_inbox_help(FILE *out)
 typedef struct {
     bool              json;
     int               bad;
-    const nrm_keys_t *keys;
+    const nrm_keys_t *const *keys;   /* in force, next, retired */
+    size_t nkeys;
 } s_inbox_ctx_t;
 
 /* Opens and parses the document of one inbox entry. */
 static int
-s_inbox_doc(const nrm_keys_t *keys, const agent_in_t *rec, json_t **doc, nrm_err_t *err)
+s_inbox_doc(const nrm_keys_t *const *keys, size_t nkeys, const agent_in_t *rec, json_t **doc,
+            nrm_err_t *err)
 {
     size_t len = rec->sealed_body.len - NRM_SEAL_OVERHEAD;
     json_error_t jerr;
@@ -491,9 +493,9 @@ s_inbox_doc(const nrm_keys_t *keys, const agent_in_t *rec, json_t **doc, nrm_err
     plain = malloc(len + 1);
     if (plain == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-    if (nrm_seal_open(keys, rec->sealed_body.data, rec->sealed_body.len, plain) != 0) {
+    if (agent_seal_open(keys, nkeys, rec->sealed_body.data, rec->sealed_body.len, plain) != 0) {
         rc = nrm_err_set(err, NRM_ECRYPTO, "the sealed body does not open with "
-                         "secret.keys");
+                         "secret.keys or a key set a rotation replaced");
         goto out;
     }
     *doc = json_loadb((const char *) plain, len, 0, &jerr);
@@ -519,7 +521,7 @@ s_inbox_one(void *ctx, const agent_in_t *rec, nrm_err_t *err)
 
     nrm_hex_encode(rec->msg_id, NRM_MSGID_BYTES, hex);
     if (nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr) != 0
-        || s_inbox_doc(c->keys, rec, &doc, &derr) != 0) {
+        || s_inbox_doc(c->keys, c->nkeys, rec, &doc, &derr) != 0) {
         fprintf(stderr, "nrm-agent inbox: entry %llu (msg %s): %s\n",
                 (unsigned long long) rec->key, hex, derr.msg);
         c->bad++;
@@ -572,7 +574,8 @@ agent_cmd_inbox(int argc, char **argv)
     const char *dir = NULL, *id = NULL;
     s_inbox_ctx_t ctx = { 0 };
     nrm_err_t err = { 0 };
-    nrm_keys_t *keys = NULL;
+    nrm_keys_t *keys[2 + AGENT_RETIRED_MAX] = { NULL };
+    size_t nkeys = 0, nretired = 0;
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
     uint8_t msg_id[NRM_MSGID_BYTES];
@@ -589,10 +592,19 @@ agent_cmd_inbox(int argc, char **argv)
         nrm_err_set(&err, rc, "libsodium could not be initialised");
         return agent_fail(cmd, &err);
     }
-    if (agent_keys_load(dir, &keys, &err) != 0)
-        return agent_fail(cmd, &err);
-    ctx.keys = keys;
-    rc = s_open_for_reading(dir, &store, &txn, &err);
+    /* Bodies sealed before a rotation open with a retired set; those
+       sealed to new keys about to take effect, with secret.keys.next. */
+    rc = agent_keys_load(dir, &keys[0], &err);
+    if (rc == 0)
+        rc = agent_keys_next(dir, &keys[1], &err);
+    nkeys = keys[1] != NULL ? 2 : 1;
+    if (rc == 0)
+        rc = agent_keys_retired(dir, keys + nkeys, AGENT_RETIRED_MAX, &nretired, &err);
+    nkeys += nretired;
+    ctx.keys = (const nrm_keys_t *const *) keys;
+    ctx.nkeys = nkeys;
+    if (rc == 0)
+        rc = s_open_for_reading(dir, &store, &txn, &err);
     if (rc == 0 && id != NULL) {
         rc = agent_in_find(store, txn, msg_id, &rec, &err);
         if (rc == NRM_ENOTFOUND)
@@ -604,7 +616,8 @@ agent_cmd_inbox(int argc, char **argv)
     }
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
-    nrm_keys_destroy(&keys);
+    for (size_t i = 0; i < 2 + AGENT_RETIRED_MAX; i++)
+        nrm_keys_destroy(&keys[i]);
     if (rc != 0)
         return agent_fail(cmd, &err);
     return ctx.bad > 0 ? AGENT_EXIT_ERROR : AGENT_EXIT_OK;

@@ -50,9 +50,7 @@ agent_sender_open(const char *dir, agent_sender_t **out, nrm_err_t *err)
     if (rc == 0)
         rc = agent_org_load(dir, &self->org, err);
     if (rc == 0)
-        rc = agent_keys_load(dir, &self->keys, err);
-    if (rc == 0)
-        rc = agent_connect_load(dir, &self->org, self->keys, &self->conn, err);
+        rc = agent_identity_load(dir, &self->org, &self->keys, &self->conn, err);
     if (rc == 0)
         rc = agent_store_open(dir, 0, &self->store, err);
     if (rc != 0) {
@@ -100,7 +98,7 @@ s_recipient(agent_sender_t *self, MDB_txn *txn, const char *to, uint64_t now,
                            "`nrm-agent run --dir %s` to refresh it)", to, self->dir);
     if (rc != 0)
         return rc;
-    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, self->conn.admin_pk,
+    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, &self->conn.genesis,
                                 cert, err);
     if (rc != 0) {
         nrm_err_prefix(err, "certificate of '%s' in the directory does not verify", to);

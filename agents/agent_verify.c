@@ -26,7 +26,7 @@ s_refuse(agent_delivery_t *d, uint32_t status, const char *fmt, ...)
 }
 
 int
-agent_cert_check(const nrm_signed_view_t *v, const uint8_t admin_pk[NRM_PK_BYTES],
+agent_cert_check(const nrm_signed_view_t *v, const nrm_genesis_t *g,
                  nrm_cert_t *cert, nrm_err_t *err)
 {
     if (v->sig.len != NRM_SIG_BYTES || v->sig.data == NULL)
@@ -36,7 +36,7 @@ agent_cert_check(const nrm_signed_view_t *v, const uint8_t admin_pk[NRM_PK_BYTES
     if (v->body.len == 0 || v->body.len > NRM_MAX_CERT_BYTES || v->body.data == NULL)
         return nrm_err_refuse(err, NRM_R_TOO_BIG, "certificate of %zu bytes (cap %u)",
                               v->body.len, NRM_MAX_CERT_BYTES);
-    return nrm_cert_verify(v->body.data, v->body.len, v->sig.data, admin_pk, cert, err);
+    return nrm_cert_verify(v->body.data, v->body.len, v->sig.data, v->cosigs, v->ncosigs, g, cert, err);
 }
 
 int
@@ -57,8 +57,8 @@ agent_doc_check(const uint8_t *doc, size_t len, nrm_err_t *err)
 }
 
 static bool
-s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
-        const uint8_t admin_pk[NRM_PK_BYTES], agent_delivery_t *d)
+s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys, size_t nkeys,
+        const nrm_genesis_t *g, agent_delivery_t *d)
 {
     nrm_err_t err = { 0 };
     uint8_t *plain = NULL;
@@ -70,7 +70,7 @@ s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
                         "envelope does not decode: %s", err.msg);
     d->has_env = true;
 
-    if (agent_cert_check(&w->signed_obj, admin_pk, &d->cert, &err) != 0)
+    if (agent_cert_check(&w->signed_obj, g, &d->cert, &err) != 0)
         return s_refuse(d, err.reason != 0 ? err.reason : NRM_R_BAD_SIGNATURE,
                         "sender certificate does not verify against the "
                         "administrator key: %s", err.msg);
@@ -109,7 +109,7 @@ s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
     plain = malloc(plain_len + 1);
     if (plain == NULL)
         return s_refuse(d, NRM_R_INTERNAL, "out of memory opening the body");
-    if (nrm_seal_open(keys, w->sealed_body.data, w->sealed_body.len, plain) != 0) {
+    if (agent_seal_open(keys, nkeys, w->sealed_body.data, w->sealed_body.len, plain) != 0) {
         ok = s_refuse(d, NRM_R_BODY_MISMATCH, "sealed body does not open with this "
                       "organisation's box key");
         goto out;
@@ -125,13 +125,23 @@ out:
     return ok;
 }
 
+int
+agent_seal_open(const nrm_keys_t *const *keys, size_t nkeys, const uint8_t *sealed, size_t len,
+                uint8_t *out)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        if (nrm_seal_open(keys[i], sealed, len, out) == 0)
+            return 0;
+    return NRM_ECRYPTO;
+}
+
 void
-agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
-                     const uint8_t admin_pk[NRM_PK_BYTES], agent_delivery_t *out)
+agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys,
+                     size_t nkeys, const nrm_genesis_t *g, agent_delivery_t *out)
 {
     memset(out, 0, sizeof *out);
     nrm_sha256(w->sealed_body.data, w->sealed_body.len, out->body_hash);
-    if (s_check(w, own_id, keys, admin_pk, out))
+    if (s_check(w, own_id, keys, nkeys, g, out))
         out->status = NRM_R_OK;
 }
 
