@@ -27,6 +27,7 @@ typedef struct {
     char type[NRM_TYPE_MAX + 1];
     char name[NRM_NAME_MAX + 1];
     char jurisdiction[NRM_NAME_MAX + 1];
+    uint64_t retention_days;       /* [retention] inbox_days; 0 keeps bodies */
 } agent_org_t;
 
 /* ORG/connect.ini, from the administrators. */
@@ -100,5 +101,6 @@ int agent_cmd_send(int argc, char **argv);
 int agent_cmd_outbox(int argc, char **argv);
 int agent_cmd_inbox(int argc, char **argv);
 int agent_cmd_wait(int argc, char **argv);
+int agent_cmd_purge(int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
     store directly, whether or not `nrm-agent run` or the broker is up. */
 #include "agent.h"
 #include "agent_send.h"
+#include "agent_docs.h"
 #include "agent_store.h"
 #include "agent_verify.h"
 #include "nrm_codec.h"
@@ -30,11 +31,17 @@ s_send_help(FILE *out)
     fprintf(out,
         "Usage: nrm-agent send --dir ORG --to ID --type TYPE --case REF\n"
         "                      [--file DOC.json] [--reply-to MSGID] [--priority 0..3]\n"
+        "                      [--purpose NAME] [--destination CC]\n"
         "\n"
-        "Seals the JSON document to the recipient's key, signs the envelope and\n"
-        "stores it in the outbox durably; then prints the message id (32 hex\n"
-        "characters) on stdout. `nrm-agent run` sends it when it can; this\n"
-        "command works whether or not the daemon or the broker is up.\n"
+        "Checks the JSON document against the body schema of TYPE (errors name\n"
+        "the field path), removes the fields the policy (ORG/policy.ini,\n"
+        "[minimise.<recipient type>]) does not let the recipient have for the\n"
+        "purpose and says which on stderr, refuses personal data without\n"
+        "consent or a lawful basis, seals the body to the recipient's key,\n"
+        "signs the envelope and stores it in the outbox durably; then prints\n"
+        "the message id (32 hex characters) on stdout. `nrm-agent run` sends\n"
+        "it when it can; this command works whether or not the daemon or the\n"
+        "broker is up. docs/referrals.md describes every type.\n"
         "\n"
         "  --dir ORG        organisation folder\n"
         "  --to ID          recipient organisation id (must be in the directory,\n"
@@ -45,7 +52,12 @@ s_send_help(FILE *out)
         "  --file DOC.json  the document, a JSON object of at most %u bytes;\n"
         "                   '-' reads stdin; without --file the document is {}\n"
         "  --reply-to ID    message id (32 hex characters) this one answers\n"
-        "  --priority N     0 routine (default) .. 3 immediate\n",
+        "  --priority N     0 routine (default) .. 3 immediate; a child, high risk\n"
+        "                   or immediate urgency in the document raises it to 3\n"
+        "  --purpose NAME   why the data is shared: the key of the policy's\n"
+        "                   [minimise.<recipient type>] rule (default: its 'any')\n"
+        "  --destination CC ISO 3166-1 alpha-2 country the data goes to (cross-\n"
+        "                   border; required for a foreign recipient)\n",
         NRM_MAX_DOC_BYTES);
 }
 
@@ -105,36 +117,43 @@ s_read_doc(const char *path, uint8_t **doc, size_t *len, nrm_err_t *err)
     return 0;
 }
 
-/* The document must be a JSON object; the error names file, line and column
-   (it is the user's own file, so jansson's text may be shown). */
-static int
-s_check_doc(const char *name, const uint8_t *doc, size_t len, nrm_err_t *err)
-{
-    json_error_t jerr;
-    json_t *root;
-    int rc = 0;
-
-    root = json_loadb((const char *) doc, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL)
-        return nrm_err_set(err, NRM_EINVAL, "%s:%d:%d: not valid JSON: %s", name,
-                           jerr.line, jerr.column, jerr.text);
-    if (!json_is_object(root))
-        rc = nrm_err_set(err, NRM_EINVAL, "%s: the document must be a JSON object "
-                         "({...}), not an array or a single value", name);
-    json_decref(root);
-    return rc;
-}
-
 typedef struct {
-    const char *dir, *to, *type, *case_ref, *file, *reply_to;
+    const char *dir, *to, *type, *case_ref, *file, *reply_to, *purpose, *destination;
     uint64_t    priority;
 } s_send_args_t;
+
+/* Tells the user what minimisation removed (names only) and whether the
+   priority was raised. */
+static void
+s_send_report(const s_send_args_t *a, const nrm_cert_t *cert, const nrm_envelope_t *env,
+              const agent_doc_report_t *rep)
+{
+    if (rep->raised)
+        fprintf(stderr, "nrm-agent send: priority raised to 3 (a child, high risk or immediate "
+                "urgency)\n");
+    if (!rep->minimised)
+        return;
+    if (env->n_stripped == 0) {
+        fprintf(stderr, "nrm-agent send: nothing removed for %s (%s, purpose %s)\n", a->to,
+                cert->org_type, a->purpose ? a->purpose : "any");
+        return;
+    }
+    fprintf(stderr, "nrm-agent send: removed for %s (%s, purpose %s) by the policy's "
+            "[minimise.%s]:", a->to, cert->org_type, a->purpose ? a->purpose : "any",
+            cert->org_type);
+    for (size_t i = 0; i < env->n_stripped; i++)
+        fprintf(stderr, " %s", env->stripped[i]);
+    fprintf(stderr, "\n");
+}
 
 static int
 s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
 {
     agent_sender_t *sender = NULL;
     agent_send_req_t req;
+    agent_doc_report_t report;
+    nrm_envelope_t env;
+    nrm_cert_t cert;
     uint8_t *doc = NULL;
     size_t doc_len = 0;
     uint8_t id[1][NRM_MSGID_BYTES];
@@ -149,9 +168,6 @@ s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
     /* The document first: the commonest mistake, and needs nothing else. */
     if (a->file != NULL) {
         rc = s_read_doc(a->file, &doc, &doc_len, err);
-        if (rc != 0)
-            goto out;
-        rc = s_check_doc(strcmp(a->file, "-") == 0 ? "stdin" : a->file, doc, doc_len, err);
         if (rc != 0)
             goto out;
     } else {
@@ -170,10 +186,18 @@ s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
     req.case_ref = a->case_ref;
     req.doc = doc;
     req.doc_len = doc_len;
+    req.doc_name = a->file == NULL ? "(no --file)" : strcmp(a->file, "-") == 0 ? "stdin" : a->file;
+    req.purpose = a->purpose;
+    req.destination = a->destination;
     req.priority = (uint32_t) a->priority;
+    req.report = &report;
+    req.env_out = &env;
+    req.cert_out = &cert;
     rc = agent_sender_send(sender, &req, 1, id, err);
-    if (rc == 0)
-        nrm_hex_encode(id[0], NRM_MSGID_BYTES, hex);
+    if (rc != 0)
+        goto out;
+    s_send_report(a, &cert, &env, &report);
+    nrm_hex_encode(id[0], NRM_MSGID_BYTES, hex);
 out:
     if (doc != NULL)
         explicit_bzero(doc, doc_len);
@@ -194,6 +218,8 @@ agent_cmd_send(int argc, char **argv)
         { "file", required_argument, NULL, 'f' },
         { "reply-to", required_argument, NULL, 'r' },
         { "priority", required_argument, NULL, 'p' },
+        { "purpose", required_argument, NULL, 'u' },
+        { "destination", required_argument, NULL, 'D' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -213,6 +239,8 @@ agent_cmd_send(int argc, char **argv)
         case 'c': a.case_ref = optarg; break;
         case 'f': a.file = optarg; break;
         case 'r': a.reply_to = optarg; break;
+        case 'u': a.purpose = optarg; break;
+        case 'D': a.destination = optarg; break;
         case 'p':
             if (agent_parse_u64(optarg, 0, 3, &a.priority) != 0)
                 return agent_usage_error(cmd, "--priority '%s' is not 0, 1, 2 or 3", optarg);
@@ -481,11 +509,11 @@ typedef struct {
 
 /* Opens and parses the document of one inbox entry. */
 static int
-s_inbox_doc(const nrm_keys_t *const *keys, size_t nkeys, const agent_in_t *rec, json_t **doc,
+s_inbox_doc(const nrm_keys_t *const *keys, size_t nkeys, const agent_in_t *rec,
+            const nrm_envelope_t *env, json_t **doc,
             nrm_err_t *err)
 {
     size_t len = rec->sealed_body.len - NRM_SEAL_OVERHEAD;
-    json_error_t jerr;
     uint8_t *plain;
     int rc = 0;
 
@@ -498,10 +526,7 @@ s_inbox_doc(const nrm_keys_t *const *keys, size_t nkeys, const agent_in_t *rec, 
                          "secret.keys or a key set a rotation replaced");
         goto out;
     }
-    *doc = json_loadb((const char *) plain, len, 0, &jerr);
-    if (*doc == NULL)
-        rc = nrm_err_set(err, NRM_ECORRUPT, "the document is not valid JSON (line %d, "
-                         "column %d)", jerr.line, jerr.column);
+    rc = agent_doc_json(env, plain, len, doc, err);
 out:
     explicit_bzero(plain, len + 1);
     free(plain);
@@ -520,8 +545,15 @@ s_inbox_one(void *ctx, const agent_in_t *rec, nrm_err_t *err)
     char *text;
 
     nrm_hex_encode(rec->msg_id, NRM_MSGID_BYTES, hex);
-    if (nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr) != 0
-        || s_inbox_doc(c->keys, c->nkeys, rec, &doc, &derr) != 0) {
+    int drc = nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr);
+    if (drc == 0 && rec->purged_ms) {
+        doc = json_string("(body purged by retention)");
+        if (doc == NULL)
+            drc = nrm_err_set(&derr, NRM_ENOMEM, "out of memory");
+    } else if (drc == 0) {
+        drc = s_inbox_doc(c->keys, c->nkeys, rec, &env, &doc, &derr);
+    }
+    if (drc != 0) {
         fprintf(stderr, "nrm-agent inbox: entry %llu (msg %s): %s\n",
                 (unsigned long long) rec->key, hex, derr.msg);
         c->bad++;

@@ -24,6 +24,7 @@
     from the broker can crash this loop: every frame is decoded by the codec
     with caps, and every check failure is logged and answered. */
 #include "agent.h"
+#include "agent_referrals.h"
 #include "agent_store.h"
 #include "agent_verify.h"
 #include "nrm_codec.h"
@@ -48,6 +49,7 @@
 #define AGENT_RESEND_MS      3000    /* first resend; doubles up to the max */
 #define AGENT_RESEND_MAX_MS  60000
 #define AGENT_STATUS_MS      2000
+#define AGENT_PURGE_MS       60000   /* retention check */
 #define AGENT_INFLIGHT_MAX   256
 #define AGENT_BATCH_MAX      256
 #define AGENT_BATCH_BYTES    (64u * 1024u * 1024u)
@@ -102,6 +104,11 @@ typedef struct {
     size_t            ndir, nbad;
     /* status reply: one outcome per item */
     uint8_t          *status_outcome;
+    /* notice (lifecycle): escalation of a referral */
+    bool              notice_ok, notice_new;
+    nrm_notice_t      notice;
+    uint8_t          *notice_signed;     /* Signed{Notice}, owned */
+    size_t            notice_len;
 } s_item_t;
 
 typedef struct {
@@ -120,6 +127,7 @@ typedef struct {
     bool             connected, welcomed, drop_acks;
     int              last_failure;       /* last handshake failure event logged */
     uint64_t         last_hello, last_status;
+    uint64_t         last_purge;         /* retention (agent_referrals.c)    */
     uint64_t         scan_after;         /* outq keys <= this are taken      */
     uint64_t         status_after;       /* outacc cursor for status queries */
     s_inflight_t     inflight[AGENT_INFLIGHT_MAX];
@@ -552,6 +560,7 @@ s_item_clear(s_item_t *it)
         free((void *) it->dir[i].signed_cert.data);
     free(it->dir);
     free(it->status_outcome);
+    free(it->notice_signed);
     memset(it, 0, sizeof *it);
 }
 
@@ -695,6 +704,14 @@ s_prepare(s_daemon_t *d, s_item_t *it)
         break;
     case NRM_WIRE_PONG:
         break;
+    case NRM_WIRE_NOTICE: {
+        nrm_err_t err = { 0, 0, "" };
+        it->notice_ok = agent_notice_check(it->w, d->conn.broker_sign_pk, d->org.id, &it->notice,
+                                           &it->notice_signed, &it->notice_len, &err) == 0;
+        if (!it->notice_ok)
+            nrm_error("notice from the broker ignored: %s", err.msg);
+        break;
+    }
     default:
         nrm_warn("unexpected message kind %d from the broker ignored", it->w->kind);
         break;
@@ -799,9 +816,11 @@ s_apply_deliver(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
     rc = agent_in_find(d->store, txn, it->d.env.msg_id, &rec, err);
     if (rc == 0) {
         nrm_sha256(rec.sealed_body.data, rec.sealed_body.len, stored_hash);
+        /* a purged entry (retention) has no body left: its envelope, which
+           holds the body hash, decides */
         if (rec.envelope.len == w->envelope.len
             && memcmp(rec.envelope.data, w->envelope.data, w->envelope.len) == 0
-            && memcmp(stored_hash, it->d.body_hash, NRM_HASH_BYTES) == 0)
+            && (rec.purged_ms || memcmp(stored_hash, it->d.body_hash, NRM_HASH_BYTES) == 0))
             it->outcome = S_DUPLICATE;
         else
             it->outcome = S_CONFLICT;
@@ -854,6 +873,11 @@ s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
             break;
         case NRM_WIRE_STATUS_REPLY:
             rc = s_apply_status(d, txn, it, err);
+            break;
+        case NRM_WIRE_NOTICE:
+            if (it->notice_ok)
+                rc = agent_notice_put(d->store, txn, &it->notice, it->notice_signed,
+                                      it->notice_len, &it->notice_new, err);
             break;
         default:
             break;
@@ -1022,6 +1046,16 @@ s_batch_commit(s_daemon_t *d, uint64_t mono)
         case NRM_WIRE_RECEIPT:      s_finish_receipt(d, it); break;
         case NRM_WIRE_DELIVER:      s_finish_deliver(d, it); break;
         case NRM_WIRE_STATUS_REPLY: s_finish_status(d, it); break;
+        case NRM_WIRE_NOTICE:
+            if (it->notice_ok && it->notice_new) {
+                char hex[2 * NRM_MSGID_BYTES + 1];
+                s_hex_id(it->notice.msg_id, hex);
+                nrm_warn("overdue: %s %s of case %s (%s -> %s) had no answer by its deadline "
+                         "(escalated, record %llu)", it->notice.type, hex, it->notice.case_ref,
+                         it->notice.sender, it->notice.recipient,
+                         (unsigned long long) it->notice.seq);
+            }
+            break;
         default: break;
         }
     }
@@ -1301,6 +1335,22 @@ out:
     return rc;
 }
 
+/* Retention: ORG/org.ini [retention] inbox_days, applied every minute. */
+static void
+s_purge_tick(s_daemon_t *d, uint64_t mono)
+{
+    nrm_err_t err = { 0, 0, "" };
+    size_t n = 0;
+    if (d->org.retention_days == 0 || (d->last_purge && mono - d->last_purge < AGENT_PURGE_MS))
+        return;
+    d->last_purge = mono;
+    if (agent_purge_run(d->store, d->org.retention_days * 86400000u, &n, &err) != 0)
+        nrm_error("retention: purging old bodies failed: %s", err.msg);
+    else if (n)
+        nrm_info("retention: purged the bodies of %zu messages older than %llu days", n,
+                 (unsigned long long) d->org.retention_days);
+}
+
 static int
 s_loop(s_daemon_t *d, nrm_err_t *err)
 {
@@ -1333,6 +1383,7 @@ s_loop(s_daemon_t *d, nrm_err_t *err)
             return -1;
         d->now_ms = nrm_now_ms();
         s_hello_tick(d, mono);
+        s_purge_tick(d, mono);
         if (d->welcomed) {
             s_outbox_tick(d, mono);
             s_status_tick(d, mono);

@@ -58,6 +58,9 @@ agent_org_load(const char *dir, agent_org_t *org, nrm_err_t *err)
           .size = sizeof org->name, .required = true },
         { .section = "org", .key = "jurisdiction", .type = NRM_CFG_STR,
           .dst = org->jurisdiction, .size = sizeof org->jurisdiction },
+        /* how long opened bodies stay in the inbox (docs/referrals.md) */
+        { .section = "retention", .key = "inbox_days", .type = NRM_CFG_U64,
+          .dst = &org->retention_days, .min = 0, .max = 3650 },
     };
     rc = nrm_config_load(path, fields, sizeof fields / sizeof fields[0], err);
     if (rc != 0)

@@ -15,6 +15,7 @@ struct agent_sender_t {
     agent_connect_t conn;
     nrm_keys_t     *keys;
     nrm_store_t    *store;
+    nrm_policy_t   *policy;     /* ORG/policy.ini, or NULL (defaults) */
 };
 
 /* A message made ready to store: everything owned. */
@@ -53,6 +54,8 @@ agent_sender_open(const char *dir, agent_sender_t **out, nrm_err_t *err)
         rc = agent_identity_load(dir, &self->org, &self->keys, &self->conn, err);
     if (rc == 0)
         rc = agent_store_open(dir, 0, &self->store, err);
+    if (rc == 0)
+        rc = agent_policy_load(dir, &self->policy, err);
     if (rc != 0) {
         agent_sender_destroy(&self);
         return rc;
@@ -70,6 +73,7 @@ agent_sender_destroy(agent_sender_t **self_p)
         return;
     self = *self_p;
     nrm_store_destroy(&self->store);
+    nrm_policy_free(&self->policy);
     agent_connect_clear(&self->conn);
     nrm_keys_destroy(&self->keys);
     free(self);
@@ -131,34 +135,45 @@ s_req_check(const agent_send_req_t *r, nrm_err_t *err)
     if (r->doc == NULL || r->doc_len > NRM_MAX_DOC_BYTES)
         return nrm_err_set(err, NRM_ETOOBIG, "the document is larger than %u bytes, the "
                            "cap on a document", NRM_MAX_DOC_BYTES);
-    return agent_doc_check(r->doc, r->doc_len, err);
+    return 0;
 }
 
-/* Seals, builds and signs one message into m. */
+/* Validates and minimises the document (agent_doc_prepare fills the clear
+   metadata: type, created_ms, priority, consent, deadline, ...), seals the
+   protobuf body, builds and signs the envelope into m. */
 static int
 s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cert,
           s_ready_t *m, nrm_err_t *err)
 {
+    agent_doc_report_t report;
     nrm_envelope_t env;
-    size_t env_len = 0;
+    uint8_t *body = NULL;
+    size_t body_len = 0, env_len = 0;
     int rc;
 
     memset(&env, 0, sizeof env);
-    m->sealed_len = r->doc_len + NRM_SEAL_OVERHEAD;
-    m->sealed = malloc(m->sealed_len);
-    if (m->sealed == NULL)
-        return nrm_err_set(err, NRM_ENOMEM, "out of memory sealing the document");
-    rc = nrm_seal(cert->box_pk, r->doc, r->doc_len, m->sealed);
+    agent_doc_req_t dreq = { r->type, (const char *) r->doc, r->doc_len,
+                             r->doc_name != NULL ? r->doc_name : "(document)",
+                             r->purpose, r->destination, r->priority };
+    rc = agent_doc_prepare(&dreq, self->policy, cert, &env, &body, &body_len, &report, err);
     if (rc != 0)
-        return nrm_err_set(err, rc, "sealing the document to '%s' failed", r->to);
+        goto out;
+    m->sealed_len = body_len + NRM_SEAL_OVERHEAD;
+    m->sealed = malloc(m->sealed_len);
+    if (m->sealed == NULL) {
+        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory sealing the document");
+        goto out;
+    }
+    rc = nrm_seal(cert->box_pk, body, body_len, m->sealed);
+    if (rc != 0) {
+        rc = nrm_err_set(err, rc, "sealing the document to '%s' failed", r->to);
+        goto out;
+    }
     env.version = NRM_ENVELOPE_VERSION;
     nrm_random(env.msg_id, NRM_MSGID_BYTES);
-    snprintf(env.type, sizeof env.type, "%s", r->type);
     snprintf(env.sender, sizeof env.sender, "%s", self->org.id);
     snprintf(env.recipient, sizeof env.recipient, "%s", r->to);
     snprintf(env.case_ref, sizeof env.case_ref, "%s", r->case_ref);
-    env.created_ms = nrm_now_ms();
-    env.priority = r->priority;
     env.has_reply_to = r->has_reply_to;
     if (r->has_reply_to)
         memcpy(env.in_reply_to, r->reply_to, NRM_MSGID_BYTES);
@@ -166,10 +181,12 @@ s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cer
     env.body_size = (uint32_t) m->sealed_len;
     rc = nrm_envelope_encode(&env, &m->env_bytes, &env_len, err);
     if (rc != 0)
-        return rc;
+        goto out;
     rc = nrm_sign(self->keys, NRM_CTX_ENVELOPE, m->env_bytes, env_len, m->sig);
-    if (rc != 0)
-        return nrm_err_set(err, rc, "signing the envelope failed");
+    if (rc != 0) {
+        rc = nrm_err_set(err, rc, "signing the envelope failed");
+        goto out;
+    }
     /* Fault injection for the integration tests only: a signature the
        broker must refuse, so that a refusal can be followed to the outbox. */
     if (getenv("NRM_TEST_CORRUPT_SIGNATURE"))
@@ -183,7 +200,17 @@ s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cer
     m->rec.envelope.len = env_len;
     m->rec.signature.data = m->sig;
     m->rec.signature.len = NRM_SIG_BYTES;
-    return 0;
+    if (r->report != NULL)
+        *r->report = report;
+    if (r->env_out != NULL)
+        *r->env_out = env;
+    if (r->cert_out != NULL)
+        *r->cert_out = *cert;
+out:
+    if (body != NULL)
+        explicit_bzero(body, body_len);
+    free(body);
+    return rc;
 }
 
 /* nrm_store_fn: stores the whole batch (may run again after map growth). */

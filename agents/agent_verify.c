@@ -1,8 +1,8 @@
 /*  agent_verify -- checks of deliveries, receipts and certificates. */
 #include "agent_verify.h"
+#include "agent_docs.h"
 #include "nrm_registry.h"
 
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,23 +37,6 @@ agent_cert_check(const nrm_signed_view_t *v, const nrm_genesis_t *g,
         return nrm_err_refuse(err, NRM_R_TOO_BIG, "certificate of %zu bytes (cap %u)",
                               v->body.len, NRM_MAX_CERT_BYTES);
     return nrm_cert_verify(v->body.data, v->body.len, v->sig.data, v->cosigs, v->ncosigs, g, cert, err);
-}
-
-int
-agent_doc_check(const uint8_t *doc, size_t len, nrm_err_t *err)
-{
-    json_error_t jerr;
-    json_t *root;
-    int rc = 0;
-
-    root = json_loadb((const char *) doc, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL)
-        return nrm_err_set(err, NRM_EINVAL, "document is not valid JSON "
-                           "(error at line %d, column %d)", jerr.line, jerr.column);
-    if (!json_is_object(root))
-        rc = nrm_err_set(err, NRM_EINVAL, "document is JSON but not an object");
-    json_decref(root);
-    return rc;
 }
 
 static bool
@@ -114,8 +97,10 @@ s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys, 
                       "organisation's box key");
         goto out;
     }
-    if (agent_doc_check(plain, plain_len, &err) != 0) {
-        ok = s_refuse(d, NRM_R_INVALID_FIELD, "%s", err.msg);
+    /* lifecycle (issue 4): the body fits its type's schema and agrees
+       with the clear metadata (agent_docs.c) */
+    if (agent_doc_check_body(&d->env, plain, plain_len, &err) != 0) {
+        ok = s_refuse(d, err.reason ? err.reason : NRM_R_INVALID_FIELD, "%s", err.msg);
         goto out;
     }
     ok = true;

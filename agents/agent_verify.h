@@ -25,7 +25,8 @@ typedef struct {
    the recipient is own_id; body size and SHA-256 match the envelope; the
    body opens with one of keys[0 .. nkeys) (the set in force, then those a
    rotation retired: a sender may have sealed to a key it knew before the
-   rotation); the document is a JSON object. Fills *out (status 0 on
+   rotation); it fits the body schema of its type and agrees with the
+   clear metadata (agent_doc_check_body). Fills *out (status 0 on
    success). The opened document is wiped before returning. */
 void agent_delivery_check(const nrm_wire_t *w, const char *own_id,
                           const nrm_keys_t *const *keys, size_t nkeys,
@@ -48,8 +49,5 @@ int agent_receipt_check(const nrm_wire_t *w, const uint8_t broker_pk[NRM_PK_BYTE
 int agent_cert_check(const nrm_signed_view_t *v, const nrm_genesis_t *g,
                      nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
 
-/* A document must be a JSON object. Returns 0, or NRM_EINVAL with line and
-   column of the first error (err->msg never quotes the document). */
-int agent_doc_check(const uint8_t *doc, size_t len, nrm_err_t *err) NRM_WUR;
 
 #endif

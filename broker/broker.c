@@ -6,6 +6,7 @@
     commit has returned send receipts, delivery notices and deliveries.
     Nothing is acknowledged before it is durable (invariant 1). */
 #include "broker.h"
+#include "broker_referrals.h"
 #include "nrm_auditlog.h"
 #include "nrm_codec.h"
 #include "nrm_crypto.h"
@@ -83,6 +84,7 @@ struct broker_t {
     uint64_t policy_seq;             /* its POLICY record (0: none)         */
     nrm_store_t *store;
     nrm_keys_t *keys;
+    broker_refs_t *refs;             /* referral lifecycle (broker_referrals.c) */
     nrm_genesis_t genesis;
     item_t *items;
     size_t nitems;
@@ -440,6 +442,14 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
             snprintf(why.msg, sizeof why.msg, "no routing policy is in force (nrm-admin policy)");
         return s_reject(self, txn, it, s, NRM_R_POLICY, why.msg, true, err);
     }
+    /* Referral lifecycle (issue 4): consent, deadline, case ownership and
+       the transition an answer causes; refused like any other decision. */
+    memset(&why, 0, sizeof why);
+    rc = broker_refs_check(self->refs, self->policy, self->store, txn, &s->env, &why, err);
+    if (rc == NRM_EINVAL)
+        return s_reject(self, txn, it, s, why.reason, why.msg, true, err);
+    if (rc)
+        return rc;
     if (retire && (rc = s_retire(self, txn, it->org, w, now, err)))
         return rc;
 
@@ -466,6 +476,8 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     size_t klen = s_queue_key(qkey, s->env.recipient, seq);
     if ((rc = nrm_store_put(self->store, txn, "queue", qkey, klen, s->env.msg_id,
                             NRM_MSGID_BYTES, 0, err)))
+        return rc;
+    if ((rc = broker_refs_accepted(self->refs, self->store, txn, &s->env, seq, err)))
         return rc;
     nrm_receipt_t r;
     memset(&r, 0, sizeof r);
@@ -557,7 +569,7 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
         return s_reject_ack(self, txn, it, s, ack.msg_id, why.reason, why.msg, err);
     if (rc)
         return nrm_err_set(err, rc, "%s", why.msg);
-    if (ack.status > NRM_R_STORE_FULL)
+    if (strcmp(nrm_reason_name(ack.status), "unknown-reason") == 0)   /* lifecycle codes too */
         return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_INVALID_FIELD,
                             "unknown refusal code", err);
     rc = nrm_store_get(self->store, txn, "msgids", ack.msg_id, NRM_MSGID_BYTES, &v, err);
@@ -610,6 +622,8 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     if ((rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err)))
         return rc;
     self->records++;
+    if (ack.status == 0 && (rc = broker_refs_delivered(self->refs, self->store, txn, ack.msg_id, err)))
+        return rc;
     size_t klen = s_queue_key(qkey, it->org, m.accepted_seq);
     rc = nrm_store_del(self->store, txn, "queue", qkey, klen, err);
     if (rc && rc != NRM_ENOTFOUND)
@@ -1081,6 +1095,21 @@ s_read_one(void *sock, item_t *it)
     return 1;
 }
 
+/* Sends the lifecycle notices waiting in broker_referrals' outbox to the
+   organisations connected now; the others get them at their next Hello. */
+static void
+s_send_notices(broker_t *self)
+{
+    const broker_notice_out_t *out = NULL;
+    size_t n = broker_refs_outbox(self->refs, &out);
+    for (size_t i = 0; i < n; i++) {
+        peer_t *p = s_peer(self, out[i].org, false);
+        if (p && p->live)
+            (void) s_send(self, p->rid, p->rid_len, out[i].frame, out[i].len);
+    }
+    broker_refs_outbox_clear(self->refs);
+}
+
 static void
 s_after_commit(broker_t *self)
 {
@@ -1120,6 +1149,13 @@ s_after_commit(broker_t *self)
             if (r)
                 r->want_pump = true;
         }
+        if (it->hello && p) {
+            /* after the Welcome: lifecycle notices still waiting for it */
+            nrm_err_t nerr = { 0, 0, "" };
+            if (broker_refs_hello(self->refs, self->store, it->org, &nerr) != 0)
+                nrm_error("notices for '%s': %s", it->org, nerr.msg);
+            s_send_notices(self);
+        }
     }
 }
 
@@ -1127,6 +1163,11 @@ static void
 s_timers(broker_t *self)
 {
     uint64_t now = nrm_now_ms();
+    nrm_err_t err = { 0, 0, "" };
+    /* response deadlines (issue 4): ESCALATED records and notices */
+    if (broker_refs_tick(self->refs, self->policy, self->store, now, &err) != 0)
+        nrm_error("escalation of overdue referrals: %s", err.msg);
+    s_send_notices(self);
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
         if (p->live && p->held)
@@ -1404,6 +1445,8 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
         nrm_err_set(err, NRM_EINVAL, "%s: needs a signing and a CURVE key", path);
         goto fail;
     }
+    if (broker_refs_new(self->keys, &self->refs, err) != 0)
+        goto fail;
     if (nrm_path(path, sizeof path, "%s/data", cfg->dir) != 0
         || nrm_store_open(path, dbs, 0, &self->store, err) != 0)
         goto fail;
@@ -1479,6 +1522,7 @@ broker_destroy(broker_t **self_p)
     if (self->lock_fd >= 0)
         close(self->lock_fd);
     nrm_store_destroy(&self->store);
+    broker_refs_destroy(&self->refs);
     nrm_keys_destroy(&self->keys);
     free(self->items);
     free(self->peers);

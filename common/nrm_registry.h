@@ -22,7 +22,11 @@
    the broker and by the tools that open its folder. "msgids": message id
    -> decision and receipt; "queue": recipient NUL seq -> message id;
    "bodies": message id -> sealed body until delivered. */
-#define NRM_BROKER_DBS NRM_AUDITLOG_DBS, NRM_REGISTRY_DBS, "msgids", "queue", "bodies"
+#define NRM_BROKER_DBS NRM_AUDITLOG_DBS, NRM_REGISTRY_DBS, "msgids", "queue", "bodies", \
+    NRM_LIFECYCLE_DBS
+/* Referral lifecycle (broker/broker_referrals.h): "referrals", "deadlines",
+   "cases", "notices". */
+#define NRM_LIFECYCLE_DBS "referrals", "deadlines", "cases", "notices"
 
 /* Verifies a signed enrollment request (signature by its own sign key,
    fields valid). Outputs the request and SHA-256 of the signed bytes. */

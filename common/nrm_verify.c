@@ -9,6 +9,8 @@
 #include "nrm_auditlog.h"
 #include "nrm_crypto.h"
 #include "nrm_registry.h"
+#include "nrm_lcreplay.h"
+#include "nrm_lifecycle.h"
 #include "nrm_replay.h"
 #include "nrm_util.h"
 #include <stdarg.h>
@@ -27,6 +29,7 @@ typedef struct {
     uint64_t bad_seq;
     nrm_progress_fn *progress;
     void *pctx;
+    nrm_lcreplay_t *lc;                 /* referral lifecycle (nrm_lcreplay.c) */
 } s_verify_t;
 
 static int
@@ -143,6 +146,31 @@ s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     if (policy && nrm_policy_allows(policy, sender->cert.org_type, env.type, recipient->cert.org_type,
                                     &derr) != 0)
         return s_bad(v, rec->seq, err, "ACCEPTED against the policy in force: %s", derr.msg);
+    /* lifecycle: the response-due time within the policy's [deadlines] */
+    nrm_deadlines_t deadlines;
+    nrm_policy_deadlines(policy, &deadlines);
+    if (nrm_deadline_check(&deadlines, &env, &derr) != 0)
+        return s_bad(v, rec->seq, err, "ACCEPTED with a response deadline the policy in force does "
+                     "not allow: %s", derr.msg);
+    char why[400];
+    int rc = nrm_lcreplay_accepted(v->lc, rec, &env, why, sizeof why);
+    if (rc == NRM_ENOMEM)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    if (rc)
+        return s_bad(v, rec->seq, err, "%s", why);
+    return 0;
+}
+
+/* Lifecycle records (kinds 30-49): the broker's own decisions, replayed. */
+static int
+s_check_lifecycle(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
+{
+    char why[400];
+    if (strcmp(rec->actor, "broker") != 0)
+        return s_bad(v, rec->seq, err, "%s: actor '%s' is not the broker", nrm_record_kind_name(rec->kind),
+                     rec->actor);
+    if (rec->kind == NRM_REC_ESCALATED && nrm_lcreplay_escalated(v->lc, rec, why, sizeof why) != 0)
+        return s_bad(v, rec->seq, err, "%s", why);
     return 0;
 }
 
@@ -182,8 +210,11 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
         || nrm_record_decode(bytes.data, bytes.len, &acc, &derr) != 0)
         return s_bad(v, rec->seq, err, "%s: referenced record %llu: %s", kind,
                      (unsigned long long) rec->refers_to, derr.msg);
+    char why[400];
     int rc = 0;
-    if (acc.kind != NRM_REC_ACCEPTED
+    if (rec->kind == NRM_REC_DELIVERED && nrm_lcreplay_delivered(v->lc, rec, why, sizeof why) != 0)
+        rc = s_bad(v, rec->seq, err, "%s", why);
+    else if (acc.kind != NRM_REC_ACCEPTED
         || nrm_envelope_decode(acc.subject, acc.subject_len, &env, &derr) != 0)
         rc = s_bad(v, rec->seq, err, "%s: record %llu is not an accepted message", kind,
                    (unsigned long long) rec->refers_to);
@@ -227,6 +258,8 @@ s_verify_one(void *ctx, uint64_t key_seq, nrm_bytes_t bytes, const nrm_record_t 
     case NRM_REC_ACCEPTED:         rc = s_check_accepted(v, rec, err); break;
     case NRM_REC_DELIVERED:
     case NRM_REC_DELIVERY_REFUSED: rc = s_check_delivered(v, rec, err); break;
+    case NRM_REC_ESCALATED:
+    case NRM_REC_PURGED:           rc = s_check_lifecycle(v, rec, err); break;
     case NRM_REC_REJECTED:
         if (rec->reason_code == 0)
             rc = s_bad(v, key_seq, err, "REJECTED record without a reason code");
@@ -259,11 +292,18 @@ nrm_auditlog_verify(nrm_store_t *store, uint64_t *count, uint64_t *bad_seq,
     *count = 0;
     *bad_seq = 0;
     v.reg = nrm_replay_new();
-    if (!v.reg)
+    v.lc = nrm_lcreplay_new();
+    if (!v.reg || !v.lc) {
+        nrm_replay_destroy(&v.reg);
+        nrm_lcreplay_destroy(&v.lc);
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    }
     int rc = nrm_store_read_begin(store, &v.txn, err);
-    if (rc)
+    if (rc) {
+        nrm_replay_destroy(&v.reg);
+        nrm_lcreplay_destroy(&v.lc);
         return rc;
+    }
     uint64_t tip_seq;
     uint8_t tip_leaf[NRM_HASH_BYTES];
     rc = nrm_auditlog_tip(store, v.txn, &tip_seq, tip_leaf, err);
@@ -295,6 +335,7 @@ nrm_auditlog_verify(nrm_store_t *store, uint64_t *count, uint64_t *bad_seq,
 out:
     nrm_store_read_end(&v.txn);
     nrm_replay_destroy(&v.reg);
+    nrm_lcreplay_destroy(&v.lc);
     *count = v.count;
     *bad_seq = v.bad_seq;
     return rc;

@@ -29,11 +29,11 @@ refused() { # refused DESCRIPTION PATTERN COMMAND...
   local o; o=$("$@" 2>&1); local r=$?
   if [ $r -ne 0 ] && grep -q -- "$pat" <<<"$o"; then ok "$what"; else fail "$what (exit $r: $o)"; fi
 }
-doc=$(dirname "$0")/../config/examples/referral-police-msdhs-shelter.json
+# documents: it_doc (lib.sh)
 send_ok() { # send_ok FROM TO TYPE CASE: prints the message id
   local id
   for i in $(seq 1 100); do
-    id=$(it_send "$1" "$2" "$3" "$4" "$doc" 2>/dev/null) && { echo "$id"; return 0; }
+    id=$(it_send "$1" "$2" "$3" "$4" "$(it_doc "$3" "$1" "$2")" 2>/dev/null) && { echo "$id"; return 0; }
     sleep 0.1
   done
   return 1

@@ -116,6 +116,7 @@ s_accept(nrm_store_t *store, MDB_txn *txn, nrm_keys_t *k, const char *from, cons
     snprintf(e.recipient, sizeof e.recipient, "%s", to);
     snprintf(e.case_ref, sizeof e.case_ref, "case-%llu", (unsigned long long) t);
     e.created_ms = t;
+    e.response_due_ms = t + 3600000;     /* a referral has a response deadline */
     nrm_random(e.body_hash, 32);
     e.body_size = 100;
     int rc = nrm_envelope_encode(&e, &body, &len, err);

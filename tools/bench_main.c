@@ -46,7 +46,7 @@ s_help(FILE *out)
         "  --single-messages N  handoffs of a single step (default 100)\n"
         "  --max-messages N     handoffs of a max step over all pairs (default N)\n"
         "  --window W           messages in flight per sender (1..%d; default 64)\n"
-        "  --body BYTES         document bytes (64..%u; default 1024)\n"
+        "  --body BYTES         referral document bytes (%u..%u; default 1024)\n"
         "  --send-batch B       messages stored per outbox commit (1..%d; default 1,\n"
         "                       what `nrm-agent send` does)\n"
         "  --warmup N           messages per pair before the steps, not reported\n"
@@ -67,7 +67,7 @@ s_help(FILE *out)
         "\n"
         "Exit status: 0 every step done and every check passed, 1 failure,\n"
         "2 bad command line.\n",
-        BENCH_PAIRS_MAX, BENCH_WINDOW_MAX, BENCH_BODY_MAX, AGENT_SEND_MAX);
+        BENCH_PAIRS_MAX, BENCH_WINDOW_MAX, BENCH_BODY_MIN, BENCH_BODY_MAX, AGENT_SEND_MAX);
 }
 
 
@@ -173,8 +173,9 @@ s_cmd_run(int argc, char **argv)
                 return bench_usage(P, "--window '%s' is not 1..256", optarg);
             break;
         case 'b':
-            if (!s_uint(optarg, 64, BENCH_BODY_MAX, &o.body))
-                return bench_usage(P, "--body '%s' is not 64..262144", optarg);
+            if (!s_uint(optarg, BENCH_BODY_MIN, BENCH_BODY_MAX, &o.body))
+                return bench_usage(P, "--body '%s' is not %u..%u", optarg, BENCH_BODY_MIN,
+                                   BENCH_BODY_MAX);
             break;
         case 'B':
             if (!s_uint(optarg, 1, AGENT_SEND_MAX, &o.send_batch))

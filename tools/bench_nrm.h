@@ -19,7 +19,8 @@
 
 #define BENCH_PAIRS_MAX   512
 #define BENCH_WINDOW_MAX  256       /* the agent daemon's own in-flight cap */
-#define BENCH_BODY_MAX    (256u * 1024u)
+#define BENCH_BODY_MIN    640u     /* a referral document with its fields */
+#define BENCH_BODY_MAX    16384u   /* its narrative is one text value (NRM_BODY_STRING_MAX) */
 #define BENCH_BIN_MAX     2048
 
 typedef struct {

@@ -209,13 +209,25 @@ s_pair_close(s_pair_t *p)
 
 /* ---- one step ---- */
 
-/* Fills document i with a JSON object of exactly body bytes. */
+/* A referral document of the body schema (docs/referrals.md): routine, an
+   adult, consent given; its narrative is padded so that the JSON text is
+   exactly body bytes. The sequence number makes every document unique. */
+#define BENCH_DOC_HEAD \
+    "{\"document\":\"referral\",\"schema_version\":1," \
+    "\"cas_ReferringOrganisation\":\"police\",\"cas_ReferredOrganisation\":\"msdhs\"," \
+    "\"cas_ReasonForOutgoingReferral\":\"AdditionalServicesRequired\"," \
+    "\"person\":{\"ext_AgeYears\":30,\"prs_Gender\":\"Feminine\",\"prs_Citizenship\":[\"KH\"]}," \
+    "\"request\":{\"ext_Service\":\"shelter\",\"ext_RiskLevel\":\"low\",\"ext_Urgency\":\"3d\"}," \
+    "\"consent\":{\"con_Consent\":true,\"ext_ConsentToServices\":true," \
+    "\"ext_ConsentToSharing\":[\"msdhs\"],\"ext_GivenBy\":\"victim\"}," \
+    "\"narrative_summary\":\"bench %llu "
+
 static void
 s_fill_doc(s_pair_t *p, size_t i)
 {
     unsigned body = p->b->o->body;
     char *d = (char *) p->docs + i * body;
-    int head = snprintf(d, body, "{\"seq\":%llu,\"pad\":\"", (unsigned long long) ++p->seq);
+    int head = snprintf(d, body, BENCH_DOC_HEAD, (unsigned long long) ++p->seq);
 
     memset(d + head, 'x', body - (size_t) head - 2);
     d[body - 2] = '"';
