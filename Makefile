@@ -19,7 +19,15 @@ DEB_PACKAGES = build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev \
   protobuf-c-compiler liblmdb-dev lmdb-utils libsodium-dev libjansson-dev \
   libinih-dev python3 procps clang
 
-.PHONY: all deps build demo test clean fuzz fuzz-build fuzz-short tsan soak
+# gnuplot draws the latency plot of `make bench`; the peers of `make
+# bench-peers` (servers and their C client libraries) are installed only for
+# that target, with their services kept from starting (tools/install-deps.sh).
+BENCH_PACKAGES = gnuplot-nox
+PEER_PACKAGES  = rabbitmq-server nats-server librabbitmq-dev libnats-dev
+BENCH_OUT ?= $(BUILD)/bench-results
+BENCH_ARGS ?=
+
+.PHONY: all deps build demo test bench bench-peers clean fuzz fuzz-build fuzz-short tsan soak
 
 all: build
 
@@ -70,6 +78,19 @@ soak: build
 	python3 tests/crash/crash_harness.py --build $(BUILD) --messages $(SOAK_MESSAGES) \
 	  --broker-kills $(SOAK_KILLS) --agent-kills $(SOAK_KILLS) --outage $(SOAK_OUTAGE) \
 	  --drain-timeout 3600 $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+
+# The real benchmark runs (never part of `make test`): see docs/performance.md.
+bench: build
+	@./tools/install-deps.sh $(BENCH_PACKAGES)
+	./$(BUILD)/tools/nrm-bench --out $(BENCH_OUT) $(BENCH_ARGS)
+
+# Installs RabbitMQ, NATS and their C clients, builds nrm-bench-peer, and runs
+# nrmbus and each peer alternately (tools/bench-peers.sh; knobs there).
+bench-peers: build
+	@./tools/install-deps.sh $(BENCH_PACKAGES) $(PEER_PACKAGES)
+	cmake -S . -B $(BUILD) $(CMAKEOPT)
+	cmake --build $(BUILD) -j $(JOBS)
+	./tools/bench-peers.sh $(BUILD) $(BUILD)/bench-peers
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

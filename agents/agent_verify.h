@@ -19,15 +19,23 @@ typedef struct {
 } agent_delivery_t;
 
 /* Checks a decoded NRM_WIRE_DELIVER for organisation own_id, in this order:
-   envelope decodes; sender certificate verifies against admin_pk and was
+   envelope decodes; sender certificate verifies against g's quorum and was
    valid when the envelope was created; it names the envelope's sender;
    the envelope signature verifies with its sign key over the exact bytes;
    the recipient is own_id; body size and SHA-256 match the envelope; the
-   body opens with keys; the document is a JSON object. Fills *out (status 0
-   on success). The opened document is wiped before returning. */
+   body opens with one of keys[0 .. nkeys) (the set in force, then those a
+   rotation retired: a sender may have sealed to a key it knew before the
+   rotation); it fits the body schema of its type and agrees with the
+   clear metadata (agent_doc_check_body). Fills *out (status 0 on
+   success). The opened document is wiped before returning. */
 void agent_delivery_check(const nrm_wire_t *w, const char *own_id,
-                          const nrm_keys_t *keys, const uint8_t admin_pk[NRM_PK_BYTES],
-                          agent_delivery_t *out);
+                          const nrm_keys_t *const *keys, size_t nkeys,
+                          const nrm_genesis_t *g, agent_delivery_t *out);
+
+/* Opens a sealed body with the first of keys[0 .. nkeys) that opens it;
+   out holds len - NRM_SEAL_OVERHEAD bytes. NRM_ECRYPTO when none does. */
+int agent_seal_open(const nrm_keys_t *const *keys, size_t nkeys, const uint8_t *sealed,
+                    size_t len, uint8_t *out) NRM_WUR;
 
 /* Checks a decoded NRM_WIRE_RECEIPT: the broker's signature (broker_pk,
    NRM_CTX_RECEIPT) over the exact body, then decodes it into *r.
@@ -35,13 +43,11 @@ void agent_delivery_check(const nrm_wire_t *w, const char *own_id,
 int agent_receipt_check(const nrm_wire_t *w, const uint8_t broker_pk[NRM_PK_BYTES],
                         nrm_receipt_t *r, nrm_err_t *err) NRM_WUR;
 
-/* Checks one signed certificate view against admin_pk (signature size,
-   signature, fields). */
-int agent_cert_check(const nrm_signed_view_t *v, const uint8_t admin_pk[NRM_PK_BYTES],
+/* Checks one signed certificate view against the administrators of g
+   (signature size, the quorum of distinct administrator signatures,
+   fields). */
+int agent_cert_check(const nrm_signed_view_t *v, const nrm_genesis_t *g,
                      nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
 
-/* A document must be a JSON object. Returns 0, or NRM_EINVAL with line and
-   column of the first error (err->msg never quotes the document). */
-int agent_doc_check(const uint8_t *doc, size_t len, nrm_err_t *err) NRM_WUR;
 
 #endif

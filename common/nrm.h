@@ -67,6 +67,9 @@ const char *nrm_strerror(int code);
 #define NRM_MAX_STATUS_IDS       256
 #define NRM_MAX_CERTS            4096
 #define NRM_MAX_FILE_BYTES       (4u * 1024u * 1024u)
+#define NRM_MAX_ADMINS           16      /* administrators of one network   */
+#define NRM_MAX_POLICY_BYTES     (64u * 1024u) /* routing policy text       */
+#define NRM_MAX_ACTION_BYTES     (NRM_MAX_POLICY_BYTES + 3 * NRM_MAX_CERT_BYTES)
 
 /* Refusal reasons carried in receipts and REJECTED records. Stable numbers:
    they are part of the protocol and the audit log. */
@@ -84,9 +87,32 @@ enum {
     NRM_R_UNKNOWN_RECIPIENT = 10,
     NRM_R_POLICY           = 11,
     NRM_R_INTERNAL         = 12,
-    NRM_R_STORE_FULL       = 13,  /* broker's disk or map is (nearly) full:
-                                     not a decision on the message; retry */
-    /* 14-39: reserved for administration (14-23) and lifecycle (24-39). */
+    NRM_R_STORE_FULL       = 13,
+    /* registry and administration (docs/administration.md) */
+    NRM_R_REVOKED          = 14,  /* organisation revoked                  */
+    NRM_R_SUSPENDED        = 15,  /* organisation suspended                */
+    NRM_R_EXPIRED          = 16,  /* certificate outside its validity      */
+    NRM_R_KEY_RETIRED      = 17,  /* signed with a key replaced by rotation */
+    NRM_R_NOT_ADMIN        = 18,  /* admin command not by an administrator */
+    NRM_R_REGISTRY         = 19,  /* admin command conflicts with the registry:
+                                     duplicate id or key, nothing pending,
+                                     approved twice by one administrator  */
+    NRM_R_BAD_POLICY       = 20,  /* policy text does not parse            */
+    /* 24-39: referral lifecycle and consent (docs/referrals.md) */
+    NRM_R_UNKNOWN_REFERRAL = 24,  /* in_reply_to names no referral        */
+    NRM_R_NOT_RECIPIENT    = 25,  /* answered by whom it was not sent to  */
+    NRM_R_NOT_SENDER       = 26,  /* withdrawn by whom did not send it    */
+    NRM_R_ALREADY_ANSWERED = 27,  /* accepted or declined already         */
+    NRM_R_NOT_ACCEPTED     = 28,  /* completing what was not accepted     */
+    NRM_R_WITHDRAWN        = 29,  /* the referral was withdrawn           */
+    NRM_R_CLOSED           = 30,  /* the referral was completed           */
+    NRM_R_CONSENT_MISSING  = 31,  /* personal data without consent or basis */
+    NRM_R_DEADLINE         = 32,  /* response-due time missing or too late */
+    NRM_R_NOT_OWNER        = 33,  /* transfer of a case one does not own  */
+    NRM_R_REPLY_REQUIRED   = 34,  /* answer without in_reply_to           */
+    NRM_R_CASE_MISMATCH    = 35,  /* answer names another case           */
+    NRM_R_PURGED           = 36,  /* body purged undelivered (notices)    */
+    /* 40-49: reliability and faults (docs/reliability.md) */
     NRM_R_IDENTITY_IN_USE  = 40,  /* Hello: the organisation already has a
                                      live connection                       */
     NRM_R_CLOCK_SKEW       = 41,  /* Hello: the agent's clock differs from

@@ -1,68 +1,22 @@
 /*  nrm_verify -- offline verification of the whole audit log.
 
-    One pass in sequence order. The registry is rebuilt from the log itself
-    (GENESIS, then ENROLLED records), so every signature is checked against
-    the key that was enrolled at that moment, not against today's registry.
+    One pass in sequence order. The registry and the routing policy are
+    rebuilt from the log itself (nrm_replay), so every signature is checked
+    against the key that was enrolled at that moment, and every accepted
+    message against the sender's status, certificate validity and the policy
+    in force then, not against today's registry.
     Records referred to by DELIVERED records are read back from the log. */
 #include "nrm_auditlog.h"
 #include "nrm_crypto.h"
 #include "nrm_registry.h"
+#include "nrm_lcreplay.h"
+#include "nrm_lifecycle.h"
+#include "nrm_replay.h"
 #include "nrm_util.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Open-addressing table org id -> certificate, rebuilt as we replay. */
-typedef struct {
-    nrm_cert_t *slots;
-    size_t cap, used;
-} s_certs_t;
-
-static uint64_t
-s_fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t) *s) * 1099511628211ull;
-    return h;
-}
-
-static nrm_cert_t *
-s_certs_find(s_certs_t *t, const char *id)
-{
-    if (!t->cap)
-        return NULL;
-    for (size_t i = s_fnv(id) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-        if (!t->slots[i].org_id[0])
-            return NULL;
-        if (strcmp(t->slots[i].org_id, id) == 0)
-            return &t->slots[i];
-    }
-}
-
-static int
-s_certs_put(s_certs_t *t, const nrm_cert_t *c)
-{
-    if ((t->used + 1) * 2 > t->cap) {
-        s_certs_t bigger = { NULL, t->cap ? t->cap * 2 : 64, 0 };
-        bigger.slots = calloc(bigger.cap, sizeof *bigger.slots);
-        if (!bigger.slots)
-            return NRM_ENOMEM;
-        for (size_t i = 0; i < t->cap; i++)
-            if (t->slots[i].org_id[0])
-                (void) s_certs_put(&bigger, &t->slots[i]);
-        free(t->slots);
-        *t = bigger;
-    }
-    size_t i = s_fnv(c->org_id) & (t->cap - 1);
-    while (t->slots[i].org_id[0] && strcmp(t->slots[i].org_id, c->org_id) != 0)
-        i = (i + 1) & (t->cap - 1);
-    if (!t->slots[i].org_id[0])
-        t->used++;
-    t->slots[i] = *c;
-    return 0;
-}
 
 typedef struct {
     nrm_store_t *store;
@@ -70,13 +24,12 @@ typedef struct {
     uint64_t expect;                    /* next sequence number */
     uint8_t prev_leaf[NRM_HASH_BYTES];  /* leaf of the previous record */
     uint64_t prev_seq;
-    bool have_genesis;
-    nrm_genesis_t genesis;
-    s_certs_t certs;
+    nrm_replay_t *reg;                  /* registry rebuilt from the log */
     uint64_t count, total;
     uint64_t bad_seq;
     nrm_progress_fn *progress;
     void *pctx;
+    nrm_lcreplay_t *lc;                 /* referral lifecycle (nrm_lcreplay.c) */
 } s_verify_t;
 
 static int
@@ -134,38 +87,24 @@ s_bad_link(s_verify_t *v, uint64_t seq, nrm_bytes_t bytes, nrm_err_t *err)
                  (unsigned long long) seq, (unsigned long long) v->prev_seq);
 }
 
-static int
-s_check_genesis(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
+/* The key an organisation signed with at this point: its certificate's,
+   or during a rotation the old one. NULL if neither verifies. */
+static const nrm_cert_t *
+s_signer(const nrm_replay_org_t *o, const char *ctx, const nrm_record_t *rec)
 {
-    nrm_err_t derr;
-    if (rec->seq != 1 || v->have_genesis)
-        return s_bad(v, rec->seq, err, "GENESIS record at %llu: only record 1 may be one",
-                     (unsigned long long) rec->seq);
-    if (nrm_genesis_decode(rec->subject, rec->subject_len, &v->genesis, &derr) != 0)
-        return s_bad(v, rec->seq, err, "GENESIS: %s", derr.msg);
-    if (!rec->has_signature
-        || nrm_verify(v->genesis.admin_pk, NRM_CTX_GENESIS, rec->subject, rec->subject_len,
-                      rec->signature) != 0)
-        return s_bad(v, rec->seq, err, "GENESIS: administrator signature does not verify");
-    v->have_genesis = true;
-    return 0;
+    if (!rec->has_signature)
+        return NULL;
+    if (nrm_verify(o->cert.sign_pk, ctx, rec->subject, rec->subject_len, rec->signature) == 0)
+        return &o->cert;
+    if (o->has_old && nrm_verify(o->old.sign_pk, ctx, rec->subject, rec->subject_len, rec->signature) == 0)
+        return &o->old;
+    return NULL;
 }
 
-static int
-s_check_enrolled(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
+static bool
+s_valid_at(const nrm_cert_t *c, uint64_t t)
 {
-    nrm_cert_t cert;
-    nrm_err_t derr;
-    if (!rec->has_signature)
-        return s_bad(v, rec->seq, err, "ENROLLED: no signature");
-    if (nrm_cert_verify(rec->subject, rec->subject_len, rec->signature, v->genesis.admin_pk,
-                        &cert, &derr) != 0)
-        return s_bad(v, rec->seq, err, "ENROLLED: %s", derr.msg);
-    if (s_certs_find(&v->certs, cert.org_id))
-        return s_bad(v, rec->seq, err, "ENROLLED: '%s' was already enrolled", cert.org_id);
-    if (s_certs_put(&v->certs, &cert) != 0)
-        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-    return 0;
+    return t >= c->not_before_ms && t < c->not_after_ms;
 }
 
 static int
@@ -180,17 +119,64 @@ s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
                      rec->actor, env.sender);
     if (!rec->has_msg_id || memcmp(rec->msg_id, env.msg_id, NRM_MSGID_BYTES) != 0)
         return s_bad(v, rec->seq, err, "ACCEPTED: record msg_id differs from the envelope's");
-    const nrm_cert_t *sender = s_certs_find(&v->certs, env.sender);
+    const nrm_replay_org_t *sender = nrm_replay_org(v->reg, env.sender);
+    const nrm_replay_org_t *recipient = nrm_replay_org(v->reg, env.recipient);
     if (!sender)
         return s_bad(v, rec->seq, err, "ACCEPTED: sender '%s' was not enrolled at this point",
                      env.sender);
-    if (!s_certs_find(&v->certs, env.recipient))
+    if (!recipient)
         return s_bad(v, rec->seq, err, "ACCEPTED: recipient '%s' was not enrolled at this point",
                      env.recipient);
-    if (!rec->has_signature
-        || nrm_verify(sender->sign_pk, NRM_CTX_ENVELOPE, rec->subject, rec->subject_len,
-                      rec->signature) != 0)
+    if (sender->status != NRM_ORG_ACTIVE)
+        return s_bad(v, rec->seq, err, "ACCEPTED: sender '%s' was %s at this point", env.sender,
+                     nrm_org_status_name(sender->status));
+    if (recipient->status == NRM_ORG_REVOKED)
+        return s_bad(v, rec->seq, err, "ACCEPTED: recipient '%s' was revoked at this point", env.recipient);
+    if (!s_valid_at(&sender->cert, rec->time_ms))
+        return s_bad(v, rec->seq, err, "ACCEPTED: the certificate of '%s' was not valid at this time",
+                     env.sender);
+    /* The broker holds messages for a suspended recipient, and refuses
+       them for one whose certificate is not valid. */
+    if (!s_valid_at(&recipient->cert, rec->time_ms))
+        return s_bad(v, rec->seq, err, "ACCEPTED: the certificate of the recipient '%s' was not valid "
+                     "at this time", env.recipient);
+    const nrm_cert_t *signer = s_signer(sender, NRM_CTX_ENVELOPE, rec);
+    if (!signer)
         return s_bad(v, rec->seq, err, "ACCEPTED: signature of '%s' does not verify", env.sender);
+    /* The broker retires the old key at the first message signed with the
+       new one, in a KEY_RETIRED record just before it. */
+    if (sender->has_old && signer == &sender->cert)
+        return s_bad(v, rec->seq, err, "ACCEPTED: signed with the new key of '%s' while its old key "
+                     "was not retired (no KEY_RETIRED before it)", env.sender);
+    const nrm_policy_t *policy = nrm_replay_policy(v->reg);
+    if (policy && nrm_policy_allows(policy, sender->cert.org_type, env.type, recipient->cert.org_type,
+                                    &derr) != 0)
+        return s_bad(v, rec->seq, err, "ACCEPTED against the policy in force: %s", derr.msg);
+    /* lifecycle: the response-due time within the policy's [deadlines] */
+    nrm_deadlines_t deadlines;
+    nrm_policy_deadlines(policy, &deadlines);
+    if (nrm_deadline_check(&deadlines, &env, &derr) != 0)
+        return s_bad(v, rec->seq, err, "ACCEPTED with a response deadline the policy in force does "
+                     "not allow: %s", derr.msg);
+    char why[400];
+    int rc = nrm_lcreplay_accepted(v->lc, rec, &env, why, sizeof why);
+    if (rc == NRM_ENOMEM)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    if (rc)
+        return s_bad(v, rec->seq, err, "%s", why);
+    return 0;
+}
+
+/* Lifecycle records (kinds 30-49): the broker's own decisions, replayed. */
+static int
+s_check_lifecycle(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
+{
+    char why[400];
+    if (strcmp(rec->actor, "broker") != 0)
+        return s_bad(v, rec->seq, err, "%s: actor '%s' is not the broker", nrm_record_kind_name(rec->kind),
+                     rec->actor);
+    if (rec->kind == NRM_REC_ESCALATED && nrm_lcreplay_escalated(v->lc, rec, why, sizeof why) != 0)
+        return s_bad(v, rec->seq, err, "%s", why);
     return 0;
 }
 
@@ -205,13 +191,17 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     const char *kind = nrm_record_kind_name(rec->kind);
     if (nrm_ack_decode(rec->subject, rec->subject_len, &ack, &derr) != 0)
         return s_bad(v, rec->seq, err, "%s: %s", kind, derr.msg);
-    const nrm_cert_t *recipient = s_certs_find(&v->certs, ack.recipient);
+    const nrm_replay_org_t *recipient = nrm_replay_org(v->reg, ack.recipient);
     if (!recipient || strcmp(rec->actor, ack.recipient) != 0)
         return s_bad(v, rec->seq, err, "%s: acknowledging organisation '%s' is not the actor or not enrolled",
                      kind, ack.recipient);
-    if (!rec->has_signature
-        || nrm_verify(recipient->sign_pk, NRM_CTX_ACK, rec->subject, rec->subject_len,
-                      rec->signature) != 0)
+    if (recipient->status != NRM_ORG_ACTIVE)
+        return s_bad(v, rec->seq, err, "%s: '%s' was %s at this point", kind, ack.recipient,
+                     nrm_org_status_name(recipient->status));
+    if (!s_valid_at(&recipient->cert, rec->time_ms))
+        return s_bad(v, rec->seq, err, "%s: the certificate of '%s' was not valid at this time", kind,
+                     ack.recipient);
+    if (!s_signer(recipient, NRM_CTX_ACK, rec))
         return s_bad(v, rec->seq, err, "%s: acknowledgement signature of '%s' does not verify",
                      kind, ack.recipient);
     if (!rec->has_msg_id || memcmp(rec->msg_id, ack.msg_id, NRM_MSGID_BYTES) != 0)
@@ -226,8 +216,11 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
         || nrm_record_decode(bytes.data, bytes.len, &acc, &derr) != 0)
         return s_bad(v, rec->seq, err, "%s: referenced record %llu: %s", kind,
                      (unsigned long long) rec->refers_to, derr.msg);
+    char why[400];
     int rc = 0;
-    if (acc.kind != NRM_REC_ACCEPTED
+    if (rec->kind == NRM_REC_DELIVERED && nrm_lcreplay_delivered(v->lc, rec, why, sizeof why) != 0)
+        rc = s_bad(v, rec->seq, err, "%s", why);
+    else if (acc.kind != NRM_REC_ACCEPTED
         || nrm_envelope_decode(acc.subject, acc.subject_len, &env, &derr) != 0)
         rc = s_bad(v, rec->seq, err, "%s: record %llu is not an accepted message", kind,
                    (unsigned long long) rec->refers_to);
@@ -259,20 +252,27 @@ s_verify_one(void *ctx, uint64_t key_seq, nrm_bytes_t bytes, const nrm_record_t 
                      (unsigned long long) key_seq, (unsigned long long) rec->seq);
     if (memcmp(rec->prev_hash, v->prev_leaf, NRM_HASH_BYTES) != 0)
         return s_bad_link(v, key_seq, bytes, err);
-    if (!v->have_genesis && rec->kind != NRM_REC_GENESIS)
-        return s_bad(v, key_seq, err, "record 1 is not the network's GENESIS");
+    char why[400];
+    if (nrm_replay_owed(v->reg, rec, why, sizeof why) != 0)
+        return s_bad(v, key_seq, err, "%s", why);
+    rc = nrm_replay_apply(v->reg, rec, why, sizeof why);
+    if (rc == NRM_ENOMEM)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    if (rc)
+        return s_bad(v, key_seq, err, "%s", why);
     switch (rec->kind) {
-    case NRM_REC_GENESIS:          rc = s_check_genesis(v, rec, err); break;
-    case NRM_REC_ENROLLED:         rc = s_check_enrolled(v, rec, err); break;
     case NRM_REC_ACCEPTED:         rc = s_check_accepted(v, rec, err); break;
     case NRM_REC_DELIVERED:
     case NRM_REC_DELIVERY_REFUSED: rc = s_check_delivered(v, rec, err); break;
+    case NRM_REC_ESCALATED:
+    case NRM_REC_PURGED:           rc = s_check_lifecycle(v, rec, err); break;
     case NRM_REC_REJECTED:
         if (rec->reason_code == 0)
             rc = s_bad(v, key_seq, err, "REJECTED record without a reason code");
         break;
     default:
-        rc = s_bad(v, key_seq, err, "unknown record kind %d", rec->kind);
+        if (rec->kind < NRM_REC_GENESIS || rec->kind > NRM_REC_LAST_)
+            rc = s_bad(v, key_seq, err, "unknown record kind %d", rec->kind);
     }
     if (rc)
         return rc;
@@ -297,9 +297,19 @@ nrm_auditlog_verify(nrm_store_t *store, uint64_t *count, uint64_t *bad_seq,
     v.pctx = pctx;
     *count = 0;
     *bad_seq = 0;
+    v.reg = nrm_replay_new();
+    v.lc = nrm_lcreplay_new();
+    if (!v.reg || !v.lc) {
+        nrm_replay_destroy(&v.reg);
+        nrm_lcreplay_destroy(&v.lc);
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    }
     int rc = nrm_store_read_begin(store, &v.txn, err);
-    if (rc)
+    if (rc) {
+        nrm_replay_destroy(&v.reg);
+        nrm_lcreplay_destroy(&v.lc);
         return rc;
+    }
     uint64_t tip_seq;
     uint8_t tip_leaf[NRM_HASH_BYTES];
     rc = nrm_auditlog_tip(store, v.txn, &tip_seq, tip_leaf, err);
@@ -311,6 +321,11 @@ nrm_auditlog_verify(nrm_store_t *store, uint64_t *count, uint64_t *bad_seq,
         goto out;
     if (v.count == 0) {
         rc = s_bad(&v, 1, err, "the audit log is empty");
+        goto out;
+    }
+    char why[400];
+    if (nrm_replay_owed(v.reg, NULL, why, sizeof why) != 0) {
+        rc = s_bad(&v, v.prev_seq, err, "%s", why);
         goto out;
     }
     if (tip_seq != v.prev_seq)
@@ -325,7 +340,8 @@ nrm_auditlog_verify(nrm_store_t *store, uint64_t *count, uint64_t *bad_seq,
                    (unsigned long long) v.prev_seq);
 out:
     nrm_store_read_end(&v.txn);
-    free(v.certs.slots);
+    nrm_replay_destroy(&v.reg);
+    nrm_lcreplay_destroy(&v.lc);
     *count = v.count;
     *bad_seq = v.bad_seq;
     return rc;

@@ -96,10 +96,11 @@ typedef struct {
     uint8_t  body_hash[40];
     size_t   body_hash_len;
     uint64_t body_size;
+    uint64_t response_due_ms;     /* field 20: a referral must carry it    */
     bool     write_defaults;      /* priority 0 written explicitly          */
     bool     swap_fields;         /* type (3) written before msg_id (2)     */
-    bool     unknown_field;       /* field 15 appended                      */
-    size_t   pad_envelope;        /* bytes of an unknown field 14           */
+    bool     unknown_field;       /* field 25 appended                      */
+    size_t   pad_envelope;        /* bytes of an unknown field 24           */
     /* signature */
     const char *sig_ctx;          /* default NRM_CTX_ENVELOPE               */
     size_t   sig_len;             /* default 64                             */
@@ -138,6 +139,7 @@ s_spec_default(client_t *c, spec_t *s)
     nrm_sha256(s->body, s->body_len, s->body_hash);
     s->body_hash_len = 32;
     s->body_size = s->body_len;
+    s->response_due_ms = s->created_ms + 30u * 60u * 1000u;  /* within any policy deadline */
 }
 
 static void
@@ -167,13 +169,15 @@ s_envelope(const spec_t *s, pb_t *e)
         pb_bytes(e, 10, s->body_hash, s->body_hash_len);
     if (s->body_size)
         pb_uint(e, 11, s->body_size);
+    if (s->response_due_ms)
+        pb_uint(e, 20, s->response_due_ms);
     if (s->pad_envelope) {
         uint8_t *pad = calloc(1, s->pad_envelope);
-        pb_bytes(e, 14, pad, s->pad_envelope);
+        pb_bytes(e, 24, pad, s->pad_envelope);
         free(pad);
     }
     if (s->unknown_field)
-        pb_uint(e, 15, 42);
+        pb_uint(e, 25, 42);
 }
 
 /* Builds the Submit frame of spec s into f; returns the msg_id used. */
@@ -265,6 +269,7 @@ t_body_big(client_t *c, spec_t *s)
     s->body_len = NRM_MAX_BODY_BYTES + 1;
     s->body = calloc(1, s->body_len);
     s->body_size = s->body_len;
+    s->response_due_ms = s->created_ms + 30u * 60u * 1000u;  /* within any policy deadline */
 }
 /* Same id as the last accepted message, other content. */
 static void
@@ -316,7 +321,7 @@ f_server_kind(client_t *c, pb_t *f, bool *mp)
     pb_t inner = { 0 };
     (void) c; (void) mp;
     pb_uint(&inner, 1, 5);
-    pb_bytes(f, 12, inner.data, inner.len);    /* no such client field */
+    pb_bytes(f, 29, inner.data, inner.len);    /* no such client field */
     pb_free(&inner);
 }
 static void f_wire_type(client_t *c, pb_t *f, bool *mp) { (void) c; (void) mp; pb_uint(f, 2, 300); }

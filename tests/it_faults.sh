@@ -14,10 +14,11 @@ for o in police msdhs labour; do it_agent_start $o; done
 send() { it_send_id "$@"; }
 state_is() { it_state_is "$@"; }
 count_in() { "$BIN_AGENT" inbox --dir "$T/$1" --json | grep -c "$2"; }
-printf '{"pad":"%s"}' "$(head -c 8000 /dev/zero | tr '\0' x)" > "$T/big.json"
-printf '{"n":1}' > "$T/small.json"
-w=$(send labour police tip case-warmup "$T/small.json")
-check "warm-up delivered" state_is labour "$w" delivered
+printf '{"request":{"ext_Service":"%s"}}' "$(head -c 8000 /dev/zero | tr '\0' x)" > "$T/big.json"
+printf '{"request":{"ext_Service":"faults"}}' > "$T/small.json"
+printf '{"cas_OutgoingReferralDetails":"faults"}' > "$T/tip.json"
+w=$(send police labour referral case-warmup "$T/small.json")
+check "warm-up delivered" state_is police "$w" delivered
 
 # 1. A stuck recipient (stopped: reads nothing, answers no heartbeat) gets
 #    more than its delivery window; another recipient is served meanwhile.
@@ -70,14 +71,14 @@ it_agent_start police2
 check "the second agent is refused with identity-in-use" \
   wait_for 15 grep -q "identity-in-use" "$T/police2.agent.log"
 first=()
-for i in 1 2 3; do first+=("$(send msdhs police referral case-identity "$T/small.json")"); done
+for i in 1 2 3; do first+=("$(send msdhs police tip case-identity "$T/tip.json")"); done
 for x in "${first[@]}"; do check "the first agent still receives: $x" state_is msdhs "$x" delivered 30; done
 check "the first agent holds them" test "$(count_in police case-identity)" -eq 3
 check "the second holds none" test "$(count_in police2 case-identity)" -eq 0
 it_agent_stop police KILL
 check "after the first dies, the second is welcomed" \
   wait_for 90 grep -q "welcome from the broker" "$T/police2.agent.log"
-second=$(send msdhs police referral case-takeover "$T/small.json")
+second=$(send msdhs police tip case-takeover "$T/tip.json")
 check "the second agent now receives" state_is msdhs "$second" delivered 30
 check "in the second agent's inbox" test "$(count_in police2 case-takeover)" -eq 1
 check "the log verifies" "$BIN_AUDIT" verify --dir "$NET"

@@ -17,7 +17,7 @@ send() { it_send_id "$@"; }
 state_is() { it_state_is "$@"; }
 
 # Before: three delivered, three accepted and queued for an offline recipient.
-printf '{"n":1}' > "$T/doc.json"
+printf '{"request":{"ext_Service":"hostile"}}' > "$T/doc.json"
 before=()
 for n in 1 2 3; do before+=("$(send police msdhs referral case-hostile-before "$T/doc.json")"); done
 for x in "${before[@]}"; do check "delivered before the table: $x" state_is police "$x" delivered; done

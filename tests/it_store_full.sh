@@ -17,23 +17,27 @@ trap 'umount_small; it_cleanup' EXIT
 
 it_setup
 it_org police police "Provincial Police Anti-Trafficking Unit"
-it_org msdhs msdhs "MSDHS Provincial Office"
+it_org prosecutor prosecutor "Office of the Attorney General"
 send() { it_send_id "$@"; }
 state_is() { it_state_is "$@"; }
-# A 600 KB document: a few of them fill a 16 MiB map.
-python3 -c 'import json; print(json.dumps({"pad": "x" * 600000}))' > "$T/big.json"
-printf '{"n":1}' > "$T/small.json"
+# A 600 KB document (a case file of 37 pieces of evidence of 16,000
+# characters): a few of them fill a 16 MiB map.
+python3 -c 'import json; print(json.dumps({"request": {"ext_Service": "case file"},
+  "case_file": {"ext_Evidence": ["x" * 16000] * 37},
+  "consent": {"con_Consent": True, "ext_ConsentToServices": True,
+              "ext_ConsentToSharing": ["prosecutor"]}}))' > "$T/big.json"
+printf '{"request":{"ext_Service":"store"}}' > "$T/small.json"
 sed -i "s/^map_max_mb = .*/map_max_mb = 16/" "$NET/broker.ini"
 it_broker_start
 it_agent_start police
-it_agent_start msdhs
-w=$(send police msdhs tip case-warmup "$T/small.json")
+it_agent_start prosecutor
+w=$(send police prosecutor referral case-warmup "$T/small.json")
 check "warm-up delivered" state_is police "$w" delivered
-it_agent_stop msdhs
+it_agent_stop prosecutor
 
 # (1) The recipient is away, so every sealed body stays at the broker.
 ids=()
-for i in $(seq 1 40); do ids+=("$(send police msdhs referral case-full "$T/big.json")"); done
+for i in $(seq 1 40); do ids+=("$(send police prosecutor referral case-full "$T/big.json")"); done
 check "the broker refuses new messages with store-full" \
   wait_for 60 grep -q "store is full" "$T/police.agent.log"
 check "the broker says why" grep -q "store full" "$T/broker.log"
@@ -48,15 +52,15 @@ check "the broker still runs" kill -0 "$BROKER_PID"
 "$BIN_AUDIT" export --dir "$NET" --format jsonl > "$T/export1.jsonl"
 check "store-full refusals are in the log" grep -q '"reason_code":13' "$T/export1.jsonl"
 # Deliveries free the bodies: everything gets through.
-it_agent_start msdhs
+it_agent_start prosecutor
 check "once space is freed, all 40 are accepted and delivered" it_all_state police delivered 180 "${ids[@]}"
-dup=$("$BIN_AGENT" inbox --dir "$T/msdhs" --json | grep -o '"msg_id":"[0-9a-f]*"' | sort | uniq -d | wc -l)
+dup=$("$BIN_AGENT" inbox --dir "$T/prosecutor" --json | grep -o '"msg_id":"[0-9a-f]*"' | sort | uniq -d | wc -l)
 check "each once ($dup duplicates)" test "$dup" -eq 0
 check "the log verifies" "$BIN_AUDIT" verify --dir "$NET"
 
 # (2) A small file system under NET/data.
 it_broker_stop
-it_agent_stop msdhs
+it_agent_stop prosecutor
 mv "$NET/data" "$NET/data.big"
 mkdir "$NET/data"
 if mount -t tmpfs -o size=40m tmpfs "$NET/data" 2>"$T/mount.err"; then
@@ -71,7 +75,7 @@ if mount -t tmpfs -o size=40m tmpfs "$NET/data" 2>"$T/mount.err"; then
   dd if=/dev/zero of="$NET/data/filler" bs=1k count=$((avail - 14 * 1024)) 2>/dev/null
   it_broker_start
   ids=()
-  for i in $(seq 1 20); do ids+=("$(send police msdhs referral case-disk "$T/big.json")"); done
+  for i in $(seq 1 20); do ids+=("$(send police prosecutor referral case-disk "$T/big.json")"); done
   check "on a nearly full disk the broker refuses with store-full" \
     wait_for 60 grep -q "under the reserve" "$T/broker.log"
   queued=$("$BIN_AGENT" outbox --dir "$T/police" --json | grep case-disk | grep -c '"state":"queued"')
@@ -79,7 +83,7 @@ if mount -t tmpfs -o size=40m tmpfs "$NET/data" 2>"$T/mount.err"; then
   check "the broker still runs" kill -0 "$BROKER_PID"
   check "the disk was not filled up (reserve kept)" test "$(df -k --output=avail "$NET/data" | tail -1)" -gt 4096
   rm -f "$NET/data/filler"
-  it_agent_start msdhs
+  it_agent_start prosecutor
   check "when space returns, all 20 are accepted and delivered" it_all_state police delivered 180 "${ids[@]}"
   check "the log verifies" "$BIN_AUDIT" verify --dir "$NET"
 
@@ -88,24 +92,24 @@ if mount -t tmpfs -o size=40m tmpfs "$NET/data" 2>"$T/mount.err"; then
   #     that does not fit is undone, new messages are refused with
   #     store-full, and everything resumes when space returns.
   it_broker_stop
-  it_agent_stop msdhs
+  it_agent_stop prosecutor
   sed -i "s/^store_reserve_mb = .*/store_reserve_mb = 0/" "$NET/broker.ini"
   it_broker_start
   avail=$(df -k --output=avail "$NET/data" | tail -1)
   dd if=/dev/zero of="$NET/data/filler" bs=1k count=$((avail - 2 * 1024)) 2>/dev/null
   full_before=$(grep -c "store is full" "$T/police.agent.log")
   ids=()
-  for i in $(seq 1 30); do ids+=("$(send police msdhs referral case-enospc "$T/big.json")"); done
+  for i in $(seq 1 30); do ids+=("$(send police prosecutor referral case-enospc "$T/big.json")"); done
   check "with the disk full, new messages are refused with store-full" \
     wait_for 60 bash -c "[ \$(grep -c 'store is full' '$T/police.agent.log') -gt $full_before ]"
   check "the broker says the disk is full" grep -q "the disk is full" "$T/broker.log"
   check "the broker still runs" kill -0 "$BROKER_PID"
   rm -f "$NET/data/filler"
-  it_agent_start msdhs
+  it_agent_start prosecutor
   check "when space returns, all 30 are accepted and delivered" it_all_state police delivered 180 "${ids[@]}"
   check "the log verifies after a full disk" "$BIN_AUDIT" verify --dir "$NET"
   it_broker_stop
-  for o in police msdhs; do it_agent_stop $o; done
+  for o in police prosecutor; do it_agent_stop $o; done
   umount_small
 else
   echo "SKIP: cannot mount a small tmpfs ($(cat "$T/mount.err")); only the map limit was tested"

@@ -13,12 +13,14 @@
           table (every case of tests/hostile.c, each checked against its
           expected refusal; exit 1 if any differs) */
 #include "testclient.h"
+#include "nrm_body.h"
 #include "nrm_config.h"
 #include "nrm_registry.h"
 #include "nrm_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static void
@@ -77,8 +79,10 @@ s_recv(client_t *c, int ms)
 static void
 s_hello(client_t *c)
 {
+    /* An observer: the test client runs beside the organisation's agent
+       and must not take its deliveries or its place. */
     nrm_wire_t h = { .kind = NRM_WIRE_HELLO, .version = NRM_PROTOCOL_VERSION, .org_id = c->org,
-                     .time_ms = nrm_now_ms() };
+                     .time_ms = nrm_now_ms(), .observer = true };
     uint8_t *buf;
     size_t len;
     if (nrm_wire_encode(&h, &buf, &len, NULL) != 0)
@@ -91,6 +95,12 @@ bool
 tc_receipt(client_t *c, int ms, nrm_receipt_t *r)
 {
     nrm_wire_t *w = s_recv(c, ms);
+    /* A directory the broker pushes (a certificate took effect) is not
+       the answer. */
+    while (w && w->kind == NRM_WIRE_WELCOME) {
+        nrm_wire_destroy(&w);
+        w = s_recv(c, ms);
+    }
     if (!w || w->kind != NRM_WIRE_RECEIPT) {
         nrm_wire_destroy(&w);
         return false;
@@ -114,17 +124,19 @@ tc_welcome(client_t *c, int ms)
     return ok;
 }
 
-static void
+/* Prints the receipt of the last frame; returns its status, or -1. */
+static int
 s_receipt(client_t *c, const char *name)
 {
     nrm_receipt_t r;
     if (!tc_receipt(c, 5000, &r)) {
         printf("%s no-receipt\n", name);
-        return;
+        return -1;
     }
-    printf("%s %s seq=%llu reason=%s\n", name, nrm_reason_name(r.status),
-           (unsigned long long) r.seq, r.reason);
+    printf("%s %s seq=%llu reason=%s at=%llu\n", name, nrm_reason_name(r.status),
+           (unsigned long long) r.seq, r.reason, (unsigned long long) nrm_now_ms());
     fflush(stdout);
+    return (int) r.status;
 }
 
 /* Builds a submit frame; tweak selects the fault. */
@@ -132,9 +144,24 @@ static void
 s_submit(client_t *c, const char *tweak, const uint8_t *reuse_id)
 {
     nrm_envelope_t e;
-    const char *doc = "{\"note\":\"testclient\"}";
+    /* A valid body of its type (docs/referrals.md), so that the recipient's
+       agent stores it; "consent-missing" forges a referral that carries
+       personal data without any consent assertion, which the real agent
+       would never send: the broker must refuse it (consent-missing). */
+    bool forged = strcmp(tweak, "consent-missing") == 0;
+    const char *type = forged ? "referral" : "status";
+    const char *json = forged ? "{\"request\":{\"ext_Service\":\"shelter\"},\"narrative\":\"forged\"}"
+                              : "{\"ext_Milestone\":\"shelter_admission\",\"ext_Note\":\"testclient\"}";
+    nrm_body_t *body = NULL;
+    uint8_t *doc = NULL;
+    size_t doc_len = 0;
+    nrm_err_t berr;
+    if (nrm_body_parse(type, json, strlen(json), "testclient", &body, &berr) != 0
+        || nrm_body_encode(body, &doc, &doc_len, &berr) != 0)
+        s_die(berr.msg);
+    nrm_body_free(&body);
     uint8_t sealed[256], sig[64], *env = NULL, *frame = NULL;
-    size_t env_len = 0, frame_len = 0, slen = strlen(doc) + NRM_SEAL_OVERHEAD;
+    size_t env_len = 0, frame_len = 0, slen = doc_len + NRM_SEAL_OVERHEAD;
     memset(&e, 0, sizeof e);
     e.version = strcmp(tweak, "bad-version") == 0 ? 7 : NRM_ENVELOPE_VERSION;
     if (reuse_id)
@@ -142,19 +169,25 @@ s_submit(client_t *c, const char *tweak, const uint8_t *reuse_id)
     else
         nrm_random(e.msg_id, 16);
     memcpy(c->last_id, e.msg_id, 16);
-    snprintf(e.type, sizeof e.type, "referral");
+    snprintf(e.type, sizeof e.type, "%s", type);
     snprintf(e.sender, sizeof e.sender, "%s", strcmp(tweak, "sender-mismatch") == 0 ? c->to : c->org);
     snprintf(e.recipient, sizeof e.recipient, "%s", strcmp(tweak, "unknown-recipient") == 0 ? "nobody" : c->to);
     snprintf(e.case_ref, sizeof e.case_ref, "case-testclient");
     e.created_ms = nrm_now_ms();
     e.priority = strcmp(tweak, "duplicate") == 0 ? 3 : 1;
+    e.body_schema = 1;
+    if (forged) {
+        e.personal_data = true;
+        e.response_due_ms = e.created_ms + 3600000;
+    }
     uint8_t box[32];
     if (c->have_recipient)
         memcpy(box, c->recipient.box_pk, 32);
     else
         nrm_random(box, 32);
-    if (nrm_seal(box, (const uint8_t *) doc, strlen(doc), sealed) != 0)
+    if (nrm_seal(box, doc, doc_len, sealed) != 0)
         s_die("seal");
+    free(doc);
     nrm_sha256(sealed, slen, e.body_hash);
     e.body_size = (uint32_t) slen;
     if (strcmp(tweak, "body-mismatch") == 0)
@@ -181,8 +214,8 @@ static void
 s_load_connect(client_t *c, const char *path)
 {
     char endpoint[256], net[NRM_ID_MAX + 1];
-    uint8_t *cert = NULL;
-    size_t cert_len = 0;
+    uint8_t *cert = NULL, *genesis = NULL;
+    size_t cert_len = 0, genesis_len = 0;
     nrm_err_t err;
     nrm_config_field_t f[] = {
         { "broker", "endpoint", NRM_CFG_STR, endpoint, sizeof endpoint, true, 0, 0, NULL, false },
@@ -190,10 +223,13 @@ s_load_connect(client_t *c, const char *path)
         { "broker", "sign_public", NRM_CFG_KEY_HEX, c->broker_sign, 0, true, 0, 0, NULL, false },
         { "network", "name", NRM_CFG_ID, net, 0, true, 0, 0, NULL, false },
         { "network", "admin_public", NRM_CFG_KEY_HEX, c->admin, 0, true, 0, 0, NULL, false },
+        { "network", "genesis", NRM_CFG_HEXBLOB, &genesis, NRM_MAX_CERT_BYTES + 128, true, 0, 0, &genesis_len, false },
         { "certificate", "signed", NRM_CFG_HEXBLOB, &cert, NRM_MAX_CERT_BYTES, true, 0, 0, &cert_len, false },
     };
-    if (nrm_config_load(path, f, 6, &err) != 0)
+    if (nrm_config_load(path, f, 7, &err) != 0
+        || nrm_genesis_verify_signed(genesis, genesis_len, &c->genesis, &err) != 0)
         s_die(err.msg);
+    free(genesis);
     free(cert);
 }
 
@@ -275,7 +311,8 @@ main(int argc, char **argv)
     for (size_t i = 0; i < w->count; i++) {
         nrm_cert_t cert;
         if (nrm_cert_verify(w->certs[i].body.data, w->certs[i].body.len, w->certs[i].sig.data,
-                            c.admin, &cert, &err) == 0 && strcmp(cert.org_id, c.to) == 0) {
+                            w->certs[i].cosigs, w->certs[i].ncosigs, &c.genesis, &cert, &err) == 0
+            && strcmp(cert.org_id, c.to) == 0) {
             c.recipient = cert;
             c.have_recipient = true;
         }
@@ -307,6 +344,19 @@ main(int argc, char **argv)
             s_receipt(&c, "duplicate-first");
             s_submit(&c, "duplicate", id);      /* same id, other content */
             s_receipt(&c, k);
+        } else if (strcmp(k, "until-refused") == 0) {
+            /* Valid messages on one open connection, every 20 ms, until
+               the broker refuses one (at most 20 s): how soon a
+               revocation or suspension bites an open connection. */
+            uint64_t end = nrm_now_ms() + 20000;
+            int st = 0;
+            while (nrm_now_ms() < end) {
+                s_submit(&c, "valid", NULL);
+                st = s_receipt(&c, k);
+                if (st != 0)
+                    break;
+                usleep(20000);
+            }
         } else if (strcmp(k, "resend") == 0) {
             s_submit(&c, "valid", NULL);
             s_receipt(&c, "resend-first");

@@ -5,7 +5,7 @@
     right sequence number. */
 #include "nrm_auditlog.h"
 #include "nrm_crypto.h"
-#include "nrm_registry.h"
+#include "nrm_regadmin.h"
 #include "nrm_util.h"
 #include "testutil.h"
 
@@ -16,11 +16,38 @@ typedef struct {
     uint64_t last;
 } world_t;
 
-static void
-s_cert(world_t *w, nrm_keys_t *k, const char *id, nrm_record_t *rec, uint8_t **body,
-       size_t *len)
+/* Signs an admin action with the administrator and applies it, as the
+   broker would (records of kind a->action, then ENROLLED on quorum). */
+static int
+s_admin(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_action_t *a, nrm_err_t *err)
+{
+    uint8_t *body = NULL, sig[64];
+    size_t len = 0;
+    nrm_regadmin_result_t res;
+    memcpy(a->admin_pk, nrm_keys_sign_pk(w->admin), 32);
+    a->created_ms = nrm_now_ms();
+    int rc = nrm_action_encode(a, &body, &len, err);
+    if (rc == 0 && nrm_sign(w->admin, NRM_CTX_ADMIN, body, len, sig) != 0)
+        rc = NRM_ECRYPTO;
+    if (rc == 0)
+        rc = nrm_regadmin_apply(store, txn, body, len, sig, 64, nrm_now_ms(), &res, err);
+    free(body);
+    return rc;
+}
+
+/* Enrolls an organisation the way nrm-admin does: its signed request
+   (REQUESTED), then the administrator's approval (APPROVED, and with a
+   quorum of one, ENROLLED): three records. */
+static int
+s_enroll_valid(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_keys_t *k, const char *id,
+               uint64_t not_before, uint64_t not_after, nrm_err_t *err)
 {
     nrm_cert_t c;
+    nrm_action_t a;
+    uint8_t *req = NULL, *signed_req = NULL, sig[64];
+    size_t req_len = 0, signed_len = 0;
+    uint64_t seq;
+    uint8_t leaf[32];
     memset(&c, 0, sizeof c);
     snprintf(c.org_id, sizeof c.org_id, "%s", id);
     snprintf(c.org_type, sizeof c.org_type, "%s", id);
@@ -28,15 +55,128 @@ s_cert(world_t *w, nrm_keys_t *k, const char *id, nrm_record_t *rec, uint8_t **b
     memcpy(c.sign_pk, nrm_keys_sign_pk(k), 32);
     memcpy(c.curve_pk, nrm_keys_curve_pk(k), 32);
     memcpy(c.box_pk, nrm_keys_box_pk(k), 32);
+    c.created_ms = 1;
+    int rc = nrm_request_encode(&c, &req, &req_len, err);
+    if (rc == 0 && nrm_sign(k, NRM_CTX_REQUEST, req, req_len, sig) != 0)
+        rc = NRM_ECRYPTO;
+    if (rc == 0)
+        rc = nrm_signed_encode(req, req_len, sig, &signed_req, &signed_len, err);
+    memset(&a, 0, sizeof a);
+    a.action = NRM_REC_REQUESTED;
+    snprintf(a.org_id, sizeof a.org_id, "%s", id);
+    a.request = signed_req;
+    a.request_len = signed_len;
+    if (rc == 0)
+        rc = s_admin(store, txn, w, &a, err);
+    if (rc == 0)
+        rc = nrm_auditlog_tip(store, txn, &seq, leaf, err);
+    memset(&a, 0, sizeof a);
+    a.action = NRM_REC_APPROVED;
+    snprintf(a.org_id, sizeof a.org_id, "%s", id);
+    c.not_before_ms = not_before;
+    c.not_after_ms = not_after;
+    c.serial = seq;
     memcpy(c.issuer_pk, nrm_keys_sign_pk(w->admin), 32);
-    c.not_before_ms = 1;
-    c.not_after_ms = UINT64_MAX / 2;
-    if (nrm_cert_encode(&c, body, len, NULL) != 0 || nrm_sign(w->admin, NRM_CTX_CERT, *body, *len, rec->signature) != 0)
-        exit(2);
-    rec->kind = NRM_REC_ENROLLED;
-    rec->subject = *body;
-    rec->subject_len = *len;
-    rec->has_signature = true;
+    nrm_sha256(signed_req, signed_len, c.request_hash);
+    if (rc == 0)
+        rc = nrm_cert_encode(&c, &a.cert_body, &a.cert_len, err);
+    if (rc == 0 && nrm_sign(w->admin, NRM_CTX_CERT, a.cert_body, a.cert_len, a.cert_sig) != 0)
+        rc = NRM_ECRYPTO;
+    a.has_cert_sig = true;
+    if (rc == 0)
+        rc = s_admin(store, txn, w, &a, err);
+    free(a.cert_body);
+    free(req);
+    free(signed_req);
+    return rc;
+}
+
+static int
+s_enroll(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_keys_t *k, const char *id, nrm_err_t *err)
+{
+    uint64_t now = nrm_now_ms();
+    return s_enroll_valid(store, txn, w, k, id, now, now + 3650ull * 24 * 3600 * 1000 - 1, err);
+}
+
+/* Appends an ACCEPTED record of a message from -> to signed by k, at time
+   t; outputs its seq, msg_id and body hash. */
+static int
+s_accept(nrm_store_t *store, MDB_txn *txn, nrm_keys_t *k, const char *from, const char *to,
+         uint64_t t, uint64_t *seq, uint8_t msg_id[16], uint8_t body_hash[32], nrm_err_t *err)
+{
+    nrm_envelope_t e;
+    nrm_record_t rec;
+    uint8_t *body = NULL, leaf[32];
+    size_t len = 0;
+    memset(&e, 0, sizeof e);
+    e.version = 1;
+    nrm_random(e.msg_id, 16);
+    snprintf(e.type, sizeof e.type, "referral");
+    snprintf(e.sender, sizeof e.sender, "%s", from);
+    snprintf(e.recipient, sizeof e.recipient, "%s", to);
+    snprintf(e.case_ref, sizeof e.case_ref, "case-%llu", (unsigned long long) t);
+    e.created_ms = t;
+    e.response_due_ms = t + 3600000;     /* a referral has a response deadline */
+    nrm_random(e.body_hash, 32);
+    e.body_size = 100;
+    int rc = nrm_envelope_encode(&e, &body, &len, err);
+    if (rc)
+        return rc;
+    memset(&rec, 0, sizeof rec);
+    rec.kind = NRM_REC_ACCEPTED;
+    rec.time_ms = t;
+    snprintf(rec.actor, sizeof rec.actor, "%s", from);
+    rec.subject = body;
+    rec.subject_len = len;
+    rec.has_signature = true;
+    rec.has_msg_id = true;
+    memcpy(rec.msg_id, e.msg_id, 16);
+    if (nrm_sign(k, NRM_CTX_ENVELOPE, body, len, rec.signature) != 0)
+        rc = NRM_ECRYPTO;
+    if (rc == 0)
+        rc = nrm_auditlog_append(store, txn, &rec, seq, leaf, err);
+    free(body);
+    memcpy(msg_id, e.msg_id, 16);
+    memcpy(body_hash, e.body_hash, 32);
+    return rc;
+}
+
+/* Appends the DELIVERED record of message (accepted, msg_id, body_hash)
+   acknowledged by `to` with key k at time t. */
+static int
+s_deliver(nrm_store_t *store, MDB_txn *txn, nrm_keys_t *k, const char *to, uint64_t accepted,
+          const uint8_t msg_id[16], const uint8_t body_hash[32], uint64_t t, nrm_err_t *err)
+{
+    nrm_ack_t a;
+    nrm_record_t rec;
+    uint8_t *body = NULL, leaf[32];
+    size_t len = 0;
+    uint64_t seq;
+    memset(&a, 0, sizeof a);
+    memcpy(a.msg_id, msg_id, 16);
+    snprintf(a.recipient, sizeof a.recipient, "%s", to);
+    a.accepted_seq = accepted;
+    memcpy(a.body_hash, body_hash, 32);
+    a.time_ms = t;
+    int rc = nrm_ack_encode(&a, &body, &len, err);
+    if (rc)
+        return rc;
+    memset(&rec, 0, sizeof rec);
+    rec.kind = NRM_REC_DELIVERED;
+    rec.time_ms = t;
+    snprintf(rec.actor, sizeof rec.actor, "%s", to);
+    rec.subject = body;
+    rec.subject_len = len;
+    rec.has_signature = true;
+    rec.refers_to = accepted;
+    rec.has_msg_id = true;
+    memcpy(rec.msg_id, msg_id, 16);
+    if (nrm_sign(k, NRM_CTX_ACK, body, len, rec.signature) != 0)
+        rc = NRM_ECRYPTO;
+    if (rc == 0)
+        rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);
+    free(body);
+    return rc;
 }
 
 static int
@@ -57,6 +197,9 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     nrm_random(g.broker_sign_pk, 32);
     nrm_random(g.broker_curve_pk, 32);
     g.created_ms = nrm_now_ms();
+    g.nadmins = g.quorum = 1;
+    memcpy(g.admin_sign_pks[0], g.admin_pk, 32);
+    nrm_random(g.admin_curve_pks[0], 32);
     if ((rc = nrm_genesis_encode(&g, &body, &len, err)))
         return rc;
     rec.kind = NRM_REC_GENESIS;
@@ -67,75 +210,29 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     if (nrm_sign(w->admin, NRM_CTX_GENESIS, body, len, rec.signature) != 0)
         return NRM_ECRYPTO;
     rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);    /* 1 */
+    uint8_t *signed_g = NULL;
+    size_t signed_len = 0;
+    if (rc == 0)
+        rc = nrm_signed_encode(body, len, rec.signature, &signed_g, &signed_len, err);
+    if (rc == 0)
+        rc = nrm_registry_set_genesis(store, txn, signed_g, signed_len, err);
+    free(signed_g);
     free(body);
-    if (rc)
-        return rc;
-    s_cert(w, w->police, "police", &rec, &body, &len);
-    rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);    /* 2 */
-    free(body);
-    if (rc)
-        return rc;
-    s_cert(w, w->msdhs, "msdhs", &rec, &body, &len);
-    rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);    /* 3 */
-    free(body);
+    if (rc == 0)
+        rc = s_enroll(store, txn, w, w->police, "police", err);      /* 2..4 */
+    if (rc == 0)
+        rc = s_enroll(store, txn, w, w->msdhs, "msdhs", err);        /* 5..7 */
     if (rc)
         return rc;
 
-    for (int i = 0; i < 4; i++) {                                    /* 4..11 */
-        nrm_envelope_t e;
-        memset(&e, 0, sizeof e);
-        e.version = 1;
-        nrm_random(e.msg_id, 16);
-        snprintf(e.type, sizeof e.type, "referral");
-        snprintf(e.sender, sizeof e.sender, "police");
-        snprintf(e.recipient, sizeof e.recipient, "msdhs");
-        snprintf(e.case_ref, sizeof e.case_ref, "case-%d", i);
-        e.created_ms = nrm_now_ms();
-        nrm_random(e.body_hash, 32);
-        e.body_size = 100;
-        if ((rc = nrm_envelope_encode(&e, &body, &len, err)))
-            return rc;
-        memset(&rec, 0, sizeof rec);
-        rec.kind = NRM_REC_ACCEPTED;
-        snprintf(rec.actor, sizeof rec.actor, "police");
-        rec.subject = body;
-        rec.subject_len = len;
-        rec.has_signature = true;
-        rec.has_msg_id = true;
-        memcpy(rec.msg_id, e.msg_id, 16);
-        if (nrm_sign(w->police, NRM_CTX_ENVELOPE, body, len, rec.signature) != 0)
-            return NRM_ECRYPTO;
-        rc = nrm_auditlog_append(store, txn, &rec, &accepted, leaf, err);
-        free(body);
-        if (rc)
-            return rc;
-
-        nrm_ack_t a;
-        memset(&a, 0, sizeof a);
-        memcpy(a.msg_id, e.msg_id, 16);
-        snprintf(a.recipient, sizeof a.recipient, "msdhs");
-        a.accepted_seq = accepted;
-        memcpy(a.body_hash, e.body_hash, 32);
-        a.time_ms = nrm_now_ms();
-        if ((rc = nrm_ack_encode(&a, &body, &len, err)))
-            return rc;
-        memset(&rec, 0, sizeof rec);
-        rec.kind = NRM_REC_DELIVERED;
-        snprintf(rec.actor, sizeof rec.actor, "msdhs");
-        rec.subject = body;
-        rec.subject_len = len;
-        rec.has_signature = true;
-        rec.refers_to = accepted;
-        rec.has_msg_id = true;
-        memcpy(rec.msg_id, e.msg_id, 16);
-        if (nrm_sign(w->msdhs, NRM_CTX_ACK, body, len, rec.signature) != 0)
-            return NRM_ECRYPTO;
-        rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);
-        free(body);
-        if (rc)
+    for (int i = 0; i < 4; i++) {                                    /* 8..15 */
+        uint8_t id[16], hash[32];
+        if ((rc = s_accept(store, txn, w->police, "police", "msdhs", nrm_now_ms(), &accepted, id, hash,
+                           err))
+            || (rc = s_deliver(store, txn, w->msdhs, "msdhs", accepted, id, hash, nrm_now_ms(), err)))
             return rc;
     }
-    memset(&rec, 0, sizeof rec);                                     /* 12 */
+    memset(&rec, 0, sizeof rec);                                     /* 16 */
     rec.kind = NRM_REC_REJECTED;
     snprintf(rec.actor, sizeof rec.actor, "police");
     rec.reason_code = NRM_R_MALFORMED;
@@ -240,19 +337,92 @@ s_case(world_t *w, surgery_t s, uint64_t want_bad, const char *want_text, int li
     t_rmdir(dir);
 }
 
+/* Records appended to a good log that the verifier must refuse: the
+   recipient or the acknowledging organisation was not usable at the
+   record's time (certificate expired, revoked, suspended). */
+enum { X_OK, X_RECIPIENT_EXPIRED, X_ACK_EXPIRED, X_ACK_REVOKED, X_ACK_SUSPENDED };
+typedef struct { world_t *w; int scenario; uint64_t bad; } extra_t;
+
+static int
+s_extra_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    extra_t *x = ctx;
+    world_t *w = x->w;
+    uint8_t id[16], hash[32], leaf[32];
+    uint64_t t = nrm_now_ms(), acc;
+    nrm_keys_t *labour = nrm_keys_generate(NRM_KEYS_ALL);
+    /* labour's certificate is valid for one second from t. */
+    int rc = s_enroll_valid(store, txn, w, labour, "labour", t, t + 1000, err);
+    if (rc)
+        goto out;
+    switch (x->scenario) {
+    case X_OK:
+        if ((rc = s_accept(store, txn, w->police, "police", "labour", t + 500, &acc, id, hash, err)) == 0)
+            rc = s_deliver(store, txn, labour, "labour", acc, id, hash, t + 900, err);
+        break;
+    case X_RECIPIENT_EXPIRED:
+        rc = s_accept(store, txn, w->police, "police", "labour", t + 2000, &acc, id, hash, err);
+        break;
+    case X_ACK_EXPIRED:
+        if ((rc = s_accept(store, txn, w->police, "police", "labour", t + 500, &acc, id, hash, err)) == 0)
+            rc = s_deliver(store, txn, labour, "labour", acc, id, hash, t + 1000, err);
+        break;
+    case X_ACK_REVOKED:
+    case X_ACK_SUSPENDED: {
+        nrm_action_t a;
+        memset(&a, 0, sizeof a);
+        a.action = x->scenario == X_ACK_REVOKED ? NRM_REC_REVOKED : NRM_REC_SUSPENDED;
+        snprintf(a.org_id, sizeof a.org_id, "msdhs");
+        snprintf(a.reason, sizeof a.reason, "test");
+        if ((rc = s_accept(store, txn, w->police, "police", "msdhs", t, &acc, id, hash, err)) == 0
+            && (rc = s_admin(store, txn, w, &a, err)) == 0)
+            rc = s_deliver(store, txn, w->msdhs, "msdhs", acc, id, hash, t + 1, err);
+        break;
+    }
+    }
+    if (rc == 0)
+        rc = nrm_auditlog_tip(store, txn, &x->bad, leaf, err);
+out:
+    nrm_keys_destroy(&labour);
+    return rc;
+}
+
+static void
+s_extra_case(world_t *w, int scenario, const char *want_text, int line)
+{
+    char dir[64], why[600];
+    nrm_err_t err;
+    extra_t x = { w, scenario, 0 };
+    nrm_store_t *store = s_build(w, dir, sizeof dir);
+    if (nrm_store_write(store, s_extra_fn, &x, &err) != 0) {
+        fprintf(stderr, "line %d: cannot append: %s\n", line, err.msg);
+        t_failures++;
+    }
+    uint64_t bad = s_verify(store, why, sizeof why);
+    uint64_t want = scenario == X_OK ? 0 : x.bad;
+    t_checks++;
+    if (bad != want || (want && !strstr(why, want_text))) {
+        t_failures++;
+        fprintf(stderr, "line %d: verify reported %llu '%s', expected %llu '%s'\n", line,
+                (unsigned long long) bad, why, (unsigned long long) want, want_text);
+    }
+    nrm_store_destroy(&store);
+    t_rmdir(dir);
+}
+
 int
 main(void)
 {
     if (nrm_crypto_init() != 0)
         return 2;
-    world_t w = { nrm_keys_generate(NRM_KEYS_SIGN), nrm_keys_generate(NRM_KEYS_ALL),
+    world_t w = { nrm_keys_generate(NRM_KEYS_SIGN | NRM_KEYS_CURVE), nrm_keys_generate(NRM_KEYS_ALL),
                   nrm_keys_generate(NRM_KEYS_ALL), 0 };
     char dir[64], why[600];
     nrm_store_t *store = s_build(&w, dir, sizeof dir);
     uint64_t count = 0, bad = 0;
     nrm_err_t err;
     CHECK_RC(nrm_auditlog_verify(store, &count, &bad, NULL, NULL, &err), 0);
-    CHECK(count == 12 && w.last == 12);
+    CHECK(count == 16 && w.last == 16);
     /* Every leaf links to the next. */
     MDB_txn *txn = NULL;
     CHECK_RC(nrm_store_read_begin(store, &txn, &err), 0);
@@ -260,9 +430,9 @@ main(void)
     uint8_t tip_leaf[32], leaf[32];
     CHECK_RC(nrm_auditlog_tip(store, txn, &tip, tip_leaf, &err), 0);
     nrm_bytes_t last;
-    CHECK_RC(nrm_auditlog_get(store, txn, 12, &last, &err), 0);
+    CHECK_RC(nrm_auditlog_get(store, txn, 16, &last, &err), 0);
     nrm_leaf_hash(last.data, last.len, leaf);
-    CHECK(tip == 12 && memcmp(leaf, tip_leaf, 32) == 0);
+    CHECK(tip == 16 && memcmp(leaf, tip_leaf, 32) == 0);
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
     t_rmdir(dir);
@@ -270,17 +440,31 @@ main(void)
     /* Byte flips in a signed envelope record: caught at that record
        whichever byte it is (decode, signature or link). */
     for (size_t at = 5; at < 120; at += 23)
-        s_case(&w, (surgery_t) { OP_FLIP, 6, 0, at }, 6, "record 6", __LINE__);
-    s_case(&w, (surgery_t) { OP_FLIP, 4, 0, 60 }, 4, "record 4", __LINE__);
-    s_case(&w, (surgery_t) { OP_DELETE, 7, 0, 0 }, 7, "record 7 is missing", __LINE__);
-    s_case(&w, (surgery_t) { OP_SWAP, 5, 6, 0 }, 5, "record 6", __LINE__);
-    s_case(&w, (surgery_t) { OP_FLIP_LINK, 9, 0, 0 }, 9, "record 9 was altered", __LINE__);
+        s_case(&w, (surgery_t) { OP_FLIP, 10, 0, at }, 10, "record 10", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 8, 0, 60 }, 8, "record 8", __LINE__);
+    s_case(&w, (surgery_t) { OP_DELETE, 11, 0, 0 }, 11, "record 11 is missing", __LINE__);
+    s_case(&w, (surgery_t) { OP_SWAP, 9, 10, 0 }, 9, "record 10", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP_LINK, 13, 0, 0 }, 13, "record 13 was altered", __LINE__);
     /* The last record is covered by the tip. */
-    s_case(&w, (surgery_t) { OP_FLIP, 0, 0, 20 }, 12, "record 12", __LINE__);
-    s_case(&w, (surgery_t) { OP_DELETE, 0, 0, 0 }, 12, "missing", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 0, 0, 20 }, 16, "record 16", __LINE__);
+    s_case(&w, (surgery_t) { OP_DELETE, 0, 0, 0 }, 16, "missing", __LINE__);
     /* A delivery whose acknowledgement was forged fails at that record. */
-    s_case(&w, (surgery_t) { OP_FLIP, 5, 0, 200 }, 5, "record 5", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 9, 0, 200 }, 9, "record 9", __LINE__);
+    /* Registry records: a changed byte in an approval or an enrollment,
+       a request removed (its approval then approves nothing). */
+    for (size_t at = 10; at < 200; at += 37)
+        s_case(&w, (surgery_t) { OP_FLIP, 3, 0, at }, 3, "record 3", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 4, 0, 90 }, 4, "record 4", __LINE__);
+    s_case(&w, (surgery_t) { OP_SWAP, 2, 3, 0 }, 2, "record 3", __LINE__);
     (void) why;
+
+    /* The recipient of a message and the organisation that acknowledges
+       it must have been usable at the record's time. */
+    s_extra_case(&w, X_OK, "", __LINE__);
+    s_extra_case(&w, X_RECIPIENT_EXPIRED, "certificate of the recipient 'labour' was not valid", __LINE__);
+    s_extra_case(&w, X_ACK_EXPIRED, "DELIVERED: the certificate of 'labour' was not valid", __LINE__);
+    s_extra_case(&w, X_ACK_REVOKED, "DELIVERED: 'msdhs' was revoked", __LINE__);
+    s_extra_case(&w, X_ACK_SUSPENDED, "DELIVERED: 'msdhs' was suspended", __LINE__);
 
     nrm_keys_destroy(&w.admin);
     nrm_keys_destroy(&w.police);

@@ -11,6 +11,7 @@ typedef struct {
     char org[NRM_ID_MAX + 1];
     char to[NRM_ID_MAX + 1];
     uint8_t broker_sign[32], broker_curve[32], admin[32];
+    nrm_genesis_t genesis;
     nrm_cert_t recipient;
     bool have_recipient;
     uint8_t last_id[16];

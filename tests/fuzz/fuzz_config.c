@@ -1,8 +1,9 @@
 /*  fuzz_config -- the INI files every program reads (nrm_config over
     inih): the input is written as NET/broker.ini (nrm_netconf_load, the
     broker's and nrm-admin's table), ORG/org.ini (agent_org_load) and
-    ORG/connect.ini (agent_connect_load, with its hex certificate on
-    continuation lines and its certificate check). Property: every refusal
+    ORG/connect.ini (agent_identity_load, with its hex certificate on
+    continuation lines and its certificate check; a valid secret.keys is
+    there). Property: every refusal
     names the file. */
 #include "fuzz.h"
 #include "agent.h"
@@ -27,8 +28,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *dir = fuzz_setup();
     nrm_err_t err = { 0, 0, "" };
     if (!s_keys) {
+        char path[512];
         s_keys = nrm_keys_generate(NRM_KEYS_ALL);
         FUZZ_CHECK(s_keys != NULL);
+        snprintf(path, sizeof path, "%s/secret.keys", dir);
+        FUZZ_CHECK(nrm_keys_save(s_keys, path, NULL) == 0);
     }
     fuzz_write("broker.ini", data, size, 0644);
     nrm_netconf_t conf;
@@ -45,10 +49,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(org.id, sizeof org.id, "police");
     }
     agent_connect_t conn;
+    nrm_keys_t *keys = NULL;
     fuzz_write("connect.ini", data, size, 0644);
     memset(&err, 0, sizeof err);
-    if (agent_connect_load(dir, &org, s_keys, &conn, &err) != 0)
+    if (agent_identity_load(dir, &org, &keys, &conn, &err) != 0)
         s_refusal_names(&err, "connect.ini");
+    nrm_keys_destroy(&keys);
     agent_connect_clear(&conn);
     return 0;
 }

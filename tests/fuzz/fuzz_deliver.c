@@ -1,6 +1,6 @@
 /*  fuzz_deliver -- what an agent reads from the broker: a ServerMsg frame,
     then everything the agent checks in it: the sender certificate and the
-    envelope of a Deliver with the seal and the JSON document
+    envelope of a Deliver with the seal and the body
     (agent_delivery_check), the receipt decoding (agent_receipt_check), the
     certificates of a Welcome. The keys are made once per process; the
     fuzzer cannot forge signatures, so this covers the decoding and the
@@ -14,7 +14,7 @@
 #include <string.h>
 
 static nrm_keys_t *s_keys;
-static uint8_t s_admin_pk[NRM_PK_BYTES];
+static nrm_genesis_t s_genesis;
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -25,7 +25,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!s_keys) {
         s_keys = nrm_keys_generate(NRM_KEYS_ALL);
         FUZZ_CHECK(s_keys != NULL);
-        memcpy(s_admin_pk, nrm_keys_sign_pk(s_keys), NRM_PK_BYTES);
+        memcpy(s_genesis.admin_pk, nrm_keys_sign_pk(s_keys), NRM_PK_BYTES);
+        memcpy(s_genesis.admin_sign_pks[0], nrm_keys_sign_pk(s_keys), NRM_PK_BYTES);
+        memcpy(s_genesis.broker_sign_pk, nrm_keys_sign_pk(s_keys), NRM_PK_BYTES);
+        s_genesis.nadmins = 1;
+        s_genesis.quorum = 1;
     }
     if (nrm_wire_decode(data, size, false, &w, &err) != 0) {
         FUZZ_CHECK(w == NULL && err.code != 0);
@@ -34,7 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (w->kind) {
     case NRM_WIRE_DELIVER: {
         agent_delivery_t d;
-        agent_delivery_check(w, "msdhs", s_keys, s_admin_pk, &d);
+        const nrm_keys_t *keys[1] = { s_keys };
+        agent_delivery_check(w, "msdhs", keys, 1, &s_genesis, &d);
         FUZZ_CHECK(d.status != 0 || d.has_env);
         if (d.status != 0)
             FUZZ_CHECK(d.reason[0] != '\0');
@@ -42,7 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case NRM_WIRE_RECEIPT: {
         nrm_receipt_t r;
-        if (agent_receipt_check(w, s_admin_pk, &r, &err) != 0)
+        if (agent_receipt_check(w, s_genesis.broker_sign_pk, &r, &err) != 0)
             FUZZ_CHECK(err.code != 0);
         break;
     }
@@ -50,7 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(w->count <= NRM_MAX_CERTS);
         for (size_t i = 0; i < w->count; i++) {
             nrm_cert_t cert;
-            if (agent_cert_check(&w->certs[i], s_admin_pk, &cert, &err) != 0)
+            if (agent_cert_check(&w->certs[i], &s_genesis, &cert, &err) != 0)
                 FUZZ_CHECK(err.code != 0);
         }
         break;

@@ -11,7 +11,9 @@ secs=${NRM_FUZZ_SECONDS:-5}
 mkdir -p "$work/corpus/$name" "$work/artifacts"
 dirs=("$work/corpus/$name" "$src/corpus/$name")
 [ -d "$src/crashes/$name" ] && dirs+=("$src/crashes/$name")
-"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2560 -print_final_stats=1 \
+dict=()
+[ -f "$src/$name.dict" ] && dict=(-dict="$src/$name.dict")
+"$bin" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2560 -print_final_stats=1 \
   -artifact_prefix="$work/artifacts/$name-" "${dirs[@]}" > "$work/$name.log" 2>&1
 rc=$?
 grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::new_units_added)' "$work/$name.log"

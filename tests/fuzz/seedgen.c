@@ -3,15 +3,17 @@
     past decoding), and a few near misses. Run it once into a folder and
     commit what it writes under tests/fuzz/corpus/ (see README.md):
 
-        build/tests/fuzz/fuzz_seedgen tests/fuzz/corpus
+        build/tests/fuzz/fuzz_seedgen tests/fuzz/corpus config/examples
 
     Key files in the seeds are throwaway keys made here, used nowhere. */
+#include "nrm_body.h"
 #include "nrm_codec.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -53,15 +55,62 @@ s_signed(const nrm_keys_t *k, const char *ctx, const uint8_t *body, size_t len,
     OK(nrm_signed_encode(body, len, sig, out, out_len, NULL));
 }
 
+/* doc and body seeds: each example document, as the type it parses as,
+   behind the byte that selects that type in fuzz_doc and fuzz_body. */
+static void
+s_examples(const char *dir)
+{
+    static const char *const types[] = { "tip", "referral", "response", "outcome", "withdrawal",
+                                         "transfer", "status", "consent", "interpreter-request",
+                                         "info-request", "info-reply" };
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d)
+        s_die(dir);
+    while ((e = readdir(d)) != NULL) {
+        char path[4096];
+        uint8_t *text = NULL;
+        size_t len = 0;
+        if (!strstr(e->d_name, ".json"))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (nrm_file_read(path, 1u << 20, &text, &len, NULL) != 0)
+            s_die(path);
+        for (uint8_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            nrm_body_t *b = NULL;
+            uint8_t *bytes = NULL, *seed = malloc(len + 1);
+            size_t blen = 0;
+            if (nrm_body_parse(types[t], (const char *) text, len, e->d_name, &b, NULL) != 0) {
+                free(seed);
+                continue;
+            }
+            seed[0] = t;
+            memcpy(seed + 1, text, len);
+            s_put("doc", e->d_name, seed, len + 1);
+            OK(nrm_body_encode(b, &bytes, &blen, NULL));
+            seed = realloc(seed, blen + 1);
+            seed[0] = t;
+            memcpy(seed + 1, bytes, blen);
+            s_put("body", e->d_name, seed, blen + 1);
+            free(seed);
+            free(bytes);
+            nrm_body_free(&b);
+            break;
+        }
+        free(text);
+    }
+    closedir(d);
+}
+
 int
 main(int argc, char **argv)
 {
-    if (argc != 2)
-        s_die("usage: fuzz_seedgen CORPUS_DIR");
+    if (argc != 3)
+        s_die("usage: fuzz_seedgen CORPUS_DIR EXAMPLES_DIR");
     s_root = argv[1];
     mkdir(s_root, 0755);
     OK(nrm_crypto_init());
-    nrm_keys_t *admin = nrm_keys_generate(NRM_KEYS_SIGN);
+    nrm_keys_t *admin = nrm_keys_generate(NRM_KEYS_SIGN | NRM_KEYS_CURVE);
     nrm_keys_t *broker = nrm_keys_generate(NRM_KEYS_SIGN | NRM_KEYS_CURVE);
     nrm_keys_t *police = nrm_keys_generate(NRM_KEYS_ALL);
     nrm_keys_t *msdhs = nrm_keys_generate(NRM_KEYS_ALL);
@@ -114,6 +163,10 @@ main(int argc, char **argv)
     memcpy(g.broker_sign_pk, nrm_keys_sign_pk(broker), 32);
     memcpy(g.broker_curve_pk, nrm_keys_curve_pk(broker), 32);
     g.created_ms = now;
+    g.nadmins = 1;
+    memcpy(g.admin_sign_pks[0], nrm_keys_sign_pk(admin), 32);
+    memcpy(g.admin_curve_pks[0], nrm_keys_curve_pk(admin), 32);
+    g.quorum = 1;
     OK(nrm_genesis_encode(&g, &b, &blen, NULL));
     s_put("signed", "genesis-body", b, blen);
     s_signed(admin, NRM_CTX_GENESIS, b, blen, sig, &sb, &sblen);
@@ -190,7 +243,7 @@ main(int argc, char **argv)
     s_put("signed", "ack-body", b, blen);
     OK(nrm_sign(msdhs, NRM_CTX_ACK, b, blen, sig));
     w = (nrm_wire_t) { .kind = NRM_WIRE_ACK };
-    w.signed_obj = (nrm_signed_view_t) { { b, blen }, { sig, 64 } };
+    w.signed_obj = (nrm_signed_view_t) { .body = { b, blen }, .sig = { sig, 64 } };
     uint8_t *f = NULL;
     size_t flen = 0;
     OK(nrm_wire_encode(&w, &f, &flen, NULL));
@@ -267,7 +320,7 @@ main(int argc, char **argv)
     s_put("signed", "receipt-body", b, blen);
     OK(nrm_sign(broker, NRM_CTX_RECEIPT, b, blen, sig));
     w = (nrm_wire_t) { .kind = NRM_WIRE_RECEIPT };
-    w.signed_obj = (nrm_signed_view_t) { { b, blen }, { sig, 64 } };
+    w.signed_obj = (nrm_signed_view_t) { .body = { b, blen }, .sig = { sig, 64 } };
     OK(nrm_wire_encode(&w, &f, &flen, NULL));
     s_put("deliver", "receipt", f, flen);
     free(f);
@@ -276,12 +329,12 @@ main(int argc, char **argv)
     w.envelope = (nrm_bytes_t) { env, env_len };
     w.signature = (nrm_bytes_t) { esig, 64 };
     w.sealed_body = (nrm_bytes_t) { sealed, slen };
-    w.signed_obj = (nrm_signed_view_t) { { cert, cert_len }, { csig, 64 } };
+    w.signed_obj = (nrm_signed_view_t) { .body = { cert, cert_len }, .sig = { csig, 64 } };
     OK(nrm_wire_encode(&w, &f, &flen, NULL));
     s_put("deliver", "deliver", f, flen);
     free(f);
-    nrm_signed_view_t certs[2] = { { { cert, cert_len }, { csig, 64 } },
-                                   { { cert, cert_len }, { csig, 64 } } };
+    nrm_signed_view_t certs[2] = { { .body = { cert, cert_len }, .sig = { csig, 64 } },
+                                   { .body = { cert, cert_len }, .sig = { csig, 64 } } };
     w = (nrm_wire_t) { .kind = NRM_WIRE_WELCOME, .time_ms = now, .count = 2, .certs = certs };
     OK(nrm_wire_encode(&w, &f, &flen, NULL));
     s_put("deliver", "welcome", f, flen);
@@ -331,12 +384,11 @@ main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/keys/admin.keys", s_root);
     OK(nrm_keys_save(admin, path, NULL));
 
-    /* Documents. */
-    s_text("doc", "object", "{\"prs_given_name\":\"A\",\"prs_age\":16,\"cas_child\":true,"
-                            "\"languages\":[\"my\",\"th\"],\"note\":null}");
-    s_text("doc", "nested", " {\"a\":{\"b\":[1,2.5e3,-0,\"\\u0e01\"]}}\n");
-    s_text("doc", "array", "[1,2,3]");
-    s_text("doc", "duplicate-key", "{\"a\":1,\"a\":2}");
+    /* Documents and bodies. */
+    s_examples(argv[2]);
+    s_text("doc", "array", "\001[1,2,3]");
+    s_text("doc", "duplicate-key", "\001{\"request\":{\"ext_Service\":\"a\"},\"request\":{}}");
+    s_text("doc", "nested", "\001 {\"request\":{\"ext_Service\":\"\\u0e01\",\"x\":[1,2.5e3,-0]}}\n");
 
     free(env);
     free(cert);
