@@ -1493,7 +1493,8 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
                 nrm_warn("store full (%s): refusing new messages for a while", berr.msg);
                 self->store_full = true;
                 self->full_until_ms = nrm_now_ms() + BROKER_FULL_RETRY_MS;
-                snprintf(self->full_why, sizeof self->full_why, "%s", berr.msg);
+                snprintf(self->full_why, sizeof self->full_why, "%.*s",
+                         (int) sizeof self->full_why - 1, berr.msg);
                 memset(&berr, 0, sizeof berr);
                 rc = nrm_store_write(self->store, s_batch_fn, self, &berr);
             }
