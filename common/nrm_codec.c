@@ -43,6 +43,7 @@ nrm_record_kind_name(int kind)
     case NRM_REC_REJECTED:         return "REJECTED";
     case NRM_REC_DELIVERED:        return "DELIVERED";
     case NRM_REC_DELIVERY_REFUSED: return "DELIVERY_REFUSED";
+    case NRM_REC_CHECKPOINT:       return "CHECKPOINT";
     default:                       return "UNKNOWN";
     }
 }
@@ -501,6 +502,13 @@ out:
 
 /* ---- audit record ---- */
 
+bool
+nrm_record_kind_valid(int kind)
+{
+    return (kind >= NRM_REC_GENESIS && kind <= NRM_REC_DELIVERY_REFUSED)
+           || kind == NRM_REC_CHECKPOINT;
+}
+
 int
 nrm_record_encode(const nrm_record_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
 {
@@ -535,7 +543,7 @@ nrm_record_decode(const uint8_t *buf, size_t len, nrm_record_t *rec, nrm_err_t *
     rec->seq = m->seq;
     rec->time_ms = m->time_ms;
     rec->kind = (int) m->kind;
-    if (rec->kind < NRM_REC_GENESIS || rec->kind > NRM_REC_DELIVERY_REFUSED) {
+    if (!nrm_record_kind_valid(rec->kind)) {
         rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "record.kind: unknown kind %d", rec->kind);
         goto out;
     }

@@ -107,7 +107,10 @@ int nrm_receipt_decode(const uint8_t *buf, size_t len, nrm_receipt_t *r, nrm_err
 enum {
     NRM_REC_GENESIS = 1, NRM_REC_ENROLLED = 2, NRM_REC_ACCEPTED = 3,
     NRM_REC_REJECTED = 4, NRM_REC_DELIVERED = 5, NRM_REC_DELIVERY_REFUSED = 6,
+    NRM_REC_CHECKPOINT = 20,
 };
+/* True for a kind this version knows. */
+bool nrm_record_kind_valid(int kind);
 const char *nrm_record_kind_name(int kind);
 
 typedef struct {

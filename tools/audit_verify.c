@@ -12,21 +12,50 @@
 #include "nrm_util.h"
 
 typedef struct {
-    uint64_t start_ms;
+    uint64_t start_ms, last_ms;
     bool     shown;
 } s_progress_t;
 
-/* Progress on a terminal only: logs and pipes get the result line alone. */
+/* Progress on a terminal only: logs and pipes get the result line alone.
+   Shown at most every 250 ms. */
 static void
 s_progress(void *vctx, uint64_t done, uint64_t total)
 {
     s_progress_t *p = vctx;
-    uint64_t elapsed = nrm_now_ms() - p->start_ms;
+    uint64_t now = nrm_now_ms(), elapsed = now - p->start_ms;
+    if (now - p->last_ms < 250)
+        return;
+    p->last_ms = now;
     double rate = elapsed > 0 ? (double) done * 1000.0 / (double) elapsed : 0.0;
-    fprintf(stderr, "\rverifying: %llu of %llu records, %.0f records/s   ",
-            (unsigned long long) done, (unsigned long long) total, rate);
+    double left = rate > 0 && total > done ? (double) (total - done) / rate : 0.0;
+    fprintf(stderr, "\rverifying: %llu of %llu records (%.0f%%), %.0f records/s, %.0f s left   ",
+            (unsigned long long) done, (unsigned long long) total,
+            total ? 100.0 * (double) done / (double) total : 100.0, rate, left);
     fflush(stderr);
     p->shown = true;
+}
+
+static void
+s_report(const nrm_verify_result_t *res, uint64_t ms)
+{
+    char root[2 * NRM_HASH_BYTES + 1];
+    nrm_hex_encode(res->root, NRM_HASH_BYTES, root);
+    printf("OK: %llu records verified, chain, tree and signatures intact\n",
+           (unsigned long long) res->count);
+    printf("  %llu signatures, %llu checkpoints, Merkle root %s\n",
+           (unsigned long long) res->signatures, (unsigned long long) res->checkpoints, root);
+    if (res->checkpoints == 0)
+        printf("  no signed checkpoint yet: the log proves itself consistent, nothing more\n");
+    else if (res->checkpoint_size + 1 < res->count)
+        printf("  the last checkpoint covers records 1..%llu; records %llu..%llu are not yet "
+               "covered by a signed checkpoint\n", (unsigned long long) res->checkpoint_size,
+               (unsigned long long) res->checkpoint_size + 2, (unsigned long long) res->count);
+    if (res->undelivered)
+        printf("  %llu accepted messages not yet acknowledged by their recipient\n",
+               (unsigned long long) res->undelivered);
+    if (ms > 0)
+        fprintf(stderr, "verified in %.1f s, %.0f records/s\n", (double) ms / 1000.0,
+                (double) res->count * 1000.0 / (double) ms);
 }
 
 #define S_USAGE \
@@ -42,8 +71,8 @@ audit_cmd_verify(int argc, char **argv)
     const tool_cmdline_t cl = { "nrm-audit", "verify", S_USAGE, opts, NULL, 0 };
     nrm_err_t err;
     nrm_store_t *store = NULL;
-    s_progress_t prog = { 0, false };
-    uint64_t count = 0, bad_seq = 0;
+    s_progress_t prog = { 0, 0, false };
+    nrm_verify_result_t res;
     int code = tool_args(&cl, argc, argv);
     if (code >= 0)
         return code;
@@ -55,18 +84,20 @@ audit_cmd_verify(int argc, char **argv)
         goto out;
     }
     prog.start_ms = nrm_now_ms();
-    int rc = nrm_auditlog_verify(store, &count, &bad_seq,
-                                 isatty(STDERR_FILENO) ? s_progress : NULL, &prog, &err);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    nrm_verify_opts_t vopts = { .threads = cpus > 0 ? (unsigned) cpus : 1,
+                                .progress = isatty(STDERR_FILENO) ? s_progress : NULL,
+                                .pctx = &prog };
+    int rc = nrm_auditlog_verify(store, &vopts, &res, &err);
     if (prog.shown)
-        fprintf(stderr, "\r%70s\r", "");     /* clear the progress line */
+        fprintf(stderr, "\r%90s\r", "");     /* clear the progress line */
     if (rc == 0) {
-        printf("OK: %llu records verified, chain and signatures intact\n",
-               (unsigned long long) count);
+        s_report(&res, nrm_now_ms() - prog.start_ms);
         code = TOOL_EXIT_OK;
         goto out;
     }
-    if (bad_seq > 0)
-        printf("FAILED at seq %llu: ", (unsigned long long) bad_seq);
+    if (res.bad_seq > 0)
+        printf("FAILED at seq %llu: ", (unsigned long long) res.bad_seq);
     else
         printf("FAILED: ");
     tool_print_safe(stdout, err.msg[0] ? err.msg : nrm_strerror(rc));
