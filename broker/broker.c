@@ -51,6 +51,8 @@ typedef struct {
     uint64_t sent_upto;          /* highest queue seq sent this session */
     uint64_t inflight;
     uint64_t last_progress_ms;
+    bool     ckpt_asked;         /* speaks the checkpoint protocol */
+    uint64_t ckpt_size;          /* tree size of the checkpoint it has */
 } peer_t;
 
 /* One frame taken into a batch, and what the batch decided for it. */
@@ -67,6 +69,8 @@ typedef struct {
     nrm_msg_status_t status;
     char     wake[NRM_ID_MAX + 1];   /* recipient with new queue entries */
     bool     hello, acked;
+    bool     ckpt_asked;             /* a CheckpointRequest was answered */
+    uint64_t ckpt_size;              /* tree size the peer now holds */
 } item_t;
 
 struct broker_t {
@@ -80,6 +84,8 @@ struct broker_t {
     peer_t *peers;
     size_t npeers;
     uint64_t records, batches, frames;
+    uint64_t ckpt_last_ms;           /* when the last checkpoint was made */
+    bool     ckpt_made;              /* by the transaction just run */
 };
 
 /* ---- configuration ---- */
@@ -100,6 +106,8 @@ broker_config_load(const char *dir, broker_config_t *cfg, nrm_err_t *err)
     cfg->window = conf.window;
     cfg->map_max_mb = conf.map_max_mb;
     cfg->log_level = nrm_log_level_parse(conf.log_level);
+    cfg->checkpoint_records = conf.checkpoint_records;
+    cfg->checkpoint_seconds = conf.checkpoint_seconds;
     return 0;
 }
 
@@ -648,6 +656,28 @@ s_status(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w, nrm_err_
     return s_wire_reply(it, &r, err);
 }
 
+/* Answers a CheckpointRequest: the latest checkpoint with a consistency
+   proof from the size the agent trusts. Before the first checkpoint there
+   is no answer; the agent is sent one when it is made. */
+static int
+s_checkpoint_reply(broker_t *self, MDB_txn *txn, item_t *it, uint64_t old_size, nrm_err_t *err)
+{
+    nrm_err_t why = { 0, 0, "" };
+    it->ckpt_asked = true;
+    it->ckpt_size = old_size;
+    int rc = broker_checkpoint_frame(self->store, txn, old_size, &it->reply, &it->reply_len,
+                                     &it->ckpt_size, &why);
+    if (rc == NRM_ENOTFOUND || rc == NRM_EINVAL) {
+        /* EINVAL: a size the log never had; the agent learns of the
+           rollback from the next pushed checkpoint. */
+        it->ckpt_size = old_size;
+        return 0;
+    }
+    if (rc && err)
+        *err = why;
+    return rc;
+}
+
 /* Decides one frame inside the batch's write transaction. Returns < 0 only
    for store failures, which abort (and retry) the whole batch. */
 static int
@@ -691,6 +721,9 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
         rc = s_wire_reply(it, &pong, err);
         break;
     }
+    case NRM_WIRE_CHECKPOINT_REQUEST:
+        rc = s_checkpoint_reply(self, txn, it, w->old_size, err);
+        break;
     default:
         rc = s_reject(self, txn, it, &s, NRM_R_MALFORMED, "unexpected message kind", false, err);
     }
@@ -707,7 +740,7 @@ s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         item_t *it = &self->items[i];
         free(it->reply);
         it->reply = NULL;
-        it->notify = it->hello = it->acked = false;
+        it->notify = it->hello = it->acked = it->ckpt_asked = false;
         it->wake[0] = '\0';
     }
     self->records = 0;      /* recounted on a retry after map growth */
@@ -716,7 +749,74 @@ s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         if (rc)
             return rc;
     }
-    return 0;
+    return broker_checkpoint_maybe(store, txn, self->keys, &self->cfg, self->ckpt_last_ms,
+                                   nrm_now_ms(), &self->ckpt_made, err);
+}
+
+/* A checkpoint on the timer alone, when records wait and no frame comes. */
+static int
+s_checkpoint_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    broker_t *self = ctx;
+    return broker_checkpoint_maybe(store, txn, self->keys, &self->cfg, self->ckpt_last_ms,
+                                   nrm_now_ms(), &self->ckpt_made, err);
+}
+
+static void s_checkpoint_push(broker_t *self);
+
+static void
+s_checkpoint_timer(broker_t *self)
+{
+    nrm_err_t err = { 0, 0, "" };
+    MDB_txn *txn = NULL;
+    bool due = false;
+    int rc = nrm_store_read_begin(self->store, &txn, &err);
+    if (rc == 0)
+        rc = broker_checkpoint_due(self->store, txn, &self->cfg, self->ckpt_last_ms, nrm_now_ms(),
+                                   &due, &err);
+    nrm_store_read_end(&txn);
+    if (rc)
+        nrm_error("checkpoint: %s", err.msg);
+    if (!due)
+        return;
+    if (nrm_store_write(self->store, s_checkpoint_fn, self, &err) != 0)
+        nrm_error("checkpoint not committed: %s", err.msg);
+    else if (self->ckpt_made)
+        s_checkpoint_push(self);
+}
+
+/* After a commit that made a checkpoint: send it, with a consistency proof
+   from what each agent holds, to every connected agent that asked once. */
+static int s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data,
+                  size_t len);
+
+static void
+s_checkpoint_push(broker_t *self)
+{
+    MDB_txn *txn = NULL;
+    nrm_err_t err = { 0, 0, "" };
+    self->ckpt_made = false;
+    self->ckpt_last_ms = nrm_now_ms();
+    if (nrm_store_read_begin(self->store, &txn, &err) != 0) {
+        nrm_error("checkpoint: %s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < self->npeers; i++) {
+        peer_t *p = &self->peers[i];
+        uint8_t *frame = NULL;
+        size_t flen = 0;
+        uint64_t size = 0;
+        if (!p->live || !p->ckpt_asked)
+            continue;
+        if (broker_checkpoint_frame(self->store, txn, p->ckpt_size, &frame, &flen, &size, &err) != 0) {
+            nrm_error("checkpoint for '%s': %s", p->org, err.msg);
+            continue;
+        }
+        if (s_send(self, p->rid, p->rid_len, frame, flen) == 0)
+            p->ckpt_size = size;
+        free(frame);
+    }
+    nrm_store_read_end(&txn);
 }
 
 /* ---- peers and delivery ---- */
@@ -918,6 +1018,10 @@ s_after_commit(broker_t *self)
             p->inflight = 0;
             p->want_pump = true;
         }
+        if (it->ckpt_asked && p) {
+            p->ckpt_asked = true;
+            p->ckpt_size = it->ckpt_size;
+        }
         if (it->reply)
             (void) s_send(self, it->rid, it->rid_len, it->reply, it->reply_len);
         if (it->acked && p) {
@@ -992,6 +1096,8 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
                 self->batches++;
                 self->frames += self->nitems;
                 s_after_commit(self);
+                if (self->ckpt_made)
+                    s_checkpoint_push(self);
             } else {
                 /* Nothing was acknowledged; senders will retry. */
                 nrm_error("batch of %zu frames not committed: %s", self->nitems, berr.msg);
@@ -1003,6 +1109,7 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
                 s_pump(self, &self->peers[i]);
         if (nrm_now_ms() - last_timer > 1000) {
             s_timers(self);
+            s_checkpoint_timer(self);
             last_timer = nrm_now_ms();
         }
     }

@@ -225,3 +225,34 @@ nrm_auditlog_append_checkpoint(nrm_store_t *store, MDB_txn *txn, const nrm_keys_
     free(note);
     return rc;
 }
+
+int
+nrm_auditlog_import(nrm_store_t *store, MDB_txn *txn, uint64_t key_seq, const uint8_t *bytes,
+                    size_t len, nrm_err_t *err)
+{
+    uint64_t leaves;
+    uint8_t key[8], meta[8 + NRM_HASH_BYTES], leaf[NRM_HASH_BYTES];
+    nrm_record_t rec;
+    nrm_err_t ignore;
+    nrm_be64_put(key, key_seq);
+    int rc = nrm_store_put(store, txn, "log", key, 8, bytes, len, MDB_APPEND, err);
+    if (rc == NRM_EEXIST)
+        return nrm_err_set(err, NRM_EINVAL, "record %llu comes after a record with a higher number",
+                           (unsigned long long) key_seq);
+    if (rc == 0)
+        rc = nrm_logtree_size(store, txn, &leaves, err);
+    if (rc)
+        return rc;
+    nrm_leaf_hash(bytes, len, leaf);
+    if ((rc = nrm_logtree_append(store, txn, leaves, leaf, err)))
+        return rc;
+    memcpy(meta, key, 8);
+    memcpy(meta + 8, leaf, NRM_HASH_BYTES);
+    rc = nrm_store_put(store, txn, "logmeta", TIP_KEY, strlen(TIP_KEY), meta, sizeof meta, 0, err);
+    if (rc == 0 && nrm_record_decode(bytes, len, &rec, &ignore) == 0) {
+        if (rec.kind == NRM_REC_CHECKPOINT)
+            rc = nrm_store_put(store, txn, "logmeta", CKPT_KEY, strlen(CKPT_KEY), key, 8, 0, err);
+        nrm_record_clear(&rec);
+    }
+    return rc;
+}

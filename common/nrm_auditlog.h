@@ -38,6 +38,15 @@ int nrm_auditlog_tip(nrm_store_t *store, MDB_txn *txn, uint64_t *seq,
 int nrm_auditlog_get(nrm_store_t *store, MDB_txn *txn, uint64_t seq,
                      nrm_bytes_t *bytes, nrm_err_t *err) NRM_WUR;
 
+/* Stores exact record bytes under key_seq, as found in an export, without
+   decoding or relinking them (so a verifier sees what the exporter saw):
+   key_seq must be above the last key; the tree gets the next leaf, the tip
+   becomes (key_seq, leaf hash), and a record that decodes as a CHECKPOINT
+   moves the checkpoint pointer. For `nrm-audit import` into a fresh
+   folder only; the broker never calls it. */
+int nrm_auditlog_import(nrm_store_t *store, MDB_txn *txn, uint64_t key_seq,
+                        const uint8_t *bytes, size_t len, nrm_err_t *err) NRM_WUR;
+
 /* Seq of the latest CHECKPOINT record (0 when there is none); it covers
    the tree of the ckpt_seq - 1 records before it. */
 int nrm_auditlog_checkpoint(nrm_store_t *store, MDB_txn *txn, uint64_t *ckpt_seq,

@@ -644,6 +644,7 @@ s_encode_client(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     Nrm__Signed ack = NRM__SIGNED__INIT;
     Nrm__StatusQuery status = NRM__STATUS_QUERY__INIT;
     Nrm__Ping ping = NRM__PING__INIT;
+    Nrm__CheckpointRequest creq = NRM__CHECKPOINT_REQUEST__INIT;
     ProtobufCBinaryData *ids = NULL;
     int rc;
     switch (w->kind) {
@@ -684,6 +685,11 @@ s_encode_client(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         m.m_case = NRM__CLIENT_MSG__M_PING;
         m.ping = &ping;
         break;
+    case NRM_WIRE_CHECKPOINT_REQUEST:
+        creq.old_size = w->old_size;
+        m.m_case = NRM__CLIENT_MSG__M_CHECKPOINT;
+        m.checkpoint = &creq;
+        break;
     default:
         return nrm_err_set(err, NRM_EINVAL, "not a client message kind: %d", w->kind);
     }
@@ -701,6 +707,8 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     Nrm__Deliver deliver = NRM__DELIVER__INIT;
     Nrm__StatusReply reply = NRM__STATUS_REPLY__INIT;
     Nrm__Pong pong = NRM__PONG__INIT;
+    Nrm__Checkpoint ckpt = NRM__CHECKPOINT__INIT;
+    ProtobufCBinaryData *proof = NULL;
     Nrm__Signed *certs = NULL, **certp = NULL;
     Nrm__MsgStatus *items = NULL, **itemp = NULL;
     int rc = 0;
@@ -767,6 +775,23 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         m.m_case = NRM__SERVER_MSG__M_PONG;
         m.pong = &pong;
         break;
+    case NRM_WIRE_CHECKPOINT:
+        ckpt.note = s_bin(w->note.data, w->note.len);
+        ckpt.old_size = w->old_size;
+        if (w->proof_count) {
+            proof = calloc(w->proof_count, sizeof *proof);
+            if (!proof) {
+                rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (size_t i = 0; i < w->proof_count; i++)
+                proof[i] = s_bin(w->proof[i].data, w->proof[i].len);
+        }
+        ckpt.n_proof = w->proof_count;
+        ckpt.proof = proof;
+        m.m_case = NRM__SERVER_MSG__M_CHECKPOINT;
+        m.checkpoint = &ckpt;
+        break;
     default:
         return nrm_err_set(err, NRM_EINVAL, "not a server message kind: %d", w->kind);
     }
@@ -776,6 +801,7 @@ out:
     free(certp);
     free(items);
     free(itemp);
+    free(proof);
     return rc;
 }
 
@@ -844,6 +870,10 @@ s_decode_client(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
     case NRM__CLIENT_MSG__M_PING:
         w->kind = NRM_WIRE_PING;
         w->time_ms = m->ping->time_ms;
+        return 0;
+    case NRM__CLIENT_MSG__M_CHECKPOINT:
+        w->kind = NRM_WIRE_CHECKPOINT_REQUEST;
+        w->old_size = m->checkpoint->old_size;
         return 0;
     default:
         return nrm_err_refuse(err, NRM_R_MALFORMED, "frame: empty or unknown client message");
@@ -919,6 +949,29 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
         w->kind = NRM_WIRE_PONG;
         w->time_ms = m->pong->time_ms;
         return 0;
+    case NRM__SERVER_MSG__M_CHECKPOINT:
+        w->kind = NRM_WIRE_CHECKPOINT;
+        w->note = s_bytes(m->checkpoint->note);
+        w->old_size = m->checkpoint->old_size;
+        if (w->note.len == 0 || w->note.len > NRM_WIRE_NOTE_MAX)
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "checkpoint.note: %zu bytes, expected 1-%d",
+                                  w->note.len, NRM_WIRE_NOTE_MAX);
+        if (m->checkpoint->n_proof > NRM_WIRE_PROOF_MAX)
+            return nrm_err_refuse(err, NRM_R_TOO_BIG, "checkpoint.proof: %zu hashes, over the limit of %d",
+                                  m->checkpoint->n_proof, NRM_WIRE_PROOF_MAX);
+        w->proof_count = m->checkpoint->n_proof;
+        if (w->proof_count) {
+            w->proof = calloc(w->proof_count, sizeof *w->proof);
+            if (!w->proof)
+                return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < w->proof_count; i++) {
+            if (m->checkpoint->proof[i].len != NRM_HASH_BYTES)
+                return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "checkpoint.proof[%zu]: must be %d bytes",
+                                      i, NRM_HASH_BYTES);
+            w->proof[i] = s_bytes(m->checkpoint->proof[i]);
+        }
+        return 0;
     default:
         return nrm_err_refuse(err, NRM_R_MALFORMED, "frame: empty or unknown server message");
     }
@@ -957,6 +1010,7 @@ nrm_wire_destroy(nrm_wire_t **self_p)
     free(self->view.ids);
     free(self->view.certs);
     free(self->view.items);
+    free(self->view.proof);
     free(self);
     *self_p = NULL;
 }

@@ -143,12 +143,18 @@ void nrm_record_clear(nrm_record_t *rec);
 enum {
     /* agent to broker */
     NRM_WIRE_HELLO = 1, NRM_WIRE_SUBMIT, NRM_WIRE_ACK, NRM_WIRE_STATUS, NRM_WIRE_PING,
+    NRM_WIRE_CHECKPOINT_REQUEST,
     /* broker to agent */
     NRM_WIRE_WELCOME = 11, NRM_WIRE_RECEIPT, NRM_WIRE_DELIVER, NRM_WIRE_STATUS_REPLY,
-    NRM_WIRE_PONG,
+    NRM_WIRE_PONG, NRM_WIRE_CHECKPOINT,
 };
 
 typedef struct { nrm_bytes_t body; nrm_bytes_t sig; } nrm_signed_view_t;
+
+/* Caps of a Checkpoint message (same values as NRM_CHECKPOINT_NOTE_MAX and
+   NRM_MERKLE_PATH_MAX). */
+#define NRM_WIRE_NOTE_MAX  4096
+#define NRM_WIRE_PROOF_MAX 128
 
 typedef struct {
     uint8_t  msg_id[NRM_MSGID_BYTES];
@@ -176,6 +182,10 @@ typedef struct nrm_wire_t {
     nrm_bytes_t *ids;           /* status */
     nrm_signed_view_t *certs;   /* welcome */
     nrm_msg_status_t  *items;   /* status reply */
+    nrm_bytes_t note;           /* checkpoint: the signed note (<= 4 KiB) */
+    uint64_t    old_size;       /* checkpoint, checkpoint request */
+    size_t      proof_count;    /* checkpoint: consistency proof, at most 128 */
+    nrm_bytes_t *proof;         /* 32 bytes each */
     void       *owner_;         /* decoded protobuf; do not touch */
 } nrm_wire_t;
 

@@ -16,6 +16,8 @@ nrm_netconf_defaults(nrm_netconf_t *conf)
     conf->window = 128;
     conf->map_max_mb = 65536;
     snprintf(conf->log_level, sizeof conf->log_level, "info");
+    conf->checkpoint_records = 1000;
+    conf->checkpoint_seconds = 5;
 }
 
 int
@@ -32,6 +34,8 @@ nrm_netconf_load(const char *net_dir, nrm_netconf_t *conf, nrm_err_t *err)
         { "broker", "window", NRM_CFG_U64, &conf->window, 0, false, 1, 100000, NULL, false },
         { "broker", "map_max_mb", NRM_CFG_U64, &conf->map_max_mb, 0, false, 16, 1u << 24, NULL, false },
         { "broker", "log_level", NRM_CFG_STR, conf->log_level, sizeof conf->log_level, false, 0, 0, NULL, false },
+        { "broker", "checkpoint_records", NRM_CFG_U64, &conf->checkpoint_records, 0, false, 1, 1000000, NULL, false },
+        { "broker", "checkpoint_seconds", NRM_CFG_U64, &conf->checkpoint_seconds, 0, false, 1, 86400, NULL, false },
     };
     int rc = nrm_config_load(path, fields, sizeof fields / sizeof fields[0], err);
     if (rc)
@@ -55,10 +59,14 @@ nrm_netconf_save(const char *net_dir, const nrm_netconf_t *conf, nrm_err_t *err)
                      "batch_max = %llu\n"
                      "window = %llu\n"
                      "log_level = %s\n"
-                     "map_max_mb = %llu\n",
+                     "map_max_mb = %llu\n"
+                     "checkpoint_records = %llu\n"
+                     "checkpoint_seconds = %llu\n",
                      conf->listen, conf->network, (unsigned long long) conf->batch_max,
                      (unsigned long long) conf->window, conf->log_level,
-                     (unsigned long long) conf->map_max_mb);
+                     (unsigned long long) conf->map_max_mb,
+                     (unsigned long long) conf->checkpoint_records,
+                     (unsigned long long) conf->checkpoint_seconds);
     if (n < 0 || (size_t) n >= sizeof text)
         return nrm_err_set(err, NRM_ETOOBIG, "broker.ini too long");
     return nrm_file_write(path, text, (size_t) n, 0644, err);

@@ -13,6 +13,8 @@ typedef struct {
     uint64_t window;         /* unacknowledged deliveries per recipient, 1..100000 (128) */
     uint64_t map_max_mb;     /* LMDB map limit in MiB, 16..2^24 (65536)             */
     char     log_level[16];  /* error, warn, info (default) or debug                */
+    uint64_t checkpoint_records; /* sign a checkpoint after this many records, 1..1000000 (1000) */
+    uint64_t checkpoint_seconds; /* ... or this long after the last one if records came, 1..86400 (5) */
 } nrm_netconf_t;
 
 void nrm_netconf_defaults(nrm_netconf_t *conf);

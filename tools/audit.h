@@ -18,6 +18,12 @@
 int audit_cmd_verify(int argc, char **argv);
 int audit_cmd_case(int argc, char **argv);
 int audit_cmd_export(int argc, char **argv);
+int audit_cmd_import(int argc, char **argv);
+int audit_cmd_checkpoint(int argc, char **argv);
+int audit_cmd_prove(int argc, char **argv);
+int audit_cmd_check_proof(int argc, char **argv);
+int audit_cmd_consistency(int argc, char **argv);
+int audit_cmd_check_consistency(int argc, char **argv);
 
 /* Prints "nrm-audit: <msg>" on stderr. */
 void audit_fail(const nrm_err_t *err);
@@ -33,6 +39,22 @@ json_t *audit_json_envelope(const nrm_envelope_t *e);
 json_t *audit_json_ack(const nrm_ack_t *a);
 json_t *audit_json_cert(const nrm_cert_t *c);
 json_t *audit_json_genesis(const nrm_genesis_t *g);
+
+/* Base64 (RFC 4648, padded) string of data; NULL when out of memory. */
+json_t *audit_json_base64(const uint8_t *data, size_t len);
+/* Decodes a base64 JSON string of at most max bytes into *out (caller
+   frees). */
+int audit_json_base64_decode(const json_t *v, size_t max, uint8_t **out, size_t *len,
+                             nrm_err_t *err) NRM_WUR;
+/* Loads a JSON object from a file of at most NRM_MAX_FILE_BYTES. */
+int audit_json_load(const char *path, json_t **out, nrm_err_t *err) NRM_WUR;
+/* Writes text and a newline to path atomically, or to stdout if path is
+   NULL. */
+int audit_output(const char *path, const char *text, nrm_err_t *err) NRM_WUR;
+/* The broker's Ed25519 public key from a command-line argument: 64 hex
+   digits, 40 Z85 characters, or the name of a file holding one of them or
+   a connect.ini (its sign_public). */
+int audit_key_arg(const char *arg, uint8_t pk[NRM_PK_BYTES], nrm_err_t *err) NRM_WUR;
 
 /* Sets obj[key] = val, stealing val. Returns -1 if val is NULL or the set
    fails, so that a builder can OR the results and check once. */
