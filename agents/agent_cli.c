@@ -3,6 +3,7 @@
     store directly, whether or not `nrm-agent run` or the broker is up. */
 #include "agent.h"
 #include "agent_store.h"
+#include "agent_checkpoint.h"
 #include "agent_verify.h"
 #include "nrm_codec.h"
 #include "nrm_registry.h"
@@ -887,4 +888,96 @@ agent_cmd_wait(int argc, char **argv)
     fprintf(stderr, "nrm-agent wait: message %s did not become %s within %llu s\n",
             msg, state, (unsigned long long) timeout_s);
     return AGENT_EXIT_TIMEOUT;
+}
+
+/* ---- checkpoint ---- */
+
+static void
+s_checkpoint_help(FILE *out)
+{
+    fprintf(out,
+        "Usage: nrm-agent checkpoint --dir ORG [--json]\n"
+        "\n"
+        "Shows the broker's signed checkpoint that this agent trusts (tree size,\n"
+        "root, when it was received) and every checkpoint it refused because it did\n"
+        "not extend the trusted one: a forked, rolled-back or rewritten log.\n"
+        "Exit status 4 when such an alarm was recorded.\n"
+        "\n"
+        "  --dir ORG  organisation folder\n"
+        "  --json     one JSON object: trusted {tree_size, root, received_ms, note}\n"
+        "             and alarms [{time_ms, reason, note}]\n");
+}
+
+typedef struct {
+    bool json;
+    json_t *alarms;
+} s_ckpt_ctx_t;
+
+static int
+s_ckpt_alarm(void *vctx, uint64_t time_ms, const char *reason, nrm_bytes_t note)
+{
+    s_ckpt_ctx_t *c = vctx;
+    char when[32];
+    if (c->json) {
+        json_t *o = json_pack("{s:I, s:s, s:s%}", "time_ms", (json_int_t) time_ms, "reason", reason,
+                              "note", (const char *) note.data, note.len);
+        return o && json_array_append_new(c->alarms, o) == 0 ? 0 : NRM_ENOMEM;
+    }
+    nrm_time_format(time_ms, when, sizeof when);
+    printf("INCONSISTENT checkpoint received %s: %s\n", when, reason);
+    return 0;
+}
+
+int
+agent_cmd_checkpoint(int argc, char **argv)
+{
+    static const char *const cmd = "checkpoint";
+    const char *dir = NULL;
+    s_ckpt_ctx_t ctx = { false, NULL };
+    nrm_err_t err = { 0 };
+    nrm_store_t *store = NULL;
+    MDB_txn *txn = NULL;
+    nrm_bytes_t note;
+    nrm_checkpoint_t c;
+    uint64_t received = 0, alarms = 0;
+    int rc = s_list_args(cmd, argc, argv, s_checkpoint_help, &dir, &ctx.json, NULL);
+    if (rc >= 0)
+        return rc;
+    if (s_open_for_reading(dir, &store, &txn, &err) != 0)
+        return agent_fail(cmd, &err);
+    ctx.alarms = json_array();
+    json_t *out = json_object();
+    rc = agent_ckpt_trusted(store, txn, &note, &received, &err);
+    if (rc == 0 && (rc = nrm_checkpoint_parse(note.data, note.len, &c, &err)) == 0) {
+        char root[2 * NRM_HASH_BYTES + 1], when[32];
+        nrm_hex_encode(c.root, NRM_HASH_BYTES, root);
+        nrm_time_format(received, when, sizeof when);
+        if (ctx.json)
+            json_object_set_new(out, "trusted", json_pack("{s:s, s:I, s:s, s:I, s:s%}", "origin",
+                                c.origin, "tree_size", (json_int_t) c.size, "root", root,
+                                "received_ms", (json_int_t) received, "note",
+                                (const char *) note.data, note.len));
+        else
+            printf("trusted checkpoint: %s, %llu records, root %s, received %s\n", c.origin,
+                   (unsigned long long) c.size, root, when);
+    } else if (rc == NRM_ENOTFOUND) {
+        rc = 0;
+        if (!ctx.json)
+            printf("no checkpoint received yet\n");
+    }
+    if (rc == 0)
+        rc = agent_ckpt_alarms(store, txn, s_ckpt_alarm, &ctx, &alarms, &err);
+    nrm_store_read_end(&txn);
+    nrm_store_destroy(&store);
+    if (rc == 0 && ctx.json) {
+        json_object_set(out, "alarms", ctx.alarms);
+        if (json_dumpf(out, stdout, JSON_COMPACT) != 0)
+            rc = nrm_err_set(&err, NRM_EIO, "cannot write");
+        printf("\n");
+    }
+    json_decref(ctx.alarms);
+    json_decref(out);
+    if (rc != 0)
+        return agent_fail(cmd, &err);
+    return alarms ? AGENT_EXIT_ALARM : AGENT_EXIT_OK;
 }

@@ -25,6 +25,7 @@
     with caps, and every check failure is logged and answered. */
 #include "agent.h"
 #include "agent_store.h"
+#include "agent_checkpoint.h"
 #include "agent_verify.h"
 #include "nrm_codec.h"
 #include "nrm_log.h"
@@ -100,6 +101,8 @@ typedef struct {
     size_t            ndir, nbad;
     /* status reply: one outcome per item */
     uint8_t          *status_outcome;
+    /* checkpoint */
+    agent_ckpt_result_t ckpt;
 } s_item_t;
 
 typedef struct {
@@ -646,6 +649,7 @@ s_prepare(s_daemon_t *d, s_item_t *it)
         }
         break;
     case NRM_WIRE_PONG:
+    case NRM_WIRE_CHECKPOINT:
         break;
     default:
         nrm_warn("unexpected message kind %d from the broker ignored", it->w->kind);
@@ -807,11 +811,69 @@ s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         case NRM_WIRE_STATUS_REPLY:
             rc = s_apply_status(d, txn, it, err);
             break;
+        case NRM_WIRE_CHECKPOINT:
+            rc = agent_ckpt_judge(d->store, txn, d->conn.broker_sign_pk, d->conn.network, it->w,
+                                  d->now_ms, &it->ckpt, err);
+            break;
         default:
             break;
         }
     }
     return rc;
+}
+
+/* Asks the broker for its latest checkpoint and a consistency proof from
+   the one we trust. */
+static void
+s_checkpoint_request(s_daemon_t *d)
+{
+    MDB_txn *txn = NULL;
+    nrm_err_t err = { 0 };
+    nrm_bytes_t note;
+    nrm_checkpoint_t c;
+    uint64_t received;
+    nrm_wire_t w;
+    memset(&w, 0, sizeof w);
+    w.kind = NRM_WIRE_CHECKPOINT_REQUEST;
+    if (nrm_store_read_begin(d->store, &txn, &err) == 0
+        && agent_ckpt_trusted(d->store, txn, &note, &received, &err) == 0
+        && nrm_checkpoint_parse(note.data, note.len, &c, &err) == 0)
+        w.old_size = c.size;
+    nrm_store_read_end(&txn);
+    (void) s_send_wire(d, &w, "checkpoint request");
+}
+
+static void
+s_finish_checkpoint(s_daemon_t *d, const s_item_t *it)
+{
+    const agent_ckpt_result_t *r = &it->ckpt;
+    switch (r->outcome) {
+    case AGENT_CKPT_ACCEPTED:
+        if (r->trusted_size)
+            nrm_info("checkpoint of %llu records accepted: it extends the one of %llu records",
+                     (unsigned long long) r->fresh.size, (unsigned long long) r->trusted_size);
+        else
+            nrm_info("first checkpoint of the broker's log: %llu records",
+                     (unsigned long long) r->fresh.size);
+        break;
+    case AGENT_CKPT_SAME:
+        nrm_debug("checkpoint of %llu records again", (unsigned long long) r->fresh.size);
+        break;
+    case AGENT_CKPT_NEED_PROOF:
+        nrm_debug("checkpoint of %llu records with a proof from %llu; asking from %llu",
+                  (unsigned long long) r->fresh.size, (unsigned long long) it->w->old_size,
+                  (unsigned long long) r->trusted_size);
+        s_checkpoint_request(d);
+        break;
+    case AGENT_CKPT_INCONSISTENT:
+    case AGENT_CKPT_BAD:
+        nrm_error("INCONSISTENT CHECKPOINT from the broker: %s; keeping the checkpoint of %llu "
+                  "records as trusted; recorded (nrm-agent checkpoint shows it)", r->why,
+                  (unsigned long long) r->trusted_size);
+        break;
+    default:
+        break;
+    }
 }
 
 static void
@@ -835,6 +897,7 @@ s_finish_welcome(s_daemon_t *d, const s_item_t *it)
         d->inflight[i].backoff = 0;
     }
     d->last_status = 0;
+    s_checkpoint_request(d);
 }
 
 static void
@@ -958,6 +1021,7 @@ s_batch_commit(s_daemon_t *d, uint64_t mono)
         case NRM_WIRE_RECEIPT:      s_finish_receipt(d, it); break;
         case NRM_WIRE_DELIVER:      s_finish_deliver(d, it); break;
         case NRM_WIRE_STATUS_REPLY: s_finish_status(d, it); break;
+        case NRM_WIRE_CHECKPOINT:   s_finish_checkpoint(d, it); break;
         default: break;
         }
     }

@@ -17,6 +17,8 @@ static const s_command_t s_commands[] = {
     { "outbox", agent_cmd_outbox, "list sent messages and their state" },
     { "inbox",  agent_cmd_inbox,  "list received messages with their documents" },
     { "wait",   agent_cmd_wait,   "wait until a message is accepted, delivered or received" },
+    { "checkpoint", agent_cmd_checkpoint,
+      "show the broker checkpoint this agent trusts and any inconsistent one" },
 };
 
 static void

@@ -1,6 +1,7 @@
 /*  agent_store -- outbox, inbox and directory of one organisation agent.
     The record formats are described in agent_store.h. */
 #include "agent_store.h"
+#include "agent_checkpoint.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
 
@@ -16,7 +17,7 @@
 
 static const char *const s_dbs[] = {
     "outbox", "outbody", "outidx", "outq", "outacc",
-    "inbox", "inidx", "directory", NULL
+    "inbox", "inidx", "directory", AGENT_CKPT_DBS, NULL
 };
 
 const char *

@@ -92,4 +92,34 @@ PY
 "$BIN_AUDIT" import --dir "$T/fresh/bad" "$T/audit-bad.jsonl" 2>/dev/null
 check "tampered export fails verify at that record" bash -c "'$BIN_AUDIT' verify --dir '$T/fresh/bad' | grep -q '^FAILED at seq $((SEQ + 1))'"
 
+# 5. Agents hold the latest checkpoint and accepted each one by its proof.
+trusted_size() { "$BIN_AGENT" checkpoint --dir "$T/$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["trusted"]["tree_size"])'; }
+check "police agent trusts a checkpoint, no alarm" "$BIN_AGENT" checkpoint --dir "$T/police"
+check "msdhs agent trusts a checkpoint, no alarm" "$BIN_AGENT" checkpoint --dir "$T/msdhs"
+check "agents checked consistency proofs" grep -q "accepted: it extends the one of" "$T/police.agent.log"
+wait_for 10 test "$(trusted_size police)" -ge "$SIZE"
+TRUSTED=$(trusted_size police)
+check "police trusts the latest checkpoint" test "$TRUSTED" -ge "$SIZE"
+
+# 6. A forked log: the broker restarts on a copy of its folder taken before
+#    the traffic (same keys, same port) and writes a different history.
+it_broker_stop
+mv "$NET" "$T/net-orig"
+mv "$T/net-fork" "$NET"
+it_broker_start
+check "rollback reported by the agent" wait_for 20 grep -q "INCONSISTENT CHECKPOINT.*rolled back" "$T/police.agent.log"
+for n in $(seq 1 12); do send msdhs police referral case-fork "$T/doc.json" > /dev/null; done
+check "forked history reported by the agent" wait_for 30 grep -q "INCONSISTENT CHECKPOINT.*does not extend" "$T/police.agent.log"
+"$BIN_AGENT" checkpoint --dir "$T/police" > "$T/police.ckpt" ; rc=$?
+check "nrm-agent checkpoint exits 4 after an alarm" test "$rc" -eq 4
+check "alarm lists the rollback" grep -q "^INCONSISTENT checkpoint received .*rolled back" "$T/police.ckpt"
+check "alarm lists the fork" grep -q "^INCONSISTENT checkpoint received .*does not extend" "$T/police.ckpt"
+check "the old checkpoint stays trusted" test "$(trusted_size police)" -eq "$TRUSTED"
+# The forked log verifies on its own; the checkpoint an agent kept exposes it.
+"$BIN_AGENT" checkpoint --dir "$T/msdhs" --json > "$T/msdhs.ckpt.json" || true
+python3 -c 'import json,sys; open(sys.argv[2],"w").write(json.load(open(sys.argv[1]))["trusted"]["note"])' "$T/msdhs.ckpt.json" "$T/kept.note"
+check "forked log verifies alone" bash -c "'$BIN_AUDIT' verify --dir '$NET' | grep -q '^OK'"
+check "forked log fails against a kept checkpoint" bash -c "'$BIN_AUDIT' verify --dir '$NET' --checkpoint '$T/kept.note' | grep -q '^FAILED at seq .*not the one of the trusted checkpoint'"
+check "original log passes against it" bash -c "'$BIN_AUDIT' verify --dir '$T/net-orig' --checkpoint '$T/kept.note' | grep -q '^OK'"
+
 it_done

@@ -22,7 +22,7 @@ CHECKS=0
 it_cleanup() {
   for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
   for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-  if [ "$FAILED" -eq 0 ]; then rm -rf "$T"; else echo "logs and data kept in $T"; fi
+  if [ "$FAILED" -eq 0 ] && [ -z "${IT_KEEP:-}" ]; then rm -rf "$T"; else echo "logs and data kept in $T"; fi
 }
 trap it_cleanup EXIT
 

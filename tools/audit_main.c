@@ -3,7 +3,7 @@
 #include "audit.h"
 
 static const tool_cmd_t s_commands[] = {
-    { "verify", audit_cmd_verify, "verify --dir NET" },
+    { "verify", audit_cmd_verify, "verify --dir NET [--checkpoint NOTE]" },
     { "case",   audit_cmd_case,   "case --dir NET REF [--json]" },
     { "export", audit_cmd_export, "export --dir NET --format jsonl [--out FILE]" },
     { "import", audit_cmd_import, "import --dir FRESH EXPORT.jsonl" },

@@ -59,15 +59,21 @@ s_report(const nrm_verify_result_t *res, uint64_t ms)
 }
 
 #define S_USAGE \
-    "usage: nrm-audit verify --dir NET\n" \
-    "  verifies the audit log in NET/data (read-only; safe while the broker runs)\n" \
+    "usage: nrm-audit verify --dir NET [--checkpoint NOTE]\n" \
+    "  verifies the audit log in NET/data (read-only; safe while the broker runs):\n" \
+    "  chain, Merkle tree, every signature and checkpoint, on all cores;\n" \
+    "  --checkpoint: a signed checkpoint kept elsewhere (an agent's, an earlier\n" \
+    "  audit's) that the log must still hold\n" \
     "  exit 0 intact, 1 failed verification, 2 usage or cannot open\n"
 
 int
 audit_cmd_verify(int argc, char **argv)
 {
-    const char *dir;
-    const tool_opt_t opts[] = { { "dir", &dir, NULL }, { NULL, NULL, NULL } };
+    const char *dir = NULL, *trusted = NULL;
+    const tool_opt_t opts[] = { { "dir", &dir, NULL }, { "checkpoint", &trusted, NULL },
+                                { NULL, NULL, NULL } };
+    uint8_t *note = NULL;
+    size_t note_len = 0;
     const tool_cmdline_t cl = { "nrm-audit", "verify", S_USAGE, opts, NULL, 0 };
     nrm_err_t err;
     nrm_store_t *store = NULL;
@@ -79,6 +85,10 @@ audit_cmd_verify(int argc, char **argv)
     code = TOOL_EXIT_USAGE;
 
     memset(&err, 0, sizeof err);
+    if (trusted && nrm_file_read(trusted, NRM_MAX_FILE_BYTES, &note, &note_len, &err) != 0) {
+        audit_fail(&err);
+        goto out;
+    }
     if (tool_store_open(dir, NRM_STORE_RDONLY, 0, &store, &err) != 0) {
         audit_fail(&err);
         goto out;
@@ -87,7 +97,8 @@ audit_cmd_verify(int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     nrm_verify_opts_t vopts = { .threads = cpus > 0 ? (unsigned) cpus : 1,
                                 .progress = isatty(STDERR_FILENO) ? s_progress : NULL,
-                                .pctx = &prog };
+                                .pctx = &prog, .trusted_note = note,
+                                .trusted_len = note_len };
     int rc = nrm_auditlog_verify(store, &vopts, &res, &err);
     if (prog.shown)
         fprintf(stderr, "\r%90s\r", "");     /* clear the progress line */
@@ -104,6 +115,7 @@ audit_cmd_verify(int argc, char **argv)
     printf("\n");
     code = TOOL_EXIT_FAIL;
 out:
+    free(note);
     nrm_store_destroy(&store);
     return code;
 }
