@@ -92,6 +92,23 @@ PY
 "$BIN_AUDIT" import --dir "$T/fresh/bad" "$T/audit-bad.jsonl" 2>/dev/null
 check "tampered export fails verify at that record" bash -c "'$BIN_AUDIT' verify --dir '$T/fresh/bad' | grep -q '^FAILED at seq $((SEQ + 1))'"
 
+# 4b. The case timeline: every step verified, as text, JSON and a picture.
+"$BIN_AUDIT" case --dir "$NET" case-audit-1 --svg "$T/case.svg" > "$T/case.txt"
+check "every step of the case verified" bash -c "test \$(grep -c 'verified: signed, in the signed checkpoint' '$T/case.txt') -eq 12"
+check "case JSON says where each step is proved" bash -c "'$BIN_AUDIT' case --dir '$NET' case-audit-1 --json | grep -q '\"in_checkpoint\": $SIZE'"
+check "case SVG is well-formed XML with a lane per organisation and 12 steps" python3 - "$T/case.svg" <<'PY'
+import sys, xml.etree.ElementTree as ET
+ns = {"s": "http://www.w3.org/2000/svg"}
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag == "{http://www.w3.org/2000/svg}svg"
+texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+assert "police" in texts and "msdhs" in texts, texts
+steps = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "step"]
+assert len(steps) == 12, len(steps)
+marks = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "mark"]
+assert all("verified" in m.find("s:title", ns).text for m in marks), "unverified step"
+PY
+
 # 5. Agents hold the latest checkpoint and accepted each one by its proof.
 trusted_size() { "$BIN_AGENT" checkpoint --dir "$T/$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["trusted"]["tree_size"])'; }
 check "police agent trusts a checkpoint, no alarm" "$BIN_AGENT" checkpoint --dir "$T/police"

@@ -269,3 +269,14 @@ audit_key_arg(const char *arg, uint8_t pk[NRM_PK_BYTES], nrm_err_t *err)
         return nrm_err_set(err, NRM_EINVAL, "--broker-key: %s holds no 64-hex-digit or Z85 key", arg);
     return 0;
 }
+
+json_t *
+audit_json_checkpoint(const nrm_checkpoint_t *c)
+{
+    json_t *o = json_object();
+    int rc = o ? 0 : -1;
+    rc |= audit_json_set(o, "origin", json_string(c->origin));
+    rc |= audit_json_set(o, "tree_size", audit_json_u64(c->size));
+    rc |= audit_json_set(o, "root", audit_json_hex(c->root, NRM_HASH_BYTES));
+    return s_done(o, rc);
+}
