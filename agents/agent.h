@@ -3,6 +3,7 @@
 #ifndef AGENT_H_INCLUDED
 #define AGENT_H_INCLUDED
 #include "nrm.h"
+#include "nrm_codec.h"
 #include "nrm_crypto.h"
 
 #include <limits.h>
@@ -36,7 +37,8 @@ typedef struct {
     uint8_t  broker_curve_pk[NRM_PK_BYTES];
     uint8_t  broker_sign_pk[NRM_PK_BYTES];
     char     network[NRM_ID_MAX + 1];
-    uint8_t  admin_pk[NRM_PK_BYTES];
+    uint8_t  admin_pk[NRM_PK_BYTES];   /* signs the genesis            */
+    nrm_genesis_t genesis;          /* administrators and quorum, from [network] genesis */
     uint8_t *cert_signed;           /* own Signed{Certificate}; owned */
     size_t   cert_len;
 } agent_connect_t;

@@ -141,7 +141,7 @@ s_send_store(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
 /* Finds and re-verifies the recipient's certificate in the directory. */
 static int
 s_recipient(nrm_store_t *store, const char *dir, const char *to,
-            const uint8_t admin_pk[NRM_PK_BYTES], nrm_cert_t *cert, nrm_err_t *err)
+            const nrm_genesis_t *g, nrm_cert_t *cert, nrm_err_t *err)
 {
     MDB_txn *txn = NULL;
     nrm_bytes_t signed_cert;
@@ -160,7 +160,7 @@ s_recipient(nrm_store_t *store, const char *dir, const char *to,
     }
     if (rc != 0)
         goto out;
-    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, admin_pk, cert, err);
+    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, g, cert, err);
     if (rc != 0) {
         nrm_err_prefix(err, "certificate of '%s' in the directory does not verify", to);
         goto out;
@@ -232,7 +232,7 @@ s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
     if (rc == 0)
         rc = agent_store_open(a->dir, 0, &store, err);
     if (rc == 0)
-        rc = s_recipient(store, a->dir, a->to, conn.admin_pk, &cert, err);
+        rc = s_recipient(store, a->dir, a->to, &conn.genesis, &cert, err);
     if (rc != 0)
         goto out;
 

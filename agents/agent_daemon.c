@@ -555,13 +555,14 @@ s_prepare_welcome(s_daemon_t *d, s_item_t *it)
         size_t len = 0;
 
         memset(&err, 0, sizeof err);
-        if (agent_cert_check(&w->certs[i], d->conn.admin_pk, &cert, &err) != 0) {
+        if (agent_cert_check(&w->certs[i], &d->conn.genesis, &cert, &err) != 0) {
             nrm_warn("welcome: certificate %zu refused: %s", i, err.msg);
             it->nbad++;
             continue;
         }
-        if (nrm_signed_encode(w->certs[i].body.data, w->certs[i].body.len,
-                              w->certs[i].sig.data, &buf, &len, &err) != 0) {
+        if (nrm_signed_encode_cosigs(w->certs[i].body.data, w->certs[i].body.len,
+                                     w->certs[i].sig.data, w->certs[i].cosigs, w->certs[i].ncosigs,
+                                     &buf, &len, &err) != 0) {
             nrm_warn("welcome: certificate of %s cannot be kept: %s", cert.org_id, err.msg);
             it->nbad++;
             continue;
@@ -606,7 +607,7 @@ s_prepare_deliver(s_daemon_t *d, s_item_t *it)
     nrm_err_t err = { 0 };
     char hex[2 * NRM_MSGID_BYTES + 1];
 
-    agent_delivery_check(w, d->org.id, d->keys, d->conn.admin_pk, &it->d);
+    agent_delivery_check(w, d->org.id, d->keys, &d->conn.genesis, &it->d);
     if (!it->d.has_env) {
         nrm_error("delivery seq %llu cannot be acknowledged: %s: %s",
                   (unsigned long long) w->seq, nrm_reason_name(it->d.status), it->d.reason);
@@ -619,9 +620,9 @@ s_prepare_deliver(s_daemon_t *d, s_item_t *it)
                  nrm_reason_name(it->d.status), it->d.reason);
         return;
     }
-    if (nrm_signed_encode(w->signed_obj.body.data, w->signed_obj.body.len,
-                          w->signed_obj.sig.data, &it->cert_signed, &it->cert_len,
-                          &err) != 0) {
+    if (nrm_signed_encode_cosigs(w->signed_obj.body.data, w->signed_obj.body.len,
+                                 w->signed_obj.sig.data, w->signed_obj.cosigs, w->signed_obj.ncosigs,
+                                 &it->cert_signed, &it->cert_len, &err) != 0) {
         it->d.status = NRM_R_INTERNAL;
         snprintf(it->d.reason, sizeof it->d.reason, "sender certificate cannot be kept");
         nrm_error("delivery of msg %s: sender certificate cannot be kept: %s", hex, err.msg);

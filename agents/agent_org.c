@@ -108,6 +108,8 @@ agent_connect_load(const char *dir, const agent_org_t *org, const nrm_keys_t *ke
 {
     char path[AGENT_PATH_MAX];
     nrm_cert_t cert;
+    uint8_t *genesis = NULL;
+    size_t genesis_len = 0;
     int rc;
 
     memset(conn, 0, sizeof *conn);
@@ -128,6 +130,9 @@ agent_connect_load(const char *dir, const agent_org_t *org, const nrm_keys_t *ke
           .dst = conn->network, .size = sizeof conn->network, .required = true },
         { .section = "network", .key = "admin_public", .type = NRM_CFG_KEY_HEX,
           .dst = conn->admin_pk, .size = NRM_PK_BYTES, .required = true },
+        { .section = "network", .key = "genesis", .type = NRM_CFG_HEXBLOB,
+          .dst = &genesis, .size = NRM_MAX_CERT_BYTES + 128, .required = true,
+          .len_out = &genesis_len },
         { .section = "certificate", .key = "signed", .type = NRM_CFG_HEXBLOB,
           .dst = &conn->cert_signed, .size = AGENT_MAX_SIGNED_BYTES, .required = true,
           .len_out = &conn->cert_len },
@@ -135,11 +140,19 @@ agent_connect_load(const char *dir, const agent_org_t *org, const nrm_keys_t *ke
     rc = nrm_config_load(path, fields, sizeof fields / sizeof fields[0], err);
     if (rc != 0)
         goto out;
-    rc = nrm_cert_verify_signed(conn->cert_signed, conn->cert_len, conn->admin_pk,
+    /* The administrators and their quorum, signed by admin_public. */
+    rc = nrm_genesis_verify_signed(genesis, genesis_len, &conn->genesis, err);
+    if (rc == 0 && memcmp(conn->genesis.admin_pk, conn->admin_pk, NRM_PK_BYTES) != 0)
+        rc = nrm_err_set(err, NRM_EINVAL, "it is not signed by admin_public");
+    if (rc != 0) {
+        nrm_err_prefix(err, "%s: [network] genesis", path);
+        goto out;
+    }
+    rc = nrm_cert_verify_signed(conn->cert_signed, conn->cert_len, &conn->genesis,
                                 &cert, err);
     if (rc != 0) {
         nrm_err_prefix(err, "%s: [certificate] signed does not verify against "
-                       "[network] admin_public", path);
+                       "the administrators of [network] genesis", path);
         goto out;
     }
     if (strcmp(cert.org_id, org->id) != 0) {
@@ -159,6 +172,7 @@ agent_connect_load(const char *dir, const agent_org_t *org, const nrm_keys_t *ke
         goto out;
     }
 out:
+    free(genesis);
     if (rc != 0)
         agent_connect_clear(conn);
     return rc;

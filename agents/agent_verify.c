@@ -26,7 +26,7 @@ s_refuse(agent_delivery_t *d, uint32_t status, const char *fmt, ...)
 }
 
 int
-agent_cert_check(const nrm_signed_view_t *v, const uint8_t admin_pk[NRM_PK_BYTES],
+agent_cert_check(const nrm_signed_view_t *v, const nrm_genesis_t *g,
                  nrm_cert_t *cert, nrm_err_t *err)
 {
     if (v->sig.len != NRM_SIG_BYTES || v->sig.data == NULL)
@@ -36,7 +36,7 @@ agent_cert_check(const nrm_signed_view_t *v, const uint8_t admin_pk[NRM_PK_BYTES
     if (v->body.len == 0 || v->body.len > NRM_MAX_CERT_BYTES || v->body.data == NULL)
         return nrm_err_refuse(err, NRM_R_TOO_BIG, "certificate of %zu bytes (cap %u)",
                               v->body.len, NRM_MAX_CERT_BYTES);
-    return nrm_cert_verify(v->body.data, v->body.len, v->sig.data, admin_pk, cert, err);
+    return nrm_cert_verify(v->body.data, v->body.len, v->sig.data, v->cosigs, v->ncosigs, g, cert, err);
 }
 
 int
@@ -58,7 +58,7 @@ agent_doc_check(const uint8_t *doc, size_t len, nrm_err_t *err)
 
 static bool
 s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
-        const uint8_t admin_pk[NRM_PK_BYTES], agent_delivery_t *d)
+        const nrm_genesis_t *g, agent_delivery_t *d)
 {
     nrm_err_t err = { 0 };
     uint8_t *plain = NULL;
@@ -70,7 +70,7 @@ s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
                         "envelope does not decode: %s", err.msg);
     d->has_env = true;
 
-    if (agent_cert_check(&w->signed_obj, admin_pk, &d->cert, &err) != 0)
+    if (agent_cert_check(&w->signed_obj, g, &d->cert, &err) != 0)
         return s_refuse(d, err.reason != 0 ? err.reason : NRM_R_BAD_SIGNATURE,
                         "sender certificate does not verify against the "
                         "administrator key: %s", err.msg);
@@ -127,11 +127,11 @@ out:
 
 void
 agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
-                     const uint8_t admin_pk[NRM_PK_BYTES], agent_delivery_t *out)
+                     const nrm_genesis_t *g, agent_delivery_t *out)
 {
     memset(out, 0, sizeof *out);
     nrm_sha256(w->sealed_body.data, w->sealed_body.len, out->body_hash);
-    if (s_check(w, own_id, keys, admin_pk, out))
+    if (s_check(w, own_id, keys, g, out))
         out->status = NRM_R_OK;
 }
 

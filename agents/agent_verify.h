@@ -19,14 +19,14 @@ typedef struct {
 } agent_delivery_t;
 
 /* Checks a decoded NRM_WIRE_DELIVER for organisation own_id, in this order:
-   envelope decodes; sender certificate verifies against admin_pk and was
+   envelope decodes; sender certificate verifies against g's quorum and was
    valid when the envelope was created; it names the envelope's sender;
    the envelope signature verifies with its sign key over the exact bytes;
    the recipient is own_id; body size and SHA-256 match the envelope; the
    body opens with keys; the document is a JSON object. Fills *out (status 0
    on success). The opened document is wiped before returning. */
 void agent_delivery_check(const nrm_wire_t *w, const char *own_id,
-                          const nrm_keys_t *keys, const uint8_t admin_pk[NRM_PK_BYTES],
+                          const nrm_keys_t *keys, const nrm_genesis_t *g,
                           agent_delivery_t *out);
 
 /* Checks a decoded NRM_WIRE_RECEIPT: the broker's signature (broker_pk,
@@ -35,9 +35,10 @@ void agent_delivery_check(const nrm_wire_t *w, const char *own_id,
 int agent_receipt_check(const nrm_wire_t *w, const uint8_t broker_pk[NRM_PK_BYTES],
                         nrm_receipt_t *r, nrm_err_t *err) NRM_WUR;
 
-/* Checks one signed certificate view against admin_pk (signature size,
-   signature, fields). */
-int agent_cert_check(const nrm_signed_view_t *v, const uint8_t admin_pk[NRM_PK_BYTES],
+/* Checks one signed certificate view against the administrators of g
+   (signature size, the quorum of distinct administrator signatures,
+   fields). */
+int agent_cert_check(const nrm_signed_view_t *v, const nrm_genesis_t *g,
                      nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
 
 /* A document must be a JSON object. Returns 0, or NRM_EINVAL with line and

@@ -10,7 +10,11 @@
 #include "nrm_codec.h"
 #include "nrm_crypto.h"
 #include "nrm_log.h"
-#include "nrm_registry.h"
+#include "nrm_policy.h"
+#include "nrm_regadmin.h"
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include "nrm_util.h"
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +52,7 @@ typedef struct {
     size_t   rid_len;
     bool     live;
     bool     want_pump;
+    bool     held;               /* deliveries held (suspended, revoked) */
     uint64_t sent_upto;          /* highest queue seq sent this session */
     uint64_t inflight;
     uint64_t last_progress_ms;
@@ -71,11 +76,15 @@ typedef struct {
     bool     hello, acked;
     bool     ckpt_asked;             /* a CheckpointRequest was answered */
     uint64_t ckpt_size;              /* tree size the peer now holds */
+    bool     admin;                  /* from the admin endpoint */
 } item_t;
 
 struct broker_t {
     broker_config_t cfg;
-    void *zctx, *router, *zap;
+    void *zctx, *router, *zap, *admin;
+    int lock_fd;                     /* flock on NET/broker.lock while we run */
+    nrm_policy_t *policy;            /* routing policy in force, parsed     */
+    uint64_t policy_seq;             /* its POLICY record (0: none)         */
     nrm_store_t *store;
     nrm_keys_t *keys;
     nrm_genesis_t genesis;
@@ -101,6 +110,7 @@ broker_config_load(const char *dir, broker_config_t *cfg, nrm_err_t *err)
     if (rc)
         return rc;
     snprintf(cfg->listen, sizeof cfg->listen, "%s", conf.listen);
+    snprintf(cfg->admin_listen, sizeof cfg->admin_listen, "%s", conf.admin_listen);
     snprintf(cfg->network, sizeof cfg->network, "%s", conf.network);
     cfg->batch_max = conf.batch_max;
     cfg->window = conf.window;
@@ -178,7 +188,7 @@ static int
 s_receipt_reply(item_t *it, const uint8_t *body, size_t body_len,
                 const uint8_t sig[NRM_SIG_BYTES], nrm_err_t *err)
 {
-    nrm_wire_t w = { .kind = NRM_WIRE_RECEIPT };
+    nrm_wire_t w = { .kind = it->admin ? NRM_WIRE_ADMIN_RECEIPT : NRM_WIRE_RECEIPT };
     w.signed_obj.body.data = body;
     w.signed_obj.body.len = body_len;
     w.signed_obj.sig.data = sig;
@@ -299,6 +309,62 @@ s_reject(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, uint32_t r
     return rc;
 }
 
+/* Checks a signature by an organisation: its certificate's key, or during
+   a rotation its old key. *retire is set when the new key signed while the
+   old one is still accepted. NRM_EINVAL with err->reason key-retired or
+   bad-signature when neither verifies. */
+static int
+s_signer_check(broker_t *self, MDB_txn *txn, const nrm_cert_t *cert, const char *ctx,
+               nrm_bytes_t data, const uint8_t *sig, bool *retire, nrm_err_t *err)
+{
+    nrm_cert_t old;
+    nrm_err_t why = { 0, 0, "" };
+    int rc = nrm_registry_old_cert(self->store, txn, cert->org_id, &old, &why);
+    if (rc && rc != NRM_ENOTFOUND)
+        return nrm_err_set(err, rc, "%s", why.msg);
+    bool rotating = rc == 0;
+    *retire = false;
+    if (nrm_verify(cert->sign_pk, ctx, data.data, data.len, sig) == 0) {
+        *retire = rotating;
+        return 0;
+    }
+    if (rotating && nrm_verify(old.sign_pk, ctx, data.data, data.len, sig) == 0)
+        return 0;
+    if (nrm_registry_signed_by_retired(self->store, txn, cert->org_id, ctx, data.data, data.len, sig))
+        return nrm_err_refuse(err, NRM_R_KEY_RETIRED, "signed with a key of '%s' that a rotation "
+                              "retired; sign with the new key", cert->org_id);
+    return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "signature does not verify with the enrolled key "
+                          "of '%s'", cert->org_id);
+}
+
+/* The first message signed with a rotation's new key retires the old one:
+   from now on it is refused, and a KEY_RETIRED record holds the message. */
+static int
+s_retire(broker_t *self, MDB_txn *txn, const char *org, const nrm_wire_t *w, uint64_t now,
+         nrm_err_t *err)
+{
+    nrm_record_t rec;
+    uint64_t seq;
+    uint8_t leaf[NRM_HASH_BYTES];
+    int rc = nrm_registry_retire(self->store, txn, org, err);
+    if (rc)
+        return rc;
+    memset(&rec, 0, sizeof rec);
+    rec.time_ms = now;
+    rec.kind = NRM_REC_KEY_RETIRED;
+    snprintf(rec.actor, sizeof rec.actor, "%s", org);
+    rec.subject = (uint8_t *) w->envelope.data;
+    rec.subject_len = w->envelope.len;
+    rec.has_signature = true;
+    memcpy(rec.signature, w->signature.data, NRM_SIG_BYTES);
+    snprintf(rec.reason, sizeof rec.reason, "first message signed with the new key");
+    if ((rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err)))
+        return rc;
+    self->records++;
+    nrm_info("'%s' signed with its new key: old key retired, record %llu", org, (unsigned long long) seq);
+    return 0;
+}
+
 static int
 s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
 {
@@ -317,19 +383,21 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
                  s->env.sender, it->org);
         return s_reject(self, txn, it, s, NRM_R_SENDER_MISMATCH, text, false, err);
     }
-    rc = nrm_registry_find(self->store, txn, it->org, &sender, NULL, &why);
+    uint64_t now = nrm_now_ms();
+    rc = nrm_registry_usable(self->store, txn, it->org, now, &sender, &why);
     if (rc == NRM_ENOTFOUND)
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_SENDER, why.msg, false, err);
+    if (rc == NRM_EINVAL)
+        return s_reject(self, txn, it, s, why.reason, why.msg, false, err);
     if (rc)
         return nrm_err_set(err, rc, "%s", why.msg);
-    uint64_t now = nrm_now_ms();
-    if (now < sender.not_before_ms || now >= sender.not_after_ms)
-        return s_reject(self, txn, it, s, NRM_R_UNKNOWN_SENDER,
-                        "the sender's certificate is not valid at this time", false, err);
-    if (nrm_verify(sender.sign_pk, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len,
-                   w->signature.data) != 0)
-        return s_reject(self, txn, it, s, NRM_R_BAD_SIGNATURE,
-                        "envelope signature does not verify with the sender's enrolled key", false, err);
+    bool retire = false;
+    rc = s_signer_check(self, txn, &sender, NRM_CTX_ENVELOPE, w->envelope, w->signature.data,
+                        &retire, &why);
+    if (rc == NRM_EINVAL)
+        return s_reject(self, txn, it, s, why.reason, why.msg, false, err);
+    if (rc)
+        return nrm_err_set(err, rc, "%s", why.msg);
     uint8_t body_hash[NRM_HASH_BYTES];
     nrm_sha256(w->sealed_body.data, w->sealed_body.len, body_hash);
     if (memcmp(body_hash, s->env.body_hash, NRM_HASH_BYTES) != 0
@@ -356,25 +424,33 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     }
     if (rc != NRM_ENOTFOUND)
         return rc;
-    rc = nrm_registry_find(self->store, txn, s->env.recipient, &recipient, NULL, &why);
+    rc = nrm_registry_usable(self->store, txn, s->env.recipient, now, &recipient, &why);
     if (rc == NRM_ENOTFOUND) {
         snprintf(text, sizeof text, "recipient '%s' is not enrolled", s->env.recipient);
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_RECIPIENT, text, true, err);
     }
-    if (rc)
-        return nrm_err_set(err, rc, "%s", why.msg);
-    if (now < recipient.not_before_ms || now >= recipient.not_after_ms) {
-        snprintf(text, sizeof text, "the certificate of recipient '%s' is not valid at this time",
-                 s->env.recipient);
-        return s_reject(self, txn, it, s, NRM_R_UNKNOWN_RECIPIENT, text, true, err);
+    /* A suspended recipient's messages are accepted and held until it is
+       resumed; a revoked or expired one gets none. */
+    if (rc == NRM_EINVAL && why.reason != NRM_R_SUSPENDED) {
+        snprintf(text, sizeof text, "recipient: %.*s", (int) sizeof text - 12, why.msg);
+        return s_reject(self, txn, it, s, why.reason, text, true, err);
     }
+    if (rc && rc != NRM_EINVAL)
+        return nrm_err_set(err, rc, "%s", why.msg);
+    if (nrm_policy_allows(self->policy, sender.org_type, s->env.type, recipient.org_type, &why) != 0) {
+        if (!self->policy)
+            snprintf(why.msg, sizeof why.msg, "no routing policy is in force (nrm-admin policy)");
+        return s_reject(self, txn, it, s, NRM_R_POLICY, why.msg, true, err);
+    }
+    if (retire && (rc = s_retire(self, txn, it->org, w, now, err)))
+        return rc;
 
     /* Accept: record, body, queue entry, message record; then receipt. */
     nrm_record_t rec;
     uint64_t seq;
     uint8_t leaf[NRM_HASH_BYTES], qkey[QUEUE_KEY_MAX];
     memset(&rec, 0, sizeof rec);
-    rec.time_ms = nrm_now_ms();
+    rec.time_ms = now;          /* the time its checks were made at */
     rec.kind = NRM_REC_ACCEPTED;
     snprintf(rec.actor, sizeof rec.actor, "%s", it->org);
     rec.subject = (uint8_t *) w->envelope.data;
@@ -475,12 +551,14 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     rc = nrm_registry_find(self->store, txn, it->org, &cert, NULL, &why);
     if (rc == NRM_ENOTFOUND)
         return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_UNKNOWN_SENDER, why.msg, err);
+    bool retire = false;
+    if (rc == 0)
+        rc = s_signer_check(self, txn, &cert, NRM_CTX_ACK, w->signed_obj.body, w->signed_obj.sig.data,
+                            &retire, &why);
+    if (rc == NRM_EINVAL)
+        return s_reject_ack(self, txn, it, s, ack.msg_id, why.reason, why.msg, err);
     if (rc)
         return nrm_err_set(err, rc, "%s", why.msg);
-    if (nrm_verify(cert.sign_pk, NRM_CTX_ACK, w->signed_obj.body.data, w->signed_obj.body.len,
-                   w->signed_obj.sig.data) != 0)
-        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_BAD_SIGNATURE,
-                            "signature does not verify with the enrolled key", err);
     if (ack.status > NRM_R_STORE_FULL)
         return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_INVALID_FIELD,
                             "unknown refusal code", err);
@@ -577,23 +655,32 @@ typedef struct {
     uint8_t **bodies;
     size_t n, cap;
     uint8_t (*sigs)[NRM_SIG_BYTES];
+    nrm_cosig_t (*cosigs)[NRM_MAX_ADMINS];
+    nrm_store_t *store;
+    MDB_txn *txn;
 } certs_ctx_t;
 
 static int
 s_collect_cert(void *ctx, const char *org_id, nrm_bytes_t signed_bytes)
 {
     certs_ctx_t *c = ctx;
-    size_t body_len = 0;
-    (void) org_id;
+    size_t body_len = 0, ncosigs = 0;
+    nrm_orgstatus_t st;
     if (c->n >= c->cap)
         return 1;
-    if (nrm_signed_decode(signed_bytes.data, signed_bytes.len, NRM_MAX_CERT_BYTES,
-                          &c->bodies[c->n], &body_len, c->sigs[c->n], NULL) != 0)
+    /* A revoked organisation leaves the directory: nobody seals to it. */
+    if (nrm_registry_status(c->store, c->txn, org_id, &st, NULL) == 0 && st.status == NRM_ORG_REVOKED)
+        return 0;
+    if (nrm_signed_decode_cosigs(signed_bytes.data, signed_bytes.len, NRM_MAX_CERT_BYTES,
+                                 &c->bodies[c->n], &body_len, c->sigs[c->n], c->cosigs[c->n],
+                                 &ncosigs, NULL) != 0)
         return 0;           /* a damaged entry is skipped, not sent */
     c->views[c->n].body.data = c->bodies[c->n];
     c->views[c->n].body.len = body_len;
     c->views[c->n].sig.data = c->sigs[c->n];
     c->views[c->n].sig.len = NRM_SIG_BYTES;
+    c->views[c->n].cosigs = c->cosigs[c->n];
+    c->views[c->n].ncosigs = ncosigs;
     c->n++;
     return 0;
 }
@@ -608,8 +695,9 @@ s_welcome(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
     if (count > NRM_MAX_CERTS)
         count = NRM_MAX_CERTS;
     certs_ctx_t c = { calloc(count + 1, sizeof *c.views), calloc(count + 1, sizeof *c.bodies),
-                      0, count, calloc(count + 1, sizeof *c.sigs) };
-    if (!c.views || !c.bodies || !c.sigs) {
+                      0, count, calloc(count + 1, sizeof *c.sigs),
+                      calloc(count + 1, sizeof *c.cosigs), self->store, txn };
+    if (!c.views || !c.bodies || !c.sigs || !c.cosigs) {
         rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
         goto out;
     }
@@ -625,6 +713,7 @@ out:
     free(c.views);
     free(c.bodies);
     free(c.sigs);
+    free(c.cosigs);
     return rc;
 }
 
@@ -700,6 +789,24 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
                         false, err);
     }
     s.w = w;
+    if (w->kind != NRM_WIRE_SUBMIT) {
+        /* A revoked, suspended or expired organisation is told so on every
+           frame (its connection may predate the change: a ROUTER cannot
+           close it). Submissions say it in their own checks. */
+        rc = nrm_registry_usable(self->store, txn, it->org, nrm_now_ms(), NULL, &why);
+        if (rc == NRM_EINVAL || rc == NRM_ENOTFOUND) {
+            uint32_t reason = rc == NRM_EINVAL ? why.reason : NRM_R_UNKNOWN_SENDER;
+            rc = w->kind == NRM_WIRE_ACK
+                     ? s_reject_ack(self, txn, it, &s, NULL, reason, why.msg, err)
+                     : s_reject(self, txn, it, &s, reason, why.msg, false, err);
+            nrm_wire_destroy(&w);
+            return rc;
+        }
+        if (rc) {
+            nrm_wire_destroy(&w);
+            return nrm_err_set(err, rc, "%s", why.msg);
+        }
+    }
     switch (w->kind) {
     case NRM_WIRE_SUBMIT:
         rc = s_submit(self, txn, it, &s, err);
@@ -731,11 +838,39 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
     return rc;
 }
 
+/* Keeps the parsed policy equal to the one in the store, which an
+   administrator may have changed (admin endpoint, or nrm-admin on the
+   folder). One read per batch; parsing only when it changed. */
+static int
+s_policy_refresh(broker_t *self, MDB_txn *txn, nrm_err_t *err)
+{
+    uint64_t version, seq;
+    nrm_bytes_t text;
+    int rc = nrm_regadmin_policy(self->store, txn, &version, &seq, &text, err);
+    if (rc || seq == self->policy_seq)
+        return rc;
+    nrm_policy_t *p = NULL;
+    nrm_err_t perr = { 0, 0, "" };
+    if (nrm_policy_parse((const char *) text.data, text.len, "policy", &p, &perr) != 0)
+        nrm_error("the policy of record %llu does not parse (everything is refused): %s",
+                  (unsigned long long) seq, perr.msg);
+    else
+        nrm_info("routing policy version %llu in force (record %llu)", (unsigned long long) version,
+                 (unsigned long long) seq);
+    nrm_policy_free(&self->policy);
+    self->policy = p;
+    self->policy_seq = seq;
+    return 0;
+}
+
 static int
 s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
 {
     broker_t *self = ctx;
     (void) store;
+    int prc = s_policy_refresh(self, txn, err);
+    if (prc)
+        return prc;
     for (size_t i = 0; i < self->nitems; i++) {
         item_t *it = &self->items[i];
         free(it->reply);
@@ -838,13 +973,37 @@ s_peer(broker_t *self, const char *org, bool create)
 /* Sends one frame to a routing id without blocking. Returns 0, or EAGAIN
    (peer's pipe is full: try later), or EHOSTUNREACH (peer gone). */
 static int
-s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data, size_t len)
+s_send_on(void *sock, const uint8_t *rid, size_t rid_len, const uint8_t *data, size_t len)
 {
-    if (zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+    if (zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return errno;
-    if (zmq_send(self->router, data, len, ZMQ_DONTWAIT) < 0)
+    if (zmq_send(sock, data, len, ZMQ_DONTWAIT) < 0)
         return errno;   /* libzmq accepts the last part if it took the first */
     return 0;
+}
+
+static int
+s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data, size_t len)
+{
+    return s_send_on(self->router, rid, rid_len, data, len);
+}
+
+/* The certificate that goes with a delivery: the sender's, or during a
+   rotation the old one if the message was signed with the old key. */
+static int
+s_sender_cert(broker_t *self, MDB_txn *txn, const nrm_envelope_t *env, const nrm_record_t *rec,
+              nrm_bytes_t *cert, nrm_err_t *err)
+{
+    MDB_val v;
+    nrm_cert_t old;
+    if (nrm_registry_old_cert(self->store, txn, env->sender, &old, NULL) == 0
+        && nrm_verify(old.sign_pk, NRM_CTX_ENVELOPE, rec->subject, rec->subject_len, rec->signature) == 0
+        && nrm_store_get(self->store, txn, "oldcerts", env->sender, strlen(env->sender), &v, err) == 0) {
+        cert->data = v.mv_data;
+        cert->len = v.mv_size;
+        return 0;
+    }
+    return nrm_registry_find(self->store, txn, env->sender, NULL, cert, err);
 }
 
 /* Builds the Deliver frame of queue entry (seq, msg_id) into *out. */
@@ -857,7 +1016,8 @@ s_build_deliver(broker_t *self, MDB_txn *txn, uint64_t seq, const uint8_t *msg_i
     nrm_envelope_t env;
     MDB_val body;
     uint8_t *cert_body = NULL, cert_sig[NRM_SIG_BYTES];
-    size_t cert_len = 0;
+    nrm_cosig_t cosigs[NRM_MAX_ADMINS];
+    size_t cert_len = 0, ncosigs = 0;
     int rc = nrm_auditlog_get(self->store, txn, seq, &bytes, err);
     if (rc)
         return rc;
@@ -874,10 +1034,10 @@ s_build_deliver(broker_t *self, MDB_txn *txn, uint64_t seq, const uint8_t *msg_i
                          (unsigned long long) seq);
         goto out;
     }
-    if ((rc = nrm_registry_find(self->store, txn, env.sender, NULL, &cert, err)))
+    if ((rc = s_sender_cert(self, txn, &env, &rec, &cert, err)))
         goto out;
-    if ((rc = nrm_signed_decode(cert.data, cert.len, NRM_MAX_CERT_BYTES, &cert_body, &cert_len,
-                                cert_sig, err)))
+    if ((rc = nrm_signed_decode_cosigs(cert.data, cert.len, NRM_MAX_CERT_BYTES, &cert_body, &cert_len,
+                                       cert_sig, cosigs, &ncosigs, err)))
         goto out;
     nrm_wire_t w = { .kind = NRM_WIRE_DELIVER, .seq = seq };
     w.envelope.data = rec.subject;
@@ -890,6 +1050,8 @@ s_build_deliver(broker_t *self, MDB_txn *txn, uint64_t seq, const uint8_t *msg_i
     w.signed_obj.body.len = cert_len;
     w.signed_obj.sig.data = cert_sig;
     w.signed_obj.sig.len = NRM_SIG_BYTES;
+    w.signed_obj.cosigs = cosigs;
+    w.signed_obj.ncosigs = ncosigs;
     rc = nrm_wire_encode(&w, out, len, err);
 out:
     free(cert_body);
@@ -914,6 +1076,15 @@ s_pump(broker_t *self, peer_t *p)
         nrm_error("delivery to '%s': %s", p->org, err.msg);
         return;
     }
+    /* Held: nothing goes to a revoked, suspended or expired organisation;
+       its queue stays as it is until it is resumed. */
+    if (nrm_registry_usable(self->store, txn, p->org, nrm_now_ms(), NULL, &err) != 0) {
+        if (!p->held)
+            nrm_info("deliveries to '%s' held: %s", p->org, err.msg);
+        p->held = true;
+        goto out;
+    }
+    p->held = false;
     if (mdb_cursor_open(txn, nrm_store_dbi(self->store, "queue"), &cur) != 0)
         goto out;
     MDB_val k = { s_queue_key(key, p->org, p->sent_upto + 1), key }, v;
@@ -972,11 +1143,11 @@ s_items_release(broker_t *self)
    id, then the payload frames (only the first is kept; more than one is
    refused later). Returns 1 if one was read, 0 if none was waiting. */
 static int
-s_read_one(broker_t *self, item_t *it)
+s_read_one(void *sock, item_t *it)
 {
     zmq_msg_t part;
     zmq_msg_init(&part);
-    if (zmq_msg_recv(&part, self->router, ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&part);
         return 0;
     }
@@ -985,12 +1156,13 @@ s_read_one(broker_t *self, item_t *it)
     it->parts = 0;
     it->org[0] = '\0';
     it->reply = NULL;
+    it->admin = false;
     zmq_msg_init(&it->msg);
     int more = zmq_msg_more(&part);
     while (more) {
         zmq_msg_close(&part);
         zmq_msg_init(&part);
-        if (zmq_msg_recv(&part, self->router, 0) < 0)
+        if (zmq_msg_recv(&part, sock, 0) < 0)
             break;
         more = zmq_msg_more(&part);
         if (it->parts++ == 0) {
@@ -1055,6 +1227,8 @@ s_timers(broker_t *self)
     uint64_t now = nrm_now_ms();
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
+        if (p->live && p->held)
+            p->want_pump = true;        /* resumed? s_pump looks again */
         if (p->live && p->inflight && now - p->last_progress_ms > BROKER_RESEND_MS) {
             nrm_info("no acknowledgement from '%s' for %d s: sending its queue again",
                      p->org, BROKER_RESEND_MS / 1000);
@@ -1062,6 +1236,97 @@ s_timers(broker_t *self)
             p->inflight = 0;
             p->want_pump = true;
         }
+    }
+}
+
+/* ---- admin endpoint ---- */
+
+typedef struct {
+    broker_t *self;
+    const char *actor;              /* ZAP User-Id: "admin:FINGERPRINT" */
+    const uint8_t *frame;
+    size_t frame_len;
+    item_t *it;                     /* reply goes here */
+    nrm_regadmin_result_t res;
+} admin_ctx_t;
+
+/* Decides one admin command in its own write transaction: applied, or
+   refused and logged as ADMIN_REFUSED; answered with a signed receipt. */
+static int
+s_admin_fn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
+{
+    admin_ctx_t *a = vctx;
+    nrm_wire_t *w = NULL;
+    nrm_err_t why = { 0, 0, "" };
+    nrm_receipt_t r;
+    uint64_t now = nrm_now_ms();
+    const uint8_t *body = a->frame, *sig = NULL;
+    size_t body_len = a->frame_len, sig_len = 0;
+    memset(&r, 0, sizeof r);
+    nrm_sha256(a->frame, a->frame_len, r.frame_hash);
+    int rc = nrm_wire_decode(a->frame, a->frame_len, true, &w, &why);
+    if (rc == 0 && w->kind != NRM_WIRE_ADMIN)
+        rc = nrm_err_refuse(&why, NRM_R_MALFORMED, "the admin endpoint takes admin commands only");
+    if (rc == 0) {
+        body = w->signed_obj.body.data;
+        body_len = w->signed_obj.body.len;
+        sig = w->signed_obj.sig.data;
+        sig_len = w->signed_obj.sig.len;
+        rc = nrm_regadmin_apply(store, txn, body, body_len, sig, sig_len, now, &a->res, &why);
+    }
+    if (rc == 0) {
+        r.seq = a->res.seq;
+        memcpy(r.record_hash, a->res.leaf, NRM_HASH_BYTES);
+        if (a->res.effect)
+            snprintf(r.reason, sizeof r.reason, "%s: quorum met, %s at record %llu",
+                     nrm_record_kind_name(a->res.kind), nrm_record_kind_name(a->res.effect),
+                     (unsigned long long) a->res.effect_seq);
+        else if (a->res.kind == NRM_REC_APPROVED)
+            snprintf(r.reason, sizeof r.reason, "APPROVED: %u of %u approvals", a->res.approvals,
+                     a->res.quorum);
+        else
+            snprintf(r.reason, sizeof r.reason, "%s", nrm_record_kind_name(a->res.kind));
+    } else if (rc == NRM_EINVAL || rc == NRM_ETOOBIG) {
+        r.status = why.reason ? why.reason : NRM_R_MALFORMED;
+        snprintf(r.reason, sizeof r.reason, "%.*s", (int) sizeof r.reason - 1, why.msg);
+        rc = nrm_regadmin_refused(store, txn, a->actor, body, body_len, sig, sig_len, r.status, why.msg,
+                                  now, &r.seq, r.record_hash, err);
+        nrm_warn("admin command from %s refused: %s (%s), record %llu", a->actor,
+                 nrm_reason_name(r.status), why.msg, (unsigned long long) r.seq);
+    } else {
+        rc = nrm_err_set(err, rc, "%s", why.msg);
+    }
+    nrm_wire_destroy(&w);
+    if (rc)
+        return rc;
+    r.time_ms = now;
+    rc = s_receipt(a->self, a->it, &r, NULL, NULL, err);
+    if (rc == 0 && r.status == 0)
+        nrm_info("admin command from %s: %s", a->actor, r.reason);
+    return rc;
+}
+
+/* Reads and answers every admin command waiting. */
+static void
+s_admin_handle(broker_t *self)
+{
+    item_t it;
+    memset(&it, 0, sizeof it);
+    while (s_read_one(self->admin, &it)) {
+        admin_ctx_t a = { self, it.org, zmq_msg_data(&it.msg), zmq_msg_size(&it.msg), &it, { 0 } };
+        nrm_err_t err = { 0, 0, "" };
+        if (it.parts != 1)
+            a.frame_len = 0;        /* refused below as malformed */
+        it.admin = true;
+        /* The receipt goes out only after the commit. */
+        if (nrm_store_write(self->store, s_admin_fn, &a, &err) == 0 && it.reply)
+            (void) s_send_on(self->admin, it.rid, it.rid_len, it.reply, it.reply_len);
+        else if (err.code) {
+            nrm_error("admin command not committed: %s", err.msg);
+        }
+        zmq_msg_close(&it.msg);
+        free(it.reply);
+        it.reply = NULL;
     }
 }
 
@@ -1073,20 +1338,23 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
         bool pending = false;
         for (size_t i = 0; i < self->npeers; i++)
             pending |= self->peers[i].want_pump && self->peers[i].live;
-        zmq_pollitem_t items[2] = { { self->router, 0, ZMQ_POLLIN, 0 },
-                                    { self->zap, 0, ZMQ_POLLIN, 0 } };
-        int n = zmq_poll(items, 2, pending ? 10 : BROKER_POLL_MS);
+        zmq_pollitem_t items[3] = { { self->router, 0, ZMQ_POLLIN, 0 },
+                                    { self->zap, 0, ZMQ_POLLIN, 0 },
+                                    { self->admin, 0, ZMQ_POLLIN, 0 } };
+        int n = zmq_poll(items, 3, pending ? 10 : BROKER_POLL_MS);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return nrm_err_set(err, NRM_ENET, "poll: %s", zmq_strerror(errno));
         }
         if (items[1].revents & ZMQ_POLLIN)
-            broker_zap_handle(self->zap, self->store);
+            broker_zap_handle(self->zap, self->store, &self->genesis);
+        if (items[2].revents & ZMQ_POLLIN)
+            s_admin_handle(self);
         if (items[0].revents & ZMQ_POLLIN) {
             size_t bytes = 0;
             while (self->nitems < self->cfg.batch_max && bytes < BROKER_BATCH_BYTES
-                   && s_read_one(self, &self->items[self->nitems]))
+                   && s_read_one(self->router, &self->items[self->nitems]))
                 bytes += zmq_msg_size(&self->items[self->nitems++].msg);
         }
         if (self->nitems) {
@@ -1118,20 +1386,64 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
 
 /* ---- construction ---- */
 
+/* Binds sock to listen ("tcp://host:0" asks for an ephemeral port, which
+   ZeroMQ spells "*") and writes the endpoint bound to NET/file. */
 static int
-s_write_endpoint(broker_t *self, nrm_err_t *err)
+s_bind(broker_t *self, void *sock, const char *listen, const char *file, nrm_err_t *err)
 {
-    char endpoint[256], path[2300];
+    char endpoint[260], path[2300];
+    size_t n = strlen(listen);
+    if (n >= 2 && strcmp(listen + n - 2, ":0") == 0)
+        snprintf(endpoint, sizeof endpoint, "%.*s:*", (int) (n - 2), listen);
+    else
+        snprintf(endpoint, sizeof endpoint, "%s", listen);
+    if (zmq_bind(sock, endpoint) != 0)
+        return nrm_err_set(err, NRM_ENET, "bind %s: %s", endpoint, zmq_strerror(errno));
     size_t size = sizeof endpoint;
-    if (zmq_getsockopt(self->router, ZMQ_LAST_ENDPOINT, endpoint, &size) != 0)
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, endpoint, &size) != 0)
         return nrm_err_set(err, NRM_ENET, "last endpoint: %s", zmq_strerror(errno));
-    if (nrm_path(path, sizeof path, "%s/broker.endpoint", self->cfg.dir) != 0)
+    if (nrm_path(path, sizeof path, "%s/%s", self->cfg.dir, file) != 0)
         return nrm_err_set(err, NRM_EINVAL, "path too long");
-    size_t n = strnlen(endpoint, sizeof endpoint);
-    char line[260];
+    n = strnlen(endpoint, sizeof endpoint);
+    char line[264];
     snprintf(line, sizeof line, "%.*s\n", (int) n, endpoint);
-    nrm_info("listening on %s", endpoint);
+    nrm_info("%s on %s", strcmp(file, "admin.endpoint") == 0 ? "admin endpoint" : "listening", endpoint);
     return nrm_file_write(path, line, strlen(line), 0644, err);
+}
+
+/* One broker per folder: an exclusive lock on NET/broker.lock, held while
+   it runs. nrm-admin tests it to choose between the admin endpoint (the
+   broker runs) and writing the folder itself (it does not). */
+static int
+s_lock(broker_t *self, nrm_err_t *err)
+{
+    char path[2300];
+    if (nrm_path(path, sizeof path, "%s/broker.lock", self->cfg.dir) != 0)
+        return nrm_err_set(err, NRM_EINVAL, "path too long");
+    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (self->lock_fd < 0)
+        return nrm_err_set(err, NRM_EIO, "%s: %s", path, strerror(errno));
+    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return nrm_err_set(err, NRM_EEXIST, "%s: another broker runs on this folder", path);
+    return 0;
+}
+
+/* The admin endpoint: a second ROUTER with CURVE whose ZAP domain admits
+   the administrators' transport keys only. */
+static int
+s_admin_socket(broker_t *self, nrm_err_t *err)
+{
+    int one = 1, zero = 0;
+    int64_t maxmsg = NRM_MAX_FRAME_BYTES;
+    self->admin = zmq_socket(self->zctx, ZMQ_ROUTER);
+    if (!self->admin
+        || zmq_setsockopt(self->admin, ZMQ_CURVE_SERVER, &one, sizeof one) != 0
+        || zmq_setsockopt(self->admin, ZMQ_CURVE_SECRETKEY, nrm_keys_curve_sk(self->keys), 32) != 0
+        || zmq_setsockopt(self->admin, ZMQ_ZAP_DOMAIN, BROKER_ADMIN_DOMAIN, strlen(BROKER_ADMIN_DOMAIN)) != 0
+        || zmq_setsockopt(self->admin, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0
+        || zmq_setsockopt(self->admin, ZMQ_LINGER, &zero, sizeof zero) != 0)
+        return nrm_err_set(err, NRM_ENET, "admin socket: %s", zmq_strerror(errno));
+    return s_bind(self, self->admin, self->cfg.admin_listen, "admin.endpoint", err);
 }
 
 broker_t *
@@ -1146,6 +1458,9 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
         return NULL;
     }
     self->cfg = *cfg;
+    self->lock_fd = -1;
+    if (s_lock(self, err) != 0)
+        goto fail;
     self->items = calloc(cfg->batch_max, sizeof *self->items);
     self->peers = calloc(BROKER_MAX_PEERS, sizeof *self->peers);
     if (!self->items || !self->peers) {
@@ -1198,18 +1513,7 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
         nrm_err_set(err, NRM_ENET, "router socket: %s", zmq_strerror(errno));
         goto fail;
     }
-    /* "tcp://host:0" asks for an ephemeral port, which ZeroMQ spells "*". */
-    char endpoint[260];
-    size_t n = strlen(cfg->listen);
-    if (n >= 2 && strcmp(cfg->listen + n - 2, ":0") == 0)
-        snprintf(endpoint, sizeof endpoint, "%.*s:*", (int) (n - 2), cfg->listen);
-    else
-        snprintf(endpoint, sizeof endpoint, "%s", cfg->listen);
-    if (zmq_bind(self->router, endpoint) != 0) {
-        nrm_err_set(err, NRM_ENET, "bind %s: %s", endpoint, zmq_strerror(errno));
-        goto fail;
-    }
-    if (s_write_endpoint(self, err) != 0)
+    if (s_admin_socket(self, err) != 0 || s_bind(self, self->router, cfg->listen, "broker.endpoint", err) != 0)
         goto fail;
     return self;
 fail:
@@ -1233,8 +1537,17 @@ broker_destroy(broker_t **self_p)
         zmq_close(self->router);
     if (self->zap)
         zmq_close(self->zap);
+    if (self->admin) {
+        char path[2300];
+        zmq_close(self->admin);
+        if (nrm_path(path, sizeof path, "%s/admin.endpoint", self->cfg.dir) == 0)
+            (void) unlink(path);
+    }
     if (self->zctx)
         zmq_ctx_term(self->zctx);
+    nrm_policy_free(&self->policy);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd);
     nrm_store_destroy(&self->store);
     nrm_keys_destroy(&self->keys);
     free(self->items);

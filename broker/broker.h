@@ -9,6 +9,7 @@
 typedef struct {
     char     dir[2048];           /* NET folder                              */
     char     listen[256];         /* ZeroMQ endpoint; port 0 = ephemeral     */
+    char     admin_listen[256];   /* admin endpoint (administrators only)    */
     char     network[NRM_ID_MAX + 1];
     uint64_t batch_max;           /* frames taken into one commit            */
     uint64_t window;              /* unacknowledged deliveries per recipient */
@@ -34,7 +35,12 @@ int broker_run(broker_t *self, volatile int *stop, nrm_err_t *err) NRM_WUR;
    enrolled organisation whose certificate is valid now, whose id then
    becomes the connection's User-Id. */
 typedef struct nrm_store_t nrm_store_t;
-void broker_zap_handle(void *zap, nrm_store_t *store);
+#define BROKER_ADMIN_DOMAIN "nrmbus-admin"
+/* The admin endpoint's ZAP domain admits only the CURVE keys of the
+   genesis administrators (User-Id "admin:FINGERPRINT"); the agents' domain
+   only organisations that are enrolled, active and within validity. */
+#include "nrm_codec.h"
+void broker_zap_handle(void *zap, nrm_store_t *store, const nrm_genesis_t *genesis);
 
 /* Checkpoints (broker_checkpoint.c). Appends a CHECKPOINT record inside txn
    when records came after the last one and either checkpoint_records of

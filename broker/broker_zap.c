@@ -3,7 +3,7 @@
     handshake waits for the reply asynchronously, so no extra thread. */
 #include "broker.h"
 #include "nrm_log.h"
-#include "nrm_registry.h"
+#include "nrm_regadmin.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
 #include <string.h>
@@ -25,7 +25,7 @@ s_reply(void *zap, const char *version, zmq_msg_t *request_id, const char *code,
 
 /* Reads one request (all its frames) and answers it. */
 static void
-s_handle_one(void *zap, nrm_store_t *store)
+s_handle_one(void *zap, nrm_store_t *store, const nrm_genesis_t *genesis)
 {
     zmq_msg_t f[ZAP_FRAMES];
     int n = 0, more = 1;
@@ -64,24 +64,32 @@ s_handle_one(void *zap, nrm_store_t *store)
     const uint8_t *key = zmq_msg_data(&f[6]);
     char fp[17];
     nrm_fingerprint(key, fp);
+    bool admin = zmq_msg_size(&f[2]) == strlen(BROKER_ADMIN_DOMAIN)
+                 && memcmp(zmq_msg_data(&f[2]), BROKER_ADMIN_DOMAIN, strlen(BROKER_ADMIN_DOMAIN)) == 0;
+    if (admin) {
+        /* The admin endpoint admits the administrators' transport keys only. */
+        int who = nrm_genesis_admin_curve(genesis, key);
+        if (who < 0) {
+            s_reply(zap, version, &f[1], "400", "not an administrator key", "");
+            nrm_warn("zap: admin endpoint refused CURVE key %s: not an administrator", fp);
+            goto out;
+        }
+        nrm_admin_actor(genesis->admin_sign_pks[who], org);
+        s_reply(zap, version, &f[1], "200", "OK", org);
+        nrm_info("zap: administrator %s connected to the admin endpoint", org);
+        goto out;
+    }
     nrm_err_t err = { 0, 0, "" };
     MDB_txn *txn = NULL;
-    nrm_cert_t cert;
     int rc = nrm_store_read_begin(store, &txn, &err);
     if (rc == 0)
         rc = nrm_registry_find_curve(store, txn, key, org, &err);
     if (rc == 0)
-        rc = nrm_registry_find(store, txn, org, &cert, NULL, &err);
+        rc = nrm_registry_usable(store, txn, org, nrm_now_ms(), NULL, &err);
     nrm_store_read_end(&txn);
     if (rc != 0) {
-        s_reply(zap, version, &f[1], "400", "key not enrolled", "");
+        s_reply(zap, version, &f[1], "400", err.reason ? nrm_reason_name(err.reason) : "key not enrolled", "");
         nrm_warn("zap: refused CURVE key %s: %s", fp, err.msg);
-        goto out;
-    }
-    uint64_t now = nrm_now_ms();
-    if (now < cert.not_before_ms || now >= cert.not_after_ms) {
-        s_reply(zap, version, &f[1], "400", "certificate not valid now", "");
-        nrm_warn("zap: refused '%s': certificate not valid at this time", org);
         goto out;
     }
     s_reply(zap, version, &f[1], "200", "OK", org);
@@ -92,9 +100,9 @@ out:
 }
 
 void
-broker_zap_handle(void *zap, nrm_store_t *store)
+broker_zap_handle(void *zap, nrm_store_t *store, const nrm_genesis_t *genesis)
 {
     zmq_pollitem_t item = { zap, 0, ZMQ_POLLIN, 0 };
     while (zmq_poll(&item, 1, 0) > 0 && (item.revents & ZMQ_POLLIN))
-        s_handle_one(zap, store);
+        s_handle_one(zap, store, genesis);
 }

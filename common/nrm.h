@@ -67,6 +67,9 @@ const char *nrm_strerror(int code);
 #define NRM_MAX_STATUS_IDS       256
 #define NRM_MAX_CERTS            4096
 #define NRM_MAX_FILE_BYTES       (4u * 1024u * 1024u)
+#define NRM_MAX_ADMINS           16      /* administrators of one network   */
+#define NRM_MAX_POLICY_BYTES     (64u * 1024u) /* routing policy text       */
+#define NRM_MAX_ACTION_BYTES     (NRM_MAX_POLICY_BYTES + 3 * NRM_MAX_CERT_BYTES)
 
 /* Refusal reasons carried in receipts and REJECTED records. Stable numbers:
    they are part of the protocol and the audit log. */
@@ -85,6 +88,16 @@ enum {
     NRM_R_POLICY           = 11,
     NRM_R_INTERNAL         = 12,
     NRM_R_STORE_FULL       = 13,
+    /* registry and administration (docs/administration.md) */
+    NRM_R_REVOKED          = 14,  /* organisation revoked                  */
+    NRM_R_SUSPENDED        = 15,  /* organisation suspended                */
+    NRM_R_EXPIRED          = 16,  /* certificate outside its validity      */
+    NRM_R_KEY_RETIRED      = 17,  /* signed with a key replaced by rotation */
+    NRM_R_NOT_ADMIN        = 18,  /* admin command not by an administrator */
+    NRM_R_REGISTRY         = 19,  /* admin command conflicts with the registry:
+                                     duplicate id or key, nothing pending,
+                                     approved twice by one administrator  */
+    NRM_R_BAD_POLICY       = 20,  /* policy text does not parse            */
 };
 const char *nrm_reason_name(uint32_t code);
 

@@ -122,7 +122,9 @@ typedef struct {
     uint64_t bad_seq;
     uint64_t checkpoints;         /* CHECKPOINT records verified           */
     uint64_t checkpoint_size;     /* tree size the last of them covers     */
-    uint64_t signatures;          /* signatures verified                   */
+    uint64_t signatures;          /* envelope, acknowledgement and checkpoint
+                                     signatures verified (registry records'
+                                     are checked by the replay)            */
     uint64_t undelivered;         /* ACCEPTED messages not acknowledged    */
     uint8_t  root[NRM_HASH_BYTES];/* root of the tree of all records       */
 } nrm_verify_result_t;

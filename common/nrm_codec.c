@@ -43,6 +43,16 @@ nrm_record_kind_name(int kind)
     case NRM_REC_REJECTED:         return "REJECTED";
     case NRM_REC_DELIVERED:        return "DELIVERED";
     case NRM_REC_DELIVERY_REFUSED: return "DELIVERY_REFUSED";
+    case NRM_REC_REQUESTED:        return "REQUESTED";
+    case NRM_REC_APPROVED:         return "APPROVED";
+    case NRM_REC_REVOKED:          return "REVOKED";
+    case NRM_REC_SUSPENDED:        return "SUSPENDED";
+    case NRM_REC_RESUMED:          return "RESUMED";
+    case NRM_REC_POLICY:           return "POLICY";
+    case NRM_REC_ADMIN_REFUSED:    return "ADMIN_REFUSED";
+    case NRM_REC_ROTATE_REQUESTED: return "ROTATE_REQUESTED";
+    case NRM_REC_ROTATED:          return "ROTATED";
+    case NRM_REC_KEY_RETIRED:      return "KEY_RETIRED";
     case NRM_REC_CHECKPOINT:       return "CHECKPOINT";
     default:                       return "UNKNOWN";
     }
@@ -346,7 +356,73 @@ nrm_genesis_encode(const nrm_genesis_t *g, uint8_t **out, size_t *len, nrm_err_t
     m.broker_sign_pk = s_bin(g->broker_sign_pk, NRM_PK_BYTES);
     m.broker_curve_pk = s_bin(g->broker_curve_pk, NRM_PK_BYTES);
     m.created_ms = g->created_ms;
+    ProtobufCBinaryData signs[NRM_MAX_ADMINS], curves[NRM_MAX_ADMINS];
+    if (g->nadmins < 1 || g->nadmins > NRM_MAX_ADMINS || g->quorum < 1 || g->quorum > g->nadmins)
+        return nrm_err_set(err, NRM_EINVAL, "genesis: %u administrators, quorum %u", g->nadmins,
+                           g->quorum);
+    for (uint32_t i = 0; i < g->nadmins; i++) {
+        signs[i] = s_bin(g->admin_sign_pks[i], NRM_PK_BYTES);
+        curves[i] = s_bin(g->admin_curve_pks[i], NRM_PK_BYTES);
+    }
+    m.n_admin_sign_pks = m.n_admin_curve_pks = g->nadmins;
+    m.admin_sign_pks = signs;
+    m.admin_curve_pks = curves;
+    m.quorum = g->quorum;
     return s_pack(&m.base, out, len, err);
+}
+
+static int
+s_find_pk(const uint8_t (*pks)[NRM_PK_BYTES], uint32_t n, const uint8_t pk[NRM_PK_BYTES])
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (memcmp(pks[i], pk, NRM_PK_BYTES) == 0)
+            return (int) i;
+    return -1;
+}
+
+int
+nrm_genesis_admin(const nrm_genesis_t *g, const uint8_t pk[NRM_PK_BYTES])
+{
+    return s_find_pk(g->admin_sign_pks, g->nadmins, pk);
+}
+
+int
+nrm_genesis_admin_curve(const nrm_genesis_t *g, const uint8_t pk[NRM_PK_BYTES])
+{
+    return s_find_pk(g->admin_curve_pks, g->nadmins, pk);
+}
+
+/* The administrators of a decoded genesis: 1..NRM_MAX_ADMINS distinct
+   signing keys, the first being admin_pk, a CURVE key each, a quorum. */
+static int
+s_genesis_admins(nrm_genesis_t *g, const Nrm__Genesis *m, nrm_err_t *err)
+{
+    if (m->n_admin_sign_pks < 1 || m->n_admin_sign_pks > NRM_MAX_ADMINS)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "genesis.admin_sign_pks: %zu keys, expected 1-%d",
+                              m->n_admin_sign_pks, NRM_MAX_ADMINS);
+    if (m->n_admin_curve_pks != m->n_admin_sign_pks)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "genesis: %zu signing keys but %zu CURVE keys",
+                              m->n_admin_sign_pks, m->n_admin_curve_pks);
+    g->nadmins = (uint32_t) m->n_admin_sign_pks;
+    for (uint32_t i = 0; i < g->nadmins; i++) {
+        int rc = s_fixed(g->admin_sign_pks[i], m->admin_sign_pks[i], NRM_PK_BYTES,
+                         "genesis.admin_sign_pks[]", err);
+        if (rc == 0)
+            rc = s_fixed(g->admin_curve_pks[i], m->admin_curve_pks[i], NRM_PK_BYTES,
+                         "genesis.admin_curve_pks[]", err);
+        if (rc)
+            return rc;
+        if (s_find_pk(g->admin_sign_pks, i, g->admin_sign_pks[i]) >= 0
+            || s_find_pk(g->admin_curve_pks, i, g->admin_curve_pks[i]) >= 0)
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "genesis: administrator %u repeats a key", i + 1);
+    }
+    if (memcmp(g->admin_sign_pks[0], g->admin_pk, NRM_PK_BYTES) != 0)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "genesis: the first administrator is not admin_pk");
+    if (m->quorum < 1 || m->quorum > g->nadmins)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "genesis.quorum: %u, expected 1-%u",
+                              m->quorum, g->nadmins);
+    g->quorum = m->quorum;
+    return 0;
 }
 
 int
@@ -364,7 +440,8 @@ nrm_genesis_decode(const uint8_t *buf, size_t len, nrm_genesis_t *g, nrm_err_t *
     if ((rc = s_id(g->network, m->network, "genesis.network", err))
         || (rc = s_fixed(g->admin_pk, m->admin_pk, NRM_PK_BYTES, "genesis.admin_pk", err))
         || (rc = s_fixed(g->broker_sign_pk, m->broker_sign_pk, NRM_PK_BYTES, "genesis.broker_sign_pk", err))
-        || (rc = s_fixed(g->broker_curve_pk, m->broker_curve_pk, NRM_PK_BYTES, "genesis.broker_curve_pk", err)))
+        || (rc = s_fixed(g->broker_curve_pk, m->broker_curve_pk, NRM_PK_BYTES, "genesis.broker_curve_pk", err))
+        || (rc = s_genesis_admins(g, m, err)))
         goto out;
     g->created_ms = m->created_ms;
 out:
@@ -411,6 +488,189 @@ nrm_signed_decode(const uint8_t *buf, size_t len, size_t max_body, uint8_t **bod
 out:
     nrm__signed__free_unpacked(m, NULL);
     return rc;
+}
+
+int
+nrm_signed_encode_cosigs(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG_BYTES],
+                         const nrm_cosig_t *cosigs, size_t ncosigs, uint8_t **out,
+                         size_t *out_len, nrm_err_t *err)
+{
+    Nrm__Signed m = NRM__SIGNED__INIT;
+    Nrm__Cosignature cs[NRM_MAX_ADMINS], *csp[NRM_MAX_ADMINS];
+    if (ncosigs >= NRM_MAX_ADMINS)
+        return nrm_err_set(err, NRM_EINVAL, "%zu cosignatures, at most %d", ncosigs, NRM_MAX_ADMINS - 1);
+    for (size_t i = 0; i < ncosigs; i++) {
+        Nrm__Cosignature init = NRM__COSIGNATURE__INIT;
+        cs[i] = init;
+        cs[i].signer_pk = s_bin(cosigs[i].signer_pk, NRM_PK_BYTES);
+        cs[i].signature = s_bin(cosigs[i].sig, NRM_SIG_BYTES);
+        csp[i] = &cs[i];
+    }
+    m.body = s_bin(body, len);
+    m.signature = s_bin(sig, NRM_SIG_BYTES);
+    m.n_cosignatures = ncosigs;
+    m.cosignatures = ncosigs ? csp : NULL;
+    return s_pack(&m.base, out, out_len, err);
+}
+
+static int
+s_cosigs(Nrm__Cosignature *const *in, size_t n, nrm_cosig_t *out, const char *what, nrm_err_t *err)
+{
+    if (n >= NRM_MAX_ADMINS)
+        return nrm_err_refuse(err, NRM_R_TOO_BIG, "%s.cosignatures: %zu, at most %d", what, n,
+                              NRM_MAX_ADMINS - 1);
+    for (size_t i = 0; i < n; i++) {
+        int rc = s_fixed(out[i].signer_pk, in[i]->signer_pk, NRM_PK_BYTES, "cosignature.signer_pk", err);
+        if (rc == 0)
+            rc = s_fixed(out[i].sig, in[i]->signature, NRM_SIG_BYTES, "cosignature.signature", err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
+nrm_signed_decode_cosigs(const uint8_t *buf, size_t len, size_t max_body, uint8_t **body,
+                         size_t *body_len, uint8_t sig[NRM_SIG_BYTES], nrm_cosig_t *cosigs,
+                         size_t *ncosigs, nrm_err_t *err)
+{
+    *ncosigs = 0;
+    int rc = nrm_signed_decode(buf, len, max_body + NRM_MAX_ADMINS * 104, body, body_len, sig, err);
+    if (rc)
+        return rc;
+    if (*body_len > max_body) {
+        rc = nrm_err_refuse(err, NRM_R_TOO_BIG, "signed.body: %zu bytes, over %zu", *body_len, max_body);
+        goto out;
+    }
+    Nrm__Signed *m = nrm__signed__unpack(NULL, len, buf);
+    if (!m) {
+        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = s_cosigs(m->cosignatures, m->n_cosignatures, cosigs, "signed", err);
+    if (rc == 0)
+        *ncosigs = m->n_cosignatures;
+    nrm__signed__free_unpacked(m, NULL);
+out:
+    if (rc) {
+        free(*body);
+        *body = NULL;
+        *body_len = 0;
+    }
+    return rc;
+}
+
+/* ---- admin action ---- */
+
+int
+nrm_action_encode(const nrm_action_t *a, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__AdminAction m = NRM__ADMIN_ACTION__INIT;
+    m.action = (uint32_t) a->action;
+    m.org_id = (char *) a->org_id;
+    m.admin_pk = s_bin(a->admin_pk, NRM_PK_BYTES);
+    m.created_ms = a->created_ms;
+    m.reason = (char *) a->reason;
+    m.request = s_bin(a->request, a->request_len);
+    m.cert_body = s_bin(a->cert_body, a->cert_len);
+    if (a->has_cert_sig)
+        m.cert_sig = s_bin(a->cert_sig, NRM_SIG_BYTES);
+    m.policy_text = s_bin(a->policy_text, a->policy_len);
+    m.policy_version = a->policy_version;
+    return s_pack(&m.base, out, len, err);
+}
+
+static int
+s_copy_bin(uint8_t **dst, size_t *dst_len, ProtobufCBinaryData b, size_t cap, const char *what,
+           nrm_err_t *err)
+{
+    if (b.len > cap)
+        return nrm_err_refuse(err, NRM_R_TOO_BIG, "%s: %zu bytes, over the limit of %zu", what, b.len, cap);
+    if (b.len == 0)
+        return 0;
+    *dst = malloc(b.len);
+    if (!*dst)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    memcpy(*dst, b.data, b.len);
+    *dst_len = b.len;
+    return 0;
+}
+
+/* The fields each action needs (docs/administration.md). */
+static int
+s_action_check(const nrm_action_t *a, nrm_err_t *err)
+{
+    bool org = a->action != NRM_REC_POLICY;
+    bool request = a->action == NRM_REC_REQUESTED || a->action == NRM_REC_ROTATE_REQUESTED;
+    if (a->action != NRM_REC_REQUESTED && a->action != NRM_REC_APPROVED
+        && a->action != NRM_REC_REVOKED && a->action != NRM_REC_SUSPENDED
+        && a->action != NRM_REC_RESUMED && a->action != NRM_REC_POLICY
+        && a->action != NRM_REC_ROTATE_REQUESTED)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin action: unknown action %d", a->action);
+    if (org != (a->org_id[0] != '\0'))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin action %s: org_id %s",
+                              nrm_record_kind_name(a->action), org ? "missing" : "not expected");
+    if (request != (a->request_len > 0))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin action %s: request %s",
+                              nrm_record_kind_name(a->action), request ? "missing" : "not expected");
+    if ((a->action == NRM_REC_APPROVED) != (a->cert_len > 0 && a->has_cert_sig))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin action %s: certificate and its signature %s",
+                              nrm_record_kind_name(a->action),
+                              a->action == NRM_REC_APPROVED ? "missing" : "not expected");
+    if ((a->action == NRM_REC_POLICY) != (a->policy_len > 0 && a->policy_version > 0))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin action %s: policy text and version %s",
+                              nrm_record_kind_name(a->action),
+                              a->action == NRM_REC_POLICY ? "missing" : "not expected");
+    return 0;
+}
+
+int
+nrm_action_decode(const uint8_t *buf, size_t len, nrm_action_t *a, nrm_err_t *err)
+{
+    memset(a, 0, sizeof *a);
+    int rc = s_toobig(len, NRM_MAX_ACTION_BYTES, "admin action", err);
+    if (rc)
+        return rc;
+    UNPACK_OR_REFUSE(m, Nrm__AdminAction, nrm__admin_action__unpack, buf, len, "admin action");
+    if ((rc = s_canonical(&m->base, buf, len, "admin action", err)))
+        goto out;
+    a->action = (int) m->action;
+    a->created_ms = m->created_ms;
+    a->policy_version = m->policy_version;
+    if (m->org_id && m->org_id[0] && (rc = s_id(a->org_id, m->org_id, "admin action.org_id", err)))
+        goto out;
+    if ((rc = s_fixed(a->admin_pk, m->admin_pk, NRM_PK_BYTES, "admin action.admin_pk", err))
+        || (rc = s_text(a->reason, NRM_REASON_MAX, m->reason, false, "admin action.reason", err))
+        || (rc = s_copy_bin(&a->request, &a->request_len, m->request, NRM_MAX_CERT_BYTES,
+                            "admin action.request", err))
+        || (rc = s_copy_bin(&a->cert_body, &a->cert_len, m->cert_body, NRM_MAX_CERT_BYTES,
+                            "admin action.cert_body", err))
+        || (rc = s_copy_bin(&a->policy_text, &a->policy_len, m->policy_text, NRM_MAX_POLICY_BYTES,
+                            "admin action.policy_text", err)))
+        goto out;
+    if (m->cert_sig.len) {
+        if ((rc = s_fixed(a->cert_sig, m->cert_sig, NRM_SIG_BYTES, "admin action.cert_sig", err)))
+            goto out;
+        a->has_cert_sig = true;
+    }
+    rc = s_action_check(a, err);
+out:
+    nrm__admin_action__free_unpacked(m, NULL);
+    if (rc)
+        nrm_action_clear(a);
+    return rc;
+}
+
+void
+nrm_action_clear(nrm_action_t *a)
+{
+    if (!a)
+        return;
+    free(a->request);
+    free(a->cert_body);
+    free(a->policy_text);
+    a->request = a->cert_body = a->policy_text = NULL;
+    a->request_len = a->cert_len = a->policy_len = 0;
 }
 
 /* ---- ack ---- */
@@ -505,8 +765,7 @@ out:
 bool
 nrm_record_kind_valid(int kind)
 {
-    return (kind >= NRM_REC_GENESIS && kind <= NRM_REC_DELIVERY_REFUSED)
-           || kind == NRM_REC_CHECKPOINT;
+    return (kind >= NRM_REC_GENESIS && kind <= NRM_REC_LAST_) || kind == NRM_REC_CHECKPOINT;
 }
 
 int
@@ -600,6 +859,8 @@ nrm_record_clear(nrm_record_t *rec)
 typedef struct {
     nrm_wire_t view;
     ProtobufCMessage *pb;       /* Nrm__ClientMsg or Nrm__ServerMsg */
+    nrm_cosig_t *cosigs;        /* cosignatures of the certificates */
+    size_t ncosigs, cosig_cap;
 } s_wire_t;
 
 static Nrm__Signed
@@ -608,6 +869,24 @@ s_signed_pb(nrm_signed_view_t v)
     Nrm__Signed s = NRM__SIGNED__INIT;
     s.body = s_bin(v.body.data, v.body.len);
     s.signature = s_bin(v.sig.data, v.sig.len);
+    return s;
+}
+
+/* A certificate with its cosignatures; cs and csp have room for
+   v.ncosigs entries. */
+static Nrm__Signed
+s_cert_pb(nrm_signed_view_t v, Nrm__Cosignature *cs, Nrm__Cosignature **csp)
+{
+    Nrm__Signed s = s_signed_pb(v);
+    for (size_t i = 0; i < v.ncosigs; i++) {
+        Nrm__Cosignature init = NRM__COSIGNATURE__INIT;
+        cs[i] = init;
+        cs[i].signer_pk = s_bin(v.cosigs[i].signer_pk, NRM_PK_BYTES);
+        cs[i].signature = s_bin(v.cosigs[i].sig, NRM_SIG_BYTES);
+        csp[i] = &cs[i];
+    }
+    s.n_cosignatures = v.ncosigs;
+    s.cosignatures = v.ncosigs ? csp : NULL;
     return s;
 }
 
@@ -632,6 +911,42 @@ s_signed_view(const Nrm__Signed *s, nrm_signed_view_t *v, size_t max_body,
                               what, s->body.len, max_body);
     v->body = s_bytes(s->body);
     v->sig = s_bytes(s->signature);
+    v->ncosigs = 0;
+    v->cosigs = NULL;
+    return 0;
+}
+
+/* A certificate view: also its cosignatures, copied into the wire's store
+   (room reserved by the caller). */
+static int
+s_cert_view(s_wire_t *self, const Nrm__Signed *s, nrm_signed_view_t *v, const char *what,
+            nrm_err_t *err)
+{
+    int rc = s_signed_view(s, v, NRM_MAX_CERT_BYTES, what, err);
+    if (rc)
+        return rc;
+    if (s->n_cosignatures == 0)
+        return 0;
+    if (self->ncosigs + s->n_cosignatures > self->cosig_cap)
+        return nrm_err_refuse(err, NRM_R_TOO_BIG, "%s: too many cosignatures", what);
+    nrm_cosig_t *at = self->cosigs + self->ncosigs;
+    if ((rc = s_cosigs(s->cosignatures, s->n_cosignatures, at, what, err)))
+        return rc;
+    self->ncosigs += s->n_cosignatures;
+    v->cosigs = at;
+    v->ncosigs = s->n_cosignatures;
+    return 0;
+}
+
+static int
+s_cosig_reserve(s_wire_t *self, size_t n, nrm_err_t *err)
+{
+    if (n == 0)
+        return 0;
+    self->cosigs = calloc(n, sizeof *self->cosigs);
+    if (!self->cosigs)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    self->cosig_cap = n;
     return 0;
 }
 
@@ -685,6 +1000,11 @@ s_encode_client(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         m.m_case = NRM__CLIENT_MSG__M_PING;
         m.ping = &ping;
         break;
+    case NRM_WIRE_ADMIN:
+        ack = s_signed_pb(w->signed_obj);
+        m.m_case = NRM__CLIENT_MSG__M_ADMIN;
+        m.admin = &ack;
+        break;
     case NRM_WIRE_CHECKPOINT_REQUEST:
         creq.old_size = w->old_size;
         m.m_case = NRM__CLIENT_MSG__M_CHECKPOINT;
@@ -711,19 +1031,27 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     ProtobufCBinaryData *proof = NULL;
     Nrm__Signed *certs = NULL, **certp = NULL;
     Nrm__MsgStatus *items = NULL, **itemp = NULL;
+    Nrm__Cosignature *cs = NULL, **csp = NULL;
+    size_t ncs = 0;
     int rc = 0;
     switch (w->kind) {
     case NRM_WIRE_WELCOME:
         welcome.time_ms = w->time_ms;
         if (w->count) {
+            for (size_t i = 0; i < w->count; i++)
+                ncs += w->certs[i].ncosigs;
             certs = calloc(w->count, sizeof *certs);
             certp = calloc(w->count, sizeof *certp);
-            if (!certs || !certp) {
+            cs = calloc(ncs + 1, sizeof *cs);
+            csp = calloc(ncs + 1, sizeof *csp);
+            if (!certs || !certp || !cs || !csp) {
                 rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
                 goto out;
             }
+            ncs = 0;
             for (size_t i = 0; i < w->count; i++) {
-                certs[i] = s_signed_pb(w->certs[i]);
+                certs[i] = s_cert_pb(w->certs[i], cs + ncs, csp + ncs);
+                ncs += w->certs[i].ncosigs;
                 certp[i] = &certs[i];
             }
         }
@@ -742,7 +1070,15 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         deliver.envelope = s_bin(w->envelope.data, w->envelope.len);
         deliver.signature = s_bin(w->signature.data, w->signature.len);
         deliver.sealed_body = s_bin(w->sealed_body.data, w->sealed_body.len);
-        sender_cert = s_signed_pb(w->signed_obj);
+        if (w->signed_obj.ncosigs >= NRM_MAX_ADMINS)
+            return nrm_err_set(err, NRM_EINVAL, "deliver: too many cosignatures");
+        cs = calloc(NRM_MAX_ADMINS, sizeof *cs);
+        csp = calloc(NRM_MAX_ADMINS, sizeof *csp);
+        if (!cs || !csp) {
+            rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+            goto out;
+        }
+        sender_cert = s_cert_pb(w->signed_obj, cs, csp);
         deliver.sender_cert = &sender_cert;
         m.m_case = NRM__SERVER_MSG__M_DELIVER;
         m.deliver = &deliver;
@@ -775,6 +1111,11 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         m.m_case = NRM__SERVER_MSG__M_PONG;
         m.pong = &pong;
         break;
+    case NRM_WIRE_ADMIN_RECEIPT:
+        receipt = s_signed_pb(w->signed_obj);
+        m.m_case = NRM__SERVER_MSG__M_ADMIN_RECEIPT;
+        m.admin_receipt = &receipt;
+        break;
     case NRM_WIRE_CHECKPOINT:
         ckpt.note = s_bin(w->note.data, w->note.len);
         ckpt.old_size = w->old_size;
@@ -797,6 +1138,8 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     }
     rc = s_pack(&m.base, out, len, err);
 out:
+    free(cs);
+    free(csp);
     free(certs);
     free(certp);
     free(items);
@@ -871,6 +1214,9 @@ s_decode_client(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
         w->kind = NRM_WIRE_PING;
         w->time_ms = m->ping->time_ms;
         return 0;
+    case NRM__CLIENT_MSG__M_ADMIN:
+        w->kind = NRM_WIRE_ADMIN;
+        return s_signed_view(m->admin, &w->signed_obj, NRM_MAX_ACTION_BYTES, "admin", err);
     case NRM__CLIENT_MSG__M_CHECKPOINT:
         w->kind = NRM_WIRE_CHECKPOINT_REQUEST;
         w->old_size = m->checkpoint->old_size;
@@ -901,9 +1247,16 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
             if (!w->certs)
                 return nrm_err_set(err, NRM_ENOMEM, "out of memory");
         }
+        size_t ncs = 0;
+        for (size_t i = 0; i < w->count; i++)
+            ncs += m->welcome->certificates[i]->n_cosignatures;
+        if (ncs > w->count * (NRM_MAX_ADMINS - 1))
+            return nrm_err_refuse(err, NRM_R_TOO_BIG, "welcome.certificates[]: too many cosignatures");
+        if (s_cosig_reserve(self, ncs, err) != 0)
+            return NRM_ENOMEM;
         for (size_t i = 0; i < w->count; i++) {
-            int rc = s_signed_view(m->welcome->certificates[i], &w->certs[i], NRM_MAX_CERT_BYTES,
-                                   "welcome.certificates[]", err);
+            int rc = s_cert_view(self, m->welcome->certificates[i], &w->certs[i],
+                                 "welcome.certificates[]", err);
             if (rc)
                 return rc;
         }
@@ -923,8 +1276,11 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
             return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "deliver.signature: must be %d bytes", NRM_SIG_BYTES);
         if (w->sealed_body.len > NRM_MAX_BODY_BYTES)
             return nrm_err_refuse(err, NRM_R_TOO_BIG, "deliver.sealed_body: over the limit");
-        return s_signed_view(m->deliver->sender_cert, &w->signed_obj, NRM_MAX_CERT_BYTES,
-                             "deliver.sender_cert", err);
+        if (!m->deliver->sender_cert)
+            return nrm_err_refuse(err, NRM_R_MALFORMED, "deliver.sender_cert: missing");
+        if (s_cosig_reserve(self, NRM_MAX_ADMINS - 1, err) != 0)
+            return NRM_ENOMEM;
+        return s_cert_view(self, m->deliver->sender_cert, &w->signed_obj, "deliver.sender_cert", err);
     case NRM__SERVER_MSG__M_STATUS:
         w->kind = NRM_WIRE_STATUS_REPLY;
         if (m->status->n_items > NRM_MAX_STATUS_IDS)
@@ -949,6 +1305,9 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
         w->kind = NRM_WIRE_PONG;
         w->time_ms = m->pong->time_ms;
         return 0;
+    case NRM__SERVER_MSG__M_ADMIN_RECEIPT:
+        w->kind = NRM_WIRE_ADMIN_RECEIPT;
+        return s_signed_view(m->admin_receipt, &w->signed_obj, 1024, "admin_receipt", err);
     case NRM__SERVER_MSG__M_CHECKPOINT:
         w->kind = NRM_WIRE_CHECKPOINT;
         w->note = s_bytes(m->checkpoint->note);
@@ -1011,6 +1370,7 @@ nrm_wire_destroy(nrm_wire_t **self_p)
     free(self->view.certs);
     free(self->view.items);
     free(self->view.proof);
+    free(self->cosigs);
     free(self);
     *self_p = NULL;
 }

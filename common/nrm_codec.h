@@ -58,13 +58,25 @@ int nrm_cert_decode(const uint8_t *buf, size_t len, nrm_cert_t *c, nrm_err_t *er
 int nrm_request_encode(const nrm_cert_t *c, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
 int nrm_request_decode(const uint8_t *buf, size_t len, nrm_cert_t *c, nrm_err_t *err) NRM_WUR;
 
+/* The network's administrators: admin_sign_pks[0] == admin_pk, the key
+   that signs the genesis. A certificate takes effect with `quorum` valid
+   signatures of distinct administrators. */
 typedef struct {
     char     network[NRM_ID_MAX + 1];
     uint8_t  admin_pk[NRM_PK_BYTES];
     uint8_t  broker_sign_pk[NRM_PK_BYTES];
     uint8_t  broker_curve_pk[NRM_PK_BYTES];
     uint64_t created_ms;
+    uint32_t nadmins;                                   /* 1..NRM_MAX_ADMINS */
+    uint8_t  admin_sign_pks[NRM_MAX_ADMINS][NRM_PK_BYTES];
+    uint8_t  admin_curve_pks[NRM_MAX_ADMINS][NRM_PK_BYTES];
+    uint32_t quorum;                                    /* 1..nadmins */
 } nrm_genesis_t;
+
+/* Index of an administrator's signing key in g, or -1. */
+int nrm_genesis_admin(const nrm_genesis_t *g, const uint8_t pk[NRM_PK_BYTES]);
+/* Index of an administrator's CURVE key in g, or -1. */
+int nrm_genesis_admin_curve(const nrm_genesis_t *g, const uint8_t pk[NRM_PK_BYTES]);
 
 int nrm_genesis_encode(const nrm_genesis_t *g, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
 int nrm_genesis_decode(const uint8_t *buf, size_t len, nrm_genesis_t *g, nrm_err_t *err) NRM_WUR;
@@ -75,6 +87,45 @@ int nrm_signed_encode(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG
 int nrm_signed_decode(const uint8_t *buf, size_t len, size_t max_body,
                       uint8_t **body, size_t *body_len, uint8_t sig[NRM_SIG_BYTES],
                       nrm_err_t *err) NRM_WUR;
+
+/* Another administrator's signature of a certificate (Signed.cosignatures). */
+typedef struct {
+    uint8_t signer_pk[NRM_PK_BYTES];
+    uint8_t sig[NRM_SIG_BYTES];
+} nrm_cosig_t;
+
+/* Signed{body, signature, cosignatures}: a certificate with the signatures
+   of the quorum. ncosigs <= NRM_MAX_ADMINS - 1. */
+int nrm_signed_encode_cosigs(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG_BYTES],
+                             const nrm_cosig_t *cosigs, size_t ncosigs,
+                             uint8_t **out, size_t *out_len, nrm_err_t *err) NRM_WUR;
+/* As nrm_signed_decode, and copies the cosignatures into cosigs (room for
+   NRM_MAX_ADMINS - 1; more are refused). */
+int nrm_signed_decode_cosigs(const uint8_t *buf, size_t len, size_t max_body,
+                             uint8_t **body, size_t *body_len, uint8_t sig[NRM_SIG_BYTES],
+                             nrm_cosig_t *cosigs, size_t *ncosigs, nrm_err_t *err) NRM_WUR;
+
+/* An administrator's signed change (proto AdminAction). Decoding copies
+   the byte fields into malloc'd buffers: release with nrm_action_clear. */
+typedef struct {
+    int      action;                        /* NRM_REC_* of the change     */
+    char     org_id[NRM_ID_MAX + 1];        /* "" for POLICY               */
+    uint8_t  admin_pk[NRM_PK_BYTES];
+    uint64_t created_ms;
+    char     reason[NRM_REASON_MAX + 1];
+    uint8_t *request;     size_t request_len;   /* Signed{EnrollRequest}  */
+    uint8_t *cert_body;   size_t cert_len;      /* Certificate            */
+    bool     has_cert_sig;
+    uint8_t  cert_sig[NRM_SIG_BYTES];
+    uint8_t *policy_text; size_t policy_len;
+    uint64_t policy_version;
+} nrm_action_t;
+
+/* Encoding borrows the byte fields. */
+int nrm_action_encode(const nrm_action_t *a, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
+/* Checks the fields each action needs and every cap. */
+int nrm_action_decode(const uint8_t *buf, size_t len, nrm_action_t *a, nrm_err_t *err) NRM_WUR;
+void nrm_action_clear(nrm_action_t *a);
 
 typedef struct {
     uint8_t  msg_id[NRM_MSGID_BYTES];
@@ -107,6 +158,11 @@ int nrm_receipt_decode(const uint8_t *buf, size_t len, nrm_receipt_t *r, nrm_err
 enum {
     NRM_REC_GENESIS = 1, NRM_REC_ENROLLED = 2, NRM_REC_ACCEPTED = 3,
     NRM_REC_REJECTED = 4, NRM_REC_DELIVERED = 5, NRM_REC_DELIVERY_REFUSED = 6,
+    NRM_REC_REQUESTED = 7, NRM_REC_APPROVED = 8, NRM_REC_REVOKED = 9,
+    NRM_REC_SUSPENDED = 10, NRM_REC_RESUMED = 11, NRM_REC_POLICY = 12,
+    NRM_REC_ADMIN_REFUSED = 13, NRM_REC_ROTATE_REQUESTED = 14, NRM_REC_ROTATED = 15,
+    NRM_REC_KEY_RETIRED = 16,
+    NRM_REC_LAST_ = NRM_REC_KEY_RETIRED,
     NRM_REC_CHECKPOINT = 20,
 };
 /* True for a kind this version knows. */
@@ -143,13 +199,23 @@ void nrm_record_clear(nrm_record_t *rec);
 enum {
     /* agent to broker */
     NRM_WIRE_HELLO = 1, NRM_WIRE_SUBMIT, NRM_WIRE_ACK, NRM_WIRE_STATUS, NRM_WIRE_PING,
+    NRM_WIRE_ADMIN,            /* admin endpoint: Signed{AdminAction}       */
     NRM_WIRE_CHECKPOINT_REQUEST,
     /* broker to agent */
     NRM_WIRE_WELCOME = 11, NRM_WIRE_RECEIPT, NRM_WIRE_DELIVER, NRM_WIRE_STATUS_REPLY,
-    NRM_WIRE_PONG, NRM_WIRE_CHECKPOINT,
+    NRM_WIRE_PONG,
+    NRM_WIRE_ADMIN_RECEIPT,    /* admin endpoint: Signed{Receipt}           */
+    NRM_WIRE_CHECKPOINT,
 };
 
-typedef struct { nrm_bytes_t body; nrm_bytes_t sig; } nrm_signed_view_t;
+/* A signed object inside a wire message. Certificates also carry the
+   cosignatures of the quorum (ncosigs, cosigs borrowed). */
+typedef struct {
+    nrm_bytes_t body;
+    nrm_bytes_t sig;
+    size_t ncosigs;
+    const nrm_cosig_t *cosigs;
+} nrm_signed_view_t;
 
 /* Caps of a Checkpoint message (same values as NRM_CHECKPOINT_NOTE_MAX and
    NRM_MERKLE_PATH_MAX). */

@@ -15,6 +15,8 @@
 #define NRM_CTX_CERT      "nrmbus/certificate/v1"
 #define NRM_CTX_REQUEST   "nrmbus/enroll-request/v1"
 #define NRM_CTX_GENESIS   "nrmbus/genesis/v1"
+#define NRM_CTX_ADMIN     "nrmbus/admin-action/v1"   /* AdminAction, by an administrator */
+#define NRM_CTX_ROTATE    "nrmbus/rotate-request/v1" /* rotation request, by the OLD sign key */
 
 int nrm_crypto_init(void) NRM_WUR;
 

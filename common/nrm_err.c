@@ -94,6 +94,13 @@ nrm_reason_name(uint32_t code)
     case NRM_R_POLICY:            return "policy";
     case NRM_R_INTERNAL:          return "internal";
     case NRM_R_STORE_FULL:        return "store-full";
+    case NRM_R_REVOKED:           return "revoked";
+    case NRM_R_SUSPENDED:         return "suspended";
+    case NRM_R_EXPIRED:           return "expired";
+    case NRM_R_KEY_RETIRED:       return "key-retired";
+    case NRM_R_NOT_ADMIN:         return "not-admin";
+    case NRM_R_REGISTRY:          return "registry";
+    case NRM_R_BAD_POLICY:        return "bad-policy";
     default:                      return "unknown-reason";
     }
 }

@@ -11,6 +11,7 @@ nrm_netconf_defaults(nrm_netconf_t *conf)
 {
     memset(conf, 0, sizeof *conf);
     snprintf(conf->listen, sizeof conf->listen, "tcp://127.0.0.1:7100");
+    snprintf(conf->admin_listen, sizeof conf->admin_listen, "tcp://127.0.0.1:0");
     snprintf(conf->network, sizeof conf->network, "demo");
     conf->batch_max = 256;
     conf->window = 128;
@@ -29,6 +30,7 @@ nrm_netconf_load(const char *net_dir, nrm_netconf_t *conf, nrm_err_t *err)
         return nrm_err_set(err, NRM_ETOOBIG, "folder path too long: %s", net_dir);
     nrm_config_field_t fields[] = {
         { "broker", "listen", NRM_CFG_STR, conf->listen, sizeof conf->listen, true, 0, 0, NULL, false },
+        { "broker", "admin_listen", NRM_CFG_STR, conf->admin_listen, sizeof conf->admin_listen, false, 0, 0, NULL, false },
         { "broker", "network", NRM_CFG_ID, conf->network, 0, true, 0, 0, NULL, false },
         { "broker", "batch_max", NRM_CFG_U64, &conf->batch_max, 0, false, 1, 65536, NULL, false },
         { "broker", "window", NRM_CFG_U64, &conf->window, 0, false, 1, 100000, NULL, false },
@@ -55,6 +57,7 @@ nrm_netconf_save(const char *net_dir, const nrm_netconf_t *conf, nrm_err_t *err)
     int n = snprintf(text, sizeof text,
                      "[broker]\n"
                      "listen = %s\n"
+                     "admin_listen = %s\n"
                      "network = %s\n"
                      "batch_max = %llu\n"
                      "window = %llu\n"
@@ -62,7 +65,7 @@ nrm_netconf_save(const char *net_dir, const nrm_netconf_t *conf, nrm_err_t *err)
                      "map_max_mb = %llu\n"
                      "checkpoint_records = %llu\n"
                      "checkpoint_seconds = %llu\n",
-                     conf->listen, conf->network, (unsigned long long) conf->batch_max,
+                     conf->listen, conf->admin_listen, conf->network, (unsigned long long) conf->batch_max,
                      (unsigned long long) conf->window, conf->log_level,
                      (unsigned long long) conf->map_max_mb,
                      (unsigned long long) conf->checkpoint_records,

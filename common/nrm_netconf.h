@@ -8,6 +8,7 @@
 
 typedef struct {
     char     listen[NRM_NETCONF_LISTEN_MAX + 1]; /* ZeroMQ endpoint; port 0 = ephemeral */
+    char     admin_listen[NRM_NETCONF_LISTEN_MAX + 1]; /* admin endpoint (tcp://127.0.0.1:0) */
     char     network[NRM_ID_MAX + 1];
     uint64_t batch_max;      /* frames taken into one commit, 1..65536 (256)        */
     uint64_t window;         /* unacknowledged deliveries per recipient, 1..100000 (128) */

@@ -2,6 +2,8 @@
     index that ZAP uses, and the network's genesis. */
 #include "nrm_registry.h"
 #include "nrm_crypto.h"
+#include "nrm_util.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,35 +28,270 @@ nrm_request_verify(const uint8_t *signed_bytes, size_t len, nrm_cert_t *req,
     return rc;
 }
 
+uint32_t
+nrm_quorum_count(const nrm_genesis_t *g, const uint8_t *body, size_t len,
+                 const nrm_cosig_t *sigs, size_t n, char *why, size_t why_size)
+{
+    bool counted[NRM_MAX_ADMINS] = { false };
+    uint32_t count = 0;
+    if (why && why_size)
+        why[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char fp[17];
+        const char *problem = NULL;
+        int who = nrm_genesis_admin(g, sigs[i].signer_pk);
+        if (who < 0)
+            problem = "is not an administrator of this network";
+        else if (counted[who])
+            problem = "signed more than once (counted once)";
+        else if (nrm_verify(sigs[i].signer_pk, NRM_CTX_CERT, body, len, sigs[i].sig) != 0)
+            problem = "signature does not verify";
+        if (problem) {
+            if (why && why_size && !why[0]) {
+                nrm_fingerprint(sigs[i].signer_pk, fp);
+                snprintf(why, why_size, "key %s %s", fp, problem);
+            }
+            continue;
+        }
+        counted[who] = true;
+        count++;
+    }
+    return count;
+}
+
 int
 nrm_cert_verify(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG_BYTES],
-                const uint8_t admin_pk[NRM_PK_BYTES], nrm_cert_t *cert, nrm_err_t *err)
+                const nrm_cosig_t *cosigs, size_t ncosigs, const nrm_genesis_t *g,
+                nrm_cert_t *cert, nrm_err_t *err)
 {
+    nrm_cosig_t all[NRM_MAX_ADMINS];
+    char why[160];
     int rc = nrm_cert_decode(body, len, cert, err);
     if (rc)
         return rc;
-    if (memcmp(cert->issuer_pk, admin_pk, NRM_PK_BYTES) != 0)
+    if (nrm_genesis_admin(g, cert->issuer_pk) < 0)
         return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE,
-                              "certificate of '%s' was not issued by this network's administrator",
+                              "certificate of '%s' was not issued by an administrator of this network",
                               cert->org_id);
-    if (nrm_verify(admin_pk, NRM_CTX_CERT, body, len, sig) != 0)
+    if (ncosigs >= NRM_MAX_ADMINS)
+        return nrm_err_refuse(err, NRM_R_TOO_BIG, "certificate of '%s': too many cosignatures",
+                              cert->org_id);
+    memcpy(all[0].signer_pk, cert->issuer_pk, NRM_PK_BYTES);
+    memcpy(all[0].sig, sig, NRM_SIG_BYTES);
+    if (ncosigs)
+        memcpy(all + 1, cosigs, ncosigs * sizeof *cosigs);
+    if (nrm_verify(cert->issuer_pk, NRM_CTX_CERT, body, len, sig) != 0)
         return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE,
                               "certificate of '%s': administrator signature does not verify",
                               cert->org_id);
+    uint32_t count = nrm_quorum_count(g, body, len, all, ncosigs + 1, why, sizeof why);
+    if (count < g->quorum)
+        return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE,
+                              "certificate of '%s': %u of the %u administrator signatures needed%s%s",
+                              cert->org_id, count, g->quorum, why[0] ? "; " : "", why);
     return 0;
 }
 
 int
-nrm_cert_verify_signed(const uint8_t *signed_bytes, size_t len,
-                       const uint8_t admin_pk[NRM_PK_BYTES], nrm_cert_t *cert, nrm_err_t *err)
+nrm_cert_verify_signed(const uint8_t *signed_bytes, size_t len, const nrm_genesis_t *g,
+                       nrm_cert_t *cert, nrm_err_t *err)
+{
+    uint8_t *body = NULL, sig[NRM_SIG_BYTES];
+    nrm_cosig_t cosigs[NRM_MAX_ADMINS];
+    size_t body_len = 0, n = 0;
+    int rc = nrm_signed_decode_cosigs(signed_bytes, len, NRM_MAX_CERT_BYTES, &body, &body_len, sig,
+                                      cosigs, &n, err);
+    if (rc == 0)
+        rc = nrm_cert_verify(body, body_len, sig, cosigs, n, g, cert, err);
+    free(body);
+    return rc;
+}
+
+int
+nrm_genesis_verify_signed(const uint8_t *signed_bytes, size_t len, nrm_genesis_t *g,
+                          nrm_err_t *err)
 {
     uint8_t *body = NULL, sig[NRM_SIG_BYTES];
     size_t body_len = 0;
     int rc = nrm_signed_decode(signed_bytes, len, NRM_MAX_CERT_BYTES, &body, &body_len, sig, err);
     if (rc == 0)
-        rc = nrm_cert_verify(body, body_len, sig, admin_pk, cert, err);
+        rc = nrm_genesis_decode(body, body_len, g, err);
+    if (rc == 0 && nrm_verify(g->admin_pk, NRM_CTX_GENESIS, body, body_len, sig) != 0)
+        rc = nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "network genesis signature does not verify");
     free(body);
     return rc;
+}
+
+const char *
+nrm_org_status_name(int status)
+{
+    return status == NRM_ORG_REVOKED ? "revoked" : status == NRM_ORG_SUSPENDED ? "suspended" : "active";
+}
+
+int
+nrm_registry_status(nrm_store_t *store, MDB_txn *txn, const char *org_id, nrm_orgstatus_t *st,
+                    nrm_err_t *err)
+{
+    MDB_val v;
+    memset(st, 0, sizeof *st);
+    int rc = nrm_store_get(store, txn, "orgstatus", org_id, strlen(org_id), &v, err);
+    if (rc == NRM_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    const uint8_t *p = v.mv_data;
+    if (v.mv_size < 9 || v.mv_size > 9 + NRM_REASON_MAX || p[0] > NRM_ORG_REVOKED)
+        return nrm_err_set(err, NRM_ECORRUPT, "status entry of '%s' is damaged", org_id);
+    st->status = p[0];
+    st->seq = nrm_be64_get(p + 1);
+    memcpy(st->reason, p + 9, v.mv_size - 9);
+    st->reason[v.mv_size - 9] = '\0';
+    return 0;
+}
+
+int
+nrm_registry_set_status(nrm_store_t *store, MDB_txn *txn, const char *org_id,
+                        const nrm_orgstatus_t *st, nrm_err_t *err)
+{
+    uint8_t buf[9 + NRM_REASON_MAX];
+    size_t n = strnlen(st->reason, NRM_REASON_MAX);
+    buf[0] = (uint8_t) st->status;
+    nrm_be64_put(buf + 1, st->seq);
+    memcpy(buf + 9, st->reason, n);
+    return nrm_store_put(store, txn, "orgstatus", org_id, strlen(org_id), buf, 9 + n, 0, err);
+}
+
+int
+nrm_registry_usable(nrm_store_t *store, MDB_txn *txn, const char *org_id, uint64_t now,
+                    nrm_cert_t *cert, nrm_err_t *err)
+{
+    nrm_cert_t local;
+    nrm_orgstatus_t st;
+    nrm_cert_t *c = cert ? cert : &local;
+    int rc = nrm_registry_find(store, txn, org_id, c, NULL, err);
+    if (rc == 0)
+        rc = nrm_registry_status(store, txn, org_id, &st, err);
+    if (rc)
+        return rc;
+    if (st.status == NRM_ORG_REVOKED)
+        return nrm_err_refuse(err, NRM_R_REVOKED, "organisation '%s' is revoked (record %llu: %s)",
+                              org_id, (unsigned long long) st.seq, st.reason);
+    if (st.status == NRM_ORG_SUSPENDED)
+        return nrm_err_refuse(err, NRM_R_SUSPENDED, "organisation '%s' is suspended (record %llu: %s)",
+                              org_id, (unsigned long long) st.seq, st.reason);
+    if (now < c->not_before_ms || now >= c->not_after_ms) {
+        char a[32], b[32];
+        nrm_time_format(c->not_before_ms, a, sizeof a);
+        nrm_time_format(c->not_after_ms, b, sizeof b);
+        return nrm_err_refuse(err, NRM_R_EXPIRED, "the certificate of '%s' is valid from %s to %s, "
+                              "not now", org_id, a, b);
+    }
+    return 0;
+}
+
+/* Decodes the certificate inside Signed bytes from the store. */
+static int
+s_cert_of(const MDB_val *v, const char *org_id, nrm_cert_t *cert, nrm_err_t *err)
+{
+    uint8_t *body = NULL, sig[NRM_SIG_BYTES];
+    nrm_cosig_t cosigs[NRM_MAX_ADMINS];
+    size_t body_len = 0, n = 0;
+    int rc = nrm_signed_decode_cosigs(v->mv_data, v->mv_size, NRM_MAX_CERT_BYTES, &body, &body_len,
+                                      sig, cosigs, &n, err);
+    if (rc == 0)
+        rc = nrm_cert_decode(body, body_len, cert, err);
+    free(body);
+    if (rc) {
+        nrm_err_prefix(err, "registry entry of '%s' is damaged", org_id);
+        if (err)
+            err->code = NRM_ECORRUPT;
+        return NRM_ECORRUPT;
+    }
+    return 0;
+}
+
+int
+nrm_registry_old_cert(nrm_store_t *store, MDB_txn *txn, const char *org_id, nrm_cert_t *cert,
+                      nrm_err_t *err)
+{
+    MDB_val v;
+    int rc = nrm_store_get(store, txn, "oldcerts", org_id, strlen(org_id), &v, err);
+    if (rc)
+        return rc;
+    return s_cert_of(&v, org_id, cert, err);
+}
+
+int
+nrm_registry_replace(nrm_store_t *store, MDB_txn *txn, const nrm_cert_t *cert,
+                     const uint8_t *signed_bytes, size_t len, nrm_err_t *err)
+{
+    MDB_val v;
+    const char *id = cert->org_id;
+    int rc = nrm_store_get(store, txn, "registry", id, strlen(id), &v, err);
+    if (rc)
+        return rc;
+    /* A rotation still in progress ends here: its old key goes. */
+    rc = nrm_registry_retire(store, txn, id, err);
+    if (rc && rc != NRM_ENOTFOUND)
+        return rc;
+    if ((rc = nrm_store_get(store, txn, "registry", id, strlen(id), &v, err)))
+        return rc;
+    if ((rc = nrm_store_put(store, txn, "oldcerts", id, strlen(id), v.mv_data, v.mv_size, 0, err)))
+        return rc;
+    rc = nrm_store_put(store, txn, "curvekeys", cert->curve_pk, NRM_PK_BYTES, id, strlen(id),
+                       MDB_NOOVERWRITE, err);
+    if (rc == NRM_EEXIST)
+        return nrm_err_set(err, NRM_EEXIST, "the new CURVE key of '%s' is already enrolled", id);
+    if (rc)
+        return rc;
+    return nrm_store_put(store, txn, "registry", id, strlen(id), signed_bytes, len, 0, err);
+}
+
+int
+nrm_registry_retire(nrm_store_t *store, MDB_txn *txn, const char *org_id, nrm_err_t *err)
+{
+    nrm_cert_t old;
+    int rc = nrm_registry_old_cert(store, txn, org_id, &old, err);
+    if (rc)
+        return rc;
+    rc = nrm_store_del(store, txn, "curvekeys", old.curve_pk, NRM_PK_BYTES, err);
+    if (rc && rc != NRM_ENOTFOUND)
+        return rc;
+    /* The retired signing key is remembered, so that a message still signed
+       with it is refused as key-retired, not as a bad signature. */
+    char key[NRM_ID_MAX + 9];
+    uint8_t keys[NRM_RETIRED_MAX * NRM_PK_BYTES];
+    size_t klen = (size_t) snprintf(key, sizeof key, "%s/retired", org_id), n = 0;
+    MDB_val v;
+    rc = nrm_store_get(store, txn, "oldcerts", key, klen, &v, err);
+    if (rc == 0) {
+        n = v.mv_size / NRM_PK_BYTES < NRM_RETIRED_MAX ? v.mv_size / NRM_PK_BYTES : NRM_RETIRED_MAX - 1;
+        memcpy(keys + NRM_PK_BYTES, (uint8_t *) v.mv_data + (v.mv_size / NRM_PK_BYTES - n) * NRM_PK_BYTES,
+               n * NRM_PK_BYTES);
+    } else if (rc != NRM_ENOTFOUND) {
+        return rc;
+    }
+    memcpy(keys, old.sign_pk, NRM_PK_BYTES);
+    rc = nrm_store_put(store, txn, "oldcerts", key, klen, keys, (n + 1) * NRM_PK_BYTES, 0, err);
+    if (rc)
+        return rc;
+    return nrm_store_del(store, txn, "oldcerts", org_id, strlen(org_id), err);
+}
+
+bool
+nrm_registry_signed_by_retired(nrm_store_t *store, MDB_txn *txn, const char *org_id,
+                               const char *ctx, const uint8_t *data, size_t len,
+                               const uint8_t sig[NRM_SIG_BYTES])
+{
+    char key[NRM_ID_MAX + 9];
+    size_t klen = (size_t) snprintf(key, sizeof key, "%s/retired", org_id);
+    MDB_val v;
+    if (nrm_store_get(store, txn, "oldcerts", key, klen, &v, NULL) != 0)
+        return false;
+    for (size_t at = 0; at + NRM_PK_BYTES <= v.mv_size; at += NRM_PK_BYTES)
+        if (nrm_verify((uint8_t *) v.mv_data + at, ctx, data, len, sig) == 0)
+            return true;
+    return false;
 }
 
 int
@@ -88,17 +325,8 @@ nrm_registry_find(nrm_store_t *store, MDB_txn *txn, const char *org_id, nrm_cert
         signed_bytes->data = v.mv_data;
         signed_bytes->len = v.mv_size;
     }
-    if (cert) {
-        uint8_t *body = NULL, sig[NRM_SIG_BYTES];
-        size_t body_len = 0;
-        rc = nrm_signed_decode(v.mv_data, v.mv_size, NRM_MAX_CERT_BYTES, &body, &body_len, sig, err);
-        if (rc == 0)
-            rc = nrm_cert_decode(body, body_len, cert, err);
-        free(body);
-        if (rc)
-            return nrm_err_set(err, NRM_ECORRUPT, "registry entry of '%s' is damaged: %s",
-                               org_id, err ? err->msg : "");
-    }
+    if (cert)
+        return s_cert_of(&v, org_id, cert, err);
     return 0;
 }
 
@@ -163,18 +391,16 @@ int
 nrm_registry_genesis(nrm_store_t *store, MDB_txn *txn, nrm_genesis_t *g, nrm_err_t *err)
 {
     MDB_val v;
-    uint8_t *body = NULL, sig[NRM_SIG_BYTES];
-    size_t body_len = 0;
     int rc = nrm_store_get(store, txn, "netmeta", "genesis", 7, &v, err);
     if (rc == NRM_ENOTFOUND)
         return nrm_err_set(err, NRM_ENOTFOUND, "no network genesis: run nrm-admin init first");
     if (rc)
         return rc;
-    rc = nrm_signed_decode(v.mv_data, v.mv_size, NRM_MAX_CERT_BYTES, &body, &body_len, sig, err);
-    if (rc == 0)
-        rc = nrm_genesis_decode(body, body_len, g, err);
-    if (rc == 0 && nrm_verify(g->admin_pk, NRM_CTX_GENESIS, body, body_len, sig) != 0)
-        rc = nrm_err_set(err, NRM_ECORRUPT, "network genesis signature does not verify");
-    free(body);
-    return rc;
+    if (nrm_genesis_verify_signed(v.mv_data, v.mv_size, g, err) != 0) {
+        nrm_err_prefix(err, "network genesis");
+        if (err)
+            err->code = NRM_ECORRUPT;
+        return NRM_ECORRUPT;
+    }
+    return 0;
 }

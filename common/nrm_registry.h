@@ -1,14 +1,21 @@
 /*  nrm_registry -- enrolled organisations, in the broker's LMDB.
 
-    Database "registry": org id -> Signed{Certificate} bytes.
+    Database "registry": org id -> Signed{Certificate} bytes (with the
+    cosignatures of the quorum).
     Database "curvekeys": CURVE public key (32 bytes) -> org id, for ZAP.
-    Database "netmeta": "genesis" -> Signed{Genesis} bytes. */
+    Database "orgstatus": org id -> status (suspended or revoked; absent
+    means active), the record that set it and its reason.
+    Database "pending": org id -> a request waiting for approvals.
+    Database "oldcerts": org id -> the certificate a rotation replaced,
+    while its key is still accepted.
+    Database "netmeta": "genesis" -> Signed{Genesis} bytes; "policy" ->
+    the routing policy in force (version, record, exact text). */
 #ifndef NRM_REGISTRY_H_INCLUDED
 #define NRM_REGISTRY_H_INCLUDED
 #include "nrm_store.h"
 #include "nrm_codec.h"
 
-#define NRM_REGISTRY_DBS "registry", "curvekeys", "netmeta"
+#define NRM_REGISTRY_DBS "registry", "curvekeys", "netmeta", "orgstatus", "pending", "oldcerts"
 
 /* Every database of the broker's store (NET/data), for nrm_store_open by
    the broker and by the tools that open its folder. "msgids": message id
@@ -20,14 +27,49 @@
    fields valid). Outputs the request and SHA-256 of the signed bytes. */
 int nrm_request_verify(const uint8_t *signed_bytes, size_t len, nrm_cert_t *req,
                        uint8_t req_hash[NRM_HASH_BYTES], nrm_err_t *err) NRM_WUR;
-/* Decodes a Signed{Certificate} and checks the signature with admin_pk. */
-int nrm_cert_verify_signed(const uint8_t *signed_bytes, size_t len,
-                           const uint8_t admin_pk[NRM_PK_BYTES], nrm_cert_t *cert,
-                           nrm_err_t *err) NRM_WUR;
-/* Same, with body and signature apart. */
+/* Counts the distinct administrators of g whose signature over
+   NRM_CTX_CERT || body is among sigs (n signer/signature pairs). A key
+   outside g, a bad signature or a key counted before adds nothing; the
+   first such problem is described in why (may be NULL, >= 160 bytes). */
+uint32_t nrm_quorum_count(const nrm_genesis_t *g, const uint8_t *body, size_t len,
+                          const nrm_cosig_t *sigs, size_t n, char *why, size_t why_size);
+
+/* Decodes a Signed{Certificate} and checks that it is issued by an
+   administrator of g and signed by at least g->quorum distinct ones. */
+int nrm_cert_verify_signed(const uint8_t *signed_bytes, size_t len, const nrm_genesis_t *g,
+                           nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
+/* Same, with body, issuer signature and cosignatures apart. */
 int nrm_cert_verify(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG_BYTES],
-                    const uint8_t admin_pk[NRM_PK_BYTES], nrm_cert_t *cert,
-                    nrm_err_t *err) NRM_WUR;
+                    const nrm_cosig_t *cosigs, size_t ncosigs, const nrm_genesis_t *g,
+                    nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
+/* Decodes a Signed{Genesis} and checks its signature by its admin_pk. */
+int nrm_genesis_verify_signed(const uint8_t *signed_bytes, size_t len, nrm_genesis_t *g,
+                              nrm_err_t *err) NRM_WUR;
+
+/* Status of an organisation (database "orgstatus"). */
+enum { NRM_ORG_ACTIVE = 0, NRM_ORG_SUSPENDED = 1, NRM_ORG_REVOKED = 2 };
+typedef struct {
+    int      status;                        /* NRM_ORG_* */
+    uint64_t seq;                           /* record that set it (0: never) */
+    char     reason[NRM_REASON_MAX + 1];
+} nrm_orgstatus_t;
+const char *nrm_org_status_name(int status);
+int nrm_registry_status(nrm_store_t *store, MDB_txn *txn, const char *org_id,
+                        nrm_orgstatus_t *st, nrm_err_t *err) NRM_WUR;
+int nrm_registry_set_status(nrm_store_t *store, MDB_txn *txn, const char *org_id,
+                            const nrm_orgstatus_t *st, nrm_err_t *err) NRM_WUR;
+
+/* Whether org_id may send or receive now: enrolled, certificate valid at
+   now, neither suspended nor revoked. Returns 0 and fills cert (may be
+   NULL), or NRM_ENOTFOUND / NRM_EINVAL with err->reason NRM_R_REVOKED,
+   NRM_R_SUSPENDED or NRM_R_EXPIRED and the reason in err->msg. */
+int nrm_registry_usable(nrm_store_t *store, MDB_txn *txn, const char *org_id, uint64_t now,
+                        nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
+
+/* The certificate a rotation replaced (database "oldcerts"), while its key
+   is still accepted: NRM_ENOTFOUND when there is none. */
+int nrm_registry_old_cert(nrm_store_t *store, MDB_txn *txn, const char *org_id,
+                          nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
 
 /* Adds a certificate (already verified) inside txn; NRM_EEXIST if the id or
    CURVE key is taken. */
@@ -44,6 +86,20 @@ int nrm_registry_find_curve(nrm_store_t *store, MDB_txn *txn,
 typedef int (nrm_registry_fn)(void *ctx, const char *org_id, nrm_bytes_t signed_bytes);
 int nrm_registry_each(nrm_store_t *store, MDB_txn *txn, nrm_registry_fn *fn,
                       void *ctx, nrm_err_t *err) NRM_WUR;
+
+/* Replaces a certificate after a rotation: the old one moves to
+   "oldcerts" (its CURVE key stays admitted), the new one takes its place. */
+int nrm_registry_replace(nrm_store_t *store, MDB_txn *txn, const nrm_cert_t *cert,
+                         const uint8_t *signed_bytes, size_t len, nrm_err_t *err) NRM_WUR;
+/* Ends a rotation: drops the old certificate and its CURVE key, and
+   remembers its signing key as retired (the last NRM_RETIRED_MAX). */
+#define NRM_RETIRED_MAX 16
+int nrm_registry_retire(nrm_store_t *store, MDB_txn *txn, const char *org_id,
+                        nrm_err_t *err) NRM_WUR;
+/* Whether sig over ctx || data verifies with a retired key of org_id. */
+bool nrm_registry_signed_by_retired(nrm_store_t *store, MDB_txn *txn, const char *org_id,
+                                    const char *ctx, const uint8_t *data, size_t len,
+                                    const uint8_t sig[NRM_SIG_BYTES]);
 
 /* Network genesis (admin and broker keys). */
 int nrm_registry_set_genesis(nrm_store_t *store, MDB_txn *txn,

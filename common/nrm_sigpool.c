@@ -11,6 +11,8 @@
 typedef struct {
     uint64_t seq;
     uint8_t  pk[NRM_PK_BYTES];
+    bool     has_alt;
+    uint8_t  alt_pk[NRM_PK_BYTES];
     uint8_t  sig[NRM_SIG_BYTES];
     size_t   off, len;           /* signed message in the batch arena */
     char     what[S_WHAT_MAX + 1];
@@ -52,7 +54,9 @@ s_run(nrm_sigpool_t *self, s_batch_t *b)
     const char *what = "";
     for (size_t i = 0; i < b->n; i++) {
         s_job_t *j = &b->jobs[i];
-        if (crypto_sign_verify_detached(j->sig, b->arena + j->off, j->len, j->pk) != 0
+        const uint8_t *m = b->arena + j->off;
+        if (crypto_sign_verify_detached(j->sig, m, j->len, j->pk) != 0
+            && (!j->has_alt || crypto_sign_verify_detached(j->sig, m, j->len, j->alt_pk) != 0)
             && (bad == 0 || j->seq < bad)) {
             bad = j->seq;
             what = j->what;
@@ -140,7 +144,7 @@ s_flush(nrm_sigpool_t *self)
 
 int
 nrm_sigpool_add(nrm_sigpool_t *self, uint64_t seq, const uint8_t pk[NRM_PK_BYTES],
-                const char *ctx, const uint8_t *data, size_t len,
+                const uint8_t *alt_pk, const char *ctx, const uint8_t *data, size_t len,
                 const uint8_t sig[NRM_SIG_BYTES], const char *what)
 {
     size_t clen = ctx ? strlen(ctx) + 1 : 0;
@@ -167,6 +171,9 @@ nrm_sigpool_add(nrm_sigpool_t *self, uint64_t seq, const uint8_t pk[NRM_PK_BYTES
     s_job_t *j = &b->jobs[b->n++];
     j->seq = seq;
     memcpy(j->pk, pk, NRM_PK_BYTES);
+    j->has_alt = alt_pk != NULL;
+    if (alt_pk)
+        memcpy(j->alt_pk, alt_pk, NRM_PK_BYTES);
     memcpy(j->sig, sig, NRM_SIG_BYTES);
     j->off = b->used;
     j->len = clen + len;

@@ -25,11 +25,11 @@ nrm_sigpool_t *nrm_sigpool_new(unsigned threads);
 void nrm_sigpool_destroy(nrm_sigpool_t **self_p);
 
 /* Queues a check of sig over ctx || NUL || data (ctx NULL: data alone, as
-   nrm_verify_text) by pk, on behalf of record seq; what is the message
-   reported if it fails (copied, truncated to 200 bytes). Returns 0 or
-   NRM_ENOMEM. */
+   nrm_verify_text) by pk, or by alt_pk when it is not NULL and pk fails (a
+   key being rotated), on behalf of record seq; what is the message reported
+   if it fails (copied, truncated to 200 bytes). Returns 0 or NRM_ENOMEM. */
 int nrm_sigpool_add(nrm_sigpool_t *self, uint64_t seq, const uint8_t pk[NRM_PK_BYTES],
-                    const char *ctx, const uint8_t *data, size_t len,
+                    const uint8_t *alt_pk, const char *ctx, const uint8_t *data, size_t len,
                     const uint8_t sig[NRM_SIG_BYTES], const char *what) NRM_WUR;
 
 /* Lowest seq whose check has failed so far (0 if none): lets the reader

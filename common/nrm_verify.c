@@ -1,73 +1,27 @@
 /*  nrm_verify -- offline verification of the whole audit log.
 
-    One pass in sequence order. The registry is rebuilt from the log itself
-    (GENESIS, then ENROLLED records), so every signature is checked against
-    the key that was enrolled at that moment, not against today's registry.
+    One pass in sequence order. The registry and the routing policy are
+    rebuilt from the log itself (nrm_replay), so every signature is checked
+    against the key that was enrolled at that moment, and every accepted
+    message against the sender's status, certificate validity and the policy
+    in force then, not against today's registry. The Merkle tree is rebuilt
+    from the records and every CHECKPOINT checked against it.
     Records referred to by DELIVERED records are read back from the log.
-    Signatures are checked on worker threads (nrm_sigpool) while this
-    thread reads, decodes, replays and rebuilds the Merkle tree. */
+    Envelope and acknowledgement signatures are checked on worker threads
+    (nrm_sigpool) while this thread reads, decodes, replays and rebuilds the
+    tree; the first bad record is the same as a sequential pass finds. */
 #include "nrm_auditlog.h"
 #include "nrm_checkpoint.h"
 #include "nrm_crypto.h"
 #include "nrm_merkle.h"
-#include "nrm_sigpool.h"
 #include "nrm_registry.h"
+#include "nrm_replay.h"
+#include "nrm_sigpool.h"
 #include "nrm_util.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Open-addressing table org id -> certificate, rebuilt as we replay. */
-typedef struct {
-    nrm_cert_t *slots;
-    size_t cap, used;
-} s_certs_t;
-
-static uint64_t
-s_fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t) *s) * 1099511628211ull;
-    return h;
-}
-
-static nrm_cert_t *
-s_certs_find(s_certs_t *t, const char *id)
-{
-    if (!t->cap)
-        return NULL;
-    for (size_t i = s_fnv(id) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-        if (!t->slots[i].org_id[0])
-            return NULL;
-        if (strcmp(t->slots[i].org_id, id) == 0)
-            return &t->slots[i];
-    }
-}
-
-static int
-s_certs_put(s_certs_t *t, const nrm_cert_t *c)
-{
-    if ((t->used + 1) * 2 > t->cap) {
-        s_certs_t bigger = { NULL, t->cap ? t->cap * 2 : 64, 0 };
-        bigger.slots = calloc(bigger.cap, sizeof *bigger.slots);
-        if (!bigger.slots)
-            return NRM_ENOMEM;
-        for (size_t i = 0; i < t->cap; i++)
-            if (t->slots[i].org_id[0])
-                (void) s_certs_put(&bigger, &t->slots[i]);
-        free(t->slots);
-        *t = bigger;
-    }
-    size_t i = s_fnv(c->org_id) & (t->cap - 1);
-    while (t->slots[i].org_id[0] && strcmp(t->slots[i].org_id, c->org_id) != 0)
-        i = (i + 1) & (t->cap - 1);
-    if (!t->slots[i].org_id[0])
-        t->used++;
-    t->slots[i] = *c;
-    return 0;
-}
 
 /* Message ids seen in ACCEPTED records: open addressing on the first 8
    bytes of the id -> seq; a match of the prefix is confirmed by reading the
@@ -114,10 +68,9 @@ typedef struct {
     uint64_t expect;                    /* next sequence number */
     uint8_t prev_leaf[NRM_HASH_BYTES];  /* leaf of the previous record */
     uint64_t prev_seq;
-    bool have_genesis;
-    nrm_genesis_t genesis;
+    nrm_replay_t *reg;                  /* registry rebuilt from the log */
+    const nrm_genesis_t *genesis;       /* in reg, once GENESIS is applied */
     char origin[NRM_CHECKPOINT_ORIGIN_MAX + 1];
-    s_certs_t certs;
     s_ids_t ids;
     uint8_t *delivered;                 /* bit per ACCEPTED seq acknowledged */
     size_t delivered_cap;               /* bytes */
@@ -156,14 +109,17 @@ s_bad(s_verify_t *v, uint64_t seq, nrm_err_t *err, const char *fmt, ...)
 
 /* Queues a signature check for record seq; its failure message is written
    now, as the sequential verifier would have written it. */
+/* The key an organisation signs with at this point is its certificate's,
+   or during a rotation also the old one: the check passes with either. */
 static int
-s_sig(s_verify_t *v, uint64_t seq, const uint8_t pk[NRM_PK_BYTES], const char *ctx,
-      const nrm_record_t *rec, nrm_err_t *err, const char *fmt, ...) NRM_PRINTF(7, 8);
+s_sig(s_verify_t *v, const nrm_replay_org_t *o, const char *ctx, const nrm_record_t *rec,
+      nrm_err_t *err, const char *fmt, ...) NRM_PRINTF(6, 7);
 
 static int
-s_sig(s_verify_t *v, uint64_t seq, const uint8_t pk[NRM_PK_BYTES], const char *ctx,
-      const nrm_record_t *rec, nrm_err_t *err, const char *fmt, ...)
+s_sig(s_verify_t *v, const nrm_replay_org_t *o, const char *ctx, const nrm_record_t *rec,
+      nrm_err_t *err, const char *fmt, ...)
 {
+    uint64_t seq = rec->seq;
     char what[256];
     va_list ap;
     va_start(ap, fmt);
@@ -171,8 +127,8 @@ s_sig(s_verify_t *v, uint64_t seq, const uint8_t pk[NRM_PK_BYTES], const char *c
     vsnprintf(what + n, sizeof what - (size_t) n, fmt, ap);
     va_end(ap);
     v->res->signatures++;
-    if (nrm_sigpool_add(v->pool, seq, pk, ctx, rec->subject, rec->subject_len, rec->signature,
-                        what) != 0)
+    if (nrm_sigpool_add(v->pool, seq, o->cert.sign_pk, o->has_old ? o->old.sign_pk : NULL, ctx,
+                        rec->subject, rec->subject_len, rec->signature, what) != 0)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     return 0;
 }
@@ -209,49 +165,21 @@ s_bad_link(s_verify_t *v, uint64_t seq, nrm_bytes_t bytes, nrm_err_t *err)
                  (unsigned long long) seq, (unsigned long long) v->prev_seq);
 }
 
+/* After the replay applied GENESIS: the origin of checkpoints, and the
+   trusted checkpoint given by the caller, which must be this broker's. */
 static int
-s_check_genesis(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
+s_after_genesis(s_verify_t *v, nrm_err_t *err)
 {
     nrm_err_t derr;
-    if (rec->seq != 1 || v->have_genesis)
-        return s_bad(v, rec->seq, err, "GENESIS record at %llu: only record 1 may be one",
-                     (unsigned long long) rec->seq);
-    if (nrm_genesis_decode(rec->subject, rec->subject_len, &v->genesis, &derr) != 0)
-        return s_bad(v, rec->seq, err, "GENESIS: %s", derr.msg);
-    /* Verified here, not in the pool: every later check depends on it. */
-    if (!rec->has_signature
-        || nrm_verify(v->genesis.admin_pk, NRM_CTX_GENESIS, rec->subject, rec->subject_len,
-                      rec->signature) != 0)
-        return s_bad(v, rec->seq, err, "GENESIS: administrator signature does not verify");
-    v->res->signatures++;
-    nrm_checkpoint_origin(v->genesis.network, v->origin);
-    v->have_genesis = true;
+    v->genesis = nrm_replay_genesis(v->reg);
+    if (!v->genesis)
+        return s_bad(v, 1, err, "record 1 is not the network's GENESIS");
+    nrm_checkpoint_origin(v->genesis->network, v->origin);
     if (v->opts->trusted_note
         && nrm_checkpoint_open(v->opts->trusted_note, v->opts->trusted_len,
-                               v->genesis.broker_sign_pk, v->origin, &v->trusted, &derr) != 0)
+                               v->genesis->broker_sign_pk, v->origin, &v->trusted, &derr) != 0)
         return s_bad(v, 0, err, "the trusted checkpoint is not one of this log's broker: %s", derr.msg);
     return 0;
-}
-
-static int
-s_check_enrolled(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
-{
-    nrm_cert_t cert;
-    nrm_err_t derr;
-    if (!rec->has_signature)
-        return s_bad(v, rec->seq, err, "ENROLLED: no signature");
-    if (nrm_cert_decode(rec->subject, rec->subject_len, &cert, &derr) != 0)
-        return s_bad(v, rec->seq, err, "ENROLLED: %s", derr.msg);
-    if (memcmp(cert.issuer_pk, v->genesis.admin_pk, NRM_PK_BYTES) != 0)
-        return s_bad(v, rec->seq, err, "ENROLLED: certificate of '%s' was not issued by this "
-                     "network's administrator", cert.org_id);
-    if (s_certs_find(&v->certs, cert.org_id))
-        return s_bad(v, rec->seq, err, "ENROLLED: '%s' was already enrolled", cert.org_id);
-    if (s_certs_put(&v->certs, &cert) != 0)
-        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-    return s_sig(v, rec->seq, v->genesis.admin_pk, NRM_CTX_CERT, rec, err,
-                 "ENROLLED: certificate of '%s': administrator signature does not verify",
-                 cert.org_id);
 }
 
 /* Each message id is accepted once. */
@@ -298,21 +226,34 @@ s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
                      rec->actor, env.sender);
     if (!rec->has_msg_id || memcmp(rec->msg_id, env.msg_id, NRM_MSGID_BYTES) != 0)
         return s_bad(v, rec->seq, err, "ACCEPTED: record msg_id differs from the envelope's");
-    const nrm_cert_t *sender = s_certs_find(&v->certs, env.sender);
+    const nrm_replay_org_t *sender = nrm_replay_org(v->reg, env.sender);
+    const nrm_replay_org_t *recipient = nrm_replay_org(v->reg, env.recipient);
     if (!sender)
         return s_bad(v, rec->seq, err, "ACCEPTED: sender '%s' was not enrolled at this point",
                      env.sender);
-    if (!s_certs_find(&v->certs, env.recipient))
+    if (!recipient)
         return s_bad(v, rec->seq, err, "ACCEPTED: recipient '%s' was not enrolled at this point",
                      env.recipient);
+    if (sender->status != NRM_ORG_ACTIVE)
+        return s_bad(v, rec->seq, err, "ACCEPTED: sender '%s' was %s at this point", env.sender,
+                     nrm_org_status_name(sender->status));
+    if (recipient->status == NRM_ORG_REVOKED)
+        return s_bad(v, rec->seq, err, "ACCEPTED: recipient '%s' was revoked at this point", env.recipient);
+    if (rec->time_ms < sender->cert.not_before_ms || rec->time_ms >= sender->cert.not_after_ms)
+        return s_bad(v, rec->seq, err, "ACCEPTED: the certificate of '%s' was not valid at this time",
+                     env.sender);
     if (!rec->has_signature)
         return s_bad(v, rec->seq, err, "ACCEPTED: signature of '%s' does not verify", env.sender);
+    const nrm_policy_t *policy = nrm_replay_policy(v->reg);
+    if (policy && nrm_policy_allows(policy, sender->cert.org_type, env.type, recipient->cert.org_type,
+                                    &derr) != 0)
+        return s_bad(v, rec->seq, err, "ACCEPTED against the policy in force: %s", derr.msg);
     int rc = s_check_msg_id(v, rec, err);
     if (rc)
         return rc;
     v->accepted++;
-    return s_sig(v, rec->seq, sender->sign_pk, NRM_CTX_ENVELOPE, rec, err,
-                 "ACCEPTED: signature of '%s' does not verify", env.sender);
+    return s_sig(v, sender, NRM_CTX_ENVELOPE, rec, err, "ACCEPTED: signature of '%s' does not verify",
+                 env.sender);
 }
 
 /* Each ACCEPTED message is acknowledged (delivered or refused) once. */
@@ -351,10 +292,13 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     const char *kind = nrm_record_kind_name(rec->kind);
     if (nrm_ack_decode(rec->subject, rec->subject_len, &ack, &derr) != 0)
         return s_bad(v, rec->seq, err, "%s: %s", kind, derr.msg);
-    const nrm_cert_t *recipient = s_certs_find(&v->certs, ack.recipient);
+    const nrm_replay_org_t *recipient = nrm_replay_org(v->reg, ack.recipient);
     if (!recipient || strcmp(rec->actor, ack.recipient) != 0)
         return s_bad(v, rec->seq, err, "%s: acknowledging organisation '%s' is not the actor or not enrolled",
                      kind, ack.recipient);
+    if (recipient->status != NRM_ORG_ACTIVE)
+        return s_bad(v, rec->seq, err, "%s: '%s' was %s at this point", kind, ack.recipient,
+                     nrm_org_status_name(recipient->status));
     if (!rec->has_signature)
         return s_bad(v, rec->seq, err, "%s: acknowledgement signature of '%s' does not verify",
                      kind, ack.recipient);
@@ -384,7 +328,7 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     if (rc == 0)
         rc = s_mark_delivered(v, rec, err);
     if (rc == 0)
-        rc = s_sig(v, rec->seq, recipient->sign_pk, NRM_CTX_ACK, rec, err,
+        rc = s_sig(v, recipient, NRM_CTX_ACK, rec, err,
                    "%s: acknowledgement signature of '%s' does not verify", kind, ack.recipient);
     return rc;
 }
@@ -399,7 +343,7 @@ s_check_checkpoint(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     uint8_t root[NRM_HASH_BYTES];
     if (strcmp(rec->actor, "broker") != 0)
         return s_bad(v, rec->seq, err, "CHECKPOINT: actor is '%s', not the broker", rec->actor);
-    if (nrm_checkpoint_open(rec->subject, rec->subject_len, v->genesis.broker_sign_pk, v->origin,
+    if (nrm_checkpoint_open(rec->subject, rec->subject_len, v->genesis->broker_sign_pk, v->origin,
                             &c, &derr) != 0)
         return s_bad(v, rec->seq, err, "CHECKPOINT: %s", derr.msg);
     v->res->signatures++;
@@ -478,11 +422,17 @@ s_verify_one(void *ctx, uint64_t key_seq, nrm_bytes_t bytes, const nrm_record_t 
                      (unsigned long long) key_seq, (unsigned long long) rec->seq);
     if (memcmp(rec->prev_hash, v->prev_leaf, NRM_HASH_BYTES) != 0)
         return s_bad_link(v, key_seq, bytes, err);
-    if (!v->have_genesis && rec->kind != NRM_REC_GENESIS)
-        return s_bad(v, key_seq, err, "record 1 is not the network's GENESIS");
+    char why[400];
+    if (nrm_replay_owed(v->reg, rec, why, sizeof why) != 0)
+        return s_bad(v, key_seq, err, "%s", why);
+    rc = nrm_replay_apply(v->reg, rec, why, sizeof why);
+    if (rc == NRM_ENOMEM)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    if (rc)
+        return s_bad(v, key_seq, err, "%s", why);
+    if (!v->genesis && (rc = s_after_genesis(v, err)))
+        return rc;
     switch (rec->kind) {
-    case NRM_REC_GENESIS:          rc = s_check_genesis(v, rec, err); break;
-    case NRM_REC_ENROLLED:         rc = s_check_enrolled(v, rec, err); break;
     case NRM_REC_ACCEPTED:         rc = s_check_accepted(v, rec, err); break;
     case NRM_REC_DELIVERED:
     case NRM_REC_DELIVERY_REFUSED: rc = s_check_delivered(v, rec, err); break;
@@ -492,7 +442,8 @@ s_verify_one(void *ctx, uint64_t key_seq, nrm_bytes_t bytes, const nrm_record_t 
             rc = s_bad(v, key_seq, err, "REJECTED record without a reason code");
         break;
     default:
-        rc = s_bad(v, key_seq, err, "unknown record kind %d", rec->kind);
+        if (!nrm_record_kind_valid(rec->kind))
+            rc = s_bad(v, key_seq, err, "unknown record kind %d", rec->kind);
     }
     if (rc)
         return rc;
@@ -525,6 +476,9 @@ s_verify_end(s_verify_t *v, nrm_err_t *err)
         return rc;
     if (v->res->count == 0)
         return s_bad(v, 1, err, "the audit log is empty");
+    char why[400];
+    if (nrm_replay_owed(v->reg, NULL, why, sizeof why) != 0)
+        return s_bad(v, v->prev_seq, err, "%s", why);
     if (tip_seq != v->prev_seq)
         return tip_seq > v->prev_seq
                    ? s_bad(v, v->prev_seq + 1, err, "records %llu..%llu are missing (the log's tip is %llu)",
@@ -565,9 +519,13 @@ nrm_auditlog_verify(nrm_store_t *store, const nrm_verify_opts_t *opts, nrm_verif
     v.opts = opts;
     v.res = res;
     nrm_merkle_range_init(&v.tree);
+    v.reg = nrm_replay_new();
     v.pool = nrm_sigpool_new(opts->threads);
-    if (!v.pool)
+    if (!v.pool || !v.reg) {
+        nrm_replay_destroy(&v.reg);
+        nrm_sigpool_destroy(&v.pool);
         return nrm_err_set(err, NRM_ENOMEM, "cannot start %u verifying threads", opts->threads);
+    }
     int rc = nrm_store_read_begin(store, &v.txn, err);
     uint64_t tip_seq;
     uint8_t tip_leaf[NRM_HASH_BYTES];
@@ -589,7 +547,7 @@ nrm_auditlog_verify(nrm_store_t *store, const nrm_verify_opts_t *opts, nrm_verif
     res->bad_seq = v.bad_seq;
     nrm_store_read_end(&v.txn);
     nrm_sigpool_destroy(&v.pool);
-    free(v.certs.slots);
+    nrm_replay_destroy(&v.reg);
     free(v.ids.slots);
     free(v.delivered);
     return rc;

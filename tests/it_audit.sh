@@ -125,7 +125,7 @@ mv "$NET" "$T/net-orig"
 mv "$T/net-fork" "$NET"
 it_broker_start
 check "rollback reported by the agent" wait_for 20 grep -q "INCONSISTENT CHECKPOINT.*rolled back" "$T/police.agent.log"
-for n in $(seq 1 12); do send msdhs police referral case-fork "$T/doc.json" > /dev/null; done
+for n in $(seq 1 12); do send police msdhs referral case-fork "$T/doc.json" > /dev/null; done
 check "forked history reported by the agent" wait_for 30 grep -q "INCONSISTENT CHECKPOINT.*does not extend" "$T/police.agent.log"
 "$BIN_AGENT" checkpoint --dir "$T/police" > "$T/police.ckpt" ; rc=$?
 check "nrm-agent checkpoint exits 4 after an alarm" test "$rc" -eq 4

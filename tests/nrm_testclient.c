@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
     char org[NRM_ID_MAX + 1];
     char to[NRM_ID_MAX + 1];
     uint8_t broker_sign[32], broker_curve[32], admin[32];
+    nrm_genesis_t genesis;
     nrm_cert_t recipient;
     bool have_recipient;
     uint8_t last_id[16];
@@ -98,14 +100,15 @@ s_hello(client_t *c)
     free(buf);
 }
 
-static void
+/* Prints the receipt of the last frame; returns its status, or -1. */
+static int
 s_receipt(client_t *c, const char *name)
 {
     nrm_wire_t *w = s_recv(c, 5000);
     if (!w || w->kind != NRM_WIRE_RECEIPT) {
         printf("%s no-receipt\n", name);
         nrm_wire_destroy(&w);
-        return;
+        return -1;
     }
     nrm_receipt_t r;
     nrm_err_t err;
@@ -114,10 +117,11 @@ s_receipt(client_t *c, const char *name)
         s_die("receipt signature does not verify");
     if (nrm_receipt_decode(w->signed_obj.body.data, w->signed_obj.body.len, &r, &err) != 0)
         s_die(err.msg);
-    printf("%s %s seq=%llu reason=%s\n", name, nrm_reason_name(r.status),
-           (unsigned long long) r.seq, r.reason);
+    printf("%s %s seq=%llu reason=%s at=%llu\n", name, nrm_reason_name(r.status),
+           (unsigned long long) r.seq, r.reason, (unsigned long long) nrm_now_ms());
     fflush(stdout);
     nrm_wire_destroy(&w);
+    return (int) r.status;
 }
 
 /* Builds a submit frame; tweak selects the fault. */
@@ -174,8 +178,8 @@ static void
 s_load_connect(client_t *c, const char *path)
 {
     char endpoint[256], net[NRM_ID_MAX + 1];
-    uint8_t *cert = NULL;
-    size_t cert_len = 0;
+    uint8_t *cert = NULL, *genesis = NULL;
+    size_t cert_len = 0, genesis_len = 0;
     nrm_err_t err;
     nrm_config_field_t f[] = {
         { "broker", "endpoint", NRM_CFG_STR, endpoint, sizeof endpoint, true, 0, 0, NULL, false },
@@ -183,10 +187,13 @@ s_load_connect(client_t *c, const char *path)
         { "broker", "sign_public", NRM_CFG_KEY_HEX, c->broker_sign, 0, true, 0, 0, NULL, false },
         { "network", "name", NRM_CFG_ID, net, 0, true, 0, 0, NULL, false },
         { "network", "admin_public", NRM_CFG_KEY_HEX, c->admin, 0, true, 0, 0, NULL, false },
+        { "network", "genesis", NRM_CFG_HEXBLOB, &genesis, NRM_MAX_CERT_BYTES + 128, true, 0, 0, &genesis_len, false },
         { "certificate", "signed", NRM_CFG_HEXBLOB, &cert, NRM_MAX_CERT_BYTES, true, 0, 0, &cert_len, false },
     };
-    if (nrm_config_load(path, f, 6, &err) != 0)
+    if (nrm_config_load(path, f, 7, &err) != 0
+        || nrm_genesis_verify_signed(genesis, genesis_len, &c->genesis, &err) != 0)
         s_die(err.msg);
+    free(genesis);
     free(cert);
 }
 
@@ -268,7 +275,8 @@ main(int argc, char **argv)
     for (size_t i = 0; i < w->count; i++) {
         nrm_cert_t cert;
         if (nrm_cert_verify(w->certs[i].body.data, w->certs[i].body.len, w->certs[i].sig.data,
-                            c.admin, &cert, &err) == 0 && strcmp(cert.org_id, c.to) == 0) {
+                            w->certs[i].cosigs, w->certs[i].ncosigs, &c.genesis, &cert, &err) == 0
+            && strcmp(cert.org_id, c.to) == 0) {
             c.recipient = cert;
             c.have_recipient = true;
         }
@@ -297,6 +305,19 @@ main(int argc, char **argv)
             s_receipt(&c, "duplicate-first");
             s_submit(&c, "duplicate", id);      /* same id, other content */
             s_receipt(&c, k);
+        } else if (strcmp(k, "until-refused") == 0) {
+            /* Valid messages on one open connection, every 20 ms, until
+               the broker refuses one (at most 20 s): how soon a
+               revocation or suspension bites an open connection. */
+            uint64_t end = nrm_now_ms() + 20000;
+            int st = 0;
+            while (nrm_now_ms() < end) {
+                s_submit(&c, "valid", NULL);
+                st = s_receipt(&c, k);
+                if (st != 0)
+                    break;
+                usleep(20000);
+            }
         } else if (strcmp(k, "resend") == 0) {
             s_submit(&c, "valid", NULL);
             s_receipt(&c, "resend-first");

@@ -7,7 +7,7 @@
 #include "nrm_checkpoint.h"
 #include "nrm_crypto.h"
 #include "nrm_merkle.h"
-#include "nrm_registry.h"
+#include "nrm_regadmin.h"
 #include "nrm_util.h"
 #include "testutil.h"
 
@@ -19,11 +19,37 @@ typedef struct {
     bool extra;         /* checkpoints and more messages after record 12 */
 } world_t;
 
-static void
-s_cert(world_t *w, nrm_keys_t *k, const char *id, nrm_record_t *rec, uint8_t **body,
-       size_t *len)
+/* Signs an admin action with the administrator and applies it, as the
+   broker would (records of kind a->action, then ENROLLED on quorum). */
+static int
+s_admin(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_action_t *a, nrm_err_t *err)
+{
+    uint8_t *body = NULL, sig[64];
+    size_t len = 0;
+    nrm_regadmin_result_t res;
+    memcpy(a->admin_pk, nrm_keys_sign_pk(w->admin), 32);
+    a->created_ms = nrm_now_ms();
+    int rc = nrm_action_encode(a, &body, &len, err);
+    if (rc == 0 && nrm_sign(w->admin, NRM_CTX_ADMIN, body, len, sig) != 0)
+        rc = NRM_ECRYPTO;
+    if (rc == 0)
+        rc = nrm_regadmin_apply(store, txn, body, len, sig, 64, nrm_now_ms(), &res, err);
+    free(body);
+    return rc;
+}
+
+/* Enrolls an organisation the way nrm-admin does: its signed request
+   (REQUESTED), then the administrator's approval (APPROVED, and with a
+   quorum of one, ENROLLED): three records. */
+static int
+s_enroll(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_keys_t *k, const char *id, nrm_err_t *err)
 {
     nrm_cert_t c;
+    nrm_action_t a;
+    uint8_t *req = NULL, *signed_req = NULL, sig[64];
+    size_t req_len = 0, signed_len = 0;
+    uint64_t seq;
+    uint8_t leaf[32];
     memset(&c, 0, sizeof c);
     snprintf(c.org_id, sizeof c.org_id, "%s", id);
     snprintf(c.org_type, sizeof c.org_type, "%s", id);
@@ -31,15 +57,40 @@ s_cert(world_t *w, nrm_keys_t *k, const char *id, nrm_record_t *rec, uint8_t **b
     memcpy(c.sign_pk, nrm_keys_sign_pk(k), 32);
     memcpy(c.curve_pk, nrm_keys_curve_pk(k), 32);
     memcpy(c.box_pk, nrm_keys_box_pk(k), 32);
+    c.created_ms = 1;
+    int rc = nrm_request_encode(&c, &req, &req_len, err);
+    if (rc == 0 && nrm_sign(k, NRM_CTX_REQUEST, req, req_len, sig) != 0)
+        rc = NRM_ECRYPTO;
+    if (rc == 0)
+        rc = nrm_signed_encode(req, req_len, sig, &signed_req, &signed_len, err);
+    memset(&a, 0, sizeof a);
+    a.action = NRM_REC_REQUESTED;
+    snprintf(a.org_id, sizeof a.org_id, "%s", id);
+    a.request = signed_req;
+    a.request_len = signed_len;
+    if (rc == 0)
+        rc = s_admin(store, txn, w, &a, err);
+    if (rc == 0)
+        rc = nrm_auditlog_tip(store, txn, &seq, leaf, err);
+    memset(&a, 0, sizeof a);
+    a.action = NRM_REC_APPROVED;
+    snprintf(a.org_id, sizeof a.org_id, "%s", id);
+    c.not_before_ms = nrm_now_ms();
+    c.not_after_ms = c.not_before_ms + 3650ull * 24 * 3600 * 1000 - 1;
+    c.serial = seq;
     memcpy(c.issuer_pk, nrm_keys_sign_pk(w->admin), 32);
-    c.not_before_ms = 1;
-    c.not_after_ms = UINT64_MAX / 2;
-    if (nrm_cert_encode(&c, body, len, NULL) != 0 || nrm_sign(w->admin, NRM_CTX_CERT, *body, *len, rec->signature) != 0)
-        exit(2);
-    rec->kind = NRM_REC_ENROLLED;
-    rec->subject = *body;
-    rec->subject_len = *len;
-    rec->has_signature = true;
+    nrm_sha256(signed_req, signed_len, c.request_hash);
+    if (rc == 0)
+        rc = nrm_cert_encode(&c, &a.cert_body, &a.cert_len, err);
+    if (rc == 0 && nrm_sign(w->admin, NRM_CTX_CERT, a.cert_body, a.cert_len, a.cert_sig) != 0)
+        rc = NRM_ECRYPTO;
+    a.has_cert_sig = true;
+    if (rc == 0)
+        rc = s_admin(store, txn, w, &a, err);
+    free(a.cert_body);
+    free(req);
+    free(signed_req);
+    return rc;
 }
 
 /* One message from police to msdhs, accepted and delivered: two records. */
@@ -66,6 +117,7 @@ s_pair(world_t *w, nrm_store_t *store, MDB_txn *txn, int i, nrm_err_t *err)
         return rc;
     memset(&rec, 0, sizeof rec);
     rec.kind = NRM_REC_ACCEPTED;
+    rec.time_ms = nrm_now_ms();
     snprintf(rec.actor, sizeof rec.actor, "police");
     rec.subject = body;
     rec.subject_len = len;
@@ -122,6 +174,9 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     memcpy(g.broker_sign_pk, nrm_keys_sign_pk(w->broker), 32);
     nrm_random(g.broker_curve_pk, 32);
     g.created_ms = nrm_now_ms();
+    g.nadmins = g.quorum = 1;
+    memcpy(g.admin_sign_pks[0], g.admin_pk, 32);
+    nrm_random(g.admin_curve_pks[0], 32);
     if ((rc = nrm_genesis_encode(&g, &body, &len, err)))
         return rc;
     rec.kind = NRM_REC_GENESIS;
@@ -132,24 +187,25 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     if (nrm_sign(w->admin, NRM_CTX_GENESIS, body, len, rec.signature) != 0)
         return NRM_ECRYPTO;
     rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);    /* 1 */
+    uint8_t *signed_g = NULL;
+    size_t signed_len = 0;
+    if (rc == 0)
+        rc = nrm_signed_encode(body, len, rec.signature, &signed_g, &signed_len, err);
+    if (rc == 0)
+        rc = nrm_registry_set_genesis(store, txn, signed_g, signed_len, err);
+    free(signed_g);
     free(body);
-    if (rc)
-        return rc;
-    s_cert(w, w->police, "police", &rec, &body, &len);
-    rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);    /* 2 */
-    free(body);
-    if (rc)
-        return rc;
-    s_cert(w, w->msdhs, "msdhs", &rec, &body, &len);
-    rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);    /* 3 */
-    free(body);
+    if (rc == 0)
+        rc = s_enroll(store, txn, w, w->police, "police", err);      /* 2..4 */
+    if (rc == 0)
+        rc = s_enroll(store, txn, w, w->msdhs, "msdhs", err);        /* 5..7 */
     if (rc)
         return rc;
 
-    for (int i = 0; i < 4; i++)                                      /* 4..11 */
+    for (int i = 0; i < 4; i++)                                      /* 8..15 */
         if ((rc = s_pair(w, store, txn, i, err)))
             return rc;
-    memset(&rec, 0, sizeof rec);                                     /* 12 */
+    memset(&rec, 0, sizeof rec);                                     /* 16 */
     rec.kind = NRM_REC_REJECTED;
     snprintf(rec.actor, sizeof rec.actor, "police");
     rec.reason_code = NRM_R_MALFORMED;
@@ -157,7 +213,7 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     rc = nrm_auditlog_append(store, txn, &rec, &w->last, leaf, err);
     if (rc || !w->extra)
         return rc;
-    /* 13 CHECKPOINT(12), 14..33 messages, 34 CHECKPOINT(33), 35..44. */
+    /* 17 CHECKPOINT(16), 18..37 messages, 38 CHECKPOINT(37), 39..48. */
     rc = nrm_auditlog_append_checkpoint(store, txn, w->broker, "test", nrm_now_ms(), &seq, err);
     for (int i = 0; rc == 0 && i < 10; i++)
         rc = s_pair(w, store, txn, 10 + i, err);
@@ -440,18 +496,18 @@ test_tree_and_checkpoints(world_t *w)
     nrm_verify_result_t res;
     nrm_verify_opts_t opts = { .threads = 2 };
     CHECK_RC(nrm_auditlog_verify(store, &opts, &res, &err), 0);
-    CHECK(res.count == 44 && res.checkpoints == 2 && res.checkpoint_size == 33);
-    CHECK(res.signatures == 1 + 2 + 2 * 19 + 2);
+    CHECK(res.count == 48 && res.checkpoints == 2 && res.checkpoint_size == 37);
+    CHECK(res.signatures == 2 * 19 + 2);
     MDB_txn *txn = NULL;
     CHECK_RC(nrm_store_read_begin(store, &txn, &err), 0);
     uint64_t ckpt = 0;
     CHECK_RC(nrm_auditlog_checkpoint(store, txn, &ckpt, &err), 0);
-    CHECK(ckpt == 34);
+    CHECK(ckpt == 38);
     nrm_merkle_range_t r;
     nrm_merkle_range_init(&r);
-    nrm_hash_t roots[45];
+    nrm_hash_t roots[49];
     int bad = 0;
-    for (uint64_t seq = 1; seq <= 44; seq++) {
+    for (uint64_t seq = 1; seq <= 48; seq++) {
         nrm_bytes_t b;
         uint8_t leaf[32], root[32];
         if (nrm_auditlog_get(store, txn, seq, &b, &err) != 0)
@@ -463,7 +519,7 @@ test_tree_and_checkpoints(world_t *w)
             bad++;
     }
     CHECK(bad == 0);
-    for (uint64_t size = 1; size <= 44; size++)
+    for (uint64_t size = 1; size <= 48; size++)
         for (uint64_t seq = 1; seq <= size; seq++) {
             nrm_hash_t path[NRM_MERKLE_PATH_MAX];
             size_t len = 0;
@@ -480,17 +536,17 @@ test_tree_and_checkpoints(world_t *w)
                 bad++;
         }
     CHECK(bad == 0);
-    /* The checkpoint note of record 34 signs the root of 1..33. */
+    /* The checkpoint note of record 38 signs the root of 1..37. */
     nrm_bytes_t b;
     nrm_record_t rec;
     nrm_checkpoint_t c;
-    CHECK_RC(nrm_auditlog_get(store, txn, 34, &b, &err), 0);
+    CHECK_RC(nrm_auditlog_get(store, txn, 38, &b, &err), 0);
     CHECK_RC(nrm_record_decode(b.data, b.len, &rec, &err), 0);
     CHECK(rec.kind == NRM_REC_CHECKPOINT);
     CHECK_RC(nrm_checkpoint_open(rec.subject, rec.subject_len, nrm_keys_sign_pk(w->broker),
                                  "nrmbus/test", &c, &err), 0);
-    CHECK(c.size == 33 && memcmp(c.root, roots[33], 32) == 0);
-    CHECK_STR_HAS((const char *) rec.subject, "nrmbus/test\n33\n");
+    CHECK(c.size == 37 && memcmp(c.root, roots[37], 32) == 0);
+    CHECK_STR_HAS((const char *) rec.subject, "nrmbus/test\n37\n");
     /* Another key, another origin: refused. */
     CHECK_RC(nrm_checkpoint_open(rec.subject, rec.subject_len, nrm_keys_sign_pk(w->admin),
                                  NULL, &c, &err), NRM_ECRYPTO);
@@ -518,20 +574,20 @@ test_tamper_table(world_t *w)
         bool trusted;
     } table[] = {
         { "a byte flipped in a record", { OP_FLIP, 20, 0, 30, NULL }, 20, "record 20", false },
-        { "a byte flipped in a checkpoint", { OP_FLIP, 34, 0, 40, NULL }, 34, "record 34", false },
+        { "a byte flipped in a checkpoint", { OP_FLIP, 38, 0, 40, NULL }, 38, "record 38", false },
         { "a record removed", { OP_DELETE, 25, 0, 0, NULL }, 25, "record 25 is missing", false },
         { "two records swapped", { OP_SWAP, 16, 17, 0, NULL }, 16, "moved or swapped", false },
         { "a stored tree entry altered", { OP_TREE_FLIP, 24, 0, 5, NULL }, 24,
           "Merkle tree holds a different leaf", false },
         { "a stored subtree altered", { OP_TREE_FLIP, 32, 0, 40, NULL }, 32,
           "subtree of level 4", false },
-        { "truncated at 20, re-extended, the old checkpoint copied", { OP_REWRITE_COPY_CKPT, 20, 34, 0, NULL },
-          34, "changed after it was signed", false },
+        { "truncated at 20, re-extended, the old checkpoint copied", { OP_REWRITE_COPY_CKPT, 20, 38, 0, NULL },
+          38, "changed after it was signed", false },
         { "truncated at 20, re-extended without checkpoints, checked against a kept checkpoint",
-          { OP_REWRITE, 20, 0, 0, NULL }, 13, "a record in 13..33 was changed", true },
-        { "a checkpoint re-signed by the broker key over another root", { OP_RESIGN, 34, 0, 0, NULL },
-          34, "changed after it was signed", false },
-        { "a checkpoint signed by another key", { OP_FORGE_KEY, 34, 0, 0, NULL }, 34,
+          { OP_REWRITE, 20, 0, 0, NULL }, 17, "a record in 17..37 was changed", true },
+        { "a checkpoint re-signed by the broker key over another root", { OP_RESIGN, 38, 0, 0, NULL },
+          38, "changed after it was signed", false },
+        { "a checkpoint signed by another key", { OP_FORGE_KEY, 38, 0, 0, NULL }, 38,
           "no signature by the key", false },
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
@@ -545,12 +601,12 @@ test_tamper_table(world_t *w)
         uint8_t *note = NULL;
         size_t note_len = 0;
         if (table[i].trusted) {
-            /* An agent kept the checkpoint of record 34 before the rewrite. */
+            /* An agent kept the checkpoint of record 38 before the rewrite. */
             MDB_txn *txn = NULL;
             nrm_bytes_t b;
             nrm_record_t rec;
             if (nrm_store_read_begin(store, &txn, &err) == 0
-                && nrm_auditlog_get(store, txn, 34, &b, &err) == 0
+                && nrm_auditlog_get(store, txn, 38, &b, &err) == 0
                 && nrm_record_decode(b.data, b.len, &rec, &err) == 0) {
                 note = malloc(rec.subject_len);
                 memcpy(note, rec.subject, rec.subject_len);
@@ -596,7 +652,7 @@ main(void)
 {
     if (nrm_crypto_init() != 0)
         return 2;
-    world_t w = { nrm_keys_generate(NRM_KEYS_SIGN), nrm_keys_generate(NRM_KEYS_ALL),
+    world_t w = { nrm_keys_generate(NRM_KEYS_SIGN | NRM_KEYS_CURVE), nrm_keys_generate(NRM_KEYS_ALL),
                   nrm_keys_generate(NRM_KEYS_ALL), nrm_keys_generate(NRM_KEYS_SIGN), 0, false };
     char dir[64], why[600];
     nrm_store_t *store = s_build(&w, dir, sizeof dir);
@@ -604,7 +660,7 @@ main(void)
     nrm_verify_opts_t opts = { .threads = 0 };
     nrm_err_t err;
     CHECK_RC(nrm_auditlog_verify(store, &opts, &res, &err), 0);
-    CHECK(res.count == 12 && w.last == 12);
+    CHECK(res.count == 16 && w.last == 16);
     /* Every leaf links to the next. */
     MDB_txn *txn = NULL;
     CHECK_RC(nrm_store_read_begin(store, &txn, &err), 0);
@@ -612,9 +668,9 @@ main(void)
     uint8_t tip_leaf[32], leaf[32];
     CHECK_RC(nrm_auditlog_tip(store, txn, &tip, tip_leaf, &err), 0);
     nrm_bytes_t last;
-    CHECK_RC(nrm_auditlog_get(store, txn, 12, &last, &err), 0);
+    CHECK_RC(nrm_auditlog_get(store, txn, 16, &last, &err), 0);
     nrm_leaf_hash(last.data, last.len, leaf);
-    CHECK(tip == 12 && memcmp(leaf, tip_leaf, 32) == 0);
+    CHECK(tip == 16 && memcmp(leaf, tip_leaf, 32) == 0);
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
     t_rmdir(dir);
@@ -622,16 +678,22 @@ main(void)
     /* Byte flips in a signed envelope record: caught at that record
        whichever byte it is (decode, signature or link). */
     for (size_t at = 5; at < 120; at += 23)
-        s_case(&w, (surgery_t) { OP_FLIP, 6, 0, at, NULL }, 6, "record 6", __LINE__);
-    s_case(&w, (surgery_t) { OP_FLIP, 4, 0, 60, NULL }, 4, "record 4", __LINE__);
-    s_case(&w, (surgery_t) { OP_DELETE, 7, 0, 0, NULL }, 7, "record 7 is missing", __LINE__);
-    s_case(&w, (surgery_t) { OP_SWAP, 5, 6, 0, NULL }, 5, "record 6", __LINE__);
-    s_case(&w, (surgery_t) { OP_FLIP_LINK, 9, 0, 0, NULL }, 9, "record 9 was altered", __LINE__);
+        s_case(&w, (surgery_t) { OP_FLIP, 10, 0, at, NULL }, 10, "record 10", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 8, 0, 60, NULL }, 8, "record 8", __LINE__);
+    s_case(&w, (surgery_t) { OP_DELETE, 11, 0, 0, NULL }, 11, "record 11 is missing", __LINE__);
+    s_case(&w, (surgery_t) { OP_SWAP, 9, 10, 0, NULL }, 9, "record 10", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP_LINK, 13, 0, 0, NULL }, 13, "record 13 was altered", __LINE__);
     /* The last record is covered by the tip. */
-    s_case(&w, (surgery_t) { OP_FLIP, 0, 0, 20, NULL }, 12, "record 12", __LINE__);
-    s_case(&w, (surgery_t) { OP_DELETE, 0, 0, 0, NULL }, 12, "missing", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 0, 0, 20, NULL }, 16, "record 16", __LINE__);
+    s_case(&w, (surgery_t) { OP_DELETE, 0, 0, 0, NULL }, 16, "missing", __LINE__);
     /* A delivery whose acknowledgement was forged fails at that record. */
-    s_case(&w, (surgery_t) { OP_FLIP, 5, 0, 200, NULL }, 5, "record 5", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 9, 0, 200, NULL }, 9, "record 9", __LINE__);
+    /* Registry records: a changed byte in an approval or an enrollment,
+       a request removed (its approval then approves nothing). */
+    for (size_t at = 10; at < 200; at += 37)
+        s_case(&w, (surgery_t) { OP_FLIP, 3, 0, at, NULL }, 3, "record 3", __LINE__);
+    s_case(&w, (surgery_t) { OP_FLIP, 4, 0, 90, NULL }, 4, "record 4", __LINE__);
+    s_case(&w, (surgery_t) { OP_SWAP, 2, 3, 0, NULL }, 2, "record 3", __LINE__);
     (void) why;
 
     test_tree_and_checkpoints(&w);

@@ -10,16 +10,51 @@
 #include "nrm_registry.h"
 #include "nrm_util.h"
 
+/* Hex in lines of 64 characters, continued on indented lines (the INI
+   reader takes lines of under 200 characters). */
+static void
+s_hex_lines(tool_buf_t *b, const uint8_t *data, size_t len)
+{
+    for (size_t at = 0; at < len; at += 32) {
+        if (at)
+            tool_buf_printf(b, "\n  ");
+        tool_buf_hex(b, data + at, len - at < 32 ? len - at : 32);
+    }
+}
+
+/* The Signed{Genesis} bytes of the folder's store (malloc'd). */
+static int
+s_genesis_bytes(const char *net_dir, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    nrm_store_t *store = NULL;
+    MDB_txn *txn = NULL;
+    MDB_val v;
+    int rc = tool_store_open(net_dir, NRM_STORE_RDONLY, 0, &store, err);
+    if (rc == 0)
+        rc = nrm_store_read_begin(store, &txn, err);
+    if (rc == 0)
+        rc = nrm_store_get(store, txn, "netmeta", "genesis", 7, &v, err);
+    if (rc == 0 && (*out = malloc(v.mv_size)) == NULL)
+        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    if (rc == 0) {
+        memcpy(*out, v.mv_data, v.mv_size);
+        *len = v.mv_size;
+    }
+    nrm_store_read_end(&txn);
+    nrm_store_destroy(&store);
+    return rc;
+}
+
 static int
 s_connect_write(const char *path, const char *org_id, const char *endpoint,
-                const nrm_genesis_t *g, const uint8_t *signed_cert,
-                size_t signed_len, nrm_err_t *err)
+                const nrm_genesis_t *g, const uint8_t *genesis, size_t genesis_len,
+                const uint8_t *signed_cert, size_t signed_len, nrm_err_t *err)
 {
     char z85[41];
     tool_buf_t b;
     int rc;
     /* Hex doubles the certificate; the rest is a few hundred bytes. */
-    tool_buf_init(&b, 2 * (size_t) NRM_MAX_CERT_BYTES + 4096);
+    tool_buf_init(&b, 4 * (size_t) NRM_MAX_CERT_BYTES + 8192);
     rc = nrm_z85_encode(g->broker_curve_pk, z85);
     if (rc != 0) {
         rc = nrm_err_set(err, rc, "cannot encode the broker's CURVE key");
@@ -38,14 +73,13 @@ s_connect_write(const char *path, const char *org_id, const char *endpoint,
     tool_buf_hex(&b, g->broker_sign_pk, NRM_PK_BYTES);
     tool_buf_printf(&b, "\n[network]\nname = %s\nadmin_public = ", g->network);
     tool_buf_hex(&b, g->admin_pk, NRM_PK_BYTES);
+    /* The administrators and quorum: Signed{Genesis}, by admin_public. */
+    tool_buf_printf(&b, "\ngenesis = ");
+    s_hex_lines(&b, genesis, genesis_len);
     /* The INI reader takes lines of under 200 characters: the certificate's
        hex continues on indented lines of 64 characters. */
     tool_buf_printf(&b, "\n[certificate]\nsigned = ");
-    for (size_t at = 0; at < signed_len; at += 32) {
-        if (at)
-            tool_buf_printf(&b, "\n  ");
-        tool_buf_hex(&b, signed_cert + at, signed_len - at < 32 ? signed_len - at : 32);
-    }
+    s_hex_lines(&b, signed_cert, signed_len);
     tool_buf_printf(&b, "\n");
     rc = tool_buf_status(&b, err);
     if (rc != 0)
@@ -100,7 +134,14 @@ admin_connect_emit(const char *net_dir, const char *endpoint, const char *out,
         return nrm_err_set(err, NRM_ETOOBIG, "folder name too long");
     }
     snprintf(endpoint_used, TOOL_ENDPOINT_MAX + 1, "%s", endpoint);
-    return s_connect_write(path_used, org_id, endpoint, g, signed_cert, signed_len, err);
+    uint8_t *genesis = NULL;
+    size_t genesis_len = 0;
+    int rc = s_genesis_bytes(net_dir, &genesis, &genesis_len, err);
+    if (rc == 0)
+        rc = s_connect_write(path_used, org_id, endpoint, g, genesis, genesis_len, signed_cert,
+                             signed_len, err);
+    free(genesis);
+    return rc;
 }
 
 #define S_USAGE \

@@ -1,6 +1,9 @@
-/*  admin_init -- `nrm-admin init`: a new network folder with administrator
-    and broker keys, broker.ini, and a store whose first audit record is the
-    genesis (the keys the network starts from), signed by the administrator.
+/*  admin_init -- `nrm-admin init`: a new network folder with N
+    administrator keys, the broker's keys, broker.ini, and a store whose
+    first audit record is the genesis (the keys the network starts from and
+    the quorum of administrators a certificate needs), signed by the first
+    administrator, and whose second is the routing policy in force
+    (config/policy.ini unless --policy FILE).
 
     Construction cleans up after itself: if a step fails, the files this run
     made are removed, so the command can simply be run again. */
@@ -13,7 +16,8 @@
 #include <unistd.h>
 
 #include "nrm_auditlog.h"
-#include "nrm_registry.h"
+#include "nrm_policy.h"
+#include "nrm_regadmin.h"
 #include "nrm_util.h"
 
 /* Files of a network folder, in the order init makes them. */
@@ -29,7 +33,11 @@ typedef struct {
     size_t         signed_len;
     const uint8_t *sig;
     uint64_t       created_ms;
+    const uint8_t *policy;        /* AdminAction POLICY bytes and signature */
+    size_t         policy_len;
+    const uint8_t *policy_sig;
     uint64_t       seq;           /* out */
+    uint64_t       policy_seq;    /* out */
 } s_genesis_ctx_t;
 
 /* Inside one write transaction: the genesis goes into the registry and
@@ -61,22 +69,67 @@ s_genesis_txn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
     rec.has_signature = true;
     memcpy(rec.signature, ctx->sig, NRM_SIG_BYTES);
     uint8_t leaf[NRM_HASH_BYTES];
-    return nrm_auditlog_append(store, txn, &rec, &ctx->seq, leaf, err);
+    rc = nrm_auditlog_append(store, txn, &rec, &ctx->seq, leaf, err);
+    if (rc)
+        return rc;
+    /* The routing policy, decided as any administrator's change is. */
+    nrm_regadmin_result_t res;
+    rc = nrm_regadmin_apply(store, txn, ctx->policy, ctx->policy_len, ctx->policy_sig, NRM_SIG_BYTES,
+                            ctx->created_ms, &res, err);
+    ctx->policy_seq = res.seq;
+    return rc;
+}
+
+/* The POLICY action of the first administrator, for record 2. */
+static int
+s_policy_action(const nrm_keys_t *admin, const char *file, uint8_t **body, size_t *len,
+                uint8_t sig[NRM_SIG_BYTES], uint64_t now, nrm_err_t *err)
+{
+    nrm_policy_t *pol = NULL;
+    nrm_action_t a;
+    memset(&a, 0, sizeof a);
+    int rc = file ? nrm_policy_load_file(file, &pol, err)
+                  : nrm_policy_parse((const char *) admin_default_policy, admin_default_policy_len,
+                                     "config/policy.ini (built in)", &pol, err);
+    if (rc)
+        return rc;
+    a.action = NRM_REC_POLICY;
+    a.created_ms = now;
+    memcpy(a.admin_pk, nrm_keys_sign_pk(admin), NRM_PK_BYTES);
+    a.policy_version = nrm_policy_version(pol);
+    a.policy_text = (uint8_t *) nrm_policy_text(pol, &a.policy_len);   /* borrowed */
+    snprintf(a.reason, sizeof a.reason, "initial policy");
+    rc = nrm_action_encode(&a, body, len, err);
+    if (rc == 0 && nrm_sign(admin, NRM_CTX_ADMIN, *body, *len, sig) != 0)
+        rc = nrm_err_set(err, NRM_ECRYPTO, "cannot sign the policy");
+    nrm_policy_free(&pol);
+    return rc;
 }
 
 #define S_USAGE \
     "usage: nrm-admin init --dir NET [--network NAME] [--listen ENDPOINT]\n" \
+    "                      [--admins N] [--quorum M] [--policy FILE]\n" \
     "  makes a new network in folder NET (default name " ADMIN_DEFAULT_NETWORK \
-    ", listen " ADMIN_DEFAULT_LISTEN ")\n"
+    ", listen " ADMIN_DEFAULT_LISTEN ")\n" \
+    "  with N administrators (default 1: NET/admin.key, then NET/admin-2.key ...;\n" \
+    "  give each to its administrator), of whom M (default 1) must approve a\n" \
+    "  certificate, and the routing policy FILE (default: config/policy.ini)\n"
 
 int
 admin_cmd_init(int argc, char **argv)
 {
-    const char *dir, *network, *listen_ep;
+    const char *dir, *network, *listen_ep, *admins_text, *quorum_text, *policy_file;
     const tool_opt_t opts[] = {
         { "dir", &dir, NULL }, { "network", &network, NULL }, { "listen", &listen_ep, NULL },
-        { NULL, NULL, NULL },
+        { "admins", &admins_text, NULL }, { "quorum", &quorum_text, NULL },
+        { "policy", &policy_file, NULL }, { NULL, NULL, NULL },
     };
+    uint64_t nadmins = 1, quorum = 1;
+    nrm_keys_t *others[NRM_MAX_ADMINS] = { NULL };
+    char other_paths[NRM_MAX_ADMINS][TOOL_PATH_MAX];
+    bool other_made[NRM_MAX_ADMINS] = { false };
+    uint8_t *pol_body = NULL, pol_sig[NRM_SIG_BYTES];
+    size_t pol_len = 0;
     const tool_cmdline_t cl = { "nrm-admin", "init", S_USAGE, opts, NULL, 0 };
     admin_ini_t ini;
     nrm_err_t err;
@@ -96,6 +149,14 @@ admin_cmd_init(int argc, char **argv)
     code = TOOL_EXIT_FAIL;
 
     memset(&err, 0, sizeof err);
+    if ((admins_text && tool_u64_parse(admins_text, 1, NRM_MAX_ADMINS, &nadmins, "--admins", &err) != 0)
+        || (quorum_text && tool_u64_parse(quorum_text, 1, NRM_MAX_ADMINS, &quorum, "--quorum", &err) != 0)
+        || (quorum > nadmins && nrm_err_set(&err, NRM_EINVAL, "--quorum %llu is more than the %llu "
+                                            "administrators", (unsigned long long) quorum,
+                                            (unsigned long long) nadmins))) {
+        admin_fail(&err);
+        return TOOL_EXIT_USAGE;
+    }
     admin_ini_defaults(&ini);
     if (network != NULL) {
         if (!nrm_id_valid(network)) {
@@ -152,11 +213,22 @@ admin_cmd_init(int argc, char **argv)
     if (nrm_mkdirs(sub, 0755, &err) != 0)
         goto fail;
 
-    admin = nrm_keys_generate(NRM_KEYS_SIGN);
+    admin = nrm_keys_generate(NRM_KEYS_SIGN | NRM_KEYS_CURVE);
     broker = nrm_keys_generate(NRM_KEYS_SIGN | NRM_KEYS_CURVE);
     if (admin == NULL || broker == NULL) {
         nrm_err_set(&err, NRM_ENOMEM, "cannot generate keys");
         goto fail;
+    }
+    for (uint64_t i = 1; i < nadmins; i++) {
+        if (nrm_path(other_paths[i], sizeof other_paths[i], "%s/admin-%llu.key", dir,
+                     (unsigned long long) i + 1) != 0
+            || (others[i] = nrm_keys_generate(NRM_KEYS_SIGN | NRM_KEYS_CURVE)) == NULL) {
+            nrm_err_set(&err, NRM_ENOMEM, "cannot generate administrator key %llu", (unsigned long long) i + 1);
+            goto fail;
+        }
+        other_made[i] = true;
+        if (nrm_keys_save(others[i], other_paths[i], &err) != 0)
+            goto fail;
     }
     made[F_BROKER_KEY] = true;
     if (nrm_keys_save(broker, paths[F_BROKER_KEY], &err) != 0)
@@ -172,6 +244,15 @@ admin_cmd_init(int argc, char **argv)
     memcpy(g.broker_sign_pk, nrm_keys_sign_pk(broker), NRM_PK_BYTES);
     memcpy(g.broker_curve_pk, nrm_keys_curve_pk(broker), NRM_PK_BYTES);
     g.created_ms = nrm_now_ms();
+    g.nadmins = (uint32_t) nadmins;
+    g.quorum = (uint32_t) quorum;
+    for (uint64_t i = 0; i < nadmins; i++) {
+        const nrm_keys_t *k = i == 0 ? admin : others[i];
+        memcpy(g.admin_sign_pks[i], nrm_keys_sign_pk(k), NRM_PK_BYTES);
+        memcpy(g.admin_curve_pks[i], nrm_keys_curve_pk(k), NRM_PK_BYTES);
+    }
+    if (s_policy_action(admin, policy_file, &pol_body, &pol_len, pol_sig, g.created_ms, &err) != 0)
+        goto fail;
     if (nrm_genesis_encode(&g, &body, &body_len, &err) != 0)
         goto fail;
     if (nrm_sign(admin, NRM_CTX_GENESIS, body, body_len, sig) != 0) {
@@ -187,6 +268,7 @@ admin_cmd_init(int argc, char **argv)
     ctx = (s_genesis_ctx_t) {
         .body = body, .body_len = body_len, .signed_bytes = signed_bytes,
         .signed_len = signed_len, .sig = sig, .created_ms = g.created_ms,
+        .policy = pol_body, .policy_len = pol_len, .policy_sig = pol_sig,
     };
     if (nrm_store_write(store, s_genesis_txn, &ctx, &err) != 0) {
         nrm_err_prefix(&err, "cannot write the genesis");
@@ -208,8 +290,13 @@ admin_cmd_init(int argc, char **argv)
     printf("  broker keys        %s  (sign %s, curve %s)\n", paths[F_BROKER_KEY],
            fp_bsign, fp_bcurve);
     printf("  broker config      %s  (listen %s)\n", paths[F_BROKER_INI], ini.listen);
-    printf("  audit log          %s/data  (record %llu: genesis)\n", dir,
-           (unsigned long long) ctx.seq);
+    for (uint64_t i = 1; i < nadmins; i++) {
+        nrm_fingerprint(g.admin_sign_pks[i], fp_admin);
+        printf("  administrator key  %s  (sign %s)\n", other_paths[i], fp_admin);
+    }
+    printf("  quorum             %u of %u administrators approve each certificate\n", g.quorum, g.nadmins);
+    printf("  audit log          %s/data  (record %llu: genesis, record %llu: routing policy)\n", dir,
+           (unsigned long long) ctx.seq, (unsigned long long) ctx.policy_seq);
     printf("next: nrm-admin enroll --dir %s ORG/request.nrm, then nrm-broker --dir %s\n",
            dir, dir);
     code = TOOL_EXIT_OK;
@@ -221,10 +308,16 @@ fail:
     for (int i = F_COUNT - 1; i >= 0; i--)
         if (made[i] && unlink(paths[i]) != 0 && errno != ENOENT)
             fprintf(stderr, "nrm-admin: cannot remove %s: %s\n", paths[i], strerror(errno));
+    for (int i = 1; i < NRM_MAX_ADMINS; i++)
+        if (other_made[i] && unlink(other_paths[i]) != 0 && errno != ENOENT)
+            fprintf(stderr, "nrm-admin: cannot remove %s: %s\n", other_paths[i], strerror(errno));
 out:
     nrm_store_destroy(&store);
     nrm_keys_destroy(&admin);
     nrm_keys_destroy(&broker);
+    for (int i = 0; i < NRM_MAX_ADMINS; i++)
+        nrm_keys_destroy(&others[i]);
+    free(pol_body);
     free(body);
     free(signed_bytes);
     return code;

@@ -50,25 +50,6 @@ admin_ini_save(const char *net_dir, const admin_ini_t *ini, nrm_err_t *err)
     return nrm_netconf_save(net_dir, ini, err);
 }
 
-int
-admin_key_load(const char *net_dir, nrm_keys_t **keys, nrm_err_t *err)
-{
-    char path[TOOL_PATH_MAX];
-    *keys = NULL;
-    if (nrm_path(path, sizeof path, "%s/admin.key", net_dir) != 0)
-        return nrm_err_set(err, NRM_ETOOBIG, "folder name too long");
-    int rc = nrm_keys_load(path, keys, err);
-    if (rc != 0) {
-        nrm_err_prefix(err, "administrator key %s", path);
-        return rc;
-    }
-    if (nrm_keys_sign_pk(*keys) == NULL) {
-        nrm_keys_destroy(keys);
-        return nrm_err_set(err, NRM_EINVAL, "%s holds no signing key", path);
-    }
-    return 0;
-}
-
 void
 admin_validity_format(uint64_t not_before_ms, uint64_t not_after_ms,
                       char *buf, size_t size)

@@ -14,24 +14,16 @@
 #include "nrm_checkpoint.h"
 #include "nrm_merkle.h"
 #include "nrm_registry.h"
+#include "nrm_replay.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
-
-/* Signing keys of the organisations enrolled so far in the walk. */
-typedef struct {
-    char    id[NRM_ID_MAX + 1];
-    uint8_t pk[NRM_PK_BYTES];
-} s_key_t;
 
 typedef struct {
     const char *ref;
     audit_row_t    *rows;       /* in log order, so sorted by seq */
     size_t      count, cap;
     nrm_err_t   walk_err;   /* why the walk stopped, if it did */
-    bool        have_genesis;
-    nrm_genesis_t genesis;
-    s_key_t    *keys;
-    size_t      nkeys;
+    nrm_replay_t *reg;      /* the registry as of the record walked */
 } s_case_t;
 
 static audit_row_t *
@@ -76,45 +68,19 @@ s_accepted(const s_case_t *c, uint64_t seq)
     return NULL;
 }
 
-/* Keeps the signing key of an enrolled organisation whose certificate
-   the administrator of GENESIS signed. */
-static int
-s_key_add(s_case_t *c, const nrm_record_t *rec)
-{
-    nrm_cert_t cert;
-    nrm_err_t derr;
-    if (!c->have_genesis || !rec->has_signature || c->nkeys >= NRM_MAX_CERTS
-        || nrm_cert_verify(rec->subject, rec->subject_len, rec->signature, c->genesis.admin_pk,
-                           &cert, &derr) != 0)
-        return 0;
-    if (c->nkeys % 64 == 0) {
-        s_key_t *k = realloc(c->keys, (c->nkeys + 64) * sizeof *k);
-        if (!k) {
-            nrm_err_set(&c->walk_err, NRM_ENOMEM, "out of memory");
-            return -1;
-        }
-        c->keys = k;
-    }
-    snprintf(c->keys[c->nkeys].id, sizeof c->keys[c->nkeys].id, "%s", cert.org_id);
-    memcpy(c->keys[c->nkeys].pk, cert.sign_pk, NRM_PK_BYTES);
-    c->nkeys++;
-    return 0;
-}
-
-/* Checks a step's signature with the key enrolled for org so far. */
+/* Checks a step's signature with the key of org at this point of the
+   replayed registry (during a rotation, the old key too). */
 static void
 s_check_sig(const s_case_t *c, audit_row_t *r, const nrm_record_t *rec, const char *org,
             const char *ctx)
 {
+    const nrm_replay_org_t *o = nrm_replay_org(c->reg, org);
     r->sig_checked = true;
-    r->sig_ok = false;
-    for (size_t i = c->nkeys; i-- > 0;)
-        if (strcmp(c->keys[i].id, org) == 0) {
-            r->sig_ok = rec->has_signature
-                        && nrm_verify(c->keys[i].pk, ctx, rec->subject, rec->subject_len,
-                                      rec->signature) == 0;
-            return;
-        }
+    r->sig_ok = o && rec->has_signature
+                && (nrm_verify(o->cert.sign_pk, ctx, rec->subject, rec->subject_len,
+                               rec->signature) == 0
+                    || (o->has_old && nrm_verify(o->old.sign_pk, ctx, rec->subject,
+                                                 rec->subject_len, rec->signature) == 0));
 }
 
 /* Proves each step's record in the latest checkpoint: the note verified
@@ -127,13 +93,14 @@ s_prove_rows(s_case_t *c, nrm_store_t *store, MDB_txn *txn)
     nrm_record_t rec;
     nrm_checkpoint_t cp;
     nrm_err_t err;
-    if (!c->have_genesis || nrm_auditlog_checkpoint(store, txn, &ckpt, &err) != 0 || ckpt == 0
+    const nrm_genesis_t *g = nrm_replay_genesis(c->reg);
+    if (!g || nrm_auditlog_checkpoint(store, txn, &ckpt, &err) != 0 || ckpt == 0
         || nrm_auditlog_get(store, txn, ckpt, &bytes, &err) != 0
         || nrm_record_decode(bytes.data, bytes.len, &rec, &err) != 0)
         return;
     char origin[NRM_CHECKPOINT_ORIGIN_MAX + 1];
-    nrm_checkpoint_origin(c->genesis.network, origin);
-    int rc = nrm_checkpoint_open(rec.subject, rec.subject_len, c->genesis.broker_sign_pk, origin,
+    nrm_checkpoint_origin(g->network, origin);
+    int rc = nrm_checkpoint_open(rec.subject, rec.subject_len, g->broker_sign_pk, origin,
                                  &cp, &err);
     nrm_record_clear(&rec);
     if (rc)
@@ -180,10 +147,13 @@ s_each(void *vctx, uint64_t key_seq, nrm_bytes_t bytes, const nrm_record_t *rec,
         return 0;
     }
     memset(&derr, 0, sizeof derr);
-    if (rec->kind == NRM_REC_GENESIS && !c->have_genesis)
-        c->have_genesis = nrm_genesis_decode(rec->subject, rec->subject_len, &c->genesis, &derr) == 0;
-    if (rec->kind == NRM_REC_ENROLLED)
-        return s_key_add(c, rec);
+    char why[400];
+    /* A registry record that does not replay is for verify to report; the
+       keys of later steps are then those before it. */
+    if (nrm_replay_apply(c->reg, rec, why, sizeof why) == NRM_ENOMEM) {
+        nrm_err_set(&c->walk_err, NRM_ENOMEM, "out of memory");
+        return -1;
+    }
     if (rec->kind == NRM_REC_ACCEPTED || rec->kind == NRM_REC_REJECTED) {
         nrm_envelope_t env;
         if (nrm_envelope_decode(rec->subject, rec->subject_len, &env, &derr) != 0)
@@ -366,6 +336,10 @@ audit_cmd_case(int argc, char **argv)
         code = TOOL_EXIT_USAGE;
         goto fail;
     }
+    if (!(c.reg = nrm_replay_new())) {
+        nrm_err_set(&err, NRM_ENOMEM, "out of memory");
+        goto fail;
+    }
     if (nrm_store_read_begin(store, &txn, &err) != 0)
         goto fail;
     if (nrm_auditlog_each(store, txn, 1, s_each, &c, &err) != 0) {
@@ -395,6 +369,6 @@ out:
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
     free(c.rows);
-    free(c.keys);
+    nrm_replay_destroy(&c.reg);
     return code;
 }
