@@ -11,6 +11,7 @@
         in its own read transaction as `nrm-audit prove` does: median, p99,
         max. */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,16 @@ s_verify_loop(void *arg)
     return NULL;
 }
 
+/* CPU seconds used by this process so far (all threads). */
+static double
+s_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6
+         + (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
+}
+
 static int
 s_sigs(double seconds)
 {
@@ -67,6 +78,7 @@ s_sigs(double seconds)
         pthread_t th[2];
         s_job_t jobs[2];
         uint64_t total = 0;
+        double cpu0 = s_cpu();
         for (int t = 0; t < threads; t++) {
             jobs[t] = (s_job_t) { nrm_keys_sign_pk(k), sig, msg, sizeof msg, seconds, 0 };
             pthread_create(&th[t], NULL, s_verify_loop, &jobs[t]);
@@ -75,8 +87,8 @@ s_sigs(double seconds)
             pthread_join(th[t], NULL);
             total += jobs[t].count;
         }
-        printf("verify, %d thread%s: %.0f/s\n", threads, threads > 1 ? "s" : " ",
-               (double) total / seconds);
+        printf("verify, %d thread%s: %.0f/s (%.0f per CPU-second)\n", threads,
+               threads > 1 ? "s" : " ", (double) total / seconds, (double) total / (s_cpu() - cpu0));
     }
     nrm_keys_destroy(&k);
     return 0;

@@ -95,7 +95,7 @@ audit_cmd_verify(int argc, char **argv)
     }
     prog.start_ms = nrm_now_ms();
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    nrm_verify_opts_t vopts = { .threads = cpus > 0 ? (unsigned) cpus : 1,
+    nrm_verify_opts_t vopts = { .threads = cpus > 1 ? (unsigned) cpus - 1 : 1,
                                 .progress = isatty(STDERR_FILENO) ? s_progress : NULL,
                                 .pctx = &prog, .trusted_note = note,
                                 .trusted_len = note_len };

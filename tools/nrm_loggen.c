@@ -1,12 +1,13 @@
-/*  nrm-loggen -- writes a realistic audit log for benchmarks: a GENESIS, two
-    enrolled organisations, then N records of referrals accepted and
-    delivered, each signed for real by its sender or recipient, with a
-    broker checkpoint every 1000 records, appended through the same
-    nrm_auditlog_append as the broker (chain, Merkle tree, checkpoints) in
+/*  nrm-loggen -- fills a network's audit log for benchmarks: on a network
+    made by the real tools (nrm-admin init, nrm-agent keygen of "police" and
+    "msdhs", nrm-admin enroll), with the broker stopped, it appends records
+    up to N of referrals from police to msdhs accepted and delivered, each
+    signed for real with the organisations' keys, and a broker checkpoint
+    every 1000 records signed with NET/broker.key, through the same
+    nrm_auditlog_append as the broker (chain, Merkle tree, checkpoints), in
     write transactions of 20,000 records.
 
-    usage: nrm-loggen --dir OUT --records N
-    OUT/data is the log store; OUT/broker.pub holds the broker key (hex).
+    usage: nrm-loggen --dir NET --police ORG --msdhs ORG --records N
     Not part of an installation: a tool for docs/performance.md. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "nrm_auditlog.h"
 #include "nrm_crypto.h"
+#include "nrm_netconf.h"
 #include "nrm_registry.h"
 #include "nrm_util.h"
 
@@ -21,8 +23,9 @@
 #define S_CKPT_EVERY  1000
 
 typedef struct {
-    nrm_keys_t *admin, *broker, *police, *msdhs;
-    uint64_t    target, done;
+    nrm_keys_t *broker, *police, *msdhs;
+    char        network[NRM_ID_MAX + 1];
+    uint64_t    target;
 } s_gen_t;
 
 static int
@@ -31,76 +34,6 @@ s_append(nrm_store_t *store, MDB_txn *txn, nrm_record_t *rec, uint64_t *seq, nrm
     uint8_t leaf[NRM_HASH_BYTES];
     rec->time_ms = nrm_now_ms();
     return nrm_auditlog_append(store, txn, rec, seq, leaf, err);
-}
-
-static int
-s_enroll(s_gen_t *g, nrm_store_t *store, MDB_txn *txn, nrm_keys_t *k, const char *id,
-         nrm_err_t *err)
-{
-    nrm_cert_t c;
-    nrm_record_t rec;
-    uint8_t *body = NULL;
-    size_t len = 0;
-    uint64_t seq;
-    memset(&c, 0, sizeof c);
-    memset(&rec, 0, sizeof rec);
-    snprintf(c.org_id, sizeof c.org_id, "%s", id);
-    snprintf(c.org_type, sizeof c.org_type, "%s", id);
-    snprintf(c.name, sizeof c.name, "Benchmark %s", id);
-    memcpy(c.sign_pk, nrm_keys_sign_pk(k), 32);
-    memcpy(c.curve_pk, nrm_keys_curve_pk(k), 32);
-    memcpy(c.box_pk, nrm_keys_box_pk(k), 32);
-    memcpy(c.issuer_pk, nrm_keys_sign_pk(g->admin), 32);
-    c.not_before_ms = nrm_now_ms();
-    c.not_after_ms = c.not_before_ms + 365ull * 86400000ull;
-    int rc = nrm_cert_encode(&c, &body, &len, err);
-    if (rc)
-        return rc;
-    rec.kind = NRM_REC_ENROLLED;
-    snprintf(rec.actor, sizeof rec.actor, "admin");
-    rec.subject = body;
-    rec.subject_len = len;
-    rec.has_signature = true;
-    rc = nrm_sign(g->admin, NRM_CTX_CERT, body, len, rec.signature);
-    if (rc == 0)
-        rc = s_append(store, txn, &rec, &seq, err);
-    free(body);
-    return rc;
-}
-
-static int
-s_start_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
-{
-    s_gen_t *g = ctx;
-    nrm_genesis_t gen;
-    nrm_record_t rec;
-    uint8_t *body = NULL;
-    size_t len = 0;
-    uint64_t seq;
-    memset(&gen, 0, sizeof gen);
-    memset(&rec, 0, sizeof rec);
-    snprintf(gen.network, sizeof gen.network, "bench");
-    memcpy(gen.admin_pk, nrm_keys_sign_pk(g->admin), 32);
-    memcpy(gen.broker_sign_pk, nrm_keys_sign_pk(g->broker), 32);
-    memcpy(gen.broker_curve_pk, nrm_keys_curve_pk(g->broker), 32);
-    gen.created_ms = nrm_now_ms();
-    int rc = nrm_genesis_encode(&gen, &body, &len, err);
-    if (rc)
-        return rc;
-    rec.kind = NRM_REC_GENESIS;
-    snprintf(rec.actor, sizeof rec.actor, "admin");
-    rec.subject = body;
-    rec.subject_len = len;
-    rec.has_signature = true;
-    rc = nrm_sign(g->admin, NRM_CTX_GENESIS, body, len, rec.signature);
-    if (rc == 0)
-        rc = s_append(store, txn, &rec, &seq, err);
-    free(body);
-    if (rc == 0)
-        rc = s_enroll(g, store, txn, g->police, "police", err);
-    if (rc == 0)
-        rc = s_enroll(g, store, txn, g->msdhs, "msdhs", err);
-    return rc;
 }
 
 /* One referral accepted and delivered: two records. */
@@ -179,44 +112,57 @@ s_chunk_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         if (rc == 0)
             rc = nrm_auditlog_checkpoint(store, txn, &ckpt, err);
         if (rc == 0 && tip + 2 - ckpt >= S_CKPT_EVERY)
-            rc = nrm_auditlog_append_checkpoint(store, txn, g->broker, "bench", nrm_now_ms(),
+            rc = nrm_auditlog_append_checkpoint(store, txn, g->broker, g->network, nrm_now_ms(),
                                                 &seq, err);
     }
     return rc;
+}
+
+static int
+s_load(const char *dir, const char *file, nrm_keys_t **keys, nrm_err_t *err)
+{
+    char path[4096];
+    if (nrm_path(path, sizeof path, "%s/%s", dir, file) != 0)
+        return nrm_err_set(err, NRM_ETOOBIG, "path too long");
+    return nrm_keys_load(path, keys, err);
 }
 
 int
 main(int argc, char **argv)
 {
     static const char *const dbs[] = { NRM_BROKER_DBS, NULL };
-    const char *dir = NULL;
+    const char *dir = NULL, *police = NULL, *msdhs = NULL;
     uint64_t n = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--dir") == 0)
             dir = argv[i + 1];
+        else if (strcmp(argv[i], "--police") == 0)
+            police = argv[i + 1];
+        else if (strcmp(argv[i], "--msdhs") == 0)
+            msdhs = argv[i + 1];
         else if (strcmp(argv[i], "--records") == 0)
             n = strtoull(argv[i + 1], NULL, 10);
     }
-    if (!dir || n < 10 || n > 1000000000ull) {
-        fprintf(stderr, "usage: nrm-loggen --dir OUT --records N (N from 10 to 10^9)\n");
+    if (!dir || !police || !msdhs || n < 10 || n > 1000000000ull) {
+        fprintf(stderr, "usage: nrm-loggen --dir NET --police ORG --msdhs ORG --records N "
+                "(N from 10 to 10^9)\n");
         return 2;
     }
     char path[4096];
     nrm_err_t err = { 0, 0, "" };
     nrm_store_t *store = NULL;
-    s_gen_t g = { NULL, NULL, NULL, NULL, n, 0 };
+    nrm_netconf_t conf;
+    s_gen_t g = { NULL, NULL, NULL, "", n };
     int code = 1;
     if (nrm_crypto_init() != 0)
         return 1;
-    g.admin = nrm_keys_generate(NRM_KEYS_SIGN);
-    g.broker = nrm_keys_generate(NRM_KEYS_SIGN | NRM_KEYS_CURVE);
-    g.police = nrm_keys_generate(NRM_KEYS_ALL);
-    g.msdhs = nrm_keys_generate(NRM_KEYS_ALL);
-    if (!g.admin || !g.broker || !g.police || !g.msdhs)
+    if (nrm_netconf_load(dir, &conf, &err) != 0 || s_load(dir, "broker.key", &g.broker, &err) != 0
+        || s_load(police, "secret.keys", &g.police, &err) != 0
+        || s_load(msdhs, "secret.keys", &g.msdhs, &err) != 0)
         goto out;
-    if (nrm_path(path, sizeof path, "%s/data", dir) != 0 || nrm_mkdirs(path, 0700, &err) != 0
-        || nrm_store_open(path, dbs, 0, &store, &err) != 0
-        || nrm_store_write(store, s_start_fn, &g, &err) != 0)
+    snprintf(g.network, sizeof g.network, "%s", conf.network);
+    if (nrm_path(path, sizeof path, "%s/data", dir) != 0
+        || nrm_store_open(path, dbs, 0, &store, &err) != 0)
         goto out;
     uint64_t start = nrm_now_ms(), last = 0;
     for (;;) {
@@ -237,20 +183,13 @@ main(int argc, char **argv)
         if (tip >= n)
             break;
     }
-    char hex[65];
-    nrm_hex_encode(nrm_keys_sign_pk(g.broker), 32, hex);
-    hex[64] = '\n';
-    if (nrm_path(path, sizeof path, "%s/broker.pub", dir) != 0
-        || nrm_file_write(path, hex, 65, 0644, &err) != 0)
-        goto out;
-    fprintf(stderr, "wrote %llu records in %.1f s\n", (unsigned long long) last,
+    fprintf(stderr, "wrote records up to %llu in %.1f s\n", (unsigned long long) last,
             (double) (nrm_now_ms() - start) / 1000.0);
     code = 0;
 out:
     if (code)
         fprintf(stderr, "nrm-loggen: %s\n", err.msg);
     nrm_store_destroy(&store);
-    nrm_keys_destroy(&g.admin);
     nrm_keys_destroy(&g.broker);
     nrm_keys_destroy(&g.police);
     nrm_keys_destroy(&g.msdhs);
