@@ -89,7 +89,7 @@ s_decide(const uint8_t broker_pk[NRM_PK_BYTES], const char *origin, const nrm_wi
     nrm_err_t why = { 0, 0, "" };
     if (nrm_checkpoint_open(w->note.data, w->note.len, broker_pk, origin, &r->fresh, &why) != 0) {
         r->outcome = AGENT_CKPT_BAD;
-        snprintf(r->why, sizeof r->why, "checkpoint refused: %s", why.msg);
+        snprintf(r->why, sizeof r->why, "checkpoint refused: %.300s", why.msg);
         return;
     }
     if (!trusted) {
@@ -122,7 +122,7 @@ s_decide(const uint8_t broker_pk[NRM_PK_BYTES], const char *origin, const nrm_wi
                                       path, w->proof_count, &why) != 0) {
         r->outcome = AGENT_CKPT_INCONSISTENT;
         snprintf(r->why, sizeof r->why, "the checkpoint of %llu records does not extend the "
-                 "trusted one of %llu records (%s): the log was forked or rewritten",
+                 "trusted one of %llu records (%.200s): the log was forked or rewritten",
                  (unsigned long long) r->fresh.size, (unsigned long long) trusted->size, why.msg);
         return;
     }
