@@ -29,6 +29,7 @@ typedef struct {
     char type[NRM_TYPE_MAX + 1];
     char name[NRM_NAME_MAX + 1];
     char jurisdiction[NRM_NAME_MAX + 1];
+    uint64_t retention_days;       /* [retention] inbox_days; 0 keeps bodies */
 } agent_org_t;
 
 /* ORG/connect.ini, from the administrators. */
@@ -47,14 +48,40 @@ typedef struct {
 int agent_org_path(char *buf, const char *dir, const char *name, nrm_err_t *err) NRM_WUR;
 /* Reads and validates ORG/org.ini. */
 int agent_org_load(const char *dir, agent_org_t *org, nrm_err_t *err) NRM_WUR;
-/* Reads ORG/connect.ini, verifies the certificate in it against the
-   administrator key and checks that it is this organisation's (id and every
-   public key equal to those of keys). */
-int agent_connect_load(const char *dir, const agent_org_t *org, const nrm_keys_t *keys,
-                       agent_connect_t *conn, nrm_err_t *err) NRM_WUR;
+/* Files of a key rotation (docs/files.md): the new keys made by
+   `keygen --rotate` until the rotated certificate arrives, the request for
+   the administrators, the certificate in force after the rotation, and
+   the folder of retired key sets (kept to open bodies sealed to them). */
+#define AGENT_NEXT_KEYS      "secret.keys.next"
+#define AGENT_ROTATE_REQUEST "rotate-request.nrm"
+#define AGENT_CERT_FILE      "certificate.nrm"
+#define AGENT_RETIRED_DIR    "retired"
+#define AGENT_RETIRED_MAX    16
+
+/* Loads ORG/secret.keys and ORG/connect.ini, verifies the certificate in
+   it (or the newer one of ORG/certificate.nrm after a rotation) against
+   the administrators of its genesis, and checks that it is this
+   organisation's and holds the public keys of the keys returned (see
+   agent_keys_settle). On failure *keys is NULL and conn cleared. */
+int agent_identity_load(const char *dir, const agent_org_t *org, nrm_keys_t **keys,
+                        agent_connect_t *conn, nrm_err_t *err) NRM_WUR;
+/* Makes *keys the key set that cert holds: secret.keys, or, when cert is
+   a rotation's, ORG/secret.keys.next, which then becomes secret.keys
+   while the old set moves to ORG/retired/FINGERPRINT.keys. Each file step
+   is atomic and a crash between them is finished by the next call.
+   Refuses a certificate that holds neither set. */
+int agent_keys_settle(const char *dir, const nrm_cert_t *cert, nrm_keys_t **keys,
+                      nrm_err_t *err) NRM_WUR;
 void agent_connect_clear(agent_connect_t *conn);
 /* Loads ORG/secret.keys and checks that it holds all three key pairs. */
 int agent_keys_load(const char *dir, nrm_keys_t **keys, nrm_err_t *err) NRM_WUR;
+/* Loads ORG/secret.keys.next, the keys of a rotation not yet in force
+   (*next stays NULL when there is none). */
+int agent_keys_next(const char *dir, nrm_keys_t **next, nrm_err_t *err) NRM_WUR;
+/* Loads the key sets of ORG/retired (at most max; none when it does not
+   exist). The caller destroys out[0 .. *n). */
+int agent_keys_retired(const char *dir, nrm_keys_t **out, size_t max, size_t *n,
+                       nrm_err_t *err) NRM_WUR;
 
 /* Parses a decimal integer in [min, max] (the whole string). */
 int agent_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out) NRM_WUR;
@@ -76,6 +103,7 @@ int agent_cmd_send(int argc, char **argv);
 int agent_cmd_outbox(int argc, char **argv);
 int agent_cmd_inbox(int argc, char **argv);
 int agent_cmd_wait(int argc, char **argv);
+int agent_cmd_purge(int argc, char **argv);
 int agent_cmd_checkpoint(int argc, char **argv);
 
 #endif

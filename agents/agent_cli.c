@@ -2,6 +2,8 @@
     sign and queue durably), outbox, inbox and wait. They work on the agent
     store directly, whether or not `nrm-agent run` or the broker is up. */
 #include "agent.h"
+#include "agent_send.h"
+#include "agent_docs.h"
 #include "agent_store.h"
 #include "agent_checkpoint.h"
 #include "agent_verify.h"
@@ -30,11 +32,17 @@ s_send_help(FILE *out)
     fprintf(out,
         "Usage: nrm-agent send --dir ORG --to ID --type TYPE --case REF\n"
         "                      [--file DOC.json] [--reply-to MSGID] [--priority 0..3]\n"
+        "                      [--purpose NAME] [--destination CC]\n"
         "\n"
-        "Seals the JSON document to the recipient's key, signs the envelope and\n"
-        "stores it in the outbox durably; then prints the message id (32 hex\n"
-        "characters) on stdout. `nrm-agent run` sends it when it can; this\n"
-        "command works whether or not the daemon or the broker is up.\n"
+        "Checks the JSON document against the body schema of TYPE (errors name\n"
+        "the field path), removes the fields the policy (ORG/policy.ini,\n"
+        "[minimise.<recipient type>]) does not let the recipient have for the\n"
+        "purpose and says which on stderr, refuses personal data without\n"
+        "consent or a lawful basis, seals the body to the recipient's key,\n"
+        "signs the envelope and stores it in the outbox durably; then prints\n"
+        "the message id (32 hex characters) on stdout. `nrm-agent run` sends\n"
+        "it when it can; this command works whether or not the daemon or the\n"
+        "broker is up. docs/referrals.md describes every type.\n"
         "\n"
         "  --dir ORG        organisation folder\n"
         "  --to ID          recipient organisation id (must be in the directory,\n"
@@ -45,7 +53,12 @@ s_send_help(FILE *out)
         "  --file DOC.json  the document, a JSON object of at most %u bytes;\n"
         "                   '-' reads stdin; without --file the document is {}\n"
         "  --reply-to ID    message id (32 hex characters) this one answers\n"
-        "  --priority N     0 routine (default) .. 3 immediate\n",
+        "  --priority N     0 routine (default) .. 3 immediate; a child, high risk\n"
+        "                   or immediate urgency in the document raises it to 3\n"
+        "  --purpose NAME   why the data is shared: the key of the policy's\n"
+        "                   [minimise.<recipient type>] rule (default: its 'any')\n"
+        "  --destination CC ISO 3166-1 alpha-2 country the data goes to (cross-\n"
+        "                   border; required for a foreign recipient)\n",
         NRM_MAX_DOC_BYTES);
 }
 
@@ -105,115 +118,57 @@ s_read_doc(const char *path, uint8_t **doc, size_t *len, nrm_err_t *err)
     return 0;
 }
 
-/* The document must be a JSON object; the error names file, line and column
-   (it is the user's own file, so jansson's text may be shown). */
-static int
-s_check_doc(const char *name, const uint8_t *doc, size_t len, nrm_err_t *err)
-{
-    json_error_t jerr;
-    json_t *root;
-    int rc = 0;
-
-    root = json_loadb((const char *) doc, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL)
-        return nrm_err_set(err, NRM_EINVAL, "%s:%d:%d: not valid JSON: %s", name,
-                           jerr.line, jerr.column, jerr.text);
-    if (!json_is_object(root))
-        rc = nrm_err_set(err, NRM_EINVAL, "%s: the document must be a JSON object "
-                         "({...}), not an array or a single value", name);
-    json_decref(root);
-    return rc;
-}
-
 typedef struct {
-    agent_out_t    rec;
-    const uint8_t *sealed;
-    size_t         sealed_len;
-} s_send_ctx_t;
-
-static int
-s_send_store(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
-{
-    s_send_ctx_t *c = ctx;
-    return agent_out_add(store, txn, &c->rec, c->sealed, c->sealed_len, err);
-}
-
-/* Finds and re-verifies the recipient's certificate in the directory. */
-static int
-s_recipient(nrm_store_t *store, const char *dir, const char *to,
-            const nrm_genesis_t *g, nrm_cert_t *cert, nrm_err_t *err)
-{
-    MDB_txn *txn = NULL;
-    nrm_bytes_t signed_cert;
-    uint64_t now = nrm_now_ms();
-    int rc;
-
-    rc = nrm_store_read_begin(store, &txn, err);
-    if (rc != 0)
-        return rc;
-    rc = agent_dir_get(store, txn, to, &signed_cert, err);
-    if (rc == NRM_ENOTFOUND) {
-        rc = nrm_err_set(err, NRM_ENOTFOUND, "the directory has no organisation '%s' "
-                         "(it holds the certificates of the last broker Welcome: start "
-                         "`nrm-agent run --dir %s` to refresh it)", to, dir);
-        goto out;
-    }
-    if (rc != 0)
-        goto out;
-    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, g, cert, err);
-    if (rc != 0) {
-        nrm_err_prefix(err, "certificate of '%s' in the directory does not verify", to);
-        goto out;
-    }
-    if (strcmp(cert->org_id, to) != 0) {
-        rc = nrm_err_set(err, NRM_ECORRUPT, "directory entry '%s' holds the certificate "
-                         "of '%s'", to, cert->org_id);
-        goto out;
-    }
-    if ((cert->not_before_ms != 0 && now < cert->not_before_ms)
-        || (cert->not_after_ms != 0 && now > cert->not_after_ms))
-        rc = nrm_err_set(err, NRM_EINVAL, "the certificate of '%s' is not valid now "
-                         "(expired or not yet valid)", to);
-out:
-    nrm_store_read_end(&txn);
-    return rc;
-}
-
-typedef struct {
-    const char *dir, *to, *type, *case_ref, *file, *reply_to;
+    const char *dir, *to, *type, *case_ref, *file, *reply_to, *purpose, *destination;
     uint64_t    priority;
 } s_send_args_t;
+
+/* Tells the user what minimisation removed (names only) and whether the
+   priority was raised. */
+static void
+s_send_report(const s_send_args_t *a, const nrm_cert_t *cert, const nrm_envelope_t *env,
+              const agent_doc_report_t *rep)
+{
+    if (rep->raised)
+        fprintf(stderr, "nrm-agent send: priority raised to 3 (a child, high risk or immediate "
+                "urgency)\n");
+    if (!rep->minimised)
+        return;
+    if (env->n_stripped == 0) {
+        fprintf(stderr, "nrm-agent send: nothing removed for %s (%s, purpose %s)\n", a->to,
+                cert->org_type, a->purpose ? a->purpose : "any");
+        return;
+    }
+    fprintf(stderr, "nrm-agent send: removed for %s (%s, purpose %s) by the policy's "
+            "[minimise.%s]:", a->to, cert->org_type, a->purpose ? a->purpose : "any",
+            cert->org_type);
+    for (size_t i = 0; i < env->n_stripped; i++)
+        fprintf(stderr, " %s", env->stripped[i]);
+    fprintf(stderr, "\n");
+}
 
 static int
 s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
 {
-    agent_org_t org;
-    agent_connect_t conn = { 0 };
-    nrm_keys_t *keys = NULL;
-    nrm_store_t *store = NULL;
-    nrm_cert_t cert;
+    agent_sender_t *sender = NULL;
+    agent_send_req_t req;
+    agent_doc_report_t report;
     nrm_envelope_t env;
-    s_send_ctx_t ctx;
-    uint8_t *doc = NULL, *sealed = NULL, *env_bytes = NULL;
-    size_t doc_len = 0, sealed_len = 0, env_len = 0;
-    uint8_t sig[NRM_SIG_BYTES];
+    nrm_cert_t cert;
+    uint8_t *doc = NULL;
+    size_t doc_len = 0;
+    uint8_t id[1][NRM_MSGID_BYTES];
     int rc;
 
-    memset(&env, 0, sizeof env);
+    memset(&req, 0, sizeof req);
     if (a->reply_to != NULL) {
-        env.has_reply_to = true;
-        if (agent_parse_msgid(a->reply_to, env.in_reply_to) != 0)
+        req.has_reply_to = true;
+        if (agent_parse_msgid(a->reply_to, req.reply_to) != 0)
             return nrm_err_set(err, NRM_EINVAL, "bad --reply-to");  /* checked before */
     }
-    rc = nrm_crypto_init();
-    if (rc != 0)
-        return nrm_err_set(err, rc, "libsodium could not be initialised");
     /* The document first: the commonest mistake, and needs nothing else. */
     if (a->file != NULL) {
         rc = s_read_doc(a->file, &doc, &doc_len, err);
-        if (rc != 0)
-            goto out;
-        rc = s_check_doc(strcmp(a->file, "-") == 0 ? "stdin" : a->file, doc, doc_len, err);
         if (rc != 0)
             goto out;
     } else {
@@ -224,78 +179,31 @@ s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
         }
         doc_len = 2;
     }
-    rc = agent_org_load(a->dir, &org, err);
-    if (rc == 0)
-        rc = agent_keys_load(a->dir, &keys, err);
-    if (rc == 0)
-        rc = agent_connect_load(a->dir, &org, keys, &conn, err);
-    if (rc == 0)
-        rc = agent_store_open(a->dir, 0, &store, err);
-    if (rc == 0)
-        rc = s_recipient(store, a->dir, a->to, &conn.genesis, &cert, err);
+    rc = agent_sender_open(a->dir, &sender, err);
     if (rc != 0)
         goto out;
-
-    sealed_len = doc_len + NRM_SEAL_OVERHEAD;
-    sealed = malloc(sealed_len);
-    if (sealed == NULL) {
-        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory sealing the document");
-        goto out;
-    }
-    rc = nrm_seal(cert.box_pk, doc, doc_len, sealed);
-    if (rc != 0) {
-        rc = nrm_err_set(err, rc, "sealing the document to '%s' failed", a->to);
-        goto out;
-    }
-    env.version = NRM_ENVELOPE_VERSION;
-    nrm_random(env.msg_id, NRM_MSGID_BYTES);
-    snprintf(env.type, sizeof env.type, "%s", a->type);
-    snprintf(env.sender, sizeof env.sender, "%s", org.id);
-    snprintf(env.recipient, sizeof env.recipient, "%s", a->to);
-    snprintf(env.case_ref, sizeof env.case_ref, "%s", a->case_ref);
-    env.created_ms = nrm_now_ms();
-    env.priority = (uint32_t) a->priority;
-    nrm_sha256(sealed, sealed_len, env.body_hash);
-    env.body_size = (uint32_t) sealed_len;
-    rc = nrm_envelope_encode(&env, &env_bytes, &env_len, err);
+    req.to = a->to;
+    req.type = a->type;
+    req.case_ref = a->case_ref;
+    req.doc = doc;
+    req.doc_len = doc_len;
+    req.doc_name = a->file == NULL ? "(no --file)" : strcmp(a->file, "-") == 0 ? "stdin" : a->file;
+    req.purpose = a->purpose;
+    req.destination = a->destination;
+    req.priority = (uint32_t) a->priority;
+    req.report = &report;
+    req.env_out = &env;
+    req.cert_out = &cert;
+    rc = agent_sender_send(sender, &req, 1, id, err);
     if (rc != 0)
         goto out;
-    rc = nrm_sign(keys, NRM_CTX_ENVELOPE, env_bytes, env_len, sig);
-    if (rc != 0) {
-        rc = nrm_err_set(err, rc, "signing the envelope failed");
-        goto out;
-    }
-    /* Fault injection for the integration tests only: a signature the
-       broker must refuse, so that a refusal can be followed to the outbox. */
-    if (getenv("NRM_TEST_CORRUPT_SIGNATURE"))
-        sig[0] ^= 0x01;
-
-    memset(&ctx, 0, sizeof ctx);
-    ctx.rec.state = AGENT_OUT_QUEUED;
-    ctx.rec.created_ms = env.created_ms;
-    ctx.rec.updated_ms = env.created_ms;
-    memcpy(ctx.rec.msg_id, env.msg_id, NRM_MSGID_BYTES);
-    ctx.rec.envelope.data = env_bytes;
-    ctx.rec.envelope.len = env_len;
-    ctx.rec.signature.data = sig;
-    ctx.rec.signature.len = NRM_SIG_BYTES;
-    ctx.sealed = sealed;
-    ctx.sealed_len = sealed_len;
-    rc = nrm_store_write(store, s_send_store, &ctx, err);
-    if (rc != 0) {
-        nrm_err_prefix(err, "storing the message in the outbox failed (nothing was queued)");
-        goto out;
-    }
-    nrm_hex_encode(env.msg_id, NRM_MSGID_BYTES, hex);
+    s_send_report(a, &cert, &env, &report);
+    nrm_hex_encode(id[0], NRM_MSGID_BYTES, hex);
 out:
     if (doc != NULL)
         explicit_bzero(doc, doc_len);
     free(doc);
-    free(sealed);
-    free(env_bytes);
-    nrm_store_destroy(&store);
-    agent_connect_clear(&conn);
-    nrm_keys_destroy(&keys);
+    agent_sender_destroy(&sender);
     return rc;
 }
 
@@ -311,6 +219,8 @@ agent_cmd_send(int argc, char **argv)
         { "file", required_argument, NULL, 'f' },
         { "reply-to", required_argument, NULL, 'r' },
         { "priority", required_argument, NULL, 'p' },
+        { "purpose", required_argument, NULL, 'u' },
+        { "destination", required_argument, NULL, 'D' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -330,6 +240,8 @@ agent_cmd_send(int argc, char **argv)
         case 'c': a.case_ref = optarg; break;
         case 'f': a.file = optarg; break;
         case 'r': a.reply_to = optarg; break;
+        case 'u': a.purpose = optarg; break;
+        case 'D': a.destination = optarg; break;
         case 'p':
             if (agent_parse_u64(optarg, 0, 3, &a.priority) != 0)
                 return agent_usage_error(cmd, "--priority '%s' is not 0, 1, 2 or 3", optarg);
@@ -592,15 +504,17 @@ s_inbox_help(FILE *out)
 typedef struct {
     bool              json;
     int               bad;
-    const nrm_keys_t *keys;
+    const nrm_keys_t *const *keys;   /* in force, next, retired */
+    size_t nkeys;
 } s_inbox_ctx_t;
 
 /* Opens and parses the document of one inbox entry. */
 static int
-s_inbox_doc(const nrm_keys_t *keys, const agent_in_t *rec, json_t **doc, nrm_err_t *err)
+s_inbox_doc(const nrm_keys_t *const *keys, size_t nkeys, const agent_in_t *rec,
+            const nrm_envelope_t *env, json_t **doc,
+            nrm_err_t *err)
 {
     size_t len = rec->sealed_body.len - NRM_SEAL_OVERHEAD;
-    json_error_t jerr;
     uint8_t *plain;
     int rc = 0;
 
@@ -608,15 +522,12 @@ s_inbox_doc(const nrm_keys_t *keys, const agent_in_t *rec, json_t **doc, nrm_err
     plain = malloc(len + 1);
     if (plain == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-    if (nrm_seal_open(keys, rec->sealed_body.data, rec->sealed_body.len, plain) != 0) {
+    if (agent_seal_open(keys, nkeys, rec->sealed_body.data, rec->sealed_body.len, plain) != 0) {
         rc = nrm_err_set(err, NRM_ECRYPTO, "the sealed body does not open with "
-                         "secret.keys");
+                         "secret.keys or a key set a rotation replaced");
         goto out;
     }
-    *doc = json_loadb((const char *) plain, len, 0, &jerr);
-    if (*doc == NULL)
-        rc = nrm_err_set(err, NRM_ECORRUPT, "the document is not valid JSON (line %d, "
-                         "column %d)", jerr.line, jerr.column);
+    rc = agent_doc_json(env, plain, len, doc, err);
 out:
     explicit_bzero(plain, len + 1);
     free(plain);
@@ -635,8 +546,15 @@ s_inbox_one(void *ctx, const agent_in_t *rec, nrm_err_t *err)
     char *text;
 
     nrm_hex_encode(rec->msg_id, NRM_MSGID_BYTES, hex);
-    if (nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr) != 0
-        || s_inbox_doc(c->keys, rec, &doc, &derr) != 0) {
+    int drc = nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr);
+    if (drc == 0 && rec->purged_ms) {
+        doc = json_string("(body purged by retention)");
+        if (doc == NULL)
+            drc = nrm_err_set(&derr, NRM_ENOMEM, "out of memory");
+    } else if (drc == 0) {
+        drc = s_inbox_doc(c->keys, c->nkeys, rec, &env, &doc, &derr);
+    }
+    if (drc != 0) {
         fprintf(stderr, "nrm-agent inbox: entry %llu (msg %s): %s\n",
                 (unsigned long long) rec->key, hex, derr.msg);
         c->bad++;
@@ -689,7 +607,8 @@ agent_cmd_inbox(int argc, char **argv)
     const char *dir = NULL, *id = NULL;
     s_inbox_ctx_t ctx = { 0 };
     nrm_err_t err = { 0 };
-    nrm_keys_t *keys = NULL;
+    nrm_keys_t *keys[2 + AGENT_RETIRED_MAX] = { NULL };
+    size_t nkeys = 0, nretired = 0;
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
     uint8_t msg_id[NRM_MSGID_BYTES];
@@ -706,10 +625,19 @@ agent_cmd_inbox(int argc, char **argv)
         nrm_err_set(&err, rc, "libsodium could not be initialised");
         return agent_fail(cmd, &err);
     }
-    if (agent_keys_load(dir, &keys, &err) != 0)
-        return agent_fail(cmd, &err);
-    ctx.keys = keys;
-    rc = s_open_for_reading(dir, &store, &txn, &err);
+    /* Bodies sealed before a rotation open with a retired set; those
+       sealed to new keys about to take effect, with secret.keys.next. */
+    rc = agent_keys_load(dir, &keys[0], &err);
+    if (rc == 0)
+        rc = agent_keys_next(dir, &keys[1], &err);
+    nkeys = keys[1] != NULL ? 2 : 1;
+    if (rc == 0)
+        rc = agent_keys_retired(dir, keys + nkeys, AGENT_RETIRED_MAX, &nretired, &err);
+    nkeys += nretired;
+    ctx.keys = (const nrm_keys_t *const *) keys;
+    ctx.nkeys = nkeys;
+    if (rc == 0)
+        rc = s_open_for_reading(dir, &store, &txn, &err);
     if (rc == 0 && id != NULL) {
         rc = agent_in_find(store, txn, msg_id, &rec, &err);
         if (rc == NRM_ENOTFOUND)
@@ -721,7 +649,8 @@ agent_cmd_inbox(int argc, char **argv)
     }
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
-    nrm_keys_destroy(&keys);
+    for (size_t i = 0; i < 2 + AGENT_RETIRED_MAX; i++)
+        nrm_keys_destroy(&keys[i]);
     if (rc != 0)
         return agent_fail(cmd, &err);
     return ctx.bad > 0 ? AGENT_EXIT_ERROR : AGENT_EXIT_OK;

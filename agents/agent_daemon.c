@@ -24,11 +24,13 @@
     from the broker can crash this loop: every frame is decoded by the codec
     with caps, and every check failure is logged and answered. */
 #include "agent.h"
+#include "agent_referrals.h"
 #include "agent_store.h"
 #include "agent_checkpoint.h"
 #include "agent_verify.h"
 #include "nrm_codec.h"
 #include "nrm_log.h"
+#include "nrm_registry.h"
 #include "nrm_util.h"
 
 #include <errno.h>
@@ -48,6 +50,7 @@
 #define AGENT_RESEND_MS      3000    /* first resend; doubles up to the max */
 #define AGENT_RESEND_MAX_MS  60000
 #define AGENT_STATUS_MS      2000
+#define AGENT_PURGE_MS       60000   /* retention check */
 #define AGENT_INFLIGHT_MAX   256
 #define AGENT_BATCH_MAX      256
 #define AGENT_BATCH_BYTES    (64u * 1024u * 1024u)
@@ -67,6 +70,7 @@ typedef struct {
     uint64_t sent_ms;            /* monotonic; 0 = send at the next chance */
     uint32_t tries;              /* sends in all, for the log              */
     uint32_t backoff;            /* sends since the last Welcome           */
+    bool     old_key;            /* signed with a key a rotation replaced  */
 } s_inflight_t;
 
 /* What applying a batch item did (set inside the txn, acted on after). */
@@ -103,19 +107,30 @@ typedef struct {
     uint8_t          *status_outcome;
     /* checkpoint */
     agent_ckpt_result_t ckpt;
+    /* notice (lifecycle): escalation of a referral */
+    bool              notice_ok, notice_new;
+    nrm_notice_t      notice;
+    uint8_t          *notice_signed;     /* Signed{Notice}, owned */
+    size_t            notice_len;
 } s_item_t;
 
 typedef struct {
     const char      *dir;
     agent_org_t      org;
     agent_connect_t  conn;
-    nrm_keys_t      *keys;
+    nrm_keys_t      *keys;               /* in force: signs, CURVE identity */
+    nrm_keys_t      *next;               /* secret.keys.next, when it exists */
+    nrm_keys_t      *retired[AGENT_RETIRED_MAX]; /* ORG/retired: open old seals */
+    size_t           nretired;
+    uint8_t         *rotated;            /* own rotated Signed{Certificate}   */
+    size_t           rotated_len;        /* from a Welcome, to switch to     */
     nrm_store_t     *store;
     void            *zctx, *sock, *mon;
     bool             monitoring;
     bool             connected, welcomed, drop_acks;
     int              last_failure;       /* last handshake failure event logged */
     uint64_t         last_hello, last_status;
+    uint64_t         last_purge;         /* retention (agent_referrals.c)    */
     uint64_t         scan_after;         /* outq keys <= this are taken      */
     uint64_t         status_after;       /* outacc cursor for status queries */
     s_inflight_t     inflight[AGENT_INFLIGHT_MAX];
@@ -323,7 +338,32 @@ s_submit(s_daemon_t *d, MDB_txn *txn, size_t i, uint64_t mono, bool *dropped)
     return 0;
 }
 
-/* Takes new queued entries into the window and (re)sends what is due. */
+/* Marks whether outbox entry f was signed with a key a rotation replaced
+   (read inside txn). Without retired keys every entry is signed with the
+   keys in force. */
+static void
+s_classify(s_daemon_t *d, MDB_txn *txn, s_inflight_t *f)
+{
+    nrm_err_t err = { 0 };
+    agent_out_t rec;
+
+    f->old_key = false;
+    if (d->nretired == 0 || agent_out_get(d->store, txn, f->key, &rec, &err) != 0)
+        return;
+    f->old_key = rec.signature.len == NRM_SIG_BYTES
+                 && nrm_verify(nrm_keys_sign_pk(d->keys), NRM_CTX_ENVELOPE, rec.envelope.data,
+                               rec.envelope.len, rec.signature.data) != 0;
+}
+
+/* Takes new queued entries into the window and (re)sends what is due.
+
+   Across a key rotation: the broker accepts the old key until the first
+   message signed with the new one, then refuses it (key-retired). So while
+   any entry signed with the old key waits for its receipt, entries signed
+   with the new key are held back; old ones thus reach the broker first,
+   and a resent old one finds its decision (same envelope, same receipt).
+   Acknowledgements do not retire a key and are always signed with the
+   keys in force. */
 static void
 s_outbox_tick(s_daemon_t *d, uint64_t mono)
 {
@@ -332,7 +372,7 @@ s_outbox_tick(s_daemon_t *d, uint64_t mono)
     size_t room = AGENT_INFLIGHT_MAX - d->ninflight, n = 0, i;
     nrm_err_t err = { 0 };
     MDB_txn *txn = NULL;
-    bool due = false;
+    bool due = false, barrier = false;
 
     for (i = 0; i < d->ninflight && !due; i++)
         due = s_due(&d->inflight[i], mono);
@@ -353,15 +393,18 @@ s_outbox_tick(s_daemon_t *d, uint64_t mono)
             memset(f, 0, sizeof *f);
             f->key = keys[i];
             memcpy(f->msg_id, ids[i], NRM_MSGID_BYTES);
+            s_classify(d, txn, f);
             d->scan_after = keys[i];
         }
         if (n > 0)
             due = true;
     }
+    for (i = 0; i < d->ninflight && !barrier; i++)
+        barrier = d->inflight[i].old_key;
     for (i = 0; due && i < d->ninflight; ) {
         s_inflight_t *f = &d->inflight[i];
         bool dropped = false;
-        if (!s_due(f, mono)) {
+        if (!s_due(f, mono) || (barrier && !f->old_key)) {
             i++;
             continue;
         }
@@ -520,6 +563,7 @@ s_item_clear(s_item_t *it)
         free((void *) it->dir[i].signed_cert.data);
     free(it->dir);
     free(it->status_outcome);
+    free(it->notice_signed);
     memset(it, 0, sizeof *it);
 }
 
@@ -607,7 +651,19 @@ s_prepare_deliver(s_daemon_t *d, s_item_t *it)
     nrm_err_t err = { 0 };
     char hex[2 * NRM_MSGID_BYTES + 1];
 
-    agent_delivery_check(w, d->org.id, d->keys, &d->conn.genesis, &it->d);
+    const nrm_keys_t *keys[2 + AGENT_RETIRED_MAX];
+    size_t nkeys = 0;
+    /* A sender that already has our rotated certificate seals to the new
+       box key, maybe before we switch: `keygen --rotate` may have made it
+       after this daemon started. */
+    if (d->next == NULL && agent_keys_next(d->dir, &d->next, &err) != 0)
+        nrm_warn("%s cannot be read: %s", AGENT_NEXT_KEYS, err.msg);
+    keys[nkeys++] = d->keys;
+    if (d->next != NULL)
+        keys[nkeys++] = d->next;
+    for (size_t i = 0; i < d->nretired; i++)
+        keys[nkeys++] = d->retired[i];
+    agent_delivery_check(w, d->org.id, keys, nkeys, &d->conn.genesis, &it->d);
     if (!it->d.has_env) {
         nrm_error("delivery seq %llu cannot be acknowledged: %s: %s",
                   (unsigned long long) w->seq, nrm_reason_name(it->d.status), it->d.reason);
@@ -652,6 +708,14 @@ s_prepare(s_daemon_t *d, s_item_t *it)
     case NRM_WIRE_PONG:
     case NRM_WIRE_CHECKPOINT:
         break;
+    case NRM_WIRE_NOTICE: {
+        nrm_err_t err = { 0, 0, "" };
+        it->notice_ok = agent_notice_check(it->w, d->conn.broker_sign_pk, d->org.id, &it->notice,
+                                           &it->notice_signed, &it->notice_len, &err) == 0;
+        if (!it->notice_ok)
+            nrm_error("notice from the broker ignored: %s", err.msg);
+        break;
+    }
     default:
         nrm_warn("unexpected message kind %d from the broker ignored", it->w->kind);
         break;
@@ -756,9 +820,11 @@ s_apply_deliver(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
     rc = agent_in_find(d->store, txn, it->d.env.msg_id, &rec, err);
     if (rc == 0) {
         nrm_sha256(rec.sealed_body.data, rec.sealed_body.len, stored_hash);
+        /* a purged entry (retention) has no body left: its envelope, which
+           holds the body hash, decides */
         if (rec.envelope.len == w->envelope.len
             && memcmp(rec.envelope.data, w->envelope.data, w->envelope.len) == 0
-            && memcmp(stored_hash, it->d.body_hash, NRM_HASH_BYTES) == 0)
+            && (rec.purged_ms || memcmp(stored_hash, it->d.body_hash, NRM_HASH_BYTES) == 0))
             it->outcome = S_DUPLICATE;
         else
             it->outcome = S_CONFLICT;
@@ -815,6 +881,11 @@ s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         case NRM_WIRE_CHECKPOINT:
             rc = agent_ckpt_judge(d->store, txn, d->conn.broker_sign_pk, d->conn.network, it->w,
                                   d->now_ms, &it->ckpt, err);
+            break;
+        case NRM_WIRE_NOTICE:
+            if (it->notice_ok)
+                rc = agent_notice_put(d->store, txn, &it->notice, it->notice_signed,
+                                      it->notice_len, &it->notice_new, err);
             break;
         default:
             break;
@@ -898,6 +969,22 @@ s_finish_welcome(s_daemon_t *d, const s_item_t *it)
         d->inflight[i].backoff = 0;
     }
     d->last_status = 0;
+    /* Our own certificate, newer than ours: a rotation took effect. The
+       switch waits for the end of this round (s_rotate). */
+    for (i = 0; i < it->ndir; i++) {
+        const nrm_bytes_t *c = &it->dir[i].signed_cert;
+        if (strcmp(it->dir[i].org_id, d->org.id) != 0
+            || (c->len == d->conn.cert_len && memcmp(c->data, d->conn.cert_signed, c->len) == 0))
+            continue;
+        free(d->rotated);
+        d->rotated = malloc(c->len);
+        if (d->rotated == NULL) {
+            nrm_error("out of memory keeping our new certificate");
+            break;
+        }
+        memcpy(d->rotated, c->data, c->len);
+        d->rotated_len = c->len;
+    }
     s_checkpoint_request(d);
 }
 
@@ -1023,6 +1110,16 @@ s_batch_commit(s_daemon_t *d, uint64_t mono)
         case NRM_WIRE_DELIVER:      s_finish_deliver(d, it); break;
         case NRM_WIRE_STATUS_REPLY: s_finish_status(d, it); break;
         case NRM_WIRE_CHECKPOINT:   s_finish_checkpoint(d, it); break;
+        case NRM_WIRE_NOTICE:
+            if (it->notice_ok && it->notice_new) {
+                char hex[2 * NRM_MSGID_BYTES + 1];
+                s_hex_id(it->notice.msg_id, hex);
+                nrm_warn("overdue: %s %s of case %s (%s -> %s) had no answer by its deadline "
+                         "(escalated, record %llu)", it->notice.type, hex, it->notice.case_ref,
+                         it->notice.sender, it->notice.recipient,
+                         (unsigned long long) it->notice.seq);
+            }
+            break;
         default: break;
         }
     }
@@ -1222,6 +1319,102 @@ s_socket_close(s_daemon_t *d)
     d->mon = d->sock = d->zctx = NULL;
 }
 
+static void
+s_retired_clear(s_daemon_t *d)
+{
+    while (d->nretired > 0)
+        nrm_keys_destroy(&d->retired[--d->nretired]);
+}
+
+/* Switches to the keys of a rotation when the broker's directory holds
+   our new certificate: ORG/certificate.nrm, then the key files
+   (agent_keys_settle), then the keys in memory, then a new connection with
+   the new CURVE key. Returns 0 (also when there is nothing to switch to),
+   or an error when the key files could not be switched: the daemon stops,
+   and its next start finishes the switch. */
+static int
+s_rotate(s_daemon_t *d, nrm_err_t *err)
+{
+    nrm_cert_t cur, cert;
+    nrm_err_t why = { 0 };
+    char path[AGENT_PATH_MAX];
+    MDB_txn *txn = NULL;
+    int rc = 0;
+    size_t i;
+
+    if (nrm_cert_verify_signed(d->rotated, d->rotated_len, &d->conn.genesis, &cert, &why) != 0
+        || nrm_cert_verify_signed(d->conn.cert_signed, d->conn.cert_len, &d->conn.genesis, &cur,
+                                  &why) != 0) {
+        nrm_error("our certificate from the broker does not verify: %s", why.msg);
+        goto out;
+    }
+    if (cert.serial <= cur.serial)
+        goto out;
+    if (d->next == NULL && agent_keys_next(d->dir, &d->next, &why) != 0) {
+        nrm_error("a rotated certificate (serial %llu) arrived, but %s: %s",
+                  (unsigned long long) cert.serial, AGENT_NEXT_KEYS, why.msg);
+        goto out;
+    }
+    if (d->next == NULL
+        || memcmp(cert.sign_pk, nrm_keys_sign_pk(d->next), NRM_PK_BYTES) != 0) {
+        nrm_error("the broker's directory holds a newer certificate of %s (serial %llu) whose "
+                  "keys are not those of %s: not switching", d->org.id,
+                  (unsigned long long) cert.serial, AGENT_NEXT_KEYS);
+        goto out;
+    }
+    rc = agent_org_path(path, d->dir, AGENT_CERT_FILE, err);
+    if (rc == 0)
+        rc = nrm_file_write(path, d->rotated, d->rotated_len, 0644, err);
+    if (rc == 0)
+        rc = agent_keys_settle(d->dir, &cert, &d->keys, err);
+    if (rc != 0) {
+        nrm_err_prefix(err, "switching to the rotated keys");
+        goto out;
+    }
+    nrm_keys_destroy(&d->next);
+    s_retired_clear(d);
+    if ((rc = agent_keys_retired(d->dir, d->retired, AGENT_RETIRED_MAX, &d->nretired, err)) != 0)
+        goto out;
+    free(d->conn.cert_signed);
+    d->conn.cert_signed = d->rotated;
+    d->conn.cert_len = d->rotated_len;
+    d->rotated = NULL;
+    if (nrm_store_read_begin(d->store, &txn, &why) == 0) {
+        for (i = 0; i < d->ninflight; i++)
+            s_classify(d, txn, &d->inflight[i]);
+        nrm_store_read_end(&txn);
+    }
+    for (i = 0; i < d->ninflight && !d->inflight[i].old_key; i++)
+        ;
+    nrm_info("key rotation: certificate serial %llu in force, signing with the new key%s; "
+             "reconnecting with the new CURVE key", (unsigned long long) cert.serial,
+             i < d->ninflight ? " once the messages signed with the old one are answered" : "");
+    s_socket_close(d);
+    d->connected = d->welcomed = false;
+    d->last_hello = 0;
+    rc = s_socket_open(d, err);
+out:
+    free(d->rotated);
+    d->rotated = NULL;
+    return rc;
+}
+
+/* Retention: ORG/org.ini [retention] inbox_days, applied every minute. */
+static void
+s_purge_tick(s_daemon_t *d, uint64_t mono)
+{
+    nrm_err_t err = { 0, 0, "" };
+    size_t n = 0;
+    if (d->org.retention_days == 0 || (d->last_purge && mono - d->last_purge < AGENT_PURGE_MS))
+        return;
+    d->last_purge = mono;
+    if (agent_purge_run(d->store, d->org.retention_days * 86400000u, &n, &err) != 0)
+        nrm_error("retention: purging old bodies failed: %s", err.msg);
+    else if (n)
+        nrm_info("retention: purged the bodies of %zu messages older than %llu days", n,
+                 (unsigned long long) d->org.retention_days);
+}
+
 static int
 s_loop(s_daemon_t *d, nrm_err_t *err)
 {
@@ -1250,8 +1443,11 @@ s_loop(s_daemon_t *d, nrm_err_t *err)
                 s_batch_commit(d, mono);
         }
         s_ack_flush(d);
+        if (d->rotated != NULL && s_rotate(d, err) != 0)
+            return -1;
         d->now_ms = nrm_now_ms();
         s_hello_tick(d, mono);
+        s_purge_tick(d, mono);
         if (d->welcomed) {
             s_outbox_tick(d, mono);
             s_status_tick(d, mono);
@@ -1316,10 +1512,12 @@ s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
     rc = agent_org_load(d->dir, &d->org, err);
     if (rc != 0)
         return rc;
-    rc = agent_keys_load(d->dir, &d->keys, err);
+    rc = agent_identity_load(d->dir, &d->org, &d->keys, &d->conn, err);
     if (rc != 0)
         return rc;
-    rc = agent_connect_load(d->dir, &d->org, d->keys, &d->conn, err);
+    rc = agent_keys_retired(d->dir, d->retired, AGENT_RETIRED_MAX, &d->nretired, err);
+    if (rc == 0)
+        rc = agent_keys_next(d->dir, &d->next, err);
     if (rc != 0)
         return rc;
     rc = s_lock(d, err);
@@ -1420,6 +1618,9 @@ agent_cmd_run(int argc, char **argv)
     nrm_store_destroy(&d->store);
     agent_connect_clear(&d->conn);
     nrm_keys_destroy(&d->keys);
+    nrm_keys_destroy(&d->next);
+    s_retired_clear(d);
+    free(d->rotated);
     if (d->lock_fd >= 0)
         close(d->lock_fd);
     free(d);

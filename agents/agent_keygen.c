@@ -22,6 +22,7 @@ s_help(FILE *out)
     fprintf(out,
         "Usage: nrm-agent keygen --dir ORG --id ID --type TYPE --name NAME\n"
         "                        [--jurisdiction TEXT]\n"
+        "       nrm-agent keygen --dir ORG --rotate\n"
         "\n"
         "Makes the keys of a new organisation in folder ORG (created with mode\n"
         "0700 if needed) and its enrollment request. Refuses to run if\n"
@@ -40,8 +41,17 @@ s_help(FILE *out)
         "ORG/org.ini and ORG/request.nrm, and prints the request path and the\n"
         "fingerprints of the public keys. Send request.nrm to the network\n"
         "administrators; they answer with connect.ini, to be saved as\n"
-        "ORG/connect.ini.\n", NRM_ID_MAX, AGENT_INI_LINE_MAX - strlen("name = "),
-        AGENT_INI_LINE_MAX - strlen("jurisdiction = "));
+        "ORG/connect.ini.\n"
+        "\n"
+        "--rotate makes new keys for an enrolled organisation: writes\n"
+        "ORG/%s (mode 0600) and ORG/%s, the rotation\n"
+        "request (the new public keys, signed by the new key and by the key in\n"
+        "force). Send it to the administrators (nrm-admin rotate). When they\n"
+        "have approved it, the running agent receives the new certificate from\n"
+        "the broker and switches to the new keys by itself; the old ones are\n"
+        "kept in ORG/%s/ to open bodies sealed to them.\n", NRM_ID_MAX, AGENT_INI_LINE_MAX - strlen("name = "),
+        AGENT_INI_LINE_MAX - strlen("jurisdiction = "), AGENT_NEXT_KEYS, AGENT_ROTATE_REQUEST,
+        AGENT_RETIRED_DIR);
 }
 
 /* inih, which reads org.ini, ends a value at " ;" (inline comment) and trims
@@ -79,10 +89,11 @@ s_write_org_ini(const char *dir, const char *id, const char *type, const char *n
 
 /* Builds Signed{EnrollRequest} bytes for keys and the organisation fields. */
 static int
-s_make_request(const nrm_keys_t *keys, const char *id, const char *type,
+s_make_request(const nrm_keys_t *keys, const nrm_keys_t *old, const char *id, const char *type,
                const char *name, const char *jurisdiction, uint8_t **out,
                size_t *out_len, nrm_err_t *err)
 {
+    nrm_cosig_t cosig;
     nrm_cert_t req;
     uint8_t *body = NULL;
     size_t body_len = 0;
@@ -107,9 +118,98 @@ s_make_request(const nrm_keys_t *keys, const char *id, const char *type,
         rc = nrm_err_set(err, rc, "signing the enrollment request failed");
         goto out;
     }
-    rc = nrm_signed_encode(body, body_len, sig, out, out_len, err);
+    if (old == NULL) {
+        rc = nrm_signed_encode(body, body_len, sig, out, out_len, err);
+        goto out;
+    }
+    /* A rotation: the key in force vouches for the new keys. */
+    memcpy(cosig.signer_pk, nrm_keys_sign_pk(old), NRM_PK_BYTES);
+    if (nrm_sign(old, NRM_CTX_ROTATE, body, body_len, cosig.sig) != 0) {
+        rc = nrm_err_set(err, NRM_ECRYPTO, "signing the rotation request with the old key failed");
+        goto out;
+    }
+    rc = nrm_signed_encode_cosigs(body, body_len, sig, &cosig, 1, out, out_len, err);
 out:
     free(body);
+    return rc;
+}
+
+/* Prints the public keys of a new key set. */
+static void
+s_print_keys(const nrm_keys_t *keys)
+{
+    char fp_sign[17], fp_curve[17], fp_box[17], z85[41];
+
+    nrm_fingerprint(nrm_keys_sign_pk(keys), fp_sign);
+    nrm_fingerprint(nrm_keys_curve_pk(keys), fp_curve);
+    nrm_fingerprint(nrm_keys_box_pk(keys), fp_box);
+    if (nrm_z85_encode(nrm_keys_curve_pk(keys), z85) != 0)
+        snprintf(z85, sizeof z85, "%s", "?");
+    printf("sign key:     %s\n", fp_sign);
+    printf("curve key:    %s  %s\n", fp_curve, z85);
+    printf("box key:      %s\n", fp_box);
+}
+
+/* `keygen --rotate`: new keys for an enrolled organisation, kept aside in
+   secret.keys.next until the rotated certificate arrives, and the request
+   signed by the new key and countersigned by the key in force. */
+static int
+s_rotate(const char *dir, nrm_err_t *err)
+{
+    char next_path[AGENT_PATH_MAX], req_path[AGENT_PATH_MAX];
+    agent_org_t org;
+    agent_connect_t conn;
+    nrm_keys_t *old = NULL, *keys = NULL;
+    uint8_t *request = NULL;
+    size_t request_len = 0;
+    struct stat st;
+    int rc;
+
+    memset(&conn, 0, sizeof conn);
+    rc = agent_org_path(next_path, dir, AGENT_NEXT_KEYS, err);
+    if (rc == 0)
+        rc = agent_org_path(req_path, dir, AGENT_ROTATE_REQUEST, err);
+    if (rc == 0 && (rc = nrm_crypto_init()) != 0)
+        rc = nrm_err_set(err, rc, "libsodium could not be initialised");
+    if (rc == 0)
+        rc = agent_org_load(dir, &org, err);
+    /* The keys in force are those of the certificate: settles a rotation
+       that took effect while no agent ran. */
+    if (rc == 0)
+        rc = agent_identity_load(dir, &org, &old, &conn, err);
+    if (rc != 0)
+        goto out;
+    if (lstat(next_path, &st) == 0) {
+        rc = nrm_err_set(err, NRM_EEXIST, "%s exists: a rotation is already waiting for the "
+                         "administrators (%s). If they refused it or it was lost, remove %s and "
+                         "run this again", next_path, req_path, next_path);
+        goto out;
+    }
+    keys = nrm_keys_generate(NRM_KEYS_ALL);
+    if (keys == NULL) {
+        rc = nrm_err_set(err, NRM_ENOMEM, "key generation failed");
+        goto out;
+    }
+    rc = s_make_request(keys, old, org.id, org.type, org.name, org.jurisdiction, &request,
+                        &request_len, err);
+    /* The new secret keys last: until they exist, --rotate starts over. */
+    if (rc == 0)
+        rc = nrm_file_write(req_path, request, request_len, 0644, err);
+    if (rc == 0)
+        rc = nrm_keys_save(keys, next_path, err);
+    if (rc != 0)
+        goto out;
+    printf("organisation: %s (%s): key rotation\n", org.id, org.type);
+    printf("request:      %s\n", req_path);
+    printf("new keys:     %s (mode 0600, never send it)\n", next_path);
+    s_print_keys(keys);
+    printf("Send %s to the network administrators (nrm-admin rotate). The agent\n"
+           "switches to the new keys when the rotated certificate arrives.\n", req_path);
+out:
+    free(request);
+    agent_connect_clear(&conn);
+    nrm_keys_destroy(&old);
+    nrm_keys_destroy(&keys);
     return rc;
 }
 
@@ -121,7 +221,6 @@ s_keygen(const char *dir, const char *id, const char *type, const char *name,
     nrm_keys_t *keys = NULL;
     uint8_t *request = NULL;
     size_t request_len = 0;
-    char fp_sign[17], fp_curve[17], fp_box[17], z85[41];
     struct stat st;
     int rc;
 
@@ -155,7 +254,7 @@ s_keygen(const char *dir, const char *id, const char *type, const char *name,
         rc = nrm_err_set(err, NRM_ENOMEM, "key generation failed");
         goto out;
     }
-    rc = s_make_request(keys, id, type, name, jurisdiction, &request, &request_len, err);
+    rc = s_make_request(keys, NULL, id, type, name, jurisdiction, &request, &request_len, err);
     if (rc != 0)
         goto out;
     /* The secret keys are written last: until they exist, running keygen
@@ -169,17 +268,10 @@ s_keygen(const char *dir, const char *id, const char *type, const char *name,
     rc = nrm_keys_save(keys, keys_path, err);
     if (rc != 0)
         goto out;
-    nrm_fingerprint(nrm_keys_sign_pk(keys), fp_sign);
-    nrm_fingerprint(nrm_keys_curve_pk(keys), fp_curve);
-    nrm_fingerprint(nrm_keys_box_pk(keys), fp_box);
-    if (nrm_z85_encode(nrm_keys_curve_pk(keys), z85) != 0)
-        snprintf(z85, sizeof z85, "%s", "?");
     printf("organisation: %s (%s)\n", id, type);
     printf("request:      %s\n", req_path);
     printf("secret keys:  %s (mode 0600, never send it)\n", keys_path);
-    printf("sign key:     %s\n", fp_sign);
-    printf("curve key:    %s  %s\n", fp_curve, z85);
-    printf("box key:      %s\n", fp_box);
+    s_print_keys(keys);
     printf("Send %s to the network administrators and save the connect.ini\n"
            "they return as %s/connect.ini.\n", req_path, dir);
 out:
@@ -197,11 +289,13 @@ agent_cmd_keygen(int argc, char **argv)
         { "type", required_argument, NULL, 't' },
         { "name", required_argument, NULL, 'n' },
         { "jurisdiction", required_argument, NULL, 'j' },
+        { "rotate", no_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL, *id = NULL, *type = NULL, *name = NULL;
-    const char *jurisdiction = "";
+    const char *jurisdiction = NULL;
+    bool rotate = false;
     nrm_err_t err = { 0 };
 
     opterr = 0;
@@ -215,12 +309,26 @@ agent_cmd_keygen(int argc, char **argv)
         case 't': type = optarg; break;
         case 'n': name = optarg; break;
         case 'j': jurisdiction = optarg; break;
+        case 'r': rotate = true; break;
         case 'h': s_help(stdout); return AGENT_EXIT_OK;
         default:  return agent_opt_error(s_cmd, c, argv);
         }
     }
     if (optind < argc)
         return agent_usage_error(s_cmd, "unexpected argument '%s'", argv[optind]);
+    if (rotate) {
+        /* The organisation stays what org.ini and its certificate say. */
+        if (dir == NULL || dir[0] == '\0')
+            return agent_usage_error(s_cmd, "--rotate needs --dir");
+        if (id != NULL || type != NULL || name != NULL || jurisdiction != NULL)
+            return agent_usage_error(s_cmd, "--rotate takes only --dir (id, type, name and "
+                                     "jurisdiction stay those of org.ini)");
+        if (s_rotate(dir, &err) != 0)
+            return agent_fail(s_cmd, &err);
+        return AGENT_EXIT_OK;
+    }
+    if (jurisdiction == NULL)
+        jurisdiction = "";
     if (dir == NULL || id == NULL || type == NULL || name == NULL)
         return agent_usage_error(s_cmd, "--dir, --id, --type and --name are required");
     if (dir[0] == '\0')

@@ -1,6 +1,7 @@
 /*  nrm-agent -- the organisation agent: argument dispatch only. Each command
     parses its own options and prints its own --help. */
 #include "agent.h"
+#include "agent_referrals.h"
 
 #include <string.h>
 
@@ -17,6 +18,9 @@ static const s_command_t s_commands[] = {
     { "outbox", agent_cmd_outbox, "list sent messages and their state" },
     { "inbox",  agent_cmd_inbox,  "list received messages with their documents" },
     { "wait",   agent_cmd_wait,   "wait until a message is accepted, delivered or received" },
+    { "case",   agent_cmd_case,   "this organisation's view of a case and its referrals' states" },
+    { "overdue", agent_cmd_overdue, "referrals escalated because their answer is overdue" },
+    { "purge",  agent_cmd_purge,  "drop opened bodies past their retention (the trail stays)" },
     { "checkpoint", agent_cmd_checkpoint,
       "show the broker checkpoint this agent trusts and any inconsistent one" },
 };

@@ -13,7 +13,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int
 agent_org_path(char *buf, const char *dir, const char *name, nrm_err_t *err)
@@ -56,6 +58,9 @@ agent_org_load(const char *dir, agent_org_t *org, nrm_err_t *err)
           .size = sizeof org->name, .required = true },
         { .section = "org", .key = "jurisdiction", .type = NRM_CFG_STR,
           .dst = org->jurisdiction, .size = sizeof org->jurisdiction },
+        /* how long opened bodies stay in the inbox (docs/referrals.md) */
+        { .section = "retention", .key = "inbox_days", .type = NRM_CFG_U64,
+          .dst = &org->retention_days, .min = 0, .max = 3650 },
     };
     rc = nrm_config_load(path, fields, sizeof fields / sizeof fields[0], err);
     if (rc != 0)
@@ -102,12 +107,22 @@ agent_connect_clear(agent_connect_t *conn)
     memset(conn, 0, sizeof *conn);
 }
 
-int
-agent_connect_load(const char *dir, const agent_org_t *org, const nrm_keys_t *keys,
-                   agent_connect_t *conn, nrm_err_t *err)
+/* Whether cert holds exactly the public keys of k. */
+static bool
+s_cert_holds(const nrm_cert_t *cert, const nrm_keys_t *k)
+{
+    return memcmp(cert->sign_pk, nrm_keys_sign_pk(k), NRM_PK_BYTES) == 0
+           && memcmp(cert->curve_pk, nrm_keys_curve_pk(k), NRM_PK_BYTES) == 0
+           && memcmp(cert->box_pk, nrm_keys_box_pk(k), NRM_PK_BYTES) == 0;
+}
+
+/* Reads connect.ini: broker, network, genesis and the certificate it
+   carries, verified against the genesis's administrators and org's id. */
+static int
+s_connect_read(const char *dir, const agent_org_t *org, agent_connect_t *conn, nrm_cert_t *cert,
+               nrm_err_t *err)
 {
     char path[AGENT_PATH_MAX];
-    nrm_cert_t cert;
     uint8_t *genesis = NULL;
     size_t genesis_len = 0;
     int rc;
@@ -149,22 +164,15 @@ agent_connect_load(const char *dir, const agent_org_t *org, const nrm_keys_t *ke
         goto out;
     }
     rc = nrm_cert_verify_signed(conn->cert_signed, conn->cert_len, &conn->genesis,
-                                &cert, err);
+                                cert, err);
     if (rc != 0) {
         nrm_err_prefix(err, "%s: [certificate] signed does not verify against "
                        "the administrators of [network] genesis", path);
         goto out;
     }
-    if (strcmp(cert.org_id, org->id) != 0) {
+    if (strcmp(cert->org_id, org->id) != 0) {
         rc = nrm_err_set(err, NRM_EINVAL, "%s: the certificate is for organisation '%s', "
-                         "but org.ini says this is '%s'", path, cert.org_id, org->id);
-        goto out;
-    }
-    if (memcmp(cert.sign_pk, nrm_keys_sign_pk(keys), NRM_PK_BYTES) != 0
-        || memcmp(cert.curve_pk, nrm_keys_curve_pk(keys), NRM_PK_BYTES) != 0
-        || memcmp(cert.box_pk, nrm_keys_box_pk(keys), NRM_PK_BYTES) != 0) {
-        rc = nrm_err_set(err, NRM_EINVAL, "%s: the certificate's public keys are not "
-                         "those of secret.keys (was it made for another request?)", path);
+                         "but org.ini says this is '%s'", path, cert->org_id, org->id);
         goto out;
     }
     if (conn->endpoint[0] == '\0') {
@@ -175,6 +183,173 @@ out:
     free(genesis);
     if (rc != 0)
         agent_connect_clear(conn);
+    return rc;
+}
+
+/* ORG/certificate.nrm, written when a rotation took effect, replaces the
+   certificate of connect.ini when it is this organisation's and newer. */
+static int
+s_rotated_cert(const char *dir, const agent_org_t *org, agent_connect_t *conn, nrm_cert_t *cert,
+               nrm_err_t *err)
+{
+    char path[AGENT_PATH_MAX];
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    nrm_cert_t c;
+    int rc = agent_org_path(path, dir, AGENT_CERT_FILE, err);
+    if (rc != 0)
+        return rc;
+    if (access(path, F_OK) != 0)
+        return 0;
+    rc = nrm_file_read(path, AGENT_MAX_SIGNED_BYTES, &bytes, &len, err);
+    if (rc == 0)
+        rc = nrm_cert_verify_signed(bytes, len, &conn->genesis, &c, err);
+    if (rc == 0 && strcmp(c.org_id, org->id) != 0)
+        rc = nrm_err_set(err, NRM_EINVAL, "it is the certificate of '%s'", c.org_id);
+    if (rc != 0) {
+        nrm_err_prefix(err, "%s", path);
+        free(bytes);
+        return rc;
+    }
+    if (c.serial <= cert->serial) {
+        free(bytes);
+        return 0;
+    }
+    free(conn->cert_signed);
+    conn->cert_signed = bytes;
+    conn->cert_len = len;
+    *cert = c;
+    return 0;
+}
+
+int
+agent_keys_settle(const char *dir, const nrm_cert_t *cert, nrm_keys_t **keys, nrm_err_t *err)
+{
+    char cur_path[AGENT_PATH_MAX], next_path[AGENT_PATH_MAX], old_path[AGENT_PATH_MAX];
+    char rdir[AGENT_PATH_MAX], fp[17];
+    nrm_keys_t *next = NULL;
+    int rc;
+
+    if ((rc = agent_org_path(cur_path, dir, "secret.keys", err)) != 0
+        || (rc = agent_org_path(next_path, dir, AGENT_NEXT_KEYS, err)) != 0
+        || (rc = agent_org_path(rdir, dir, AGENT_RETIRED_DIR, err)) != 0)
+        return rc;
+    if (access(next_path, F_OK) != 0) {
+        if (s_cert_holds(cert, *keys))
+            return 0;
+        return nrm_err_set(err, NRM_EINVAL, "the certificate's public keys (serial %llu) are not "
+                           "those of secret.keys (was it made for another request?)",
+                           (unsigned long long) cert->serial);
+    }
+    if ((rc = nrm_keys_load(next_path, &next, err)) != 0)
+        return rc;
+    if (s_cert_holds(cert, *keys)) {
+        /* secret.keys already is the certificate's: a switch done but for
+           removing its source, or a rotation not yet approved. */
+        if (memcmp(nrm_keys_sign_pk(next), nrm_keys_sign_pk(*keys), NRM_PK_BYTES) == 0
+            && unlink(next_path) != 0)
+            rc = nrm_err_set(err, NRM_EIO, "%s: %s", next_path, strerror(errno));
+        goto out;
+    }
+    if (!s_cert_holds(cert, next)) {
+        rc = nrm_err_set(err, NRM_EINVAL, "the certificate's public keys (serial %llu) are neither "
+                         "those of secret.keys nor of %s", (unsigned long long) cert->serial,
+                         AGENT_NEXT_KEYS);
+        goto out;
+    }
+    /* The rotation took effect: the old keys go to retired/ (to open
+       bodies sealed to them), the new ones become secret.keys. Each step
+       is atomic and the whole is repeated after a crash. */
+    nrm_fingerprint(nrm_keys_sign_pk(*keys), fp);
+    if (nrm_path(old_path, sizeof old_path, "%s/%s.keys", rdir, fp) != 0) {
+        rc = nrm_err_set(err, NRM_ETOOBIG, "path of %s too long", rdir);
+        goto out;
+    }
+    if ((rc = nrm_mkdirs(rdir, 0700, err)) != 0)
+        goto out;
+    if ((rc = nrm_keys_save(*keys, old_path, err)) != 0
+        || (rc = nrm_keys_save(next, cur_path, err)) != 0)
+        goto out;
+    if (unlink(next_path) != 0) {
+        rc = nrm_err_set(err, NRM_EIO, "%s: %s", next_path, strerror(errno));
+        goto out;
+    }
+    nrm_keys_destroy(keys);
+    *keys = next;
+    next = NULL;
+out:
+    nrm_keys_destroy(&next);
+    return rc;
+}
+
+int
+agent_identity_load(const char *dir, const agent_org_t *org, nrm_keys_t **keys,
+                    agent_connect_t *conn, nrm_err_t *err)
+{
+    nrm_cert_t cert;
+    int rc = agent_keys_load(dir, keys, err);
+    if (rc == 0)
+        rc = s_connect_read(dir, org, conn, &cert, err);
+    if (rc != 0)
+        goto fail;
+    if ((rc = s_rotated_cert(dir, org, conn, &cert, err)) != 0
+        || (rc = agent_keys_settle(dir, &cert, keys, err)) != 0) {
+        agent_connect_clear(conn);
+        goto fail;
+    }
+    return 0;
+fail:
+    nrm_keys_destroy(keys);
+    return rc;
+}
+
+int
+agent_keys_next(const char *dir, nrm_keys_t **next, nrm_err_t *err)
+{
+    char path[AGENT_PATH_MAX];
+    int rc = agent_org_path(path, dir, AGENT_NEXT_KEYS, err);
+
+    *next = NULL;
+    if (rc != 0 || access(path, F_OK) != 0)
+        return rc;
+    return nrm_keys_load(path, next, err);
+}
+
+int
+agent_keys_retired(const char *dir, nrm_keys_t **out, size_t max, size_t *n, nrm_err_t *err)
+{
+    char rdir[AGENT_PATH_MAX], path[AGENT_PATH_MAX];
+    struct dirent *e;
+    DIR *d;
+    int rc = agent_org_path(rdir, dir, AGENT_RETIRED_DIR, err);
+
+    *n = 0;
+    if (rc != 0)
+        return rc;
+    d = opendir(rdir);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : nrm_err_set(err, NRM_EIO, "%s: %s", rdir, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".keys") != 0)
+            continue;
+        if (*n == max) {
+            rc = nrm_err_set(err, NRM_ETOOBIG, "%s holds more than %zu key files", rdir, max);
+            break;
+        }
+        if (nrm_path(path, sizeof path, "%s/%s", rdir, e->d_name) != 0) {
+            rc = nrm_err_set(err, NRM_ETOOBIG, "path of %s too long", e->d_name);
+            break;
+        }
+        if ((rc = nrm_keys_load(path, &out[*n], err)) != 0)
+            break;
+        (*n)++;
+    }
+    closedir(d);
+    if (rc != 0) {
+        while (*n > 0)
+            nrm_keys_destroy(&out[--*n]);
+    }
     return rc;
 }
 

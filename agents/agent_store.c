@@ -14,10 +14,14 @@
 #define S_FORMAT      1
 #define S_OUT_HEAD    (4 + 8 * 4 + 4 + NRM_MSGID_BYTES)
 #define S_IN_HEAD     (4 + 8 * 2 + NRM_MSGID_BYTES)
+#define S_IN_PURGED   0x01     /* inbox flags byte: body purged (retention) */
 
 static const char *const s_dbs[] = {
     "outbox", "outbody", "outidx", "outq", "outacc",
-    "inbox", "inidx", "directory", AGENT_CKPT_DBS, NULL
+    "inbox", "inidx", "directory",
+    "notices",      /* lifecycle: be64 seq -> Signed{Notice} (agent_referrals.c) */
+    AGENT_CKPT_DBS, /* checkpoints: trusted and alarms (agent_checkpoint.c) */
+    NULL
 };
 
 const char *
@@ -261,7 +265,7 @@ static int
 s_in_encode(const agent_in_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
 {
     size_t size = S_IN_HEAD + 4 * 4 + rec->envelope.len + rec->signature.len
-                + rec->sender_cert.len + rec->sealed_body.len;
+                + rec->sender_cert.len + rec->sealed_body.len + (rec->purged_ms ? 8 : 0);
     s_writer_t w;
     uint8_t *buf;
 
@@ -274,7 +278,7 @@ s_in_encode(const agent_in_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
     w.left = size;
     s_put_u8(&w, S_IN_MAGIC);
     s_put_u8(&w, S_FORMAT);
-    s_put_u8(&w, 0);
+    s_put_u8(&w, rec->purged_ms ? S_IN_PURGED : 0);
     s_put_u8(&w, 0);
     s_put_u64(&w, rec->received_ms);
     s_put_u64(&w, rec->accepted_seq);
@@ -283,6 +287,8 @@ s_in_encode(const agent_in_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
     s_put_field(&w, rec->signature.data, rec->signature.len);
     s_put_field(&w, rec->sender_cert.data, rec->sender_cert.len);
     s_put_field(&w, rec->sealed_body.data, rec->sealed_body.len);
+    if (rec->purged_ms)
+        s_put_u64(&w, rec->purged_ms);
     *out = buf;
     *len = size;
     return 0;
@@ -310,8 +316,16 @@ s_in_decode(uint64_t key, const MDB_val *val, agent_in_t *rec, nrm_err_t *err)
         return s_corrupt(err, "inbox", key, "bad signature field");
     if (!s_get_field(&r, 1, AGENT_MAX_SIGNED_BYTES, &rec->sender_cert))
         return s_corrupt(err, "inbox", key, "bad certificate field");
-    if (!s_get_field(&r, NRM_SEAL_OVERHEAD, NRM_MAX_BODY_BYTES, &rec->sealed_body))
+    if (pad1 & ~S_IN_PURGED)
+        return s_corrupt(err, "inbox", key, "unknown flags");
+    if (pad1 & S_IN_PURGED) {
+        /* purged: no body, the time it was purged instead */
+        if (!s_get_field(&r, 0, 0, &rec->sealed_body) || !s_get_u64(&r, &rec->purged_ms)
+            || rec->purged_ms == 0)
+            return s_corrupt(err, "inbox", key, "bad purged entry");
+    } else if (!s_get_field(&r, NRM_SEAL_OVERHEAD, NRM_MAX_BODY_BYTES, &rec->sealed_body)) {
         return s_corrupt(err, "inbox", key, "bad sealed body field");
+    }
     if (r.left != 0)
         return s_corrupt(err, "inbox", key, "trailing bytes");
     return 0;
@@ -764,4 +778,52 @@ agent_dir_get(nrm_store_t *store, MDB_txn *txn, const char *org_id,
     signed_cert->data = val.mv_data;
     signed_cert->len = val.mv_size;
     return 0;
+}
+
+int
+agent_in_purge(nrm_store_t *store, MDB_txn *txn, uint64_t before_ms, uint64_t now_ms,
+               size_t max, size_t *purged, nrm_err_t *err)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = 0, mrc;
+    *purged = 0;
+    mrc = mdb_cursor_open(txn, nrm_store_dbi(store, "inbox"), &cur);
+    if (mrc != 0)
+        return nrm_store_lmdb_error(mrc, "inbox", err);
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && *purged < max;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        agent_in_t rec;
+        uint8_t *val = NULL;
+        size_t vlen = 0;
+        if (k.mv_size != 8) {
+            rc = s_corrupt(err, "inbox", 0, "bad key");
+            break;
+        }
+        rc = s_in_decode(nrm_be64_get(k.mv_data), &v, &rec, err);
+        if (rc != 0)
+            break;
+        if (rec.purged_ms || rec.received_ms >= before_ms)
+            continue;
+        rec.sealed_body.data = NULL;
+        rec.sealed_body.len = 0;
+        rec.purged_ms = now_ms;
+        /* LMDB reuses the freed pages; the bytes that stay there until
+           then are the sealed ciphertext, never the plaintext. */
+        rc = s_in_encode(&rec, &val, &vlen, err);
+        if (rc == 0) {
+            MDB_val nv = { vlen, val };
+            mrc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
+            if (mrc != 0)
+                rc = nrm_store_lmdb_error(mrc, "inbox", err);
+        }
+        free(val);
+        if (rc != 0)
+            break;
+        (*purged)++;
+    }
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = nrm_store_lmdb_error(mrc, "inbox", err);
+    mdb_cursor_close(cur);
+    return rc;
 }

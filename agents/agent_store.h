@@ -29,6 +29,8 @@
       sender signed), envelope signature (64), sender certificate
       (Signed{Certificate} bytes), sealed body (as delivered; it is opened
       with ORG/secret.keys when read, so no plaintext is kept on disk).
+      The third byte holds flags: 0x01 purged (retention, agent_in_purge):
+      the sealed body field is empty and a u64 purged_ms follows it.
 
     The invariants between databases (outq and outacc follow the state,
     outbody exists until the state is final) are kept by this module only:
@@ -75,7 +77,8 @@ typedef struct {
     nrm_bytes_t envelope;       /* borrowed, as for agent_out_t           */
     nrm_bytes_t signature;
     nrm_bytes_t sender_cert;
-    nrm_bytes_t sealed_body;
+    nrm_bytes_t sealed_body;    /* empty once purged                      */
+    uint64_t    purged_ms;      /* 0, or when retention purged the body   */
 } agent_in_t;
 
 /* Opens (creating ORG/data with mode 0700 if needed, unless read-only) the
@@ -131,6 +134,13 @@ int agent_in_find(nrm_store_t *store, MDB_txn *txn,
                   const uint8_t msg_id[NRM_MSGID_BYTES], agent_in_t *rec,
                   nrm_err_t *err) NRM_WUR;
 typedef int (agent_in_fn)(void *ctx, const agent_in_t *rec, nrm_err_t *err);
+/* Inside a write txn: retention. Drops the sealed body of every entry
+   received before before_ms (at most max of them; *purged says how many),
+   keeping the envelope, its signature, the sender certificate and the
+   broker's sequence number, so the entry still proves what arrived and
+   when, and the message id is still recognised if delivered again. */
+int agent_in_purge(nrm_store_t *store, MDB_txn *txn, uint64_t before_ms, uint64_t now_ms,
+                   size_t max, size_t *purged, nrm_err_t *err) NRM_WUR;
 int agent_in_each(nrm_store_t *store, MDB_txn *txn, agent_in_fn *fn, void *ctx,
                   nrm_err_t *err) NRM_WUR;
 

@@ -1,8 +1,8 @@
 /*  agent_verify -- checks of deliveries, receipts and certificates. */
 #include "agent_verify.h"
+#include "agent_docs.h"
 #include "nrm_registry.h"
 
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,25 +39,8 @@ agent_cert_check(const nrm_signed_view_t *v, const nrm_genesis_t *g,
     return nrm_cert_verify(v->body.data, v->body.len, v->sig.data, v->cosigs, v->ncosigs, g, cert, err);
 }
 
-int
-agent_doc_check(const uint8_t *doc, size_t len, nrm_err_t *err)
-{
-    json_error_t jerr;
-    json_t *root;
-    int rc = 0;
-
-    root = json_loadb((const char *) doc, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL)
-        return nrm_err_set(err, NRM_EINVAL, "document is not valid JSON "
-                           "(error at line %d, column %d)", jerr.line, jerr.column);
-    if (!json_is_object(root))
-        rc = nrm_err_set(err, NRM_EINVAL, "document is JSON but not an object");
-    json_decref(root);
-    return rc;
-}
-
 static bool
-s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
+s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys, size_t nkeys,
         const nrm_genesis_t *g, agent_delivery_t *d)
 {
     nrm_err_t err = { 0 };
@@ -109,13 +92,15 @@ s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
     plain = malloc(plain_len + 1);
     if (plain == NULL)
         return s_refuse(d, NRM_R_INTERNAL, "out of memory opening the body");
-    if (nrm_seal_open(keys, w->sealed_body.data, w->sealed_body.len, plain) != 0) {
+    if (agent_seal_open(keys, nkeys, w->sealed_body.data, w->sealed_body.len, plain) != 0) {
         ok = s_refuse(d, NRM_R_BODY_MISMATCH, "sealed body does not open with this "
                       "organisation's box key");
         goto out;
     }
-    if (agent_doc_check(plain, plain_len, &err) != 0) {
-        ok = s_refuse(d, NRM_R_INVALID_FIELD, "%s", err.msg);
+    /* lifecycle (issue 4): the body fits its type's schema and agrees
+       with the clear metadata (agent_docs.c) */
+    if (agent_doc_check_body(&d->env, plain, plain_len, &err) != 0) {
+        ok = s_refuse(d, err.reason ? err.reason : NRM_R_INVALID_FIELD, "%s", err.msg);
         goto out;
     }
     ok = true;
@@ -125,13 +110,23 @@ out:
     return ok;
 }
 
+int
+agent_seal_open(const nrm_keys_t *const *keys, size_t nkeys, const uint8_t *sealed, size_t len,
+                uint8_t *out)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        if (nrm_seal_open(keys[i], sealed, len, out) == 0)
+            return 0;
+    return NRM_ECRYPTO;
+}
+
 void
-agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *keys,
-                     const nrm_genesis_t *g, agent_delivery_t *out)
+agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys,
+                     size_t nkeys, const nrm_genesis_t *g, agent_delivery_t *out)
 {
     memset(out, 0, sizeof *out);
     nrm_sha256(w->sealed_body.data, w->sealed_body.len, out->body_hash);
-    if (s_check(w, own_id, keys, g, out))
+    if (s_check(w, own_id, keys, nkeys, g, out))
         out->status = NRM_R_OK;
 }
 

@@ -23,11 +23,19 @@ typedef struct {
    valid when the envelope was created; it names the envelope's sender;
    the envelope signature verifies with its sign key over the exact bytes;
    the recipient is own_id; body size and SHA-256 match the envelope; the
-   body opens with keys; the document is a JSON object. Fills *out (status 0
-   on success). The opened document is wiped before returning. */
+   body opens with one of keys[0 .. nkeys) (the set in force, then those a
+   rotation retired: a sender may have sealed to a key it knew before the
+   rotation); it fits the body schema of its type and agrees with the
+   clear metadata (agent_doc_check_body). Fills *out (status 0 on
+   success). The opened document is wiped before returning. */
 void agent_delivery_check(const nrm_wire_t *w, const char *own_id,
-                          const nrm_keys_t *keys, const nrm_genesis_t *g,
-                          agent_delivery_t *out);
+                          const nrm_keys_t *const *keys, size_t nkeys,
+                          const nrm_genesis_t *g, agent_delivery_t *out);
+
+/* Opens a sealed body with the first of keys[0 .. nkeys) that opens it;
+   out holds len - NRM_SEAL_OVERHEAD bytes. NRM_ECRYPTO when none does. */
+int agent_seal_open(const nrm_keys_t *const *keys, size_t nkeys, const uint8_t *sealed,
+                    size_t len, uint8_t *out) NRM_WUR;
 
 /* Checks a decoded NRM_WIRE_RECEIPT: the broker's signature (broker_pk,
    NRM_CTX_RECEIPT) over the exact body, then decodes it into *r.
@@ -41,8 +49,5 @@ int agent_receipt_check(const nrm_wire_t *w, const uint8_t broker_pk[NRM_PK_BYTE
 int agent_cert_check(const nrm_signed_view_t *v, const nrm_genesis_t *g,
                      nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
 
-/* A document must be a JSON object. Returns 0, or NRM_EINVAL with line and
-   column of the first error (err->msg never quotes the document). */
-int agent_doc_check(const uint8_t *doc, size_t len, nrm_err_t *err) NRM_WUR;
 
 #endif

@@ -6,6 +6,7 @@
     commit has returned send receipts, delivery notices and deliveries.
     Nothing is acknowledged before it is durable (invariant 1). */
 #include "broker.h"
+#include "broker_referrals.h"
 #include "nrm_auditlog.h"
 #include "nrm_codec.h"
 #include "nrm_crypto.h"
@@ -87,6 +88,7 @@ struct broker_t {
     uint64_t policy_seq;             /* its POLICY record (0: none)         */
     nrm_store_t *store;
     nrm_keys_t *keys;
+    broker_refs_t *refs;             /* referral lifecycle (broker_referrals.c) */
     nrm_genesis_t genesis;
     item_t *items;
     size_t nitems;
@@ -244,6 +246,9 @@ typedef struct {
     const nrm_wire_t *w;            /* NULL if the frame did not decode */
     nrm_envelope_t env;
     bool has_env;
+    uint64_t now;                   /* when its checks are made; the time of
+                                       an ACCEPTED or DELIVERED record, so
+                                       that the verifier sees the same moment */
 } submit_t;
 
 /* Appends a REJECTED record for a submitted frame and answers with its
@@ -317,24 +322,27 @@ static int
 s_signer_check(broker_t *self, MDB_txn *txn, const nrm_cert_t *cert, const char *ctx,
                nrm_bytes_t data, const uint8_t *sig, bool *retire, nrm_err_t *err)
 {
-    nrm_cert_t old;
     nrm_err_t why = { 0, 0, "" };
-    int rc = nrm_registry_old_cert(self->store, txn, cert->org_id, &old, &why);
-    if (rc && rc != NRM_ENOTFOUND)
-        return nrm_err_set(err, rc, "%s", why.msg);
-    bool rotating = rc == 0;
+    int which;
     *retire = false;
-    if (nrm_verify(cert->sign_pk, ctx, data.data, data.len, sig) == 0) {
-        *retire = rotating;
-        return 0;
-    }
-    if (rotating && nrm_verify(old.sign_pk, ctx, data.data, data.len, sig) == 0)
-        return 0;
-    if (nrm_registry_signed_by_retired(self->store, txn, cert->org_id, ctx, data.data, data.len, sig))
+    int rc = nrm_registry_signer(self->store, txn, cert->org_id, ctx, data.data, data.len, sig, &which,
+                                 NULL, NULL, &why);
+    if (rc == NRM_ENOTFOUND)
+        return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "signature does not verify with the enrolled "
+                              "key of '%s'", cert->org_id);
+    if (rc)
+        return nrm_err_set(err, rc, "%s", why.msg);
+    if (which == NRM_SIGNER_RETIRED)
         return nrm_err_refuse(err, NRM_R_KEY_RETIRED, "signed with a key of '%s' that a rotation "
                               "retired; sign with the new key", cert->org_id);
-    return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "signature does not verify with the enrolled key "
-                          "of '%s'", cert->org_id);
+    if (which == NRM_SIGNER_CURRENT) {
+        nrm_cert_t old;
+        rc = nrm_registry_old_cert(self->store, txn, cert->org_id, &old, &why);
+        if (rc && rc != NRM_ENOTFOUND)
+            return nrm_err_set(err, rc, "%s", why.msg);
+        *retire = rc == 0;
+    }
+    return 0;
 }
 
 /* The first message signed with a rotation's new key retires the old one:
@@ -383,7 +391,7 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
                  s->env.sender, it->org);
         return s_reject(self, txn, it, s, NRM_R_SENDER_MISMATCH, text, false, err);
     }
-    uint64_t now = nrm_now_ms();
+    uint64_t now = s->now;
     rc = nrm_registry_usable(self->store, txn, it->org, now, &sender, &why);
     if (rc == NRM_ENOTFOUND)
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_SENDER, why.msg, false, err);
@@ -442,6 +450,14 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
             snprintf(why.msg, sizeof why.msg, "no routing policy is in force (nrm-admin policy)");
         return s_reject(self, txn, it, s, NRM_R_POLICY, why.msg, true, err);
     }
+    /* Referral lifecycle (issue 4): consent, deadline, case ownership and
+       the transition an answer causes; refused like any other decision. */
+    memset(&why, 0, sizeof why);
+    rc = broker_refs_check(self->refs, self->policy, self->store, txn, &s->env, &why, err);
+    if (rc == NRM_EINVAL)
+        return s_reject(self, txn, it, s, why.reason, why.msg, true, err);
+    if (rc)
+        return rc;
     if (retire && (rc = s_retire(self, txn, it->org, w, now, err)))
         return rc;
 
@@ -468,6 +484,8 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     size_t klen = s_queue_key(qkey, s->env.recipient, seq);
     if ((rc = nrm_store_put(self->store, txn, "queue", qkey, klen, s->env.msg_id,
                             NRM_MSGID_BYTES, 0, err)))
+        return rc;
+    if ((rc = broker_refs_accepted(self->refs, self->store, txn, &s->env, seq, err)))
         return rc;
     nrm_receipt_t r;
     memset(&r, 0, sizeof r);
@@ -559,7 +577,7 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
         return s_reject_ack(self, txn, it, s, ack.msg_id, why.reason, why.msg, err);
     if (rc)
         return nrm_err_set(err, rc, "%s", why.msg);
-    if (ack.status > NRM_R_STORE_FULL)
+    if (strcmp(nrm_reason_name(ack.status), "unknown-reason") == 0)   /* lifecycle codes too */
         return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_INVALID_FIELD,
                             "unknown refusal code", err);
     rc = nrm_store_get(self->store, txn, "msgids", ack.msg_id, NRM_MSGID_BYTES, &v, err);
@@ -595,7 +613,7 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     uint64_t seq;
     uint8_t leaf[NRM_HASH_BYTES], qkey[QUEUE_KEY_MAX];
     memset(&rec, 0, sizeof rec);
-    rec.time_ms = nrm_now_ms();
+    rec.time_ms = s->now;
     rec.kind = ack.status == 0 ? NRM_REC_DELIVERED : NRM_REC_DELIVERY_REFUSED;
     snprintf(rec.actor, sizeof rec.actor, "%s", it->org);
     rec.subject = (uint8_t *) w->signed_obj.body.data;
@@ -612,6 +630,8 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     if ((rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err)))
         return rc;
     self->records++;
+    if (ack.status == 0 && (rc = broker_refs_delivered(self->refs, self->store, txn, ack.msg_id, err)))
+        return rc;
     size_t klen = s_queue_key(qkey, it->org, m.accepted_seq);
     rc = nrm_store_del(self->store, txn, "queue", qkey, klen, err);
     if (rc && rc != NRM_ENOTFOUND)
@@ -777,6 +797,7 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
     nrm_err_t why = { 0, 0, "" };
     int rc = 0;
     memset(&s, 0, sizeof s);
+    s.now = nrm_now_ms();
     s.frame = zmq_msg_data(&it->msg);
     s.frame_len = zmq_msg_size(&it->msg);
     nrm_sha256(s.frame, s.frame_len, s.frame_hash);
@@ -793,7 +814,7 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
         /* A revoked, suspended or expired organisation is told so on every
            frame (its connection may predate the change: a ROUTER cannot
            close it). Submissions say it in their own checks. */
-        rc = nrm_registry_usable(self->store, txn, it->org, nrm_now_ms(), NULL, &why);
+        rc = nrm_registry_usable(self->store, txn, it->org, s.now, NULL, &why);
         if (rc == NRM_EINVAL || rc == NRM_ENOTFOUND) {
             uint32_t reason = rc == NRM_EINVAL ? why.reason : NRM_R_UNKNOWN_SENDER;
             rc = w->kind == NRM_WIRE_ACK
@@ -988,22 +1009,21 @@ s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data, 
     return s_send_on(self->router, rid, rid_len, data, len);
 }
 
-/* The certificate that goes with a delivery: the sender's, or during a
-   rotation the old one if the message was signed with the old key. */
+/* The certificate that goes with a delivery: the sender's certificate
+   whose key signed the message, which after a rotation may be the old
+   one or a retired one (kept for this), so that a message queued across
+   a rotation still verifies at its recipient. */
 static int
 s_sender_cert(broker_t *self, MDB_txn *txn, const nrm_envelope_t *env, const nrm_record_t *rec,
               nrm_bytes_t *cert, nrm_err_t *err)
 {
-    MDB_val v;
-    nrm_cert_t old;
-    if (nrm_registry_old_cert(self->store, txn, env->sender, &old, NULL) == 0
-        && nrm_verify(old.sign_pk, NRM_CTX_ENVELOPE, rec->subject, rec->subject_len, rec->signature) == 0
-        && nrm_store_get(self->store, txn, "oldcerts", env->sender, strlen(env->sender), &v, err) == 0) {
-        cert->data = v.mv_data;
-        cert->len = v.mv_size;
-        return 0;
-    }
-    return nrm_registry_find(self->store, txn, env->sender, NULL, cert, err);
+    int which;
+    int rc = nrm_registry_signer(self->store, txn, env->sender, NRM_CTX_ENVELOPE, rec->subject,
+                                 rec->subject_len, rec->signature, &which, NULL, cert, err);
+    if (rc == NRM_ENOTFOUND)
+        return nrm_err_set(err, NRM_ECORRUPT, "no certificate of '%s' verifies the message of record "
+                           "%llu", env->sender, (unsigned long long) rec->seq);
+    return rc;
 }
 
 /* Builds the Deliver frame of queue entry (seq, msg_id) into *out. */
@@ -1175,6 +1195,21 @@ s_read_one(void *sock, item_t *it)
     return 1;
 }
 
+/* Sends the lifecycle notices waiting in broker_referrals' outbox to the
+   organisations connected now; the others get them at their next Hello. */
+static void
+s_send_notices(broker_t *self)
+{
+    const broker_notice_out_t *out = NULL;
+    size_t n = broker_refs_outbox(self->refs, &out);
+    for (size_t i = 0; i < n; i++) {
+        peer_t *p = s_peer(self, out[i].org, false);
+        if (p && p->live)
+            (void) s_send(self, p->rid, p->rid_len, out[i].frame, out[i].len);
+    }
+    broker_refs_outbox_clear(self->refs);
+}
+
 static void
 s_after_commit(broker_t *self)
 {
@@ -1218,6 +1253,13 @@ s_after_commit(broker_t *self)
             if (r)
                 r->want_pump = true;
         }
+        if (it->hello && p) {
+            /* after the Welcome: lifecycle notices still waiting for it */
+            nrm_err_t nerr = { 0, 0, "" };
+            if (broker_refs_hello(self->refs, self->store, it->org, &nerr) != 0)
+                nrm_error("notices for '%s': %s", it->org, nerr.msg);
+            s_send_notices(self);
+        }
     }
 }
 
@@ -1225,6 +1267,11 @@ static void
 s_timers(broker_t *self)
 {
     uint64_t now = nrm_now_ms();
+    nrm_err_t err = { 0, 0, "" };
+    /* response deadlines (issue 4): ESCALATED records and notices */
+    if (broker_refs_tick(self->refs, self->policy, self->store, now, &err) != 0)
+        nrm_error("escalation of overdue referrals: %s", err.msg);
+    s_send_notices(self);
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
         if (p->live && p->held)
@@ -1306,6 +1353,34 @@ s_admin_fn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
     return rc;
 }
 
+/* After a certificate took effect (ENROLLED, ROTATED): the directory
+   goes at once to every connected organisation that may use the network,
+   so that senders seal to the new keys and a rotated organisation's agent
+   learns its new certificate and switches to it. */
+static void
+s_push_directory(broker_t *self)
+{
+    MDB_txn *txn = NULL;
+    nrm_err_t err = { 0, 0, "" };
+    item_t w;
+    size_t sent = 0;
+    memset(&w, 0, sizeof w);
+    if (nrm_store_read_begin(self->store, &txn, &err) != 0 || s_welcome(self, txn, &w, &err) != 0) {
+        nrm_error("directory not pushed: %s", err.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < self->npeers; i++) {
+        peer_t *p = &self->peers[i];
+        if (p->live && nrm_registry_usable(self->store, txn, p->org, nrm_now_ms(), NULL, NULL) == 0
+            && s_send(self, p->rid, p->rid_len, w.reply, w.reply_len) == 0)
+            sent++;
+    }
+    nrm_info("certificate in force: directory sent to %zu connected organisations", sent);
+out:
+    nrm_store_read_end(&txn);
+    free(w.reply);
+}
+
 /* Reads and answers every admin command waiting. */
 static void
 s_admin_handle(broker_t *self)
@@ -1319,9 +1394,12 @@ s_admin_handle(broker_t *self)
             a.frame_len = 0;        /* refused below as malformed */
         it.admin = true;
         /* The receipt goes out only after the commit. */
-        if (nrm_store_write(self->store, s_admin_fn, &a, &err) == 0 && it.reply)
-            (void) s_send_on(self->admin, it.rid, it.rid_len, it.reply, it.reply_len);
-        else if (err.code) {
+        if (nrm_store_write(self->store, s_admin_fn, &a, &err) == 0) {
+            if (it.reply)
+                (void) s_send_on(self->admin, it.rid, it.rid_len, it.reply, it.reply_len);
+            if (a.res.effect)
+                s_push_directory(self);
+        } else if (err.code) {
             nrm_error("admin command not committed: %s", err.msg);
         }
         zmq_msg_close(&it.msg);
@@ -1474,6 +1552,8 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
         nrm_err_set(err, NRM_EINVAL, "%s: needs a signing and a CURVE key", path);
         goto fail;
     }
+    if (broker_refs_new(self->keys, &self->refs, err) != 0)
+        goto fail;
     if (nrm_path(path, sizeof path, "%s/data", cfg->dir) != 0
         || nrm_store_open(path, dbs, 0, &self->store, err) != 0)
         goto fail;
@@ -1549,6 +1629,7 @@ broker_destroy(broker_t **self_p)
     if (self->lock_fd >= 0)
         close(self->lock_fd);
     nrm_store_destroy(&self->store);
+    broker_refs_destroy(&self->refs);
     nrm_keys_destroy(&self->keys);
     free(self->items);
     free(self->peers);

@@ -98,6 +98,20 @@ enum {
                                      duplicate id or key, nothing pending,
                                      approved twice by one administrator  */
     NRM_R_BAD_POLICY       = 20,  /* policy text does not parse            */
+    /* 24-39: referral lifecycle and consent (docs/referrals.md) */
+    NRM_R_UNKNOWN_REFERRAL = 24,  /* in_reply_to names no referral        */
+    NRM_R_NOT_RECIPIENT    = 25,  /* answered by whom it was not sent to  */
+    NRM_R_NOT_SENDER       = 26,  /* withdrawn by whom did not send it    */
+    NRM_R_ALREADY_ANSWERED = 27,  /* accepted or declined already         */
+    NRM_R_NOT_ACCEPTED     = 28,  /* completing what was not accepted     */
+    NRM_R_WITHDRAWN        = 29,  /* the referral was withdrawn           */
+    NRM_R_CLOSED           = 30,  /* the referral was completed           */
+    NRM_R_CONSENT_MISSING  = 31,  /* personal data without consent or basis */
+    NRM_R_DEADLINE         = 32,  /* response-due time missing or too late */
+    NRM_R_NOT_OWNER        = 33,  /* transfer of a case one does not own  */
+    NRM_R_REPLY_REQUIRED   = 34,  /* answer without in_reply_to           */
+    NRM_R_CASE_MISMATCH    = 35,  /* answer names another case           */
+    NRM_R_PURGED           = 36,  /* body purged undelivered (notices)    */
 };
 const char *nrm_reason_name(uint32_t code);
 

@@ -3,6 +3,7 @@
     input, so a capped input means capped memory), then every field: ids,
     text, fixed-size keys and hashes, ranges. */
 #include "nrm_codec.h"
+#include "nrm_iso.h"
 #include "nrm_util.h"
 #include "nrm.pb-c.h"
 #include <stdio.h>
@@ -54,6 +55,8 @@ nrm_record_kind_name(int kind)
     case NRM_REC_ROTATED:          return "ROTATED";
     case NRM_REC_KEY_RETIRED:      return "KEY_RETIRED";
     case NRM_REC_CHECKPOINT:       return "CHECKPOINT";
+    case NRM_REC_ESCALATED:        return "ESCALATED";
+    case NRM_REC_PURGED:           return "PURGED";
     default:                       return "UNKNOWN";
     }
 }
@@ -174,7 +177,133 @@ nrm_envelope_encode(const nrm_envelope_t *e, uint8_t **out, size_t *len, nrm_err
         m.in_reply_to = s_bin(e->in_reply_to, NRM_MSGID_BYTES);
     m.body_hash = s_bin(e->body_hash, NRM_HASH_BYTES);
     m.body_size = e->body_size;
+    Nrm__ConsentAssertion c = NRM__CONSENT_ASSERTION__INIT;
+    char *stripped[NRM_MAX_STRIPPED];
+    m.personal_data = e->personal_data;
+    if (e->has_consent) {
+        c.services = e->consent.services;
+        c.sharing = e->consent.sharing;
+        c.given_by = (char *) e->consent.given_by;
+        c.lawful_basis = (char *) e->consent.lawful_basis;
+        c.lawful_basis_ref = (char *) e->consent.lawful_basis_ref;
+        c.overridden_by = (char *) e->consent.overridden_by;
+        m.consent = &c;
+    }
+    m.child = e->child;
+    m.purpose = (char *) e->purpose;
+    m.cross_border = e->cross_border;
+    m.destination_country = (char *) e->destination_country;
+    m.body_schema = e->body_schema;
+    if (e->n_stripped > NRM_MAX_STRIPPED)
+        return nrm_err_set(err, NRM_EINVAL, "envelope.stripped: more than %d names", NRM_MAX_STRIPPED);
+    for (size_t i = 0; i < e->n_stripped; i++)
+        stripped[i] = (char *) e->stripped[i];
+    m.n_stripped = e->n_stripped;
+    m.stripped = stripped;
+    m.response_due_ms = e->response_due_ms;
+    m.decision = (char *) e->decision;
     return s_pack(&m.base, out, len, err);
+}
+
+/* A name of a body field: letters, digits, '_' and '.'. */
+static bool
+s_field_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > NRM_STRIPPED_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+              || ch == '_' || ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_code_in(const char *s, const char *const *codes)
+{
+    return !*s || s_in(codes, s);
+}
+
+static const char *s_given_by[] = { "victim", "guardian", "responsible_official", NULL };
+static const char *s_decisions[] = { "accepted", "declined", NULL };
+static const char *s_bases[] = { "vital_interests", "public_task", "legal_obligation", NULL };
+
+/* Envelope fields 12-20: codes and flags only (invariant 5). */
+static int
+s_envelope_lifecycle(nrm_envelope_t *e, const Nrm__Envelope *m, nrm_err_t *err)
+{
+    int rc;
+    e->personal_data = m->personal_data;
+    e->child = m->child;
+    e->cross_border = m->cross_border;
+    if ((rc = s_text(e->purpose, NRM_TYPE_MAX, m->purpose, false, "envelope.purpose", err)))
+        return rc;
+    if (e->purpose[0] && !nrm_id_valid(e->purpose))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD,
+                              "envelope.purpose: must be 1-%d characters of a-z 0-9 . _ -", NRM_TYPE_MAX);
+    const char *dc = m->destination_country ? m->destination_country : "";
+    if (*dc && !nrm_iso3166_valid(dc))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD,
+                              "envelope.destination_country: '%.8s' is not an ISO 3166-1 alpha-2 code", dc);
+    if (m->cross_border != (*dc != '\0'))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD,
+                              "envelope.destination_country: given if and only if cross_border is set");
+    memcpy(e->destination_country, dc, strlen(dc) + 1);
+    if (m->body_schema > 1)
+        return nrm_err_refuse(err, NRM_R_BAD_VERSION, "envelope.body_schema: %u is not supported (expected 1)",
+                              m->body_schema);
+    e->body_schema = m->body_schema;
+    if (m->n_stripped > NRM_MAX_STRIPPED)
+        return nrm_err_refuse(err, NRM_R_TOO_BIG, "envelope.stripped: %zu names, over the limit of %d",
+                              m->n_stripped, NRM_MAX_STRIPPED);
+    for (size_t i = 0; i < m->n_stripped; i++) {
+        if (!s_field_name_valid(m->stripped[i]))
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "envelope.stripped[%zu]: not a field name "
+                                  "(1-%d of A-Z a-z 0-9 _ .)", i, NRM_STRIPPED_NAME_MAX);
+        memcpy(e->stripped[i], m->stripped[i], strlen(m->stripped[i]) + 1);
+    }
+    e->n_stripped = m->n_stripped;
+    if (m->response_due_ms && m->response_due_ms <= m->created_ms)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "envelope.response_due_ms: not after created_ms");
+    e->response_due_ms = m->response_due_ms;
+    if ((rc = s_text(e->decision, NRM_CODE_MAX, m->decision, false, "envelope.decision", err)))
+        return rc;
+    if (!s_code_in(e->decision, s_decisions))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "envelope.decision: '%s' is not accepted or "
+                              "declined", e->decision);
+    if ((strcmp(e->type, "response") == 0) != (e->decision[0] != '\0'))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "envelope.decision: given if and only if the "
+                              "type is response");
+    if (!m->consent)
+        return 0;
+    const Nrm__ConsentAssertion *c = m->consent;
+    nrm_consent_t *k = &e->consent;
+    e->has_consent = true;
+    k->services = c->services;
+    k->sharing = c->sharing;
+    if ((rc = s_text(k->given_by, NRM_CODE_MAX, c->given_by, false, "envelope.consent.given_by", err))
+        || (rc = s_text(k->lawful_basis, NRM_CODE_MAX, c->lawful_basis, false, "envelope.consent.lawful_basis", err))
+        || (rc = s_text(k->lawful_basis_ref, NRM_LAWFUL_REF_MAX, c->lawful_basis_ref, false,
+                        "envelope.consent.lawful_basis_ref", err))
+        || (rc = s_text(k->overridden_by, NRM_ID_MAX, c->overridden_by, false, "envelope.consent.overridden_by", err)))
+        return rc;
+    if (!s_code_in(k->given_by, s_given_by))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "envelope.consent.given_by: '%s' is not victim, "
+                              "guardian or responsible_official", k->given_by);
+    if (!s_code_in(k->lawful_basis, s_bases))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "envelope.consent.lawful_basis: '%s' is not "
+                              "vital_interests, public_task or legal_obligation", k->lawful_basis);
+    for (const char *q = k->lawful_basis_ref; *q; q++)
+        if (*q < 0x20 || *q > 0x7e)
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD,
+                                  "envelope.consent.lawful_basis_ref: printable ASCII only");
+    if (k->overridden_by[0] && !nrm_id_valid(k->overridden_by))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "envelope.consent.overridden_by: must be an id "
+                              "(1-%d of a-z 0-9 . _ -)", NRM_ID_MAX);
+    return 0;
 }
 
 int
@@ -227,6 +356,7 @@ nrm_envelope_decode(const uint8_t *buf, size_t len, nrm_envelope_t *e, nrm_err_t
     e->created_ms = m->created_ms;
     e->priority = m->priority;
     e->body_size = m->body_size;
+    rc = s_envelope_lifecycle(e, m, err);
 out:
     nrm__envelope__free_unpacked(m, NULL);
     return rc;
@@ -765,7 +895,8 @@ out:
 bool
 nrm_record_kind_valid(int kind)
 {
-    return (kind >= NRM_REC_GENESIS && kind <= NRM_REC_LAST_) || kind == NRM_REC_CHECKPOINT;
+    return (kind >= NRM_REC_GENESIS && kind <= NRM_REC_LAST_) || kind == NRM_REC_CHECKPOINT
+           || kind == NRM_REC_ESCALATED || kind == NRM_REC_PURGED;
 }
 
 int
@@ -852,6 +983,61 @@ nrm_record_clear(nrm_record_t *rec)
     free(rec->subject);
     rec->subject = NULL;
     rec->subject_len = 0;
+}
+
+/* ---- notice ---- */
+
+int
+nrm_notice_encode(const nrm_notice_t *n, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__Notice m = NRM__NOTICE__INIT;
+    m.kind = n->kind;
+    m.msg_id = s_bin(n->msg_id, NRM_MSGID_BYTES);
+    m.case_ref = (char *) n->case_ref;
+    m.sender = (char *) n->sender;
+    m.recipient = (char *) n->recipient;
+    m.type = (char *) n->type;
+    m.due_ms = n->due_ms;
+    m.seq = n->seq;
+    m.record_hash = s_bin(n->record_hash, NRM_HASH_BYTES);
+    m.time_ms = n->time_ms;
+    m.addressee = (char *) n->addressee;
+    return s_pack(&m.base, out, len, err);
+}
+
+int
+nrm_notice_decode(const uint8_t *buf, size_t len, nrm_notice_t *n, nrm_err_t *err)
+{
+    int rc = s_toobig(len, 1024, "notice", err);
+    if (rc)
+        return rc;
+    memset(n, 0, sizeof *n);
+    UNPACK_OR_REFUSE(m, Nrm__Notice, nrm__notice__unpack, buf, len, "notice");
+    if ((rc = s_canonical(&m->base, buf, len, "notice", err)))
+        goto out;
+    if (m->kind != NRM_NOTICE_ESCALATED && m->kind != NRM_NOTICE_PURGED) {
+        rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "notice.kind: unknown kind %u", m->kind);
+        goto out;
+    }
+    n->kind = m->kind;
+    if ((rc = s_fixed(n->msg_id, m->msg_id, NRM_MSGID_BYTES, "notice.msg_id", err))
+        || (rc = s_id(n->case_ref, m->case_ref, "notice.case_ref", err))
+        || (rc = s_id(n->sender, m->sender, "notice.sender", err))
+        || (rc = s_id(n->recipient, m->recipient, "notice.recipient", err))
+        || (rc = s_text(n->type, NRM_TYPE_MAX, m->type, true, "notice.type", err))
+        || (rc = s_fixed(n->record_hash, m->record_hash, NRM_HASH_BYTES, "notice.record_hash", err))
+        || (rc = s_id(n->addressee, m->addressee, "notice.addressee", err)))
+        goto out;
+    if (!nrm_msg_type_valid(n->type)) {
+        rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "notice.type: unknown message type '%s'", n->type);
+        goto out;
+    }
+    n->due_ms = m->due_ms;
+    n->seq = m->seq;
+    n->time_ms = m->time_ms;
+out:
+    nrm__notice__free_unpacked(m, NULL);
+    return rc;
 }
 
 /* ---- wire messages ---- */
@@ -1024,6 +1210,7 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     Nrm__ServerMsg m = NRM__SERVER_MSG__INIT;
     Nrm__Welcome welcome = NRM__WELCOME__INIT;
     Nrm__Signed receipt = NRM__SIGNED__INIT, sender_cert = NRM__SIGNED__INIT;
+    Nrm__Signed notice = NRM__SIGNED__INIT;
     Nrm__Deliver deliver = NRM__DELIVER__INIT;
     Nrm__StatusReply reply = NRM__STATUS_REPLY__INIT;
     Nrm__Pong pong = NRM__PONG__INIT;
@@ -1132,6 +1319,11 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         ckpt.proof = proof;
         m.m_case = NRM__SERVER_MSG__M_CHECKPOINT;
         m.checkpoint = &ckpt;
+        break;
+    case NRM_WIRE_NOTICE:
+        notice = s_signed_pb(w->signed_obj);
+        m.m_case = NRM__SERVER_MSG__M_NOTICE;
+        m.notice = &notice;
         break;
     default:
         return nrm_err_set(err, NRM_EINVAL, "not a server message kind: %d", w->kind);
@@ -1331,6 +1523,9 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
             w->proof[i] = s_bytes(m->checkpoint->proof[i]);
         }
         return 0;
+    case NRM__SERVER_MSG__M_NOTICE:
+        w->kind = NRM_WIRE_NOTICE;
+        return s_signed_view(m->notice, &w->signed_obj, 1024, "notice", err);
     default:
         return nrm_err_refuse(err, NRM_R_MALFORMED, "frame: empty or unknown server message");
     }

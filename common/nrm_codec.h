@@ -16,6 +16,20 @@ bool nrm_msg_type_valid(const char *type);
 /* Known organisation types (DOMAIN.md). */
 bool nrm_org_type_valid(const char *type);
 
+/* Consent assertion of an envelope (clear metadata: codes, no personal
+   data). Empty strings mean "not given". */
+#define NRM_CODE_MAX           32       /* given_by, lawful_basis          */
+#define NRM_LAWFUL_REF_MAX     100      /* lawful_basis_ref, printable ASCII */
+#define NRM_MAX_STRIPPED       32       /* names in envelope.stripped      */
+#define NRM_STRIPPED_NAME_MAX  64       /* bytes of one such name          */
+typedef struct {
+    bool services, sharing;
+    char given_by[NRM_CODE_MAX + 1];        /* victim, guardian, responsible_official */
+    char lawful_basis[NRM_CODE_MAX + 1];    /* vital_interests, public_task, legal_obligation */
+    char lawful_basis_ref[NRM_LAWFUL_REF_MAX + 1];
+    char overridden_by[NRM_ID_MAX + 1];
+} nrm_consent_t;
+
 typedef struct {
     uint32_t version;
     uint8_t  msg_id[NRM_MSGID_BYTES];
@@ -29,6 +43,19 @@ typedef struct {
     uint8_t  in_reply_to[NRM_MSGID_BYTES];
     uint8_t  body_hash[NRM_HASH_BYTES];
     uint32_t body_size;
+    /* lifecycle, consent, minimisation (docs/referrals.md) */
+    bool     personal_data;
+    bool     has_consent;
+    nrm_consent_t consent;
+    bool     child;
+    char     purpose[NRM_TYPE_MAX + 1];     /* "" or a-z 0-9 . _ - */
+    bool     cross_border;
+    char     destination_country[3];        /* ISO 3166-1 alpha-2 or "" */
+    uint32_t body_schema;                   /* 0 (not stated) or 1 */
+    size_t   n_stripped;
+    char     stripped[NRM_MAX_STRIPPED][NRM_STRIPPED_NAME_MAX + 1];
+    uint64_t response_due_ms;               /* 0 when none */
+    char     decision[NRM_CODE_MAX + 1];    /* response: accepted, declined */
 } nrm_envelope_t;
 
 int nrm_envelope_encode(const nrm_envelope_t *env, uint8_t **out, size_t *len,
@@ -164,6 +191,8 @@ enum {
     NRM_REC_KEY_RETIRED = 16,
     NRM_REC_LAST_ = NRM_REC_KEY_RETIRED,
     NRM_REC_CHECKPOINT = 20,
+    /* referral lifecycle, 30-49 */
+    NRM_REC_ESCALATED = 30, NRM_REC_PURGED = 31,
 };
 /* True for a kind this version knows. */
 bool nrm_record_kind_valid(int kind);
@@ -206,7 +235,27 @@ enum {
     NRM_WIRE_PONG,
     NRM_WIRE_ADMIN_RECEIPT,    /* admin endpoint: Signed{Receipt}           */
     NRM_WIRE_CHECKPOINT,
+    NRM_WIRE_NOTICE = 40,       /* lifecycle: signed_obj = Signed{Notice} */
 };
+
+/* Broker's notice of an escalation or a purge (docs/referrals.md). */
+enum { NRM_NOTICE_ESCALATED = 1, NRM_NOTICE_PURGED = 2 };
+typedef struct {
+    uint32_t kind;                          /* NRM_NOTICE_* */
+    uint8_t  msg_id[NRM_MSGID_BYTES];
+    char     case_ref[NRM_ID_MAX + 1];
+    char     sender[NRM_ID_MAX + 1];
+    char     recipient[NRM_ID_MAX + 1];
+    char     type[NRM_TYPE_MAX + 1];
+    uint64_t due_ms;
+    uint64_t seq;
+    uint8_t  record_hash[NRM_HASH_BYTES];
+    uint64_t time_ms;
+    char     addressee[NRM_ID_MAX + 1];
+} nrm_notice_t;
+int nrm_notice_encode(const nrm_notice_t *n, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
+int nrm_notice_decode(const uint8_t *buf, size_t len, nrm_notice_t *n, nrm_err_t *err) NRM_WUR;
+
 
 /* A signed object inside a wire message. Certificates also carry the
    cosignatures of the quorum (ncosigs, cosigs borrowed). */
@@ -242,7 +291,7 @@ typedef struct nrm_wire_t {
     nrm_bytes_t envelope;       /* submit, deliver */
     nrm_bytes_t signature;      /* submit, deliver: envelope signature */
     nrm_bytes_t sealed_body;    /* submit, deliver */
-    nrm_signed_view_t signed_obj; /* ack, receipt; deliver: sender certificate */
+    nrm_signed_view_t signed_obj; /* ack, receipt, notice; deliver: sender certificate */
     uint64_t    seq;            /* deliver */
     size_t      count;          /* status: ids; welcome: certs; status reply: items */
     nrm_bytes_t *ids;           /* status */

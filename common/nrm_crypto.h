@@ -17,6 +17,7 @@
 #define NRM_CTX_GENESIS   "nrmbus/genesis/v1"
 #define NRM_CTX_ADMIN     "nrmbus/admin-action/v1"   /* AdminAction, by an administrator */
 #define NRM_CTX_ROTATE    "nrmbus/rotate-request/v1" /* rotation request, by the OLD sign key */
+#define NRM_CTX_NOTICE    "nrmbus/notice/v1"
 
 int nrm_crypto_init(void) NRM_WUR;
 

@@ -101,6 +101,19 @@ nrm_reason_name(uint32_t code)
     case NRM_R_NOT_ADMIN:         return "not-admin";
     case NRM_R_REGISTRY:          return "registry";
     case NRM_R_BAD_POLICY:        return "bad-policy";
+    case NRM_R_UNKNOWN_REFERRAL:  return "unknown-referral";
+    case NRM_R_NOT_RECIPIENT:     return "not-recipient";
+    case NRM_R_NOT_SENDER:        return "not-sender";
+    case NRM_R_ALREADY_ANSWERED:  return "already-answered";
+    case NRM_R_NOT_ACCEPTED:      return "not-accepted";
+    case NRM_R_WITHDRAWN:         return "withdrawn";
+    case NRM_R_CLOSED:            return "closed";
+    case NRM_R_CONSENT_MISSING:   return "consent-missing";
+    case NRM_R_DEADLINE:          return "deadline";
+    case NRM_R_NOT_OWNER:         return "not-owner";
+    case NRM_R_REPLY_REQUIRED:    return "reply-required";
+    case NRM_R_CASE_MISMATCH:     return "case-mismatch";
+    case NRM_R_PURGED:            return "purged";
     default:                      return "unknown-reason";
     }
 }

@@ -14,6 +14,7 @@
     rule derived from [replies] and [follow-ups], so a lookup is two short
     name searches and one AND. */
 #include "nrm_policy.h"
+#include "nrm_body.h"
 #include "nrm_codec.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
@@ -40,9 +41,23 @@ struct nrm_policy {
     s_name_t msg[NRM_POLICY_MAX_TYPES];
     uint32_t written[NRM_POLICY_MAX_TYPES][NRM_POLICY_MAX_TYPES];
     uint32_t allow[NRM_POLICY_MAX_TYPES][NRM_POLICY_MAX_TYPES];
+    /* lifecycle sections (docs/policy.md): [deadlines], [escalation],
+       [minimise.<recipient type>] */
+    nrm_deadlines_t deadlines;
+    char supervisor[NRM_POLICY_MAX_TYPES][NRM_ID_MAX + 1];  /* by sender org number; [0] = any */
+    size_t n_min;
+    struct {
+        size_t recipient;                   /* org number */
+        char purpose[NRM_TYPE_MAX + 1];
+        size_t first, count;                /* in paths */
+    } min[NRM_POLICY_MAX_MIN_RULES];
+    size_t n_paths;
+    char paths[NRM_POLICY_MAX_PATHS][NRM_STRIPPED_NAME_MAX + 1];
+    const char *path_ptr[NRM_POLICY_MAX_PATHS];
 };
 
-typedef enum { S_SEC_NONE, S_SEC_POLICY, S_SEC_ROUTE, S_SEC_REPLIES, S_SEC_FOLLOW } s_sec_t;
+typedef enum { S_SEC_NONE, S_SEC_POLICY, S_SEC_ROUTE, S_SEC_REPLIES, S_SEC_FOLLOW,
+               S_SEC_DEADLINES, S_SEC_ESCALATION, S_SEC_MINIMISE } s_sec_t;
 
 typedef struct {
     nrm_policy_t *p;
@@ -57,6 +72,11 @@ typedef struct {
     int last_line;              /* its line                                 */
     int key_line[NRM_POLICY_MAX_TYPES];     /* per key of this section      */
     int policy_line, replies_line, follow_line, version_line, desc_line;
+    int deadlines_line, escalation_line;
+    int min_line[NRM_POLICY_MAX_TYPES];     /* per recipient type            */
+    size_t min_recipient;                   /* [minimise.<recipient>]        */
+    int min_rule;                           /* rule being continued, or -1   */
+    int dl_line[4], esc_line[NRM_POLICY_MAX_TYPES];
     int route_line[NRM_POLICY_MAX_TYPES];   /* per sender                   */
     uint32_t replies[NRM_POLICY_MAX_TYPES]; /* [msg] -> answer types        */
     uint32_t follow[NRM_POLICY_MAX_TYPES];  /* [msg] -> follow-up types     */
@@ -195,13 +215,29 @@ s_section(s_parse_t *c, const char *name)
         c->sec = S_SEC_ROUTE;
         c->sender = (size_t) o;
         seen = &c->route_line[o];
-    } else if (strncmp(name, "minimise.", 9) == 0 || strcmp(name, "deadlines") == 0
-               || strcmp(name, "escalation") == 0) {
-        return s_problem(c, "section [%s] is reserved for a later version of the policy "
-                         "and not enforced yet; remove it", name);
+    } else if (strcmp(name, "deadlines") == 0) {
+        c->sec = S_SEC_DEADLINES;
+        seen = &c->deadlines_line;
+    } else if (strcmp(name, "escalation") == 0) {
+        c->sec = S_SEC_ESCALATION;
+        seen = &c->escalation_line;
+    } else if (strncmp(name, "minimise.", 9) == 0) {
+        if (name[9] == '\0')
+            return s_problem(c, "section [minimise.] names no organisation type");
+        if (strcmp(name + 9, "any") == 0)
+            return s_problem(c, "section [minimise.any]: name a recipient type; minimisation "
+                             "is per recipient type");
+        int o = s_org(c, name + 9);
+        if (o < 0)
+            return false;
+        c->sec = S_SEC_MINIMISE;
+        c->min_recipient = (size_t) o;
+        c->min_rule = -1;
+        seen = &c->min_line[o];
     } else {
         return s_problem(c, "unknown section [%s] (expected [policy], [route.<type>], "
-                         "[replies] or [follow-ups])", name);
+                         "[replies], [follow-ups], [deadlines], [escalation] or "
+                         "[minimise.<type>])", name);
     }
     if (*seen)
         return s_problem(c, "section [%s] already began on line %d", name, *seen);
@@ -305,7 +341,8 @@ s_reader(char *buf, int num, void *stream)
 /* Splits a list of names separated by spaces or tabs; calls add for each.
    False after recording a problem. */
 static bool
-s_list(s_parse_t *c, const char *value, const char *key, bool (*add)(s_parse_t *, const char *, const char *))
+s_list_max(s_parse_t *c, const char *value, const char *key, size_t max,
+           bool (*add)(s_parse_t *, const char *, const char *))
 {
     const char *p = value;
     bool any = false;
@@ -317,10 +354,10 @@ s_list(s_parse_t *c, const char *value, const char *key, bool (*add)(s_parse_t *
         if (*p == '\0' || *p == ';')
             break;
         size_t n = strcspn(p, " \t");
-        if (n > NRM_TYPE_MAX)
-            return s_problem(c, "'%.40s...' in the list of '%s' is longer than %d characters",
-                             p, key, NRM_TYPE_MAX);
-        char name[NRM_TYPE_MAX + 1];
+        if (n > max)
+            return s_problem(c, "'%.40s...' in the list of '%s' is longer than %zu characters",
+                             p, key, max);
+        char name[NRM_STRIPPED_NAME_MAX + 1];
         memcpy(name, p, n);
         name[n] = '\0';
         if (strchr(name, ','))
@@ -333,6 +370,125 @@ s_list(s_parse_t *c, const char *value, const char *key, bool (*add)(s_parse_t *
     if (!any)
         return s_problem(c, "empty list: '%s' needs at least one name", key);
     return true;
+}
+
+static bool
+s_list(s_parse_t *c, const char *value, const char *key, bool (*add)(s_parse_t *, const char *, const char *))
+{
+    return s_list_max(c, value, key, NRM_TYPE_MAX, add);
+}
+
+/* ---- [deadlines], [escalation], [minimise.<type>] ---- */
+
+/* "90s", "30m", "3h", "1d": from 1 second to 30 days. */
+static bool
+s_duration(s_parse_t *c, const char *key, const char *value, uint64_t *ms)
+{
+    size_t n = strlen(value);
+    uint64_t v = 0, unit;
+    if (n < 2 || n > 8 || strspn(value, "0123456789") != n - 1)
+        return s_problem(c, "'%s' must be a duration such as 90s, 30m, 3h or 1d (got '%.40s')",
+                         key, value);
+    for (size_t i = 0; i + 1 < n; i++)
+        v = v * 10 + (uint64_t) (value[i] - '0');
+    switch (value[n - 1]) {
+    case 's': unit = 1000; break;
+    case 'm': unit = 60000; break;
+    case 'h': unit = 3600000; break;
+    case 'd': unit = 86400000; break;
+    default:
+        return s_problem(c, "'%s': unit '%c' is not s, m, h or d", key, value[n - 1]);
+    }
+    if (v == 0 || v * unit > NRM_POLICY_DEADLINE_MAX_MS)
+        return s_problem(c, "'%s' must be from 1 second to 30 days (got '%s')", key, value);
+    *ms = v * unit;
+    return true;
+}
+
+static bool
+s_deadlines_key(s_parse_t *c, const char *name, const char *value)
+{
+    if (c->cont)
+        return s_problem(c, "indented line continues '%s'; [deadlines] values fit on one line", name);
+    if (strncmp(name, "priority-", 9) != 0 || name[9] < '0' || name[9] > '3' || name[10] != '\0')
+        return s_problem(c, "unknown key '%s' in [deadlines] (expected priority-0 .. priority-3)",
+                         name);
+    int i = name[9] - '0';
+    if (c->dl_line[i])
+        return s_problem(c, "'%s' already given on line %d", name, c->dl_line[i]);
+    c->dl_line[i] = c->lineno;
+    return s_duration(c, name, value, &c->p->deadlines.ms[i]);
+}
+
+static bool
+s_escalation_key(s_parse_t *c, const char *name, const char *value)
+{
+    if (c->cont)
+        return s_problem(c, "indented line continues '%s'; [escalation] values fit on one line", name);
+    int o;
+    if (strcmp(name, "supervisor") == 0) {
+        o = S_ANY;
+    } else {
+        o = s_org(c, name);
+        if (o < 0)
+            return false;
+        if (o == S_ANY)
+            return s_problem(c, "'any' in [escalation]: write 'supervisor = ID' for everyone");
+    }
+    if (c->esc_line[o])
+        return s_problem(c, "'%s' already given on line %d", name, c->esc_line[o]);
+    c->esc_line[o] = c->lineno;
+    if (!nrm_id_valid(value))
+        return s_problem(c, "'%s' must name one organisation id (1-%d of a-z 0-9 . _ -), got "
+                         "'%.40s'", name, NRM_ID_MAX, value);
+    snprintf(c->p->supervisor[o], sizeof c->p->supervisor[0], "%s", value);
+    return true;
+}
+
+static bool
+s_add_path(s_parse_t *c, const char *key, const char *path)
+{
+    nrm_policy_t *p = c->p;
+    if (!nrm_body_path_valid(path))
+        return s_problem(c, "'%s' in '%s' is not a field of any body (docs/referrals.md lists "
+                         "them, e.g. person.prs_FirstName)", path, key);
+    size_t first = p->min[c->min_rule].first;
+    for (size_t i = first; i < p->n_paths; i++)
+        if (strcmp(p->paths[i], path) == 0)
+            return s_problem(c, "'%s' listed twice for '%s'", path, key);
+    if (p->n_paths == NRM_POLICY_MAX_PATHS)
+        return s_problem(c, "more than %d field names in [minimise.*] sections", NRM_POLICY_MAX_PATHS);
+    snprintf(p->paths[p->n_paths++], sizeof p->paths[0], "%s", path);
+    p->min[c->min_rule].count++;
+    return true;
+}
+
+static bool
+s_minimise_key(s_parse_t *c, const char *name, const char *value)
+{
+    nrm_policy_t *p = c->p;
+    if (c->cont) {
+        if (c->min_rule < 0)
+            return s_problem(c, "indented line continues nothing");
+        if (strchr(value, '=') || value[0] == '[')
+            return s_problem(c, "indented line is read as more of the list of '%s'; start keys "
+                             "and sections at the beginning of their line", name);
+        return s_list_max(c, value, name, NRM_STRIPPED_NAME_MAX, s_add_path);
+    }
+    if (strcmp(name, "any") != 0 && !nrm_id_valid(name))
+        return s_problem(c, "'%s' is not a purpose name", name);
+    for (size_t i = 0; i < p->n_min; i++)
+        if (p->min[i].recipient == c->min_recipient && strcmp(p->min[i].purpose, name) == 0)
+            return s_problem(c, "purpose '%s' already given in this section", name);
+    if (p->n_min == NRM_POLICY_MAX_MIN_RULES)
+        return s_problem(c, "more than %d purposes in [minimise.*] sections", NRM_POLICY_MAX_MIN_RULES);
+    c->min_rule = (int) p->n_min;
+    p->min[p->n_min].recipient = c->min_recipient;
+    snprintf(p->min[p->n_min].purpose, sizeof p->min[0].purpose, "%s", name);
+    p->min[p->n_min].first = p->n_paths;
+    p->min[p->n_min].count = 0;
+    p->n_min++;
+    return s_list_max(c, value, name, NRM_STRIPPED_NAME_MAX, s_add_path);
 }
 
 static bool
@@ -419,6 +575,12 @@ s_handler(void *user, const char *section, const char *name, const char *value)
         return 0;
     if (c->sec == S_SEC_POLICY)
         return s_policy_key(c, name, value);
+    if (c->sec == S_SEC_DEADLINES)
+        return s_deadlines_key(c, name, value);
+    if (c->sec == S_SEC_ESCALATION)
+        return s_escalation_key(c, name, value);
+    if (c->sec == S_SEC_MINIMISE)
+        return s_minimise_key(c, name, value);
     if (c->cont) {
         if (c->last_msg < 0)
             return s_problem(c, "indented line continues nothing");
@@ -515,6 +677,7 @@ nrm_policy_parse(const char *text, size_t len, const char *name, nrm_policy_t **
     }
     snprintf(p->org[S_ANY], sizeof p->org[0], "any");
     p->n_org = 1;
+    nrm_deadlines_default(&p->deadlines);
     c->p = p;
     c->text = text;
     c->len = len;
@@ -538,6 +701,8 @@ nrm_policy_parse(const char *text, size_t len, const char *name, nrm_policy_t **
         goto out;
     }
     s_derive(p, c->replies, c->follow);
+    for (size_t i = 0; i < p->n_paths; i++)
+        p->path_ptr[i] = p->paths[i];
     if (len)
         memcpy(p->text, text, len);
     p->text[len] = '\0';
@@ -653,4 +818,57 @@ nrm_policy_each(const nrm_policy_t *p, nrm_policy_rule_fn fn, void *user)
                     return rc;
             }
     return 0;
+}
+
+void
+nrm_policy_deadlines(const nrm_policy_t *p, nrm_deadlines_t *out)
+{
+    if (p)
+        *out = p->deadlines;
+    else
+        nrm_deadlines_default(out);
+}
+
+const char *
+nrm_policy_supervisor(const nrm_policy_t *p, const char *sender_type)
+{
+    if (!p)
+        return "";
+    int s = sender_type ? s_find(p->org, 1, p->n_org, sender_type) : -1;
+    if (s > 0 && p->supervisor[s][0])
+        return p->supervisor[s];
+    return p->supervisor[S_ANY];
+}
+
+int
+nrm_policy_minimise(const nrm_policy_t *p, const char *recipient_type, const char *purpose,
+                    const char *const **paths, size_t *n, nrm_err_t *err)
+{
+    *paths = NULL;
+    *n = 0;
+    if (!p || !recipient_type)
+        return 0;
+    int r = s_find(p->org, 1, p->n_org, recipient_type);
+    const char *want = purpose && *purpose ? purpose : "any";
+    int any = -1, exact = -1;
+    bool section = false;
+    for (size_t i = 0; r > 0 && i < p->n_min; i++) {
+        if (p->min[i].recipient != (size_t) r)
+            continue;
+        section = true;
+        if (strcmp(p->min[i].purpose, want) == 0)
+            exact = (int) i;
+        if (strcmp(p->min[i].purpose, "any") == 0)
+            any = (int) i;
+    }
+    if (!section)
+        return 0;
+    int i = exact >= 0 ? exact : any;
+    if (i < 0)
+        return nrm_err_set(err, NRM_EINVAL, "policy version %llu: [minimise.%s] has no rule for "
+                           "purpose '%s' and no 'any' rule, so nothing may be sent to a %s for it",
+                           (unsigned long long) p->version, recipient_type, want, recipient_type);
+    *paths = &p->path_ptr[p->min[i].first];
+    *n = p->min[i].count;
+    return 1;
 }

@@ -9,6 +9,7 @@
 #ifndef NRM_POLICY_H_INCLUDED
 #define NRM_POLICY_H_INCLUDED
 #include "nrm.h"
+#include "nrm_lifecycle.h"
 
 /* Caps on a policy document (invariant 6). */
 #define NRM_POLICY_MAX_BYTES   (64u * 1024u)  /* whole document              */
@@ -19,6 +20,9 @@
                                                  `any`) and message types    */
 #define NRM_POLICY_DESC_MAX    120            /* [policy] description, bytes */
 #define NRM_POLICY_VERSION_MAX 4294967295u    /* [policy] version            */
+#define NRM_POLICY_MAX_MIN_RULES 64           /* purposes in [minimise.*]    */
+#define NRM_POLICY_MAX_PATHS   1024           /* field names in [minimise.*] */
+#define NRM_POLICY_DEADLINE_MAX_MS (30ull * 86400000ull) /* [deadlines] values */
 
 typedef struct nrm_policy nrm_policy_t;
 
@@ -60,5 +64,23 @@ const char *nrm_policy_description(const nrm_policy_t *p);
 typedef int (*nrm_policy_rule_fn)(void *user, const char *sender, const char *msg_type,
                                   const char *recipient, bool derived);
 int nrm_policy_each(const nrm_policy_t *p, nrm_policy_rule_fn fn, void *user);
+
+/* ---- lifecycle sections (docs/policy.md, docs/referrals.md) ---- */
+
+/* [deadlines]: response deadlines per priority; Primero's defaults (3d,
+   1d, 3h, 1h) for the keys not given, or when p is NULL. */
+void nrm_policy_deadlines(const nrm_policy_t *p, nrm_deadlines_t *out);
+
+/* [escalation]: the organisation id told when a referral sent by an
+   organisation of sender_type is overdue ("" when none; borrowed). */
+const char *nrm_policy_supervisor(const nrm_policy_t *p, const char *sender_type);
+
+/* [minimise.<recipient_type>]: the body fields an organisation of that
+   type may receive for purpose ("" means "any"). Returns 0 when the
+   policy says nothing about that type (no minimisation); 1 with the
+   allowed paths (borrowed) for purpose, or for the 'any' rule; NRM_EINVAL
+   when the section exists but has neither. */
+int nrm_policy_minimise(const nrm_policy_t *p, const char *recipient_type, const char *purpose,
+                        const char *const **paths, size_t *n, nrm_err_t *err) NRM_WUR;
 
 #endif

@@ -8,7 +8,8 @@
     Every accepted action is an audit record of the action's kind whose
     subject is the exact AdminAction bytes and whose signature is its
     administrator's; a quorum met adds an ENROLLED or ROTATED record. A
-    refused action writes nothing (the broker then logs ADMIN_REFUSED with
+    refused action writes nothing (the broker's admin endpoint and nrm-admin
+    on a stopped broker's folder then log ADMIN_REFUSED with
     nrm_regadmin_refused). */
 #ifndef NRM_REGADMIN_H_INCLUDED
 #define NRM_REGADMIN_H_INCLUDED

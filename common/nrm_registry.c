@@ -247,51 +247,100 @@ nrm_registry_replace(nrm_store_t *store, MDB_txn *txn, const nrm_cert_t *cert,
     return nrm_store_put(store, txn, "registry", id, strlen(id), signed_bytes, len, 0, err);
 }
 
+/* Key of a retired certificate in "oldcerts": org id, '/', BE serial. Org
+   ids never hold '/', so these keys never meet the plain org id keys. */
+static size_t
+s_retired_key(uint8_t *key, const char *org_id, uint64_t serial)
+{
+    size_t n = strlen(org_id);
+    memcpy(key, org_id, n);
+    key[n] = '/';
+    nrm_be64_put(key + n + 1, serial);
+    return n + 9;
+}
+
 int
 nrm_registry_retire(nrm_store_t *store, MDB_txn *txn, const char *org_id, nrm_err_t *err)
 {
     nrm_cert_t old;
-    int rc = nrm_registry_old_cert(store, txn, org_id, &old, err);
+    MDB_val v;
+    uint8_t key[NRM_ID_MAX + 9];
+    int rc = nrm_store_get(store, txn, "oldcerts", org_id, strlen(org_id), &v, err);
     if (rc)
+        return rc;
+    if ((rc = s_cert_of(&v, org_id, &old, err)))
         return rc;
     rc = nrm_store_del(store, txn, "curvekeys", old.curve_pk, NRM_PK_BYTES, err);
     if (rc && rc != NRM_ENOTFOUND)
         return rc;
-    /* The retired signing key is remembered, so that a message still signed
-       with it is refused as key-retired, not as a bad signature. */
-    char key[NRM_ID_MAX + 9];
-    uint8_t keys[NRM_RETIRED_MAX * NRM_PK_BYTES];
-    size_t klen = (size_t) snprintf(key, sizeof key, "%s/retired", org_id), n = 0;
-    MDB_val v;
-    rc = nrm_store_get(store, txn, "oldcerts", key, klen, &v, err);
-    if (rc == 0) {
-        n = v.mv_size / NRM_PK_BYTES < NRM_RETIRED_MAX ? v.mv_size / NRM_PK_BYTES : NRM_RETIRED_MAX - 1;
-        memcpy(keys + NRM_PK_BYTES, (uint8_t *) v.mv_data + (v.mv_size / NRM_PK_BYTES - n) * NRM_PK_BYTES,
-               n * NRM_PK_BYTES);
-    } else if (rc != NRM_ENOTFOUND) {
-        return rc;
-    }
-    memcpy(keys, old.sign_pk, NRM_PK_BYTES);
-    rc = nrm_store_put(store, txn, "oldcerts", key, klen, keys, (n + 1) * NRM_PK_BYTES, 0, err);
+    /* The certificate is kept for good: a message signed with its key
+       and still queued is delivered with it, and a message signed with it
+       now is refused as key-retired, not as a bad signature. */
+    rc = nrm_store_put(store, txn, "oldcerts", key, s_retired_key(key, org_id, old.serial), v.mv_data,
+                       v.mv_size, 0, err);
     if (rc)
         return rc;
     return nrm_store_del(store, txn, "oldcerts", org_id, strlen(org_id), err);
 }
 
-bool
-nrm_registry_signed_by_retired(nrm_store_t *store, MDB_txn *txn, const char *org_id,
-                               const char *ctx, const uint8_t *data, size_t len,
-                               const uint8_t sig[NRM_SIG_BYTES])
+/* Whether the certificate in v has a signing key that verifies sig. */
+static bool
+s_cert_signed(const MDB_val *v, const char *org_id, const char *ctx, const uint8_t *data,
+              size_t len, const uint8_t sig[NRM_SIG_BYTES], nrm_cert_t *cert)
 {
-    char key[NRM_ID_MAX + 9];
-    size_t klen = (size_t) snprintf(key, sizeof key, "%s/retired", org_id);
-    MDB_val v;
-    if (nrm_store_get(store, txn, "oldcerts", key, klen, &v, NULL) != 0)
-        return false;
-    for (size_t at = 0; at + NRM_PK_BYTES <= v.mv_size; at += NRM_PK_BYTES)
-        if (nrm_verify((uint8_t *) v.mv_data + at, ctx, data, len, sig) == 0)
-            return true;
-    return false;
+    nrm_cert_t local;
+    nrm_cert_t *c = cert ? cert : &local;
+    return s_cert_of(v, org_id, c, NULL) == 0
+           && nrm_verify(c->sign_pk, ctx, data, len, sig) == 0;
+}
+
+int
+nrm_registry_signer(nrm_store_t *store, MDB_txn *txn, const char *org_id, const char *ctx,
+                    const uint8_t *data, size_t len, const uint8_t sig[NRM_SIG_BYTES],
+                    int *which, nrm_cert_t *cert, nrm_bytes_t *signed_bytes, nrm_err_t *err)
+{
+    MDB_val v, k;
+    MDB_cursor *cur;
+    uint8_t key[NRM_ID_MAX + 9];
+    size_t n = strlen(org_id);
+    int rc = nrm_store_get(store, txn, "registry", org_id, n, &v, err);
+    if (rc == 0 && s_cert_signed(&v, org_id, ctx, data, len, sig, cert))
+        *which = NRM_SIGNER_CURRENT;
+    else if (rc == 0 && (rc = nrm_store_get(store, txn, "oldcerts", org_id, n, &v, err)) == 0
+             && s_cert_signed(&v, org_id, ctx, data, len, sig, cert))
+        *which = NRM_SIGNER_OLD;
+    else if (rc && rc != NRM_ENOTFOUND)
+        return rc;
+    else {
+        /* The retired certificates of org_id, oldest first. */
+        int mrc = mdb_cursor_open(txn, nrm_store_dbi(store, "oldcerts"), &cur);
+        if (mrc)
+            return nrm_store_lmdb_error(mrc, "oldcerts cursor", err);
+        k.mv_size = s_retired_key(key, org_id, 0);
+        k.mv_data = key;
+        rc = NRM_ENOTFOUND;
+        for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != n + 9 || memcmp(k.mv_data, key, n + 1) != 0)
+                break;
+            if (s_cert_signed(&v, org_id, ctx, data, len, sig, cert)) {
+                *which = NRM_SIGNER_RETIRED;
+                rc = 0;
+                break;
+            }
+        }
+        mdb_cursor_close(cur);
+        if (mrc && mrc != MDB_NOTFOUND)
+            return nrm_store_lmdb_error(mrc, "oldcerts walk", err);
+        if (rc)
+            return nrm_err_set(err, NRM_ENOTFOUND, "no certificate of '%s' has the key that signed",
+                               org_id);
+    }
+    if (signed_bytes) {
+        signed_bytes->data = v.mv_data;
+        signed_bytes->len = v.mv_size;
+    }
+    return 0;
 }
 
 int

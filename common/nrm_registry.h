@@ -7,7 +7,8 @@
     means active), the record that set it and its reason.
     Database "pending": org id -> a request waiting for approvals.
     Database "oldcerts": org id -> the certificate a rotation replaced,
-    while its key is still accepted.
+    while its key is still accepted; org id '/' serial -> a certificate
+    whose key was retired, kept for the messages it signed.
     Database "netmeta": "genesis" -> Signed{Genesis} bytes; "policy" ->
     the routing policy in force (version, record, exact text). */
 #ifndef NRM_REGISTRY_H_INCLUDED
@@ -21,7 +22,11 @@
    the broker and by the tools that open its folder. "msgids": message id
    -> decision and receipt; "queue": recipient NUL seq -> message id;
    "bodies": message id -> sealed body until delivered. */
-#define NRM_BROKER_DBS NRM_AUDITLOG_DBS, NRM_REGISTRY_DBS, "msgids", "queue", "bodies"
+#define NRM_BROKER_DBS NRM_AUDITLOG_DBS, NRM_REGISTRY_DBS, "msgids", "queue", "bodies", \
+    NRM_LIFECYCLE_DBS
+/* Referral lifecycle (broker/broker_referrals.h): "referrals", "deadlines",
+   "cases", "notices". */
+#define NRM_LIFECYCLE_DBS "referrals", "deadlines", "cases", "notices"
 
 /* Verifies a signed enrollment request (signature by its own sign key,
    fields valid). Outputs the request and SHA-256 of the signed bytes. */
@@ -91,15 +96,21 @@ int nrm_registry_each(nrm_store_t *store, MDB_txn *txn, nrm_registry_fn *fn,
    "oldcerts" (its CURVE key stays admitted), the new one takes its place. */
 int nrm_registry_replace(nrm_store_t *store, MDB_txn *txn, const nrm_cert_t *cert,
                          const uint8_t *signed_bytes, size_t len, nrm_err_t *err) NRM_WUR;
-/* Ends a rotation: drops the old certificate and its CURVE key, and
-   remembers its signing key as retired (the last NRM_RETIRED_MAX). */
-#define NRM_RETIRED_MAX 16
+/* Ends a rotation: drops the old certificate's CURVE key and keeps the
+   certificate for good among the retired ones ("oldcerts" key: org id,
+   '/', big-endian serial). */
 int nrm_registry_retire(nrm_store_t *store, MDB_txn *txn, const char *org_id,
                         nrm_err_t *err) NRM_WUR;
-/* Whether sig over ctx || data verifies with a retired key of org_id. */
-bool nrm_registry_signed_by_retired(nrm_store_t *store, MDB_txn *txn, const char *org_id,
-                                    const char *ctx, const uint8_t *data, size_t len,
-                                    const uint8_t sig[NRM_SIG_BYTES]);
+/* Finds the certificate of org_id whose signing key made sig over
+   ctx || data: the one in force (*which = NRM_SIGNER_CURRENT), a
+   rotation's old one still accepted (NRM_SIGNER_OLD) or a retired one
+   (NRM_SIGNER_RETIRED). cert and signed bytes (borrowed until txn ends)
+   may be NULL. NRM_ENOTFOUND when none verifies. */
+enum { NRM_SIGNER_CURRENT = 0, NRM_SIGNER_OLD = 1, NRM_SIGNER_RETIRED = 2 };
+int nrm_registry_signer(nrm_store_t *store, MDB_txn *txn, const char *org_id, const char *ctx,
+                        const uint8_t *data, size_t len, const uint8_t sig[NRM_SIG_BYTES],
+                        int *which, nrm_cert_t *cert, nrm_bytes_t *signed_bytes,
+                        nrm_err_t *err) NRM_WUR;
 
 /* Network genesis (admin and broker keys). */
 int nrm_registry_set_genesis(nrm_store_t *store, MDB_txn *txn,

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_MAX_DBS     16
+#define STORE_MAX_DBS     32
 #define STORE_INITIAL_MAP ((size_t) 256 << 20)
 #define STORE_MAX_MAP     ((size_t) 64 << 30)
 #define STORE_WRITE_TRIES 8

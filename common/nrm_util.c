@@ -89,13 +89,19 @@ nrm_id_valid(const char *s)
 bool
 nrm_text_valid(const char *s, size_t max)
 {
+    return nrm_utf8_valid(s, max, false);
+}
+
+bool
+nrm_utf8_valid(const char *s, size_t max, bool lines)
+{
     const unsigned char *p = (const unsigned char *) s;
     size_t n = 0;
     while (p[n]) {
         unsigned char c = p[n];
         size_t extra;
         uint32_t cp;
-        if (c < 0x20 || c == 0x7f)
+        if ((c < 0x20 && !(lines && (c == '\n' || c == '\r' || c == '\t'))) || c == 0x7f)
             return false;
         if (c < 0x80) { n++; continue; }
         if ((c & 0xe0) == 0xc0) { extra = 1; cp = c & 0x1f; }

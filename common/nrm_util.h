@@ -17,6 +17,9 @@ int nrm_hex_decode(const char *hex, uint8_t *out, size_t len) NRM_WUR;
 bool nrm_id_valid(const char *s);
 /* True if s is valid UTF-8 without control characters, at most max bytes. */
 bool nrm_text_valid(const char *s, size_t max);
+/* Like nrm_text_valid; with lines, also allows newline, carriage return and
+   tab (long text such as a note or an account). */
+bool nrm_utf8_valid(const char *s, size_t max, bool lines);
 
 /* Reads a whole file, at most max bytes (else NRM_ETOOBIG). On success
    *data (caller frees with free()) holds *len bytes plus a NUL after them. */

@@ -6,6 +6,7 @@
     message against the sender's status, certificate validity and the policy
     in force then, not against today's registry. The Merkle tree is rebuilt
     from the records and every CHECKPOINT checked against it.
+    The referral lifecycle is replayed too (nrm_lcreplay).
     Records referred to by DELIVERED records are read back from the log.
     Envelope and acknowledgement signatures are checked on worker threads
     (nrm_sigpool) while this thread reads, decodes, replays and rebuilds the
@@ -15,6 +16,8 @@
 #include "nrm_crypto.h"
 #include "nrm_merkle.h"
 #include "nrm_registry.h"
+#include "nrm_lcreplay.h"
+#include "nrm_lifecycle.h"
 #include "nrm_replay.h"
 #include "nrm_sigpool.h"
 #include "nrm_util.h"
@@ -82,6 +85,7 @@ typedef struct {
     uint64_t total;
     uint64_t bad_seq;
     nrm_checkpoint_t trusted;           /* size 0 when none given */
+    nrm_lcreplay_t *lc;                 /* referral lifecycle (nrm_lcreplay.c) */
 } s_verify_t;
 
 static int
@@ -214,6 +218,12 @@ s_check_msg_id(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     return 0;
 }
 
+static bool
+s_valid_at(const nrm_cert_t *c, uint64_t t)
+{
+    return t >= c->not_before_ms && t < c->not_after_ms;
+}
+
 static int
 s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
 {
@@ -239,21 +249,52 @@ s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
                      nrm_org_status_name(sender->status));
     if (recipient->status == NRM_ORG_REVOKED)
         return s_bad(v, rec->seq, err, "ACCEPTED: recipient '%s' was revoked at this point", env.recipient);
-    if (rec->time_ms < sender->cert.not_before_ms || rec->time_ms >= sender->cert.not_after_ms)
+    if (!s_valid_at(&sender->cert, rec->time_ms))
         return s_bad(v, rec->seq, err, "ACCEPTED: the certificate of '%s' was not valid at this time",
                      env.sender);
+    /* The broker holds messages for a suspended recipient, and refuses
+       them for one whose certificate is not valid. */
+    if (!s_valid_at(&recipient->cert, rec->time_ms))
+        return s_bad(v, rec->seq, err, "ACCEPTED: the certificate of the recipient '%s' was not valid "
+                     "at this time", env.recipient);
     if (!rec->has_signature)
         return s_bad(v, rec->seq, err, "ACCEPTED: signature of '%s' does not verify", env.sender);
     const nrm_policy_t *policy = nrm_replay_policy(v->reg);
     if (policy && nrm_policy_allows(policy, sender->cert.org_type, env.type, recipient->cert.org_type,
                                     &derr) != 0)
         return s_bad(v, rec->seq, err, "ACCEPTED against the policy in force: %s", derr.msg);
-    int rc = s_check_msg_id(v, rec, err);
+    /* lifecycle: the response-due time within the policy's [deadlines] */
+    nrm_deadlines_t deadlines;
+    nrm_policy_deadlines(policy, &deadlines);
+    if (nrm_deadline_check(&deadlines, &env, &derr) != 0)
+        return s_bad(v, rec->seq, err, "ACCEPTED with a response deadline the policy in force does "
+                     "not allow: %s", derr.msg);
+    char why[400];
+    int rc = nrm_lcreplay_accepted(v->lc, rec, &env, why, sizeof why);
+    if (rc == NRM_ENOMEM)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     if (rc)
+        return s_bad(v, rec->seq, err, "%s", why);
+    if ((rc = s_check_msg_id(v, rec, err)))
         return rc;
     v->accepted++;
+    /* The signature last, on the workers: a failure there is reported at
+       this record, as if it had been checked first. */
     return s_sig(v, sender, NRM_CTX_ENVELOPE, rec, err, "ACCEPTED: signature of '%s' does not verify",
                  env.sender);
+}
+
+/* Lifecycle records (kinds 30-49): the broker's own decisions, replayed. */
+static int
+s_check_lifecycle(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
+{
+    char why[400];
+    if (strcmp(rec->actor, "broker") != 0)
+        return s_bad(v, rec->seq, err, "%s: actor '%s' is not the broker", nrm_record_kind_name(rec->kind),
+                     rec->actor);
+    if (rec->kind == NRM_REC_ESCALATED && nrm_lcreplay_escalated(v->lc, rec, why, sizeof why) != 0)
+        return s_bad(v, rec->seq, err, "%s", why);
+    return 0;
 }
 
 /* Each ACCEPTED message is acknowledged (delivered or refused) once. */
@@ -299,6 +340,9 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     if (recipient->status != NRM_ORG_ACTIVE)
         return s_bad(v, rec->seq, err, "%s: '%s' was %s at this point", kind, ack.recipient,
                      nrm_org_status_name(recipient->status));
+    if (!s_valid_at(&recipient->cert, rec->time_ms))
+        return s_bad(v, rec->seq, err, "%s: the certificate of '%s' was not valid at this time", kind,
+                     ack.recipient);
     if (!rec->has_signature)
         return s_bad(v, rec->seq, err, "%s: acknowledgement signature of '%s' does not verify",
                      kind, ack.recipient);
@@ -314,8 +358,11 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
         || nrm_record_decode(bytes.data, bytes.len, &acc, &derr) != 0)
         return s_bad(v, rec->seq, err, "%s: referenced record %llu: %s", kind,
                      (unsigned long long) rec->refers_to, derr.msg);
+    char why[400];
     int rc = 0;
-    if (acc.kind != NRM_REC_ACCEPTED
+    if (rec->kind == NRM_REC_DELIVERED && nrm_lcreplay_delivered(v->lc, rec, why, sizeof why) != 0)
+        rc = s_bad(v, rec->seq, err, "%s", why);
+    else if (acc.kind != NRM_REC_ACCEPTED
         || nrm_envelope_decode(acc.subject, acc.subject_len, &env, &derr) != 0)
         rc = s_bad(v, rec->seq, err, "%s: record %llu is not an accepted message", kind,
                    (unsigned long long) rec->refers_to);
@@ -437,6 +484,8 @@ s_verify_one(void *ctx, uint64_t key_seq, nrm_bytes_t bytes, const nrm_record_t 
     case NRM_REC_DELIVERED:
     case NRM_REC_DELIVERY_REFUSED: rc = s_check_delivered(v, rec, err); break;
     case NRM_REC_CHECKPOINT:       rc = s_check_checkpoint(v, rec, err); break;
+    case NRM_REC_ESCALATED:
+    case NRM_REC_PURGED:           rc = s_check_lifecycle(v, rec, err); break;
     case NRM_REC_REJECTED:
         if (rec->reason_code == 0)
             rc = s_bad(v, key_seq, err, "REJECTED record without a reason code");
@@ -521,8 +570,10 @@ nrm_auditlog_verify(nrm_store_t *store, const nrm_verify_opts_t *opts, nrm_verif
     nrm_merkle_range_init(&v.tree);
     v.reg = nrm_replay_new();
     v.pool = nrm_sigpool_new(opts->threads);
-    if (!v.pool || !v.reg) {
+    v.lc = nrm_lcreplay_new();
+    if (!v.pool || !v.reg || !v.lc) {
         nrm_replay_destroy(&v.reg);
+        nrm_lcreplay_destroy(&v.lc);
         nrm_sigpool_destroy(&v.pool);
         return nrm_err_set(err, NRM_ENOMEM, "cannot start %u verifying threads", opts->threads);
     }
@@ -550,5 +601,6 @@ nrm_auditlog_verify(nrm_store_t *store, const nrm_verify_opts_t *opts, nrm_verif
     nrm_replay_destroy(&v.reg);
     free(v.ids.slots);
     free(v.delivered);
+    nrm_lcreplay_destroy(&v.lc);
     return rc;
 }

@@ -34,8 +34,11 @@ cp "$T/broker.ini.good" "$NET/broker.ini"
 
 check "verify passes" "$BIN_AUDIT" verify --dir "$NET"
 check "case with no records exits 1" bash -c "'$BIN_AUDIT' case --dir '$NET' case-none >/dev/null 2>&1; [ \$? -eq 1 ]"
+# Genesis, policy, police's request, approval, enrollment, then the
+# second enrollment refused and logged on the folder (the forged and junk
+# files are refused by nrm-admin before it signs any command).
 check "export is one JSON object per record" bash -c \
-  "'$BIN_AUDIT' export --dir '$NET' --format jsonl | python3 -c 'import json,sys; n=[json.loads(l) for l in sys.stdin]; assert [r[\"seq\"] for r in n]==[1,2,3,4,5]'"
+  "'$BIN_AUDIT' export --dir '$NET' --format jsonl | python3 -c 'import json,sys; n=[json.loads(l) for l in sys.stdin]; assert [r[\"seq\"] for r in n]==list(range(1,7)); assert n[5][\"kind\"]==\"ADMIN_REFUSED\"'"
 check "keygen refuses an unknown organisation type" bash -c \
   "! '$BIN_AGENT' keygen --dir '$T/x' --id x --type spy --name X >/dev/null 2>&1"
 it_done

@@ -14,7 +14,7 @@ for o in police msdhs labour; do it_agent_start $o; done
 
 # 1. One handoff: accepted, delivered, in the recipient's inbox, opened.
 MARK="NRM-PLAINTEXT-MARKER-$RANDOM$RANDOM"
-printf '{"prs_given_name":"%s","cas_reason":"shelter"}' "$MARK" > "$T/doc.json"
+printf '{"request":{"ext_Service":"shelter"},"person":{"prs_FirstName":"%s"},"consent":{"con_Consent":true,"ext_ConsentToServices":true,"ext_ConsentToSharing":["msdhs"]}}' "$MARK" > "$T/doc.json"
 id=$(send police msdhs referral case-it-1 "$T/doc.json")
 check "send returns a message id" test -n "$id"
 check "sender sees it delivered" state_is police "$id" delivered
@@ -29,7 +29,9 @@ check "unenrolled key refused by ZAP" bash -c \
 it_agent_stop labour
 ids=()
 for n in 1 2 3 4 5; do
-  printf '{"n":%d}' "$n" > "$T/n$n.json"
+  printf '{"request":{"ext_Service":"n%d"}}' "$n" > "$T/n$n.json"
+  printf '{"cas_OutgoingReferralDetails":"n%d"}' "$n" > "$T/tip$n.json"
+  printf '{"ext_Milestone":"shelter_admission","ext_Note":"n%d"}' "$n" > "$T/status$n.json"
   ids+=("$(send police labour referral case-it-order "$T/n$n.json")")
 done
 check "queued messages accepted while recipient is offline" state_is police "${ids[4]}" accepted
@@ -66,14 +68,14 @@ check "redelivered message appears once in the inbox" test "$count" -eq 1
 
 # 6. send works while the agent daemon is down; it goes out on restart.
 it_agent_stop police
-q=$(send police msdhs tip case-it-offline-sender "$T/n2.json")
+q=$(send police msdhs tip case-it-offline-sender "$T/tip2.json")
 check "send acknowledged with the daemon down" test -n "$q"
 it_agent_start police
 check "queued while down, delivered after restart" state_is police "$q" delivered
 
 # 7. Group commit: a burst of messages shares fsyncs.
 it_broker_stop TERM
-for n in $(seq 1 200); do send police labour status case-it-burst "$T/n1.json" > "$T/last.id"; done
+for n in $(seq 1 200); do send police labour status case-it-burst "$T/status1.json" > "$T/last.id"; done
 it_broker_start
 check "burst delivered" state_is police "$(cat "$T/last.id")" delivered 60
 it_broker_stop TERM

@@ -54,9 +54,10 @@ check "the log verifies after hostile input" "$BIN_AUDIT" verify --dir "$NET"
 # A refusal reaches the sending agent's outbox with its reason: the agent
 # here signs with a corrupted signature (test-only fault injection).
 it_agent_start police
+printf '{"cas_OutgoingReferralDetails":"refused"}' > "$T/tip.json"
 for i in $(seq 1 100); do
   bad=$(NRM_TEST_CORRUPT_SIGNATURE=1 "$BIN_AGENT" send --dir "$T/police" --to msdhs --type tip \
-        --case case-it-refused 2>>"$T/send.err") && break
+        --case case-it-refused --file "$T/tip.json" 2>>"$T/send.err") && break
   sleep 0.1
 done
 "$BIN_AGENT" wait --dir "$T/police" --msg "$bad" --state accepted --timeout 20 > "$T/wait.out" 2>&1

@@ -100,11 +100,11 @@ check "the refusals are logged as ADMIN_REFUSED" bash -c \
 # ---- traffic, suspension with held deliveries, resume ----
 it_agent_start police
 it_agent_start msdhs
-doc=$(dirname "$0")/../config/examples/referral-police-msdhs-shelter.json
+# documents: it_doc (lib.sh)
 send_ok() { # send_ok FROM TO TYPE CASE: prints the message id
   local id
   for i in $(seq 1 100); do
-    id=$(it_send "$1" "$2" "$3" "$4" "$doc" 2>/dev/null) && { echo "$id"; return 0; }
+    id=$(it_send "$1" "$2" "$3" "$4" "$(it_doc "$3" "$1" "$2")" 2>/dev/null) && { echo "$id"; return 0; }
     sleep 0.1
   done
   return 1
@@ -169,8 +169,16 @@ check "list shows it expired" bash -c "'$BIN_ADMIN' list --dir '$NET' | grep -q 
 it_broker_stop
 out=$("$BIN_ADMIN" suspend --dir "$NET" msdhs --reason "offline" 2>&1); echo "$out"
 check "with the broker stopped, nrm-admin writes the folder" grep -q "written to the folder" <<<"$out"
+n_refused=$("$BIN_AUDIT" export --dir "$NET" --format jsonl | grep -c '"ADMIN_REFUSED"')
 refused "offline too, a non-administrator key is refused" "is not an administrator" \
   "$BIN_ADMIN" resume --dir "$NET" msdhs --key "$T/msdhs/secret.keys"
+refused "offline, resuming a revoked organisation is refused" "revocation is final" \
+  "$BIN_ADMIN" resume --dir "$NET" police
+"$BIN_AUDIT" export --dir "$NET" --format jsonl | grep '"ADMIN_REFUSED"' > "$T/refused.jsonl"
+check "offline refusals are logged as ADMIN_REFUSED, as at the endpoint" \
+  test "$(wc -l < "$T/refused.jsonl")" -eq $((n_refused + 2))
+check "...with their reasons not-admin and registry" bash -c \
+  "tail -2 '$T/refused.jsonl' | head -1 | grep -q '\"reason_code\": *18' && tail -1 '$T/refused.jsonl' | grep -q '\"reason_code\": *19'"
 
 out=$("$BIN_AUDIT" verify --dir "$NET" 2>&1); echo "$out"
 check "the audit log verifies after all of it" grep -q "^OK" <<<"$out"

@@ -111,3 +111,18 @@ send() {
   return 1
 }
 state_is() { "$BIN_AGENT" wait --dir "$T/$1" --msg "$2" --state "$3" --timeout "${4:-20}" >/dev/null 2>&1; }
+# it_doc TYPE FROM TO: prints the path of a valid document of TYPE for a
+# handoff FROM -> TO (docs/referrals.md), for tests about something else:
+# the shelter referral (personal data, consent to share with msdhs), the
+# tip (consent to share with police and msdhs), or a referral without
+# personal data for any other pair.
+it_doc() {
+  local ex
+  ex=$(cd "$(dirname "${BASH_SOURCE[0]}")/../config/examples" && pwd)
+  case "$1:$3" in
+    referral:msdhs) echo "$ex/referral-police-msdhs-shelter.json" ;;
+    tip:police|tip:msdhs) echo "$ex/tip-ngo-police.json" ;;
+    referral:*) printf '{"request":{"ext_Service":"test"}}' > "$T/doc-referral.json"; echo "$T/doc-referral.json" ;;
+    *) echo "it_doc: no test document for a $1 to $3" >&2; return 1 ;;
+  esac
+}

@@ -10,6 +10,7 @@
            nrm-testclient --stranger --net NET --endpoint EP
     CASE: valid malformed multipart oversize sender-mismatch bad-signature
           body-mismatch bad-version unknown-recipient duplicate resend */
+#include "nrm_body.h"
 #include "nrm_codec.h"
 #include "nrm_config.h"
 #include "nrm_crypto.h"
@@ -105,6 +106,12 @@ static int
 s_receipt(client_t *c, const char *name)
 {
     nrm_wire_t *w = s_recv(c, 5000);
+    /* A directory the broker pushes (a certificate took effect) is not
+       the answer. */
+    while (w && w->kind == NRM_WIRE_WELCOME) {
+        nrm_wire_destroy(&w);
+        w = s_recv(c, 5000);
+    }
     if (!w || w->kind != NRM_WIRE_RECEIPT) {
         printf("%s no-receipt\n", name);
         nrm_wire_destroy(&w);
@@ -129,9 +136,24 @@ static void
 s_submit(client_t *c, const char *tweak, const uint8_t *reuse_id)
 {
     nrm_envelope_t e;
-    const char *doc = "{\"note\":\"testclient\"}";
+    /* A valid body of its type (docs/referrals.md), so that the recipient's
+       agent stores it; "consent-missing" forges a referral that carries
+       personal data without any consent assertion, which the real agent
+       would never send: the broker must refuse it (consent-missing). */
+    bool forged = strcmp(tweak, "consent-missing") == 0;
+    const char *type = forged ? "referral" : "status";
+    const char *json = forged ? "{\"request\":{\"ext_Service\":\"shelter\"},\"narrative\":\"forged\"}"
+                              : "{\"ext_Milestone\":\"shelter_admission\",\"ext_Note\":\"testclient\"}";
+    nrm_body_t *body = NULL;
+    uint8_t *doc = NULL;
+    size_t doc_len = 0;
+    nrm_err_t berr;
+    if (nrm_body_parse(type, json, strlen(json), "testclient", &body, &berr) != 0
+        || nrm_body_encode(body, &doc, &doc_len, &berr) != 0)
+        s_die(berr.msg);
+    nrm_body_free(&body);
     uint8_t sealed[256], sig[64], *env = NULL, *frame = NULL;
-    size_t env_len = 0, frame_len = 0, slen = strlen(doc) + NRM_SEAL_OVERHEAD;
+    size_t env_len = 0, frame_len = 0, slen = doc_len + NRM_SEAL_OVERHEAD;
     memset(&e, 0, sizeof e);
     e.version = strcmp(tweak, "bad-version") == 0 ? 7 : NRM_ENVELOPE_VERSION;
     if (reuse_id)
@@ -139,19 +161,25 @@ s_submit(client_t *c, const char *tweak, const uint8_t *reuse_id)
     else
         nrm_random(e.msg_id, 16);
     memcpy(c->last_id, e.msg_id, 16);
-    snprintf(e.type, sizeof e.type, "referral");
+    snprintf(e.type, sizeof e.type, "%s", type);
     snprintf(e.sender, sizeof e.sender, "%s", strcmp(tweak, "sender-mismatch") == 0 ? c->to : c->org);
     snprintf(e.recipient, sizeof e.recipient, "%s", strcmp(tweak, "unknown-recipient") == 0 ? "nobody" : c->to);
     snprintf(e.case_ref, sizeof e.case_ref, "case-testclient");
     e.created_ms = nrm_now_ms();
     e.priority = strcmp(tweak, "duplicate") == 0 ? 3 : 1;
+    e.body_schema = 1;
+    if (forged) {
+        e.personal_data = true;
+        e.response_due_ms = e.created_ms + 3600000;
+    }
     uint8_t box[32];
     if (c->have_recipient)
         memcpy(box, c->recipient.box_pk, 32);
     else
         nrm_random(box, 32);
-    if (nrm_seal(box, (const uint8_t *) doc, strlen(doc), sealed) != 0)
+    if (nrm_seal(box, doc, doc_len, sealed) != 0)
         s_die("seal");
+    free(doc);
     nrm_sha256(sealed, slen, e.body_hash);
     e.body_size = (uint32_t) slen;
     if (strcmp(tweak, "body-mismatch") == 0)

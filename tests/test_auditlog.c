@@ -42,7 +42,8 @@ s_admin(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_action_t *a, nrm_err_t
    (REQUESTED), then the administrator's approval (APPROVED, and with a
    quorum of one, ENROLLED): three records. */
 static int
-s_enroll(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_keys_t *k, const char *id, nrm_err_t *err)
+s_enroll_valid(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_keys_t *k, const char *id,
+               uint64_t not_before, uint64_t not_after, nrm_err_t *err)
 {
     nrm_cert_t c;
     nrm_action_t a;
@@ -75,8 +76,8 @@ s_enroll(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_keys_t *k, const char
     memset(&a, 0, sizeof a);
     a.action = NRM_REC_APPROVED;
     snprintf(a.org_id, sizeof a.org_id, "%s", id);
-    c.not_before_ms = nrm_now_ms();
-    c.not_after_ms = c.not_before_ms + 3650ull * 24 * 3600 * 1000 - 1;
+    c.not_before_ms = not_before;
+    c.not_after_ms = not_after;
     c.serial = seq;
     memcpy(c.issuer_pk, nrm_keys_sign_pk(w->admin), 32);
     nrm_sha256(signed_req, signed_len, c.request_hash);
@@ -93,23 +94,32 @@ s_enroll(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_keys_t *k, const char
     return rc;
 }
 
-/* One message from police to msdhs, accepted and delivered: two records. */
 static int
-s_pair(world_t *w, nrm_store_t *store, MDB_txn *txn, int i, nrm_err_t *err)
+s_enroll(nrm_store_t *store, MDB_txn *txn, world_t *w, nrm_keys_t *k, const char *id, nrm_err_t *err)
 {
-    nrm_record_t rec;
-    uint8_t leaf[32], *body = NULL;
-    size_t len = 0;
-    uint64_t seq, accepted = 0;
+    uint64_t now = nrm_now_ms();
+    return s_enroll_valid(store, txn, w, k, id, now, now + 3650ull * 24 * 3600 * 1000 - 1, err);
+}
+
+/* Appends an ACCEPTED record of a message from -> to signed by k, at time
+   t; outputs its seq, msg_id and body hash. */
+static int
+s_accept(nrm_store_t *store, MDB_txn *txn, nrm_keys_t *k, const char *from, const char *to,
+         uint64_t t, uint64_t *seq, uint8_t msg_id[16], uint8_t body_hash[32], nrm_err_t *err)
+{
     nrm_envelope_t e;
+    nrm_record_t rec;
+    uint8_t *body = NULL, leaf[32];
+    size_t len = 0;
     memset(&e, 0, sizeof e);
     e.version = 1;
     nrm_random(e.msg_id, 16);
     snprintf(e.type, sizeof e.type, "referral");
-    snprintf(e.sender, sizeof e.sender, "police");
-    snprintf(e.recipient, sizeof e.recipient, "msdhs");
-    snprintf(e.case_ref, sizeof e.case_ref, "case-%d", i);
-    e.created_ms = nrm_now_ms();
+    snprintf(e.sender, sizeof e.sender, "%s", from);
+    snprintf(e.recipient, sizeof e.recipient, "%s", to);
+    snprintf(e.case_ref, sizeof e.case_ref, "case-%llu", (unsigned long long) t);
+    e.created_ms = t;
+    e.response_due_ms = t + 3600000;     /* a referral has a response deadline */
     nrm_random(e.body_hash, 32);
     e.body_size = 100;
     int rc = nrm_envelope_encode(&e, &body, &len, err);
@@ -117,43 +127,69 @@ s_pair(world_t *w, nrm_store_t *store, MDB_txn *txn, int i, nrm_err_t *err)
         return rc;
     memset(&rec, 0, sizeof rec);
     rec.kind = NRM_REC_ACCEPTED;
-    rec.time_ms = nrm_now_ms();
-    snprintf(rec.actor, sizeof rec.actor, "police");
+    rec.time_ms = t;
+    snprintf(rec.actor, sizeof rec.actor, "%s", from);
     rec.subject = body;
     rec.subject_len = len;
     rec.has_signature = true;
     rec.has_msg_id = true;
     memcpy(rec.msg_id, e.msg_id, 16);
-    if (nrm_sign(w->police, NRM_CTX_ENVELOPE, body, len, rec.signature) != 0)
-        return NRM_ECRYPTO;
-    rc = nrm_auditlog_append(store, txn, &rec, &accepted, leaf, err);
+    if (nrm_sign(k, NRM_CTX_ENVELOPE, body, len, rec.signature) != 0)
+        rc = NRM_ECRYPTO;
+    if (rc == 0)
+        rc = nrm_auditlog_append(store, txn, &rec, seq, leaf, err);
     free(body);
-    if (rc)
-        return rc;
+    memcpy(msg_id, e.msg_id, 16);
+    memcpy(body_hash, e.body_hash, 32);
+    return rc;
+}
 
+/* Appends the DELIVERED record of message (accepted, msg_id, body_hash)
+   acknowledged by `to` with key k at time t. */
+static int
+s_deliver(nrm_store_t *store, MDB_txn *txn, nrm_keys_t *k, const char *to, uint64_t accepted,
+          const uint8_t msg_id[16], const uint8_t body_hash[32], uint64_t t, nrm_err_t *err)
+{
     nrm_ack_t a;
+    nrm_record_t rec;
+    uint8_t *body = NULL, leaf[32];
+    size_t len = 0;
+    uint64_t seq;
     memset(&a, 0, sizeof a);
-    memcpy(a.msg_id, e.msg_id, 16);
-    snprintf(a.recipient, sizeof a.recipient, "msdhs");
+    memcpy(a.msg_id, msg_id, 16);
+    snprintf(a.recipient, sizeof a.recipient, "%s", to);
     a.accepted_seq = accepted;
-    memcpy(a.body_hash, e.body_hash, 32);
-    a.time_ms = nrm_now_ms();
-    if ((rc = nrm_ack_encode(&a, &body, &len, err)))
+    memcpy(a.body_hash, body_hash, 32);
+    a.time_ms = t;
+    int rc = nrm_ack_encode(&a, &body, &len, err);
+    if (rc)
         return rc;
     memset(&rec, 0, sizeof rec);
     rec.kind = NRM_REC_DELIVERED;
-    snprintf(rec.actor, sizeof rec.actor, "msdhs");
+    rec.time_ms = t;
+    snprintf(rec.actor, sizeof rec.actor, "%s", to);
     rec.subject = body;
     rec.subject_len = len;
     rec.has_signature = true;
     rec.refers_to = accepted;
     rec.has_msg_id = true;
-    memcpy(rec.msg_id, e.msg_id, 16);
-    if (nrm_sign(w->msdhs, NRM_CTX_ACK, body, len, rec.signature) != 0)
-        return NRM_ECRYPTO;
-    rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);
+    memcpy(rec.msg_id, msg_id, 16);
+    if (nrm_sign(k, NRM_CTX_ACK, body, len, rec.signature) != 0)
+        rc = NRM_ECRYPTO;
+    if (rc == 0)
+        rc = nrm_auditlog_append(store, txn, &rec, &seq, leaf, err);
     free(body);
     return rc;
+}
+
+/* One message from police to msdhs, accepted and delivered: two records. */
+static int
+s_pair(world_t *w, nrm_store_t *store, MDB_txn *txn, nrm_err_t *err)
+{
+    uint8_t id[16], hash[32];
+    uint64_t accepted;
+    int rc = s_accept(store, txn, w->police, "police", "msdhs", nrm_now_ms(), &accepted, id, hash, err);
+    return rc ? rc : s_deliver(store, txn, w->msdhs, "msdhs", accepted, id, hash, nrm_now_ms(), err);
 }
 
 static int
@@ -203,7 +239,7 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         return rc;
 
     for (int i = 0; i < 4; i++)                                      /* 8..15 */
-        if ((rc = s_pair(w, store, txn, i, err)))
+        if ((rc = s_pair(w, store, txn, err)))
             return rc;
     memset(&rec, 0, sizeof rec);                                     /* 16 */
     rec.kind = NRM_REC_REJECTED;
@@ -216,11 +252,11 @@ s_build_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     /* 17 CHECKPOINT(16), 18..37 messages, 38 CHECKPOINT(37), 39..48. */
     rc = nrm_auditlog_append_checkpoint(store, txn, w->broker, "test", nrm_now_ms(), &seq, err);
     for (int i = 0; rc == 0 && i < 10; i++)
-        rc = s_pair(w, store, txn, 10 + i, err);
+        rc = s_pair(w, store, txn, err);
     if (rc == 0)
         rc = nrm_auditlog_append_checkpoint(store, txn, w->broker, "test", nrm_now_ms(), &seq, err);
     for (int i = 0; rc == 0 && i < 5; i++)
-        rc = s_pair(w, store, txn, 20 + i, err);
+        rc = s_pair(w, store, txn, err);
     if (rc == 0)
         rc = nrm_auditlog_tip(store, txn, &w->last, leaf, err);
     return rc;
@@ -483,6 +519,79 @@ s_case(world_t *w, surgery_t s, uint64_t want_bad, const char *want_text, int li
     t_rmdir(dir);
 }
 
+/* Records appended to a good log that the verifier must refuse: the
+   recipient or the acknowledging organisation was not usable at the
+   record's time (certificate expired, revoked, suspended). */
+enum { X_OK, X_RECIPIENT_EXPIRED, X_ACK_EXPIRED, X_ACK_REVOKED, X_ACK_SUSPENDED };
+typedef struct { world_t *w; int scenario; uint64_t bad; } extra_t;
+
+static int
+s_extra_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    extra_t *x = ctx;
+    world_t *w = x->w;
+    uint8_t id[16], hash[32], leaf[32];
+    uint64_t t = nrm_now_ms(), acc;
+    nrm_keys_t *labour = nrm_keys_generate(NRM_KEYS_ALL);
+    /* labour's certificate is valid for one second from t. */
+    int rc = s_enroll_valid(store, txn, w, labour, "labour", t, t + 1000, err);
+    if (rc)
+        goto out;
+    switch (x->scenario) {
+    case X_OK:
+        if ((rc = s_accept(store, txn, w->police, "police", "labour", t + 500, &acc, id, hash, err)) == 0)
+            rc = s_deliver(store, txn, labour, "labour", acc, id, hash, t + 900, err);
+        break;
+    case X_RECIPIENT_EXPIRED:
+        rc = s_accept(store, txn, w->police, "police", "labour", t + 2000, &acc, id, hash, err);
+        break;
+    case X_ACK_EXPIRED:
+        if ((rc = s_accept(store, txn, w->police, "police", "labour", t + 500, &acc, id, hash, err)) == 0)
+            rc = s_deliver(store, txn, labour, "labour", acc, id, hash, t + 1000, err);
+        break;
+    case X_ACK_REVOKED:
+    case X_ACK_SUSPENDED: {
+        nrm_action_t a;
+        memset(&a, 0, sizeof a);
+        a.action = x->scenario == X_ACK_REVOKED ? NRM_REC_REVOKED : NRM_REC_SUSPENDED;
+        snprintf(a.org_id, sizeof a.org_id, "msdhs");
+        snprintf(a.reason, sizeof a.reason, "test");
+        if ((rc = s_accept(store, txn, w->police, "police", "msdhs", t, &acc, id, hash, err)) == 0
+            && (rc = s_admin(store, txn, w, &a, err)) == 0)
+            rc = s_deliver(store, txn, w->msdhs, "msdhs", acc, id, hash, t + 1, err);
+        break;
+    }
+    }
+    if (rc == 0)
+        rc = nrm_auditlog_tip(store, txn, &x->bad, leaf, err);
+out:
+    nrm_keys_destroy(&labour);
+    return rc;
+}
+
+static void
+s_extra_case(world_t *w, int scenario, const char *want_text, int line)
+{
+    char dir[64], why[600];
+    nrm_err_t err;
+    extra_t x = { w, scenario, 0 };
+    nrm_store_t *store = s_build(w, dir, sizeof dir);
+    if (nrm_store_write(store, s_extra_fn, &x, &err) != 0) {
+        fprintf(stderr, "line %d: cannot append: %s\n", line, err.msg);
+        t_failures++;
+    }
+    uint64_t bad = s_verify(store, why, sizeof why);
+    uint64_t want = scenario == X_OK ? 0 : x.bad;
+    t_checks++;
+    if (bad != want || (want && !strstr(why, want_text))) {
+        t_failures++;
+        fprintf(stderr, "line %d: verify reported %llu '%s', expected %llu '%s'\n", line,
+                (unsigned long long) bad, why, (unsigned long long) want, want_text);
+    }
+    nrm_store_destroy(&store);
+    t_rmdir(dir);
+}
+
 /* The stored tree answers roots and proofs for every size, equal to a
    tree rebuilt from the records; checkpoints verify and point right. */
 static void
@@ -695,6 +804,14 @@ main(void)
     s_case(&w, (surgery_t) { OP_FLIP, 4, 0, 90, NULL }, 4, "record 4", __LINE__);
     s_case(&w, (surgery_t) { OP_SWAP, 2, 3, 0, NULL }, 2, "record 3", __LINE__);
     (void) why;
+
+    /* The recipient of a message and the organisation that acknowledges
+       it must have been usable at the record's time. */
+    s_extra_case(&w, X_OK, "", __LINE__);
+    s_extra_case(&w, X_RECIPIENT_EXPIRED, "certificate of the recipient 'labour' was not valid", __LINE__);
+    s_extra_case(&w, X_ACK_EXPIRED, "DELIVERED: the certificate of 'labour' was not valid", __LINE__);
+    s_extra_case(&w, X_ACK_REVOKED, "DELIVERED: 'msdhs' was revoked", __LINE__);
+    s_extra_case(&w, X_ACK_SUSPENDED, "DELIVERED: 'msdhs' was suspended", __LINE__);
 
     test_tree_and_checkpoints(&w);
     test_tamper_table(&w);

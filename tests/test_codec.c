@@ -50,6 +50,121 @@ s_expect_refused(const nrm_envelope_t *e, uint32_t reason, const char *what, int
     free(buf);
 }
 
+/* The lifecycle fields (12-20) round-trip, and each bad value is refused
+   with its field named. */
+static void
+test_envelope_lifecycle(void)
+{
+    nrm_envelope_t e = s_env(), back, bad;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    nrm_err_t err;
+    e.personal_data = true;
+    e.has_consent = true;
+    e.consent.services = true;
+    snprintf(e.consent.given_by, sizeof e.consent.given_by, "guardian");
+    snprintf(e.consent.lawful_basis, sizeof e.consent.lawful_basis, "vital_interests");
+    snprintf(e.consent.lawful_basis_ref, sizeof e.consent.lawful_basis_ref, "PDPA B.E. 2562 s24(2)");
+    snprintf(e.consent.overridden_by, sizeof e.consent.overridden_by, "police.officer-12");
+    e.child = true;
+    snprintf(e.purpose, sizeof e.purpose, "interpretation");
+    e.cross_border = true;
+    snprintf(e.destination_country, sizeof e.destination_country, "MM");
+    e.body_schema = 1;
+    e.n_stripped = 2;
+    snprintf(e.stripped[0], sizeof e.stripped[0], "narrative");
+    snprintf(e.stripped[1], sizeof e.stripped[1], "person.prs_Birthdate");
+    e.response_due_ms = e.created_ms + 3600000;
+    CHECK_RC(nrm_envelope_encode(&e, &buf, &len, &err), 0);
+    CHECK_RC(nrm_envelope_decode(buf, len, &back, &err), 0);
+    CHECK(memcmp(&e.consent, &back.consent, sizeof e.consent) == 0 && back.has_consent);
+    CHECK(back.personal_data && back.child && back.cross_border && back.body_schema == 1);
+    CHECK(strcmp(back.purpose, "interpretation") == 0 && strcmp(back.destination_country, "MM") == 0);
+    CHECK(back.n_stripped == 2 && strcmp(back.stripped[1], "person.prs_Birthdate") == 0);
+    CHECK(back.response_due_ms == e.response_due_ms);
+    free(buf);
+    /* An empty assertion is still an assertion (present, all defaults). */
+    bad = s_env();
+    bad.has_consent = true;
+    CHECK_RC(nrm_envelope_encode(&bad, &buf, &len, &err), 0);
+    CHECK_RC(nrm_envelope_decode(buf, len, &back, &err), 0);
+    CHECK(back.has_consent && !back.consent.services);
+    free(buf);
+
+    bad = e;
+    snprintf(bad.destination_country, sizeof bad.destination_country, "XX");
+    s_expect_refused(&bad, NRM_R_INVALID_FIELD, "envelope.destination_country: 'XX'", __LINE__);
+    bad = e;
+    bad.destination_country[0] = '\0';
+    s_expect_refused(&bad, NRM_R_INVALID_FIELD, "given if and only if cross_border", __LINE__);
+    bad = e;
+    snprintf(bad.consent.given_by, sizeof bad.consent.given_by, "aunt");
+    s_expect_refused(&bad, NRM_R_INVALID_FIELD, "envelope.consent.given_by: 'aunt'", __LINE__);
+    bad = e;
+    snprintf(bad.consent.lawful_basis, sizeof bad.consent.lawful_basis, "because");
+    s_expect_refused(&bad, NRM_R_INVALID_FIELD, "envelope.consent.lawful_basis: 'because'", __LINE__);
+    bad = e;
+    snprintf(bad.consent.overridden_by, sizeof bad.consent.overridden_by, "Officer Somchai");
+    s_expect_refused(&bad, NRM_R_INVALID_FIELD, "envelope.consent.overridden_by", __LINE__);
+    bad = e;
+    snprintf(bad.consent.lawful_basis_ref, sizeof bad.consent.lawful_basis_ref, "s24\x01");
+    s_expect_refused(&bad, NRM_R_INVALID_FIELD, "envelope.consent.lawful_basis", __LINE__);
+    bad = e;
+    snprintf(bad.stripped[0], sizeof bad.stripped[0], "name: Zaw");
+    s_expect_refused(&bad, NRM_R_INVALID_FIELD, "envelope.stripped[0]: not a field name", __LINE__);
+    bad = e;
+    snprintf(bad.purpose, sizeof bad.purpose, "Shelter Placement");
+    s_expect_refused(&bad, NRM_R_INVALID_FIELD, "envelope.purpose", __LINE__);
+    bad = e;
+    bad.body_schema = 2;
+    s_expect_refused(&bad, NRM_R_BAD_VERSION, "envelope.body_schema: 2", __LINE__);
+    bad = e;
+    bad.response_due_ms = bad.created_ms;
+    s_expect_refused(&bad, NRM_R_INVALID_FIELD, "envelope.response_due_ms", __LINE__);
+}
+
+/* Notices: round trip, and the wire message that carries one. */
+static void
+test_notice(void)
+{
+    nrm_notice_t n, back;
+    nrm_err_t err;
+    uint8_t *buf = NULL, *frame = NULL, sig[NRM_SIG_BYTES];
+    size_t len = 0, flen = 0;
+    memset(&n, 0, sizeof n);
+    n.kind = NRM_NOTICE_ESCALATED;
+    nrm_random(n.msg_id, sizeof n.msg_id);
+    snprintf(n.case_ref, sizeof n.case_ref, "case-1");
+    snprintf(n.sender, sizeof n.sender, "police");
+    snprintf(n.recipient, sizeof n.recipient, "msdhs");
+    snprintf(n.type, sizeof n.type, "referral");
+    snprintf(n.addressee, sizeof n.addressee, "mdt");
+    n.due_ms = 5;
+    n.seq = 9;
+    n.time_ms = 6;
+    CHECK_RC(nrm_notice_encode(&n, &buf, &len, &err), 0);
+    CHECK_RC(nrm_notice_decode(buf, len, &back, &err), 0);
+    CHECK(memcmp(&n, &back, sizeof n) == 0);
+    memset(sig, 7, sizeof sig);
+    nrm_wire_t w = { .kind = NRM_WIRE_NOTICE };
+    w.signed_obj.body.data = buf;
+    w.signed_obj.body.len = len;
+    w.signed_obj.sig.data = sig;
+    w.signed_obj.sig.len = NRM_SIG_BYTES;
+    CHECK_RC(nrm_wire_encode(&w, &frame, &flen, &err), 0);
+    nrm_wire_t *d = NULL;
+    CHECK_RC(nrm_wire_decode(frame, flen, false, &d, &err), 0);
+    CHECK(d && d->kind == NRM_WIRE_NOTICE && d->signed_obj.body.len == len);
+    nrm_wire_destroy(&d);
+    free(frame);
+    free(buf);
+    n.kind = 7;
+    CHECK_RC(nrm_notice_encode(&n, &buf, &len, &err), 0);
+    CHECK(nrm_notice_decode(buf, len, &back, &err) != 0);
+    CHECK_STR_HAS(err.msg, "notice.kind: unknown kind 7");
+    free(buf);
+}
+
 static void
 test_envelope(void)
 {
@@ -108,9 +223,10 @@ test_envelope(void)
         CHECK(nrm_envelope_decode(forged, n, &back, &err) != 0);
         CHECK_STR_HAS(err.msg, "canonical");
         memcpy(forged, buf, len);
-        forged[len] = 0x78;         /* field 15, varint 1: unknown */
-        forged[len + 1] = 0x01;
-        CHECK(nrm_envelope_decode(forged, len + 2, &back, &err) != 0);
+        forged[len] = 0x98;         /* field 99, varint 1: unknown */
+        forged[len + 1] = 0x06;
+        forged[len + 2] = 0x01;
+        CHECK(nrm_envelope_decode(forged, len + 3, &back, &err) != 0);
         CHECK_STR_HAS(err.msg, "canonical");
     }
     free(buf);
@@ -259,6 +375,8 @@ main(void)
     if (nrm_crypto_init() != 0)
         return 2;
     test_envelope();
+    test_envelope_lifecycle();
+    test_notice();
     test_text();
     test_cert();
     test_wire();

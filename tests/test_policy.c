@@ -372,10 +372,28 @@ static const s_bad_t s_bad[] = {
     { HEAD "description = escape \x1b[31m\n", "t.ini:3: control character 0x1b at column 22" },
     { HEAD "description = a\rb\n", "t.ini:3: control character 0x0d at column 16" },
     { HEAD "description = del \x7f\n", "t.ini:3: control character 0x7f" },
-    { HEAD "[deadlines]\n", "t.ini:3: section [deadlines] is reserved for a later version" },
+    { HEAD "[deadlines]\npriority-4 = 1h\n", "t.ini:4: unknown key 'priority-4' in [deadlines]" },
+    { HEAD "[deadlines]\npriority-3 = 1w\n", "t.ini:4: 'priority-3': unit 'w' is not s, m, h or d" },
+    { HEAD "[deadlines]\npriority-3 = 31d\n", "t.ini:4: 'priority-3' must be from 1 second to 30 days" },
+    { HEAD "[deadlines]\npriority-3 = 0s\n", "t.ini:4: 'priority-3' must be from 1 second to 30 days" },
+    { HEAD "[deadlines]\npriority-3 = soon\n", "t.ini:4: 'priority-3' must be a duration" },
+    { HEAD "[deadlines]\npriority-1 = 1h\npriority-1 = 2h\n", "t.ini:5: 'priority-1' already given on line 4" },
+    { HEAD "[deadlines]\npriority-1 = 1h\n  2h\n", "t.ini:5: indented line continues 'priority-1'" },
     { HEAD "[minimise.interpreter]\nreferral = prs_languages\n",
-      "t.ini:3: section [minimise.interpreter] is reserved" },
-    { HEAD "[escalation]\n", "t.ini:3: section [escalation] is reserved" },
+      "t.ini:4: 'prs_languages' in 'referral' is not a field of any body" },
+    { HEAD "[minimise.interpreter]\ninterpretation = appointment appointment\n",
+      "t.ini:4: 'appointment' listed twice for 'interpretation'" },
+    { HEAD "[minimise.interpreter]\ninterpretation = appointment\ninterpretation = person\n",
+      "t.ini:5: purpose 'interpretation' already given in this section" },
+    { HEAD "[minimise.any]\nx = person\n", "t.ini:3: section [minimise.any]: name a recipient type" },
+    { HEAD "[minimise.shelter]\nx = person\n", "t.ini:3: unknown organisation type 'shelter'" },
+    { HEAD "[minimise.]\n", "t.ini:3: section [minimise.] names no organisation type" },
+    { HEAD "[minimise.interpreter]\nx =\n", "t.ini:4: empty list: 'x' needs at least one name" },
+    { HEAD "[escalation]\nsupervisor = Big Boss\n", "t.ini:4: 'supervisor' must name one organisation id" },
+    { HEAD "[escalation]\nany = mdt\n", "t.ini:4: 'any' in [escalation]" },
+    { HEAD "[escalation]\nshelter = mdt\n", "t.ini:4: unknown organisation type 'shelter'" },
+    { HEAD "[escalation]\npolice = mdt\npolice = msdhs\n", "t.ini:5: 'police' already given on line 4" },
+    { HEAD "[deadlines]\n[deadlines]\n", "t.ini:4: section [deadlines] already began on line 3" },
     { "tip = police\n[policy]\nversion = 1\n", "t.ini:1: 'tip' before any [section]" },
     { "[policy\nversion = 1\n", "t.ini:1: syntax error: '[' without ']'" },
     { HEAD "[route.police]\njust some words\n", "t.ini:4: syntax error (expected [section], key = value or a comment)" },
@@ -539,9 +557,58 @@ s_test_files(void)
     t_rmdir(dir);
 }
 
+/* [deadlines], [escalation] and [minimise.*]: values read back, defaults
+   where nothing is written, and the shipped policy's rules. */
+static void
+s_test_lifecycle_sections(void)
+{
+    nrm_err_t err;
+    nrm_policy_t *p = NULL;
+    nrm_deadlines_t d;
+    const char *const *paths = NULL;
+    size_t n = 0;
+    const char *text = HEAD "[deadlines]\npriority-3 = 2s\npriority-0 = 90m\n"
+        "[escalation]\nsupervisor = mdt-tak\npolice = police-hq\n"
+        "[minimise.interpreter]\ninterpretation = appointment person.prs_FirstName\n"
+        "   person.prs_PrimaryLanguage\nany = appointment\n"
+        "[minimise.labour]\nwage-claim = employment person\n";
+    CHECK_RC(nrm_policy_parse(text, strlen(text), "t.ini", &p, &err), 0);
+    nrm_policy_deadlines(p, &d);
+    CHECK(d.ms[3] == 2000 && d.ms[0] == 90 * 60000 && d.ms[1] == 86400000 && d.ms[2] == 3 * 3600000);
+    CHECK(strcmp(nrm_policy_supervisor(p, "police"), "police-hq") == 0);
+    CHECK(strcmp(nrm_policy_supervisor(p, "ngo"), "mdt-tak") == 0);
+    CHECK_RC(nrm_policy_minimise(p, "interpreter", "interpretation", &paths, &n, &err), 1);
+    CHECK(n == 3 && strcmp(paths[2], "person.prs_PrimaryLanguage") == 0);
+    CHECK_RC(nrm_policy_minimise(p, "interpreter", "", &paths, &n, &err), 1);
+    CHECK(n == 1 && strcmp(paths[0], "appointment") == 0);
+    CHECK_RC(nrm_policy_minimise(p, "interpreter", "shelter", &paths, &n, &err), 1);
+    CHECK(n == 1);
+    CHECK_RC(nrm_policy_minimise(p, "labour", "shelter", &paths, &n, &err), NRM_EINVAL);
+    CHECK_STR_HAS(err.msg, "[minimise.labour] has no rule for purpose 'shelter'");
+    CHECK_RC(nrm_policy_minimise(p, "msdhs", "shelter", &paths, &n, &err), 0);
+    CHECK(n == 0 && paths == NULL);
+    nrm_policy_free(&p);
+    /* no policy: Primero's defaults, no supervisor, no minimisation */
+    nrm_policy_deadlines(NULL, &d);
+    CHECK(d.ms[3] == 3600000 && d.ms[0] == 3 * 86400000ull);
+    CHECK(strcmp(nrm_policy_supervisor(NULL, "police"), "") == 0);
+    /* the shipped policy: an interpreter gets the appointment, not the story */
+    CHECK_RC(nrm_policy_load_file(NRM_POLICY_INI, &p, &err), 0);
+    CHECK_RC(nrm_policy_minimise(p, "interpreter", "interpretation", &paths, &n, &err), 1);
+    bool appointment = false, story = false;
+    for (size_t i = 0; i < n; i++) {
+        appointment |= strcmp(paths[i], "appointment") == 0;
+        story |= strncmp(paths[i], "narrative", 9) == 0 || strcmp(paths[i], "victim_context") == 0;
+    }
+    CHECK(appointment && !story);
+    CHECK(nrm_policy_supervisor(p, "police")[0] != '\0');
+    nrm_policy_free(&p);
+}
+
 int
 main(void)
 {
+    s_test_lifecycle_sections();
     s_test_shipped();
     s_test_derived();
     s_test_syntax_accepted();

@@ -81,18 +81,45 @@ s_broker_running(const char *net_dir, int *fd, nrm_err_t *err)
 typedef struct {
     const uint8_t *body, *sig;
     size_t body_len;
+    const uint8_t *signer_pk;       /* the key that signed the command */
     admin_result_t *out;
+    bool refused;                   /* the refusal logged is in refusal */
+    nrm_err_t refusal;
 } s_offline_t;
 
+/* Decides the command in the folder's store. A refusal is logged as the
+   broker's admin endpoint logs it (ADMIN_REFUSED, invariant 3) and the
+   transaction commits that record alone; c->refused is then set. The
+   actor is the signing key's "admin:FINGERPRINT": offline there is no
+   transport key, and whoever runs this can write the folder anyway. */
 static int
 s_offline_fn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
 {
     s_offline_t *c = vctx;
     nrm_regadmin_result_t res;
-    int rc = nrm_regadmin_apply(store, txn, c->body, c->body_len, c->sig, NRM_SIG_BYTES, nrm_now_ms(),
-                                &res, err);
-    if (rc)
+    uint64_t now = nrm_now_ms();
+    c->refused = false;
+    int rc = nrm_regadmin_apply(store, txn, c->body, c->body_len, c->sig, NRM_SIG_BYTES, now, &res,
+                                &c->refusal);
+    if (rc == NRM_EINVAL || rc == NRM_ETOOBIG) {
+        char actor[NRM_ID_MAX + 1];
+        uint8_t leaf[NRM_HASH_BYTES];
+        uint32_t reason = c->refusal.reason ? c->refusal.reason : NRM_R_MALFORMED;
+        c->refusal.reason = reason;
+        c->refused = true;
+        nrm_admin_actor(c->signer_pk, actor);
+        rc = nrm_regadmin_refused(store, txn, actor, c->body, c->body_len, c->sig, NRM_SIG_BYTES,
+                                  reason, c->refusal.msg, now, &c->out->seq, leaf, err);
+        if (rc == 0)
+            snprintf(c->out->text, sizeof c->out->text, "%.*s", (int) sizeof c->out->text - 1,
+                     c->refusal.msg);
         return rc;
+    }
+    if (rc) {
+        if (err)
+            *err = c->refusal;
+        return rc;
+    }
     c->out->seq = res.seq;
     if (res.effect)
         snprintf(c->out->text, sizeof c->out->text, "%s: quorum met, %s at record %llu",
@@ -245,12 +272,16 @@ admin_submit(const char *net_dir, const nrm_keys_t *admin, nrm_action_t *a, admi
     } else {
         admin_ini_t ini;
         nrm_store_t *store = NULL;
-        s_offline_t c = { body, sig, body_len, out };
+        s_offline_t c = { body, sig, body_len, a->admin_pk, out, false, { 0, 0, "" } };
         rc = admin_ini_load(net_dir, &ini, err);
         if (rc == 0)
             rc = tool_store_open(net_dir, 0, ini.map_max_mb, &store, err);
         if (rc == 0)
             rc = nrm_store_write(store, s_offline_fn, &c, err);
+        if (rc == 0 && c.refused)
+            rc = nrm_err_refuse(err, c.refusal.reason, "refused (%s, record %llu): %s",
+                                nrm_reason_name(c.refusal.reason), (unsigned long long) out->seq,
+                                c.refusal.msg);
         nrm_store_destroy(&store);
     }
 out:

@@ -27,7 +27,7 @@ for exe in "$ADMIN" "$AUDIT" "$AGENT" "$BROKER"; do
   fi
 done
 for doc in tip-ngo-police referral-police-msdhs-shelter referral-police-labour-wages \
-           referral-police-prosecutor-casefile response-accept; do
+           referral-police-prosecutor-casefile response-accept outcome-completed; do
   if [[ ! -r $EXAMPLES/$doc.json ]]; then
     echo "demo: $EXAMPLES/$doc.json is missing" >&2
     exit 2
@@ -96,6 +96,7 @@ print(next((r["seq"] for r in rows if r["kind"] == "ACCEPTED" and r["msg_id"] ==
 
 # handoff FROM TO TYPE DOC PRIORITY [REPLY_TO]: sends, waits until the sender
 # sees it delivered and the recipient has it in its inbox, prints one line.
+# PURPOSE=name before it sets --purpose (the policy's minimisation rule).
 # The message id lands in LAST_ID.
 LAST_ID=""
 handoff() {
@@ -103,6 +104,7 @@ handoff() {
   local args=(send --dir "$W/$from" --to "$to" --type "$type" --case "$CASE"
               --file "$EXAMPLES/$doc.json" --priority "$prio")
   [[ -n $reply ]] && args+=(--reply-to "$reply")
+  [[ -n ${PURPOSE:-} ]] && args+=(--purpose "$PURPOSE")
   local out="" id="" _
   # The sender's directory comes with the broker's Welcome: until its agent
   # has connected, send may not know the recipient yet. Nothing is queued
@@ -122,6 +124,10 @@ handoff() {
     >>"$LOGS/wait.log" 2>&1 || fail "$type $from -> $to (msg $id) is not in $to's inbox (see $LOGS)"
   printf '[%s] %-10s -> %-10s  %-8s  msg %s  accepted seq %s, delivered\n' \
     "$(now)" "$from" "$to" "$type" "${id:0:8}" "$(accepted_seq "$id")"
+  if [[ -n ${PURPOSE:-} ]]; then
+    # what minimisation removed for this recipient (field names only)
+    grep -h "removed for $to " "$LOGS/send.err" | tail -n 1 | sed 's/^nrm-agent send: /           /' || true
+  fi
   LAST_ID=$id
 }
 
@@ -140,6 +146,11 @@ keygen msdhs      msdhs      "MSDHS Anti-Trafficking Division" "Thailand"
 keygen labour     labour     "Department of Labour Protection and Welfare" "Thailand"
 keygen prosecutor prosecutor "Office of the Attorney General, Trafficking in Persons Cases" "Thailand"
 keygen ngo        ngo        "Hands Across the Moei Foundation" "Tak province"
+
+# The network's policy (routing, deadlines, escalation, minimisation) is in
+# force at the broker since `nrm-admin init`; each agent reads its copy
+# ORG/policy.ini (deadlines it sets, fields it removes for a recipient).
+for org in "${ORGS[@]}"; do cp "$ROOT/config/policy.ini" "$W/$org/policy.ini"; done
 
 # 3. The broker, on an ephemeral port it reports in NET/broker.endpoint.
 "$BROKER" --dir "$NET" >"$LOGS/broker.log" 2>&1 &
@@ -178,6 +189,7 @@ handoff ngo    police     tip      tip-ngo-police                       3
 TIP=$LAST_ID
 handoff police msdhs      referral referral-police-msdhs-shelter        3
 SHELTER=$LAST_ID
+PURPOSE=wage-claim \
 handoff police labour     referral referral-police-labour-wages         2
 WAGES=$LAST_ID
 handoff police prosecutor referral referral-police-prosecutor-casefile  2
@@ -186,8 +198,20 @@ handoff police     ngo    response response-accept 2 "$TIP"
 handoff msdhs      police response response-accept 3 "$SHELTER"
 handoff labour     police response response-accept 2 "$WAGES"
 handoff prosecutor police response response-accept 2 "$CASEFILE"
+# The shelter referral completes: msdhs reports the outcome.
+handoff msdhs      police outcome  outcome-completed 3 "$SHELTER"
 
-# 7. What the audit log says about the case, and whether the log holds up.
+# 7. The police's own view of the case: what it sent and received and the
+#    state of each referral, replayed from its own store.
+echo
+"$AGENT" case --dir "$W/police" "$CASE" || fail "no case view for $CASE"
+state=$("$AGENT" case --dir "$W/police" "$CASE" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join(sorted(r["state"] for r in d["referrals"] if r["from"] == "police")))')
+[[ $state == "accepted accepted completed" ]] || fail "referral states are '$state', expected accepted, accepted, completed"
+
+# 8. What the audit log says about the case, and whether the log holds up.
 echo
 "$AUDIT" case --dir "$NET" "$CASE" || fail "no timeline for $CASE"
 echo
@@ -195,4 +219,4 @@ echo
 
 SUCCEEDED=1
 echo
-echo "demo OK: 8 handoffs delivered, audit log verified"
+echo "demo OK: 9 handoffs delivered, the shelter referral completed, audit log verified"
