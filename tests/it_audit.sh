@@ -18,7 +18,7 @@ it_broker_start
 for o in police msdhs; do it_agent_start $o; done
 
 
-echo '{"cas_reason":"shelter"}' > "$T/doc.json"
+printf '{"request":{"ext_Service":"shelter"}}' > "$T/doc.json"
 ids=()
 for n in 1 2 3 4 5 6; do ids+=("$(send police msdhs referral case-audit-1 "$T/doc.json")"); done
 check "six handoffs delivered" state_is police "${ids[5]}" delivered
