@@ -55,6 +55,7 @@ s_pair(s_gen_t *g, nrm_store_t *store, MDB_txn *txn, uint64_t n, nrm_err_t *err)
     snprintf(e.case_ref, sizeof e.case_ref, "case-%llu", (unsigned long long) (n / 7));
     e.created_ms = nrm_now_ms();
     e.priority = (uint32_t) (n % 4);
+    e.response_due_ms = e.created_ms + 3600000;   /* within every priority's deadline */
     nrm_random(e.body_hash, 32);
     e.body_size = 3000;
     int rc = nrm_envelope_encode(&e, &body, &len, err);
