@@ -2,6 +2,7 @@
     sign and queue durably), outbox, inbox and wait. They work on the agent
     store directly, whether or not `nrm-agent run` or the broker is up. */
 #include "agent.h"
+#include "agent_send.h"
 #include "agent_docs.h"
 #include "agent_store.h"
 #include "agent_verify.h"
@@ -117,60 +118,6 @@ s_read_doc(const char *path, uint8_t **doc, size_t *len, nrm_err_t *err)
 }
 
 typedef struct {
-    agent_out_t    rec;
-    const uint8_t *sealed;
-    size_t         sealed_len;
-} s_send_ctx_t;
-
-static int
-s_send_store(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
-{
-    s_send_ctx_t *c = ctx;
-    return agent_out_add(store, txn, &c->rec, c->sealed, c->sealed_len, err);
-}
-
-/* Finds and re-verifies the recipient's certificate in the directory. */
-static int
-s_recipient(nrm_store_t *store, const char *dir, const char *to,
-            const nrm_genesis_t *g, nrm_cert_t *cert, nrm_err_t *err)
-{
-    MDB_txn *txn = NULL;
-    nrm_bytes_t signed_cert;
-    uint64_t now = nrm_now_ms();
-    int rc;
-
-    rc = nrm_store_read_begin(store, &txn, err);
-    if (rc != 0)
-        return rc;
-    rc = agent_dir_get(store, txn, to, &signed_cert, err);
-    if (rc == NRM_ENOTFOUND) {
-        rc = nrm_err_set(err, NRM_ENOTFOUND, "the directory has no organisation '%s' "
-                         "(it holds the certificates of the last broker Welcome: start "
-                         "`nrm-agent run --dir %s` to refresh it)", to, dir);
-        goto out;
-    }
-    if (rc != 0)
-        goto out;
-    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, g, cert, err);
-    if (rc != 0) {
-        nrm_err_prefix(err, "certificate of '%s' in the directory does not verify", to);
-        goto out;
-    }
-    if (strcmp(cert->org_id, to) != 0) {
-        rc = nrm_err_set(err, NRM_ECORRUPT, "directory entry '%s' holds the certificate "
-                         "of '%s'", to, cert->org_id);
-        goto out;
-    }
-    if ((cert->not_before_ms != 0 && now < cert->not_before_ms)
-        || (cert->not_after_ms != 0 && now > cert->not_after_ms))
-        rc = nrm_err_set(err, NRM_EINVAL, "the certificate of '%s' is not valid now "
-                         "(expired or not yet valid)", to);
-out:
-    nrm_store_read_end(&txn);
-    return rc;
-}
-
-typedef struct {
     const char *dir, *to, *type, *case_ref, *file, *reply_to, *purpose, *destination;
     uint64_t    priority;
 } s_send_args_t;
@@ -202,31 +149,22 @@ s_send_report(const s_send_args_t *a, const nrm_cert_t *cert, const nrm_envelope
 static int
 s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
 {
-    agent_org_t org;
-    agent_connect_t conn = { 0 };
-    nrm_keys_t *keys = NULL;
-    nrm_store_t *store = NULL;
-    nrm_policy_t *policy = NULL;
+    agent_sender_t *sender = NULL;
+    agent_send_req_t req;
     agent_doc_report_t report;
-    uint8_t *body = NULL;
-    size_t body_len = 0;
-    nrm_cert_t cert;
     nrm_envelope_t env;
-    s_send_ctx_t ctx;
-    uint8_t *doc = NULL, *sealed = NULL, *env_bytes = NULL;
-    size_t doc_len = 0, sealed_len = 0, env_len = 0;
-    uint8_t sig[NRM_SIG_BYTES];
+    nrm_cert_t cert;
+    uint8_t *doc = NULL;
+    size_t doc_len = 0;
+    uint8_t id[1][NRM_MSGID_BYTES];
     int rc;
 
-    memset(&env, 0, sizeof env);
+    memset(&req, 0, sizeof req);
     if (a->reply_to != NULL) {
-        env.has_reply_to = true;
-        if (agent_parse_msgid(a->reply_to, env.in_reply_to) != 0)
+        req.has_reply_to = true;
+        if (agent_parse_msgid(a->reply_to, req.reply_to) != 0)
             return nrm_err_set(err, NRM_EINVAL, "bad --reply-to");  /* checked before */
     }
-    rc = nrm_crypto_init();
-    if (rc != 0)
-        return nrm_err_set(err, rc, "libsodium could not be initialised");
     /* The document first: the commonest mistake, and needs nothing else. */
     if (a->file != NULL) {
         rc = s_read_doc(a->file, &doc, &doc_len, err);
@@ -240,87 +178,31 @@ s_send(const s_send_args_t *a, s_hex_t hex, nrm_err_t *err)
         }
         doc_len = 2;
     }
-    rc = agent_org_load(a->dir, &org, err);
-    if (rc == 0)
-        rc = agent_identity_load(a->dir, &org, &keys, &conn, err);
-    if (rc == 0)
-        rc = agent_store_open(a->dir, 0, &store, err);
-    if (rc == 0)
-        rc = s_recipient(store, a->dir, a->to, &conn.genesis, &cert, err);
-    if (rc == 0)
-        rc = agent_policy_load(a->dir, &policy, err);
+    rc = agent_sender_open(a->dir, &sender, err);
     if (rc != 0)
         goto out;
-    agent_doc_req_t req = { a->type, (const char *) doc, doc_len,
-                            a->file == NULL ? "(no --file)" : strcmp(a->file, "-") == 0 ? "stdin" : a->file,
-                            a->purpose, a->destination, (uint32_t) a->priority };
-    rc = agent_doc_prepare(&req, policy, &cert, &env, &body, &body_len, &report, err);
+    req.to = a->to;
+    req.type = a->type;
+    req.case_ref = a->case_ref;
+    req.doc = doc;
+    req.doc_len = doc_len;
+    req.doc_name = a->file == NULL ? "(no --file)" : strcmp(a->file, "-") == 0 ? "stdin" : a->file;
+    req.purpose = a->purpose;
+    req.destination = a->destination;
+    req.priority = (uint32_t) a->priority;
+    req.report = &report;
+    req.env_out = &env;
+    req.cert_out = &cert;
+    rc = agent_sender_send(sender, &req, 1, id, err);
     if (rc != 0)
         goto out;
     s_send_report(a, &cert, &env, &report);
-
-    sealed_len = body_len + NRM_SEAL_OVERHEAD;
-    sealed = malloc(sealed_len);
-    if (sealed == NULL) {
-        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory sealing the document");
-        goto out;
-    }
-    rc = nrm_seal(cert.box_pk, body, body_len, sealed);
-    if (rc != 0) {
-        rc = nrm_err_set(err, rc, "sealing the document to '%s' failed", a->to);
-        goto out;
-    }
-    /* type, created_ms, priority and the lifecycle fields: agent_doc_prepare */
-    env.version = NRM_ENVELOPE_VERSION;
-    nrm_random(env.msg_id, NRM_MSGID_BYTES);
-    snprintf(env.sender, sizeof env.sender, "%s", org.id);
-    snprintf(env.recipient, sizeof env.recipient, "%s", a->to);
-    snprintf(env.case_ref, sizeof env.case_ref, "%s", a->case_ref);
-    nrm_sha256(sealed, sealed_len, env.body_hash);
-    env.body_size = (uint32_t) sealed_len;
-    rc = nrm_envelope_encode(&env, &env_bytes, &env_len, err);
-    if (rc != 0)
-        goto out;
-    rc = nrm_sign(keys, NRM_CTX_ENVELOPE, env_bytes, env_len, sig);
-    if (rc != 0) {
-        rc = nrm_err_set(err, rc, "signing the envelope failed");
-        goto out;
-    }
-    /* Fault injection for the integration tests only: a signature the
-       broker must refuse, so that a refusal can be followed to the outbox. */
-    if (getenv("NRM_TEST_CORRUPT_SIGNATURE"))
-        sig[0] ^= 0x01;
-
-    memset(&ctx, 0, sizeof ctx);
-    ctx.rec.state = AGENT_OUT_QUEUED;
-    ctx.rec.created_ms = env.created_ms;
-    ctx.rec.updated_ms = env.created_ms;
-    memcpy(ctx.rec.msg_id, env.msg_id, NRM_MSGID_BYTES);
-    ctx.rec.envelope.data = env_bytes;
-    ctx.rec.envelope.len = env_len;
-    ctx.rec.signature.data = sig;
-    ctx.rec.signature.len = NRM_SIG_BYTES;
-    ctx.sealed = sealed;
-    ctx.sealed_len = sealed_len;
-    rc = nrm_store_write(store, s_send_store, &ctx, err);
-    if (rc != 0) {
-        nrm_err_prefix(err, "storing the message in the outbox failed (nothing was queued)");
-        goto out;
-    }
-    nrm_hex_encode(env.msg_id, NRM_MSGID_BYTES, hex);
+    nrm_hex_encode(id[0], NRM_MSGID_BYTES, hex);
 out:
     if (doc != NULL)
         explicit_bzero(doc, doc_len);
     free(doc);
-    if (body != NULL)
-        explicit_bzero(body, body_len);
-    free(body);
-    nrm_policy_free(&policy);
-    free(sealed);
-    free(env_bytes);
-    nrm_store_destroy(&store);
-    agent_connect_clear(&conn);
-    nrm_keys_destroy(&keys);
+    agent_sender_destroy(&sender);
     return rc;
 }
 

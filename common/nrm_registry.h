@@ -10,7 +10,8 @@
     while its key is still accepted; org id '/' serial -> a certificate
     whose key was retired, kept for the messages it signed.
     Database "netmeta": "genesis" -> Signed{Genesis} bytes; "policy" ->
-    the routing policy in force (version, record, exact text). */
+    the routing policy in force (version, record, exact text); "action/"
+    || SHA-256 of an applied AdminAction -> BE seq of its record. */
 #ifndef NRM_REGISTRY_H_INCLUDED
 #define NRM_REGISTRY_H_INCLUDED
 #include "nrm_store.h"

@@ -142,8 +142,14 @@ s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     if (!s_valid_at(&recipient->cert, rec->time_ms))
         return s_bad(v, rec->seq, err, "ACCEPTED: the certificate of the recipient '%s' was not valid "
                      "at this time", env.recipient);
-    if (!s_signer(sender, NRM_CTX_ENVELOPE, rec))
+    const nrm_cert_t *signer = s_signer(sender, NRM_CTX_ENVELOPE, rec);
+    if (!signer)
         return s_bad(v, rec->seq, err, "ACCEPTED: signature of '%s' does not verify", env.sender);
+    /* The broker retires the old key at the first message signed with the
+       new one, in a KEY_RETIRED record just before it. */
+    if (sender->has_old && signer == &sender->cert)
+        return s_bad(v, rec->seq, err, "ACCEPTED: signed with the new key of '%s' while its old key "
+                     "was not retired (no KEY_RETIRED before it)", env.sender);
     const nrm_policy_t *policy = nrm_replay_policy(v->reg);
     if (policy && nrm_policy_allows(policy, sender->cert.org_type, env.type, recipient->cert.org_type,
                                     &derr) != 0)
