@@ -292,14 +292,15 @@ s_outbox_help(FILE *out)
         "Lists sent messages in the order they were sent, one per line:\n"
         "message id, recipient, type, case, created time (UTC), state. The state\n"
         "is one of: queued | accepted seq N | delivered seq N |\n"
-        "refused REASON: text | refused by recipient (N is the broker's audit-log\n"
-        "sequence number).\n"
+        "refused REASON: text | refused by recipient | purged seq N: text (not\n"
+        "delivered within the broker's body retention; N is the PURGED record)\n"
+        "(N is the broker's audit-log sequence number).\n"
         "\n"
         "  --dir ORG  organisation folder\n"
         "  --json     JSON Lines: one JSON object per message with msg_id, to,\n"
         "             type, case, priority, reply_to, created_ms, state\n"
         "             (queued, accepted, delivered, refused,\n"
-        "             refused_by_recipient), accepted_seq, delivered_seq,\n"
+        "             refused_by_recipient, purged), accepted_seq, delivered_seq,\n"
         "             reason_code, reason_name, reason\n");
 }
 
@@ -371,7 +372,7 @@ s_outbox_one(void *ctx, const agent_out_t *rec, nrm_err_t *err)
         if (rec->delivered_seq != 0)
             json_object_set_new(o, "delivered_seq",
                                 json_integer((json_int_t) rec->delivered_seq));
-        if (rec->state == AGENT_OUT_REFUSED) {
+        if (rec->state == AGENT_OUT_REFUSED || rec->state == AGENT_OUT_PURGED) {
             json_object_set_new(o, "reason_code", json_integer(rec->reason_code));
             json_object_set_new(o, "reason_name",
                                 json_string(nrm_reason_name(rec->reason_code)));
@@ -395,6 +396,10 @@ s_outbox_one(void *ctx, const agent_out_t *rec, nrm_err_t *err)
         break;
     case AGENT_OUT_REFUSED:
         snprintf(state, sizeof state, "refused %s: %s", nrm_reason_name(rec->reason_code),
+                 rec->reason);
+        break;
+    case AGENT_OUT_PURGED:
+        snprintf(state, sizeof state, "purged seq %llu: %s", (unsigned long long) rec->delivered_seq,
                  rec->reason);
         break;
     default:
@@ -719,6 +724,10 @@ s_wait_check(nrm_store_t *store, const uint8_t msg_id[NRM_MSGID_BYTES], int want
         break;
     case AGENT_OUT_REFUSED_BY_RECIPIENT:
         nrm_err_set(err, NRM_EINVAL, "refused by the recipient");
+        rc = AGENT_EXIT_REFUSED;
+        break;
+    case AGENT_OUT_PURGED:
+        nrm_err_set(err, NRM_EINVAL, "purged: %s", out.reason);
         rc = AGENT_EXIT_REFUSED;
         break;
     case AGENT_OUT_DELIVERED:

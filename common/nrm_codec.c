@@ -55,6 +55,7 @@ nrm_record_kind_name(int kind)
     case NRM_REC_ROTATED:          return "ROTATED";
     case NRM_REC_KEY_RETIRED:      return "KEY_RETIRED";
     case NRM_REC_CHECKPOINT:       return "CHECKPOINT";
+    case NRM_REC_CANCELLED:        return "CANCELLED";
     case NRM_REC_ESCALATED:        return "ESCALATED";
     case NRM_REC_PURGED:           return "PURGED";
     default:                       return "UNKNOWN";
@@ -707,6 +708,7 @@ nrm_action_encode(const nrm_action_t *a, uint8_t **out, size_t *len, nrm_err_t *
         m.cert_sig = s_bin(a->cert_sig, NRM_SIG_BYTES);
     m.policy_text = s_bin(a->policy_text, a->policy_len);
     m.policy_version = a->policy_version;
+    m.request_seq = a->request_seq;
     return s_pack(&m.base, out, len, err);
 }
 
@@ -735,7 +737,7 @@ s_action_check(const nrm_action_t *a, nrm_err_t *err)
     if (a->action != NRM_REC_REQUESTED && a->action != NRM_REC_APPROVED
         && a->action != NRM_REC_REVOKED && a->action != NRM_REC_SUSPENDED
         && a->action != NRM_REC_RESUMED && a->action != NRM_REC_POLICY
-        && a->action != NRM_REC_ROTATE_REQUESTED)
+        && a->action != NRM_REC_ROTATE_REQUESTED && a->action != NRM_REC_CANCELLED)
         return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin action: unknown action %d", a->action);
     if (org != (a->org_id[0] != '\0'))
         return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin action %s: org_id %s",
@@ -751,6 +753,12 @@ s_action_check(const nrm_action_t *a, nrm_err_t *err)
         return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin action %s: policy text and version %s",
                               nrm_record_kind_name(a->action),
                               a->action == NRM_REC_POLICY ? "missing" : "not expected");
+    if ((a->action == NRM_REC_CANCELLED) != (a->request_seq > 0))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin action %s: request_seq %s",
+                              nrm_record_kind_name(a->action),
+                              a->action == NRM_REC_CANCELLED ? "missing" : "not expected");
+    if (a->action == NRM_REC_CANCELLED && a->reason[0] == '\0')
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin action CANCELLED: reason missing");
     return 0;
 }
 
@@ -767,6 +775,7 @@ nrm_action_decode(const uint8_t *buf, size_t len, nrm_action_t *a, nrm_err_t *er
     a->action = (int) m->action;
     a->created_ms = m->created_ms;
     a->policy_version = m->policy_version;
+    a->request_seq = m->request_seq;
     if (m->org_id && m->org_id[0] && (rc = s_id(a->org_id, m->org_id, "admin action.org_id", err)))
         goto out;
     if ((rc = s_fixed(a->admin_pk, m->admin_pk, NRM_PK_BYTES, "admin action.admin_pk", err))

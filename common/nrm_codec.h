@@ -146,6 +146,7 @@ typedef struct {
     uint8_t  cert_sig[NRM_SIG_BYTES];
     uint8_t *policy_text; size_t policy_len;
     uint64_t policy_version;
+    uint64_t request_seq;                   /* CANCELLED: the request's record */
 } nrm_action_t;
 
 /* Encoding borrows the byte fields. */
@@ -188,8 +189,8 @@ enum {
     NRM_REC_REQUESTED = 7, NRM_REC_APPROVED = 8, NRM_REC_REVOKED = 9,
     NRM_REC_SUSPENDED = 10, NRM_REC_RESUMED = 11, NRM_REC_POLICY = 12,
     NRM_REC_ADMIN_REFUSED = 13, NRM_REC_ROTATE_REQUESTED = 14, NRM_REC_ROTATED = 15,
-    NRM_REC_KEY_RETIRED = 16,
-    NRM_REC_LAST_ = NRM_REC_KEY_RETIRED,
+    NRM_REC_KEY_RETIRED = 16, NRM_REC_CANCELLED = 17,
+    NRM_REC_LAST_ = NRM_REC_CANCELLED,
     NRM_REC_CHECKPOINT = 20,
     /* referral lifecycle, 30-49 */
     NRM_REC_ESCALATED = 30, NRM_REC_PURGED = 31,
@@ -278,7 +279,8 @@ typedef struct {
     uint64_t delivered_seq;
 } nrm_msg_status_t;
 enum { NRM_MSG_UNKNOWN = 0, NRM_MSG_ACCEPTED = 1, NRM_MSG_DELIVERED = 2,
-       NRM_MSG_REFUSED_BY_RECIPIENT = 3 };
+       NRM_MSG_REFUSED_BY_RECIPIENT = 3,
+       NRM_MSG_PURGED = 4 /* body dropped undelivered; delivered_seq: the PURGED record */ };
 
 /* A view of one wire message. For encoding the caller fills the fields the
    kind uses (pointers borrowed). A decoded view borrows from an internal

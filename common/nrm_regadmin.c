@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_DAY_MS         (24ull * 3600ull * 1000ull)
-#define S_MAX_VALID_MS   (3650ull * S_DAY_MS)   /* longest certificate      */
-#define S_CLOCK_SKEW_MS  (10ull * 60ull * 1000ull) /* a certificate may start
-                                                   this far in the future  */
+/* netmeta key of an applied action: "action/" || SHA-256(AdminAction
+   bytes) -> BE seq of its record. */
+#define S_SEEN_PREFIX     "action/"
+#define S_SEEN_PREFIX_LEN 7
 
 void
 nrm_admin_actor(const uint8_t pk[NRM_PK_BYTES], char out[NRM_ID_MAX + 1])
@@ -270,6 +270,20 @@ s_check_request(nrm_store_t *store, MDB_txn *txn, const nrm_genesis_t *g, const 
         return rc;
     if (!rotate && rc == 0)
         return nrm_err_refuse(err, NRM_R_REGISTRY, "organisation '%s' is already enrolled", a->org_id);
+    if (!rotate) {
+        /* Every certificate goes out in the Welcome, which carries at most
+           NRM_MAX_CERTS: one more would be left out of every directory. */
+        MDB_stat enrolled, pending;
+        int mrc = mdb_stat(txn, nrm_store_dbi(store, "registry"), &enrolled);
+        if (mrc == 0)
+            mrc = mdb_stat(txn, nrm_store_dbi(store, "pending"), &pending);
+        if (mrc)
+            return nrm_store_lmdb_error(mrc, "registry size", err);
+        if (enrolled.ms_entries + pending.ms_entries >= NRM_MAX_CERTS)
+            return nrm_err_refuse(err, NRM_R_REGISTRY, "the network holds %zu organisations and %zu "
+                                  "pending requests: at most %d in all", (size_t) enrolled.ms_entries,
+                                  (size_t) pending.ms_entries, NRM_MAX_CERTS);
+    }
     if (rotate && rc == NRM_ENOTFOUND)
         return nrm_err_refuse(err, NRM_R_REGISTRY, "organisation '%s' is not enrolled: nothing to rotate",
                               a->org_id);
@@ -303,6 +317,16 @@ s_check_request(nrm_store_t *store, MDB_txn *txn, const nrm_genesis_t *g, const 
 
 /* ---- approvals ---- */
 
+bool
+nrm_cert_validity_ok(const nrm_cert_t *c, uint64_t now)
+{
+    /* A certificate starts when it is approved: one dated back would make
+       messages signed before the approval look covered by it. */
+    return c->not_before_ms <= now + NRM_ADMIN_SKEW_MS && c->not_before_ms + NRM_ADMIN_SKEW_MS >= now
+           && c->not_after_ms > c->not_before_ms
+           && c->not_after_ms - c->not_before_ms <= NRM_CERT_MAX_VALID_MS;
+}
+
 /* The approved certificate must answer the pending request exactly. */
 static int
 s_cert_answers(const nrm_cert_t *c, const nrm_pending_t *p, uint64_t now, nrm_err_t *err)
@@ -324,9 +348,9 @@ s_cert_answers(const nrm_cert_t *c, const nrm_pending_t *p, uint64_t now, nrm_er
         return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "certificate serial %llu, expected %llu "
                               "(the record of the request)", (unsigned long long) c->serial,
                               (unsigned long long) p->request_seq);
-    if (c->not_before_ms > now + S_CLOCK_SKEW_MS || c->not_after_ms - c->not_before_ms > S_MAX_VALID_MS)
-        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "certificate validity out of range "
-                              "(starts in the future or lasts over 3650 days)");
+    if (!nrm_cert_validity_ok(c, now))
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "certificate validity out of range: it must "
+                              "start now (within 10 minutes) and last at most 3650 days");
     return 0;
 }
 
@@ -523,11 +547,62 @@ s_check_policy(nrm_store_t *store, MDB_txn *txn, const nrm_action_t *a, nrm_err_
     return 0;
 }
 
+/* A signed command is good for NRM_ADMIN_ACTION_TTL_MS from its
+   created_ms, and once: otherwise anyone holding its bytes (an audit-log
+   export, an administrator's transport key) could apply it again, say a
+   RESUMED after a later suspension. *seen_key is set for s_seen_put. */
+static int
+s_fresh(nrm_store_t *store, MDB_txn *txn, const nrm_action_t *a, const uint8_t *body, size_t len,
+        uint64_t now, uint8_t seen_key[S_SEEN_PREFIX_LEN + NRM_HASH_BYTES], nrm_err_t *err)
+{
+    MDB_val v;
+    char made[32], at[32];
+    memcpy(seen_key, S_SEEN_PREFIX, S_SEEN_PREFIX_LEN);
+    nrm_sha256(body, len, seen_key + S_SEEN_PREFIX_LEN);
+    if (a->created_ms > now + NRM_ADMIN_SKEW_MS
+        || (a->created_ms < now && now - a->created_ms > NRM_ADMIN_ACTION_TTL_MS)) {
+        nrm_time_format(a->created_ms, made, sizeof made);
+        nrm_time_format(now, at, sizeof at);
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "admin command made at %s, the broker's time "
+                              "is %s: a command is good for %llu minutes from when it was signed "
+                              "(a replay, or a clock that is wrong)", made, at,
+                              (unsigned long long) (NRM_ADMIN_ACTION_TTL_MS / 60000));
+    }
+    int rc = nrm_store_get(store, txn, "netmeta", seen_key, S_SEEN_PREFIX_LEN + NRM_HASH_BYTES, &v, NULL);
+    if (rc == 0)
+        return nrm_err_refuse(err, NRM_R_DUPLICATE, "this admin command was already applied (record "
+                              "%llu); sign a new one", v.mv_size == 8
+                              ? (unsigned long long) nrm_be64_get(v.mv_data) : 0ull);
+    if (rc != NRM_ENOTFOUND)
+        return nrm_err_set(err, rc, "reading the admin commands applied");
+    return 0;
+}
+
+/* CANCELLED: an administrator withdraws the pending request it names
+   (by its record, so the command cannot withdraw a later request). */
+static int
+s_check_cancel(nrm_store_t *store, MDB_txn *txn, const nrm_action_t *a, nrm_err_t *err)
+{
+    nrm_pending_t p;
+    int rc = nrm_pending_get(store, txn, a->org_id, &p, NULL);
+    uint64_t seq = p.request_seq;
+    nrm_pending_clear(&p);
+    if (rc == NRM_ENOTFOUND)
+        return nrm_err_refuse(err, NRM_R_REGISTRY, "nothing is pending for '%s'", a->org_id);
+    if (rc)
+        return nrm_err_set(err, rc, "reading the pending requests");
+    if (seq != a->request_seq)
+        return nrm_err_refuse(err, NRM_R_REGISTRY, "the pending request of '%s' is record %llu, the "
+                              "command withdraws record %llu", a->org_id, (unsigned long long) seq,
+                              (unsigned long long) a->request_seq);
+    return 0;
+}
+
 /* Checks signer and signature of the action, then decides it. */
 static int
 s_apply(nrm_store_t *store, MDB_txn *txn, const nrm_genesis_t *g, const nrm_action_t *a,
         const uint8_t *body, size_t len, const uint8_t *sig, uint64_t now,
-        nrm_regadmin_result_t *res, nrm_err_t *err)
+        uint8_t seen[S_SEEN_PREFIX_LEN + NRM_HASH_BYTES], nrm_regadmin_result_t *res, nrm_err_t *err)
 {
     char actor[NRM_ID_MAX + 1], fp[17];
     nrm_orgstatus_t st;
@@ -539,6 +614,8 @@ s_apply(nrm_store_t *store, MDB_txn *txn, const nrm_genesis_t *g, const nrm_acti
     if (nrm_verify(a->admin_pk, NRM_CTX_ADMIN, body, len, sig) != 0)
         return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "the signature of administrator %s does not "
                               "verify", fp);
+    if ((rc = s_fresh(store, txn, a, body, len, now, seen, err)))
+        return rc;
     nrm_admin_actor(a->admin_pk, actor);
     res->kind = a->action;
     res->quorum = g->quorum;
@@ -572,6 +649,13 @@ s_apply(nrm_store_t *store, MDB_txn *txn, const nrm_genesis_t *g, const nrm_acti
                 return rc;
         }
         return nrm_registry_set_status(store, txn, a->org_id, &st, err);
+    case NRM_REC_CANCELLED:
+        if ((rc = s_check_cancel(store, txn, a, err)))
+            return rc;
+        if ((rc = s_append(store, txn, a->action, actor, body, len, sig, a->reason, now, &res->seq,
+                           res->leaf, err)))
+            return rc;
+        return nrm_store_del(store, txn, "pending", a->org_id, strlen(a->org_id), err);
     case NRM_REC_POLICY:
         if ((rc = s_check_policy(store, txn, a, err)))
             return rc;
@@ -600,7 +684,12 @@ nrm_regadmin_apply(nrm_store_t *store, MDB_txn *txn, const uint8_t *body, size_t
         return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "admin command: signature of %zu bytes", sig_len);
     if ((rc = nrm_action_decode(body, len, &a, err)))
         return rc;
-    rc = s_apply(store, txn, &g, &a, body, len, sig, now, res, err);
+    uint8_t seen[S_SEEN_PREFIX_LEN + NRM_HASH_BYTES], seq[8];
+    rc = s_apply(store, txn, &g, &a, body, len, sig, now, seen, res, err);
     nrm_action_clear(&a);
+    if (rc == 0) {
+        nrm_be64_put(seq, res->seq);
+        rc = nrm_store_put(store, txn, "netmeta", seen, sizeof seen, seq, 8, MDB_NOOVERWRITE, err);
+    }
     return rc;
 }

@@ -15,6 +15,16 @@
 #define NRM_REGADMIN_H_INCLUDED
 #include "nrm_registry.h"
 
+/* Rules that the broker (nrm_regadmin) and the offline verifier
+   (nrm_replay) apply alike. Times are the broker's record time. */
+#define NRM_DAY_MS              (24ull * 3600ull * 1000ull)
+#define NRM_CERT_MAX_VALID_MS   (3650ull * NRM_DAY_MS)     /* longest certificate   */
+#define NRM_ADMIN_SKEW_MS       (10ull * 60ull * 1000ull)  /* clocks may differ so much */
+/* An AdminAction is applied only within this time of its created_ms, and
+   only once (its exact bytes are remembered): a signed command cannot be
+   replayed later, nor twice. */
+#define NRM_ADMIN_ACTION_TTL_MS (10ull * 60ull * 1000ull)
+
 /* What an applied action did. */
 typedef struct {
     int      kind;                    /* record kind written (the action)      */
@@ -78,6 +88,11 @@ int nrm_regadmin_policy(nrm_store_t *store, MDB_txn *txn, uint64_t *version, uin
 int nrm_rotate_request_verify(const uint8_t *signed_bytes, size_t len,
                               const uint8_t old_sign_pk[NRM_PK_BYTES], nrm_cert_t *req,
                               uint8_t req_hash[NRM_HASH_BYTES], nrm_err_t *err) NRM_WUR;
+
+/* Whether a certificate first approved at time now has an acceptable
+   validity: it starts within NRM_ADMIN_SKEW_MS of now, ends after it
+   starts, and lasts at most NRM_CERT_MAX_VALID_MS. */
+bool nrm_cert_validity_ok(const nrm_cert_t *c, uint64_t now);
 
 /* "admin:" and the key's fingerprint: the actor of an administrator's records. */
 void nrm_admin_actor(const uint8_t pk[NRM_PK_BYTES], char out[NRM_ID_MAX + 1]);

@@ -33,6 +33,8 @@ struct nrm_replay {
     uint64_t       policy_version;
     s_slot_t      *owed;                  /* quorum met: its effect is next */
     uint64_t       owed_seq;
+    uint8_t      (*seen)[NRM_HASH_BYTES];  /* SHA-256 of every applied action */
+    size_t         seen_cap, seen_used;   /* open addressing; all-zero = free */
 };
 
 static uint64_t
@@ -110,6 +112,7 @@ nrm_replay_destroy(nrm_replay_t **self_p)
         return;
     nrm_policy_free(&(*self_p)->policy);
     free((*self_p)->slots);
+    free((*self_p)->seen);
     free(*self_p);
     *self_p = NULL;
 }
@@ -204,6 +207,71 @@ nrm_replay_owed(const nrm_replay_t *self, const nrm_record_t *next, char *why, s
 
 /* ---- administrators' actions ---- */
 
+static bool
+s_zero_hash(const uint8_t h[NRM_HASH_BYTES])
+{
+    for (size_t i = 0; i < NRM_HASH_BYTES; i++)
+        if (h[i])
+            return false;
+    return true;
+}
+
+static size_t
+s_seen_slot(uint8_t (*tab)[NRM_HASH_BYTES], size_t cap, const uint8_t h[NRM_HASH_BYTES])
+{
+    size_t i = (size_t) nrm_be64_get(h) & (cap - 1);
+    while (!s_zero_hash(tab[i]) && memcmp(tab[i], h, NRM_HASH_BYTES) != 0)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Remembers the hash of an applied action: 1 if it was applied before,
+   0 if new, NRM_ENOMEM. */
+static int
+s_seen_add(nrm_replay_t *self, const uint8_t h[NRM_HASH_BYTES])
+{
+    if ((self->seen_used + 1) * 2 > self->seen_cap) {
+        size_t cap = self->seen_cap ? self->seen_cap * 2 : 256;
+        uint8_t (*tab)[NRM_HASH_BYTES] = calloc(cap, NRM_HASH_BYTES);
+        if (!tab)
+            return NRM_ENOMEM;
+        for (size_t i = 0; i < self->seen_cap; i++)
+            if (!s_zero_hash(self->seen[i]))
+                memcpy(tab[s_seen_slot(tab, cap, self->seen[i])], self->seen[i], NRM_HASH_BYTES);
+        free(self->seen);
+        self->seen = tab;
+        self->seen_cap = cap;
+    }
+    size_t i = s_seen_slot(self->seen, self->seen_cap, h);
+    if (!s_zero_hash(self->seen[i]))
+        return 1;
+    memcpy(self->seen[i], h, NRM_HASH_BYTES);
+    self->seen_used++;
+    return 0;
+}
+
+/* The rule of nrm_regadmin: a request's keys must not be the broker's or
+   an administrator's, nor a CURVE key an organisation still has (its
+   current one, or during a rotation its old one). NULL if free, else what
+   holds it. */
+static const char *
+s_key_taken(const nrm_replay_t *self, const nrm_cert_t *req)
+{
+    const nrm_genesis_t *g = &self->genesis;
+    if (!memcmp(req->curve_pk, g->broker_curve_pk, NRM_PK_BYTES)
+        || !memcmp(req->sign_pk, g->broker_sign_pk, NRM_PK_BYTES)
+        || nrm_genesis_admin(g, req->sign_pk) >= 0 || nrm_genesis_admin_curve(g, req->curve_pk) >= 0)
+        return "the broker or an administrator";
+    for (size_t i = 0; i < self->cap; i++) {
+        const s_slot_t *o = &self->slots[i];
+        if (o->id[0] && o->enrolled
+            && (!memcmp(o->org.cert.curve_pk, req->curve_pk, NRM_PK_BYTES)
+                || (o->org.has_old && !memcmp(o->org.old.curve_pk, req->curve_pk, NRM_PK_BYTES))))
+            return o->id;
+    }
+    return NULL;
+}
+
 static int
 s_request(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, size_t n)
 {
@@ -216,6 +284,17 @@ s_request(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, si
         return s_why(why, n, "a request of '%s' was already pending", a->org_id);
     if (!rotate && s && s->enrolled)
         return s_why(why, n, "'%s' was already enrolled", a->org_id);
+    if (!rotate) {
+        size_t count = 0;
+        for (size_t i = 0; i < self->cap; i++)
+            /* As the broker counts: certificates, plus pending requests
+               (a pending rotation counts apart from its certificate). */
+            count += (size_t) (self->slots[i].id[0] && self->slots[i].enrolled)
+                     + (size_t) (self->slots[i].id[0] && self->slots[i].pend_kind);
+        if (count >= NRM_MAX_CERTS)
+            return s_why(why, n, "request of '%s' beyond %d organisations and pending requests",
+                         a->org_id, NRM_MAX_CERTS);
+    }
     if (rotate && (!s || !s->enrolled || s->org.status != NRM_ORG_ACTIVE))
         return s_why(why, n, "rotation of '%s', which was not enrolled and active", a->org_id);
     int rc = rotate ? nrm_rotate_request_verify(a->request, a->request_len, s->org.cert.sign_pk, &req,
@@ -225,6 +304,13 @@ s_request(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, si
         return s_why(why, n, "%s", derr.msg);
     if (strcmp(req.org_id, a->org_id) != 0)
         return s_why(why, n, "the request is for '%s', the action names '%s'", req.org_id, a->org_id);
+    if (rotate && strcmp(req.org_type, s->org.cert.org_type) != 0)
+        return s_why(why, n, "rotation of '%s' changes its type", a->org_id);
+    if (rotate && memcmp(req.sign_pk, s->org.cert.sign_pk, NRM_PK_BYTES) == 0)
+        return s_why(why, n, "rotation of '%s' keeps its signing key", a->org_id);
+    const char *holder = s_key_taken(self, &req);
+    if (holder)
+        return s_why(why, n, "the request of '%s' reuses a key of %s", a->org_id, holder);
     if (!(s = s_get(self, a->org_id)))
         return NRM_ENOMEM;
     s->pend_kind = a->action;
@@ -247,7 +333,7 @@ s_answers(const nrm_cert_t *c, const s_slot_t *s)
 }
 
 static int
-s_approve(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, size_t n)
+s_approve(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, uint64_t time_ms, char *why, size_t n)
 {
     nrm_err_t derr;
     nrm_cert_t cert;
@@ -265,6 +351,10 @@ s_approve(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, si
         if (memcmp(cert.issuer_pk, a->admin_pk, NRM_PK_BYTES) != 0 || !s_answers(&cert, s))
             return s_why(why, n, "the certificate approved for '%s' does not answer its request "
                          "(or names another issuer)", a->org_id);
+        if (!nrm_cert_validity_ok(&cert, time_ms))
+            return s_why(why, n, "the certificate approved for '%s' is valid from %llu to %llu ms, "
+                         "not from its approval for at most 3650 days", a->org_id,
+                         (unsigned long long) cert.not_before_ms, (unsigned long long) cert.not_after_ms);
         memcpy(s->cert_hash, hash, NRM_HASH_BYTES);
         memcpy(s->issuer_sig, a->cert_sig, NRM_SIG_BYTES);
         s->pcert = cert;
@@ -275,6 +365,11 @@ s_approve(nrm_replay_t *self, const nrm_action_t *a, uint64_t seq, char *why, si
         return s_why(why, n, "the administrator's certificate signature does not verify");
     memcpy(s->approvers[s->napprovals++], a->admin_pk, NRM_PK_BYTES);
     if (s->napprovals >= self->genesis.quorum) {
+        /* Another certificate may have taken a key since the request. */
+        const char *holder = s_key_taken(self, &s->pcert);
+        if (holder)
+            return s_why(why, n, "the certificate of '%s' takes effect with a key of %s", a->org_id,
+                         holder);
         self->owed = s;
         self->owed_seq = seq;
     }
@@ -297,6 +392,20 @@ s_status(nrm_replay_t *self, const nrm_action_t *a, char *why, size_t n)
                   : a->action == NRM_REC_SUSPENDED ? NRM_ORG_SUSPENDED : NRM_ORG_ACTIVE;
     if (a->action == NRM_REC_REVOKED)
         s->pend_kind = 0;
+    return 0;
+}
+
+static int
+s_cancel(nrm_replay_t *self, const nrm_action_t *a, char *why, size_t n)
+{
+    s_slot_t *s = s_find(self, a->org_id);
+    if (!s || !s->pend_kind)
+        return s_why(why, n, "CANCELLED: nothing was pending for '%s'", a->org_id);
+    if (s->pend_seq != a->request_seq)
+        return s_why(why, n, "CANCELLED: the pending request of '%s' was record %llu, not %llu", a->org_id,
+                     (unsigned long long) s->pend_seq, (unsigned long long) a->request_seq);
+    s->pend_kind = 0;
+    s->napprovals = 0;
     return 0;
 }
 
@@ -326,9 +435,11 @@ s_action(nrm_replay_t *self, const nrm_record_t *rec, char *why, size_t n)
     nrm_action_t a;
     nrm_err_t derr;
     char actor[NRM_ID_MAX + 1];
+    uint8_t hash[NRM_HASH_BYTES];
     const char *kind = nrm_record_kind_name(rec->kind);
     if (nrm_action_decode(rec->subject, rec->subject_len, &a, &derr) != 0)
         return s_why(why, n, "%s: %s", kind, derr.msg);
+    nrm_sha256(rec->subject, rec->subject_len, hash);
     int rc = 0;
     nrm_admin_actor(a.admin_pk, actor);
     if (a.action != rec->kind)
@@ -340,12 +451,20 @@ s_action(nrm_replay_t *self, const nrm_record_t *rec, char *why, size_t n)
         rc = s_why(why, n, "%s: administrator signature does not verify", kind);
     else if (strcmp(actor, rec->actor) != 0)
         rc = s_why(why, n, "%s: actor '%s' is not the signing administrator", kind, rec->actor);
+    else if (a.created_ms > rec->time_ms + NRM_ADMIN_SKEW_MS
+             || (a.created_ms < rec->time_ms && rec->time_ms - a.created_ms > NRM_ADMIN_ACTION_TTL_MS))
+        rc = s_why(why, n, "%s: the action was made at %llu ms, out of its time window at record time "
+                   "%llu", kind, (unsigned long long) a.created_ms, (unsigned long long) rec->time_ms);
+    else if ((rc = s_seen_add(self, hash)) != 0)
+        rc = rc == 1 ? s_why(why, n, "%s: the same signed action was applied before (a replay)", kind) : rc;
     else if (a.action == NRM_REC_REQUESTED || a.action == NRM_REC_ROTATE_REQUESTED)
         rc = s_request(self, &a, rec->seq, why, n);
     else if (a.action == NRM_REC_APPROVED)
-        rc = s_approve(self, &a, rec->seq, why, n);
+        rc = s_approve(self, &a, rec->seq, rec->time_ms, why, n);
     else if (a.action == NRM_REC_POLICY)
         rc = s_policy(self, &a, why, n);
+    else if (a.action == NRM_REC_CANCELLED)
+        rc = s_cancel(self, &a, why, n);
     else
         rc = s_status(self, &a, why, n);
     nrm_action_clear(&a);
@@ -386,6 +505,7 @@ nrm_replay_apply(nrm_replay_t *self, const nrm_record_t *rec, char *why, size_t 
     case NRM_REC_SUSPENDED:
     case NRM_REC_RESUMED:
     case NRM_REC_POLICY:
+    case NRM_REC_CANCELLED:
         return s_action(self, rec, why, n);
     case NRM_REC_KEY_RETIRED:
         return s_retired(self, rec, why, n);

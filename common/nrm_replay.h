@@ -24,7 +24,7 @@ typedef struct {
 nrm_replay_t *nrm_replay_new(void);
 void nrm_replay_destroy(nrm_replay_t **self_p);
 
-/* Applies a GENESIS or registry/policy record (kinds 2, 7-16). Returns 0,
+/* Applies a GENESIS or registry/policy record (kinds 2, 7-17). Returns 0,
    or -1 with what is wrong in why; NRM_ENOMEM on memory. Records of other
    kinds are ignored. */
 int nrm_replay_apply(nrm_replay_t *self, const nrm_record_t *rec, char *why, size_t why_size);

@@ -6,7 +6,9 @@
     message against the sender's status, certificate validity and the policy
     in force then, not against today's registry. The Merkle tree is rebuilt
     from the records and every CHECKPOINT checked against it.
-    The referral lifecycle is replayed too (nrm_lcreplay).
+    The referral lifecycle is replayed too (nrm_lcreplay). Bodies are never
+    read: a PURGED record stands for a body dropped undelivered, and nothing
+    may be delivered after it.
     Records referred to by DELIVERED records are read back from the log.
     Envelope and acknowledgement signatures are checked on worker threads
     (nrm_sigpool) while this thread reads, decodes, replays and rebuilds the
@@ -218,6 +220,20 @@ s_check_msg_id(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     return 0;
 }
 
+/* The key an organisation signed with at this point: its certificate's,
+   or during a rotation the old one. NULL if neither verifies. */
+static const nrm_cert_t *
+s_signer(const nrm_replay_org_t *o, const char *ctx, const nrm_record_t *rec)
+{
+    if (!rec->has_signature)
+        return NULL;
+    if (nrm_verify(o->cert.sign_pk, ctx, rec->subject, rec->subject_len, rec->signature) == 0)
+        return &o->cert;
+    if (o->has_old && nrm_verify(o->old.sign_pk, ctx, rec->subject, rec->subject_len, rec->signature) == 0)
+        return &o->old;
+    return NULL;
+}
+
 static bool
 s_valid_at(const nrm_cert_t *c, uint64_t t)
 {
@@ -257,8 +273,17 @@ s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     if (!s_valid_at(&recipient->cert, rec->time_ms))
         return s_bad(v, rec->seq, err, "ACCEPTED: the certificate of the recipient '%s' was not valid "
                      "at this time", env.recipient);
-    if (!rec->has_signature)
+    /* During a rotation which key signed matters (the broker retires the
+       old key at the first message signed with the new one, in a
+       KEY_RETIRED record just before it), so it is checked here, in order;
+       otherwise the signature goes to the workers, last. */
+    bool now = sender->has_old;
+    const nrm_cert_t *signer = now ? s_signer(sender, NRM_CTX_ENVELOPE, rec) : NULL;
+    if (!rec->has_signature || (now && !signer))
         return s_bad(v, rec->seq, err, "ACCEPTED: signature of '%s' does not verify", env.sender);
+    if (now && signer == &sender->cert)
+        return s_bad(v, rec->seq, err, "ACCEPTED: signed with the new key of '%s' while its old key "
+                     "was not retired (no KEY_RETIRED before it)", env.sender);
     const nrm_policy_t *policy = nrm_replay_policy(v->reg);
     if (policy && nrm_policy_allows(policy, sender->cert.org_type, env.type, recipient->cert.org_type,
                                     &derr) != 0)
@@ -278,6 +303,10 @@ s_check_accepted(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
     if ((rc = s_check_msg_id(v, rec, err)))
         return rc;
     v->accepted++;
+    if (now) {
+        v->res->signatures++;
+        return 0;
+    }
     /* The signature last, on the workers: a failure there is reported at
        this record, as if it had been checked first. */
     return s_sig(v, sender, NRM_CTX_ENVELOPE, rec, err, "ACCEPTED: signature of '%s' does not verify",
@@ -293,6 +322,8 @@ s_check_lifecycle(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
         return s_bad(v, rec->seq, err, "%s: actor '%s' is not the broker", nrm_record_kind_name(rec->kind),
                      rec->actor);
     if (rec->kind == NRM_REC_ESCALATED && nrm_lcreplay_escalated(v->lc, rec, why, sizeof why) != 0)
+        return s_bad(v, rec->seq, err, "%s", why);
+    if (rec->kind == NRM_REC_PURGED && nrm_lcreplay_purged(v->lc, rec, why, sizeof why) != 0)
         return s_bad(v, rec->seq, err, "%s", why);
     return 0;
 }
@@ -360,9 +391,7 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
                      (unsigned long long) rec->refers_to, derr.msg);
     char why[400];
     int rc = 0;
-    if (rec->kind == NRM_REC_DELIVERED && nrm_lcreplay_delivered(v->lc, rec, why, sizeof why) != 0)
-        rc = s_bad(v, rec->seq, err, "%s", why);
-    else if (acc.kind != NRM_REC_ACCEPTED
+    if (acc.kind != NRM_REC_ACCEPTED
         || nrm_envelope_decode(acc.subject, acc.subject_len, &env, &derr) != 0)
         rc = s_bad(v, rec->seq, err, "%s: record %llu is not an accepted message", kind,
                    (unsigned long long) rec->refers_to);
@@ -371,6 +400,8 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
              || memcmp(env.body_hash, ack.body_hash, NRM_HASH_BYTES) != 0)
         rc = s_bad(v, rec->seq, err, "%s: acknowledgement does not match message of record %llu "
                    "(id, recipient or body hash)", kind, (unsigned long long) rec->refers_to);
+    else if (nrm_lcreplay_delivered(v->lc, rec, why, sizeof why) != 0)
+        rc = s_bad(v, rec->seq, err, "%s", why);
     nrm_record_clear(&acc);
     if (rc == 0)
         rc = s_mark_delivered(v, rec, err);

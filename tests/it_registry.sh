@@ -141,6 +141,24 @@ id4=$(send_ok msdhs police referral case-4)
 check "...and the broker applies it at once: msdhs -> police now delivered" \
   "$BIN_AGENT" wait --dir "$T/msdhs" --msg "$id4" --state delivered --timeout 20
 
+# ---- an administrator withdraws a pending request ----
+keygen shelter ngo
+"$BIN_ADMIN" enroll --dir "$NET" "$T/shelter/request.nrm" > "$T/shelter.log" 2>&1
+check "shelter's request is pending (1 of 2)" grep -q "APPROVED: 1 of 2 approvals" "$T/shelter.log"
+refused "cancel needs a reason" "reason TEXT is required" "$BIN_ADMIN" cancel --dir "$NET" shelter --key "$NET/admin-2.key"
+out=$("$BIN_ADMIN" cancel --dir "$NET" shelter --reason "sent by mistake" --key "$NET/admin-2.key" 2>&1); echo "$out"
+check "cancel withdraws it through the running broker" grep -q "CANCELLED, record .* (applied by the running broker)" <<<"$out"
+check "...and nothing is pending for shelter any more" bash -c "! '$BIN_ADMIN' list --dir '$NET' | grep -q 'pending  shelter'"
+refused "an approval of the withdrawn request is refused" "nothing is pending for 'shelter'" \
+  "$BIN_ADMIN" approve --dir "$NET" shelter --key "$NET/admin-3.key"
+refused "cancelling what is not pending is refused" "nothing is pending for 'shelter'" \
+  "$BIN_ADMIN" cancel --dir "$NET" shelter --reason again
+"$BIN_ADMIN" enroll --dir "$NET" "$T/shelter/request.nrm" --key "$NET/admin-3.key" > "$T/shelter2.log" 2>&1
+"$BIN_ADMIN" approve --dir "$NET" shelter --key "$NET/admin-2.key" >> "$T/shelter2.log" 2>&1
+check "the same request sent again is enrolled by two new approvals" grep -q "quorum met, ENROLLED" "$T/shelter2.log"
+check "show lists the CANCELLED record in shelter's history" bash -c \
+  "'$BIN_ADMIN' show --dir '$NET' shelter | grep -q 'CANCELLED .*sent by mistake'"
+
 # ---- revocation of an open connection ----
 "$BIN_TESTCLIENT" --org "$T/police" --endpoint "$ENDPOINT" --to msdhs until-refused > "$T/until.txt" 2>>"$T/tc.err" &
 tc=$!
@@ -169,6 +187,11 @@ check "list shows it expired" bash -c "'$BIN_ADMIN' list --dir '$NET' | grep -q 
 it_broker_stop
 out=$("$BIN_ADMIN" suspend --dir "$NET" msdhs --reason "offline" 2>&1); echo "$out"
 check "with the broker stopped, nrm-admin writes the folder" grep -q "written to the folder" <<<"$out"
+keygen late ngo
+"$BIN_ADMIN" enroll --dir "$NET" "$T/late/request.nrm" > "$T/late.log" 2>&1
+out=$("$BIN_ADMIN" cancel --dir "$NET" late --reason "offline withdrawal" 2>&1); echo "$out"
+check "offline, cancel withdraws a pending request in the folder" grep -q "CANCELLED, record .* (written to the folder" <<<"$out"
+check "...and nothing is pending for late" bash -c "! '$BIN_ADMIN' list --dir '$NET' | grep -q 'pending  late'"
 n_refused=$("$BIN_AUDIT" export --dir "$NET" --format jsonl | grep -c '"ADMIN_REFUSED"')
 refused "offline too, a non-administrator key is refused" "is not an administrator" \
   "$BIN_ADMIN" resume --dir "$NET" msdhs --key "$T/msdhs/secret.keys"

@@ -81,6 +81,7 @@ int admin_cmd_rotate(int argc, char **argv);
 int admin_cmd_revoke(int argc, char **argv);
 int admin_cmd_suspend(int argc, char **argv);
 int admin_cmd_resume(int argc, char **argv);
+int admin_cmd_cancel(int argc, char **argv);
 int admin_cmd_policy(int argc, char **argv);
 int admin_cmd_show(int argc, char **argv);
 

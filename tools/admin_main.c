@@ -1,5 +1,5 @@
 /*  nrm-admin -- network administration: make a network, enroll, approve,
-    revoke, suspend, resume and rotate organisations, set the routing
+    revoke, suspend, resume and rotate organisations, cancel a pending request, set the routing
     policy, list and show the registry. Thin: finds the command and runs it. */
 #include "admin.h"
 
@@ -10,6 +10,7 @@ static const tool_cmd_t s_commands[] = {
     { "revoke",  admin_cmd_revoke,  "revoke --dir NET ID --reason TEXT [--key ADMIN.key]" },
     { "suspend", admin_cmd_suspend, "suspend --dir NET ID --reason TEXT [--key ADMIN.key]" },
     { "resume",  admin_cmd_resume,  "resume --dir NET ID [--reason TEXT] [--key ADMIN.key]" },
+    { "cancel",  admin_cmd_cancel,  "cancel --dir NET ID --reason TEXT [--key ADMIN.key]" },
     { "rotate",  admin_cmd_rotate,  "rotate --dir NET REQUEST [--key ADMIN.key] [--days N]" },
     { "policy",  admin_cmd_policy,  "policy --dir NET [FILE] [--key ADMIN.key]" },
     { "list",    admin_cmd_list,    "list --dir NET" },

@@ -12,6 +12,26 @@
 #include "nrm_regadmin.h"
 #include "nrm_util.h"
 
+/* The record of the request pending for org_id, which a CANCELLED names. */
+static int
+s_pending_seq(const char *dir, const char *org_id, uint64_t *seq, nrm_err_t *err)
+{
+    nrm_store_t *store = NULL;
+    MDB_txn *txn = NULL;
+    nrm_pending_t p;
+    memset(&p, 0, sizeof p);
+    int rc = tool_store_open(dir, NRM_STORE_RDONLY, 0, &store, err);
+    if (rc == 0)
+        rc = nrm_store_read_begin(store, &txn, err);
+    if (rc == 0)
+        rc = nrm_pending_get(store, txn, org_id, &p, err);
+    *seq = p.request_seq;
+    nrm_pending_clear(&p);
+    nrm_store_read_end(&txn);
+    nrm_store_destroy(&store);
+    return rc;
+}
+
 static int
 s_status_cmd(int argc, char **argv, int kind, bool reason_required, const char *usage)
 {
@@ -47,6 +67,7 @@ s_status_cmd(int argc, char **argv, int kind, bool reason_required, const char *
     snprintf(a.reason, sizeof a.reason, "%s", reason ? reason : "");
     code = TOOL_EXIT_FAIL;
     if (nrm_crypto_init() == 0 && admin_key_open(dir, key, &admin, &err) == 0
+        && (kind != NRM_REC_CANCELLED || s_pending_seq(dir, org_id, &a.request_seq, &err) == 0)
         && admin_submit(dir, admin, &a, &r, &err) == 0) {
         admin_result_print(org_id, &r);
         code = TOOL_EXIT_OK;
@@ -81,6 +102,15 @@ admin_cmd_resume(int argc, char **argv)
     return s_status_cmd(argc, argv, NRM_REC_RESUMED, false,
                         "usage: nrm-admin resume --dir NET ID [--reason TEXT] [--key ADMIN.key]\n"
                         "  ends a suspension; held deliveries go out\n");
+}
+
+int
+admin_cmd_cancel(int argc, char **argv)
+{
+    return s_status_cmd(argc, argv, NRM_REC_CANCELLED, true,
+                        "usage: nrm-admin cancel --dir NET ID --reason TEXT [--key ADMIN.key]\n"
+                        "  withdraws the enrollment or key rotation request of ID that is pending\n"
+                        "  (its approvals so far go with it); the organisation may send a new one\n");
 }
 
 /* Prints the policy in force. */
