@@ -607,7 +607,7 @@ s_out_process(agent_hooks_t *self, const char *name)
                              jerr.column, jerr.text);
     }
     if (rc == 0) {
-        rc = agent_send_json(self->dir, self->store, o, key, name, &res, field, sizeof field,
+        rc = agent_send_json(self->dir, self->store, o, key, "document", &res, field, sizeof field,
                              &err);
         /* A store or disk failure is not the file's fault: try again. */
         transient = rc == NRM_EFULL || rc == NRM_EIO || rc == NRM_ESTORE || rc == NRM_ENOMEM;
