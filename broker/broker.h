@@ -15,6 +15,7 @@ typedef struct {
     uint64_t window;              /* unacknowledged deliveries per recipient */
     uint64_t map_max_mb;
     int      log_level;
+    char     metrics_listen[256]; /* "" or a Prometheus endpoint (--metrics)  */
 } broker_config_t;
 
 typedef struct broker_t broker_t;

@@ -3,6 +3,8 @@
 #define NRM_UTIL_H_INCLUDED
 #include "nrm.h"
 
+/* Monotonic clock in microseconds (durations only). */
+uint64_t nrm_mono_us(void);
 uint64_t nrm_now_ms(void);
 /* Formats ms since the epoch as "2026-11-21T22:40:46.123Z" into buf (>= 32). */
 void nrm_time_format(uint64_t ms, char *buf, size_t size);
