@@ -637,7 +637,10 @@ s_out_process(agent_hooks_t *self, const char *name)
         rc = nrm_path(resfile, sizeof resfile, "%s/failed/%s.error.json", self->conf.spool_out, name);
         if (rc == 0)
             rc = nrm_path(dst, sizeof dst, "%s/failed/%s", self->conf.spool_out, name);
-        nrm_warn("outgoing spool file %s refused: %s", name, err.msg);
+        /* The message may quote a value of the document: it goes to the
+           error file only, the log names the field. */
+        nrm_warn("outgoing spool file %s refused (%s%s%s): see failed/%s.error.json", name,
+                 nrm_strerror(rc), field[0] ? ", field " : "", field, name);
         self->stats.out_failed++;
     }
     text = ans != NULL ? json_dumps(ans, JSON_INDENT(2)) : NULL;
