@@ -293,14 +293,15 @@ s_outbox_help(FILE *out)
         "Lists sent messages in the order they were sent, one per line:\n"
         "message id, recipient, type, case, created time (UTC), state. The state\n"
         "is one of: queued | accepted seq N | delivered seq N |\n"
-        "refused REASON: text | refused by recipient (N is the broker's audit-log\n"
-        "sequence number).\n"
+        "refused REASON: text | refused by recipient | purged seq N: text (not\n"
+        "delivered within the broker's body retention; N is the PURGED record)\n"
+        "(N is the broker's audit-log sequence number).\n"
         "\n"
         "  --dir ORG  organisation folder\n"
         "  --json     JSON Lines: one JSON object per message with msg_id, to,\n"
         "             type, case, priority, reply_to, created_ms, state\n"
         "             (queued, accepted, delivered, refused,\n"
-        "             refused_by_recipient), accepted_seq, delivered_seq,\n"
+        "             refused_by_recipient, purged), accepted_seq, delivered_seq,\n"
         "             reason_code, reason_name, reason\n");
 }
 
@@ -355,6 +356,9 @@ s_outbox_print(const json_t *o)
                  s_jstr(o, "reason"));
     else if (strcmp(st, "refused_by_recipient") == 0)
         snprintf(state, sizeof state, "refused by recipient");
+    else if (strcmp(st, "purged") == 0)
+        snprintf(state, sizeof state, "purged seq %llu: %s", s_jint(o, "delivered_seq"),
+                 s_jstr(o, "reason"));
     else
         snprintf(state, sizeof state, "%s", st);
     printf("%s  %-20s %-14s %-20s %s  %s\n", s_jstr(o, "msg_id"), s_jstr(o, "to"),
@@ -608,6 +612,10 @@ s_wait_check(nrm_store_t *store, const uint8_t msg_id[NRM_MSGID_BYTES], int want
         break;
     case AGENT_OUT_REFUSED_BY_RECIPIENT:
         nrm_err_set(err, NRM_EINVAL, "refused by the recipient");
+        rc = AGENT_EXIT_REFUSED;
+        break;
+    case AGENT_OUT_PURGED:
+        nrm_err_set(err, NRM_EINVAL, "purged: %s", out.reason);
         rc = AGENT_EXIT_REFUSED;
         break;
     case AGENT_OUT_DELIVERED:

@@ -107,7 +107,7 @@ typedef struct {
     size_t            ndir, nbad;
     /* status reply: one outcome per item */
     uint8_t          *status_outcome;
-    /* notice (lifecycle): escalation of a referral */
+    /* notice (lifecycle): escalation of a referral, or a body purged */
     bool              notice_ok, notice_new;
     nrm_notice_t      notice;
     uint8_t          *notice_signed;     /* Signed{Notice}, owned */
@@ -803,6 +803,14 @@ s_apply_status(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
         } else if (s->state == NRM_MSG_REFUSED_BY_RECIPIENT) {
             rec.state = AGENT_OUT_REFUSED_BY_RECIPIENT;
             rec.delivered_seq = s->delivered_seq;
+        } else if (s->state == NRM_MSG_PURGED) {
+            /* the recipient never acknowledged it within the broker's
+               retention: the broker dropped the body (PURGED record) */
+            rec.state = AGENT_OUT_PURGED;
+            rec.delivered_seq = s->delivered_seq;
+            rec.reason_code = NRM_R_PURGED;
+            snprintf(rec.reason, sizeof rec.reason, "not delivered within the broker's retention: "
+                     "body purged undelivered at record %llu", (unsigned long long) s->delivered_seq);
         } else {
             continue;
         }
@@ -1019,6 +1027,9 @@ s_finish_status(s_daemon_t *d, const s_item_t *it)
             if (s->state == NRM_MSG_DELIVERED)
                 nrm_info("msg %s delivered seq %llu", hex,
                          (unsigned long long) s->delivered_seq);
+            else if (s->state == NRM_MSG_PURGED)
+                nrm_warn("msg %s not delivered: the broker purged its body after its retention "
+                         "(seq %llu)", hex, (unsigned long long) s->delivered_seq);
             else
                 nrm_warn("msg %s refused by the recipient (seq %llu)", hex,
                          (unsigned long long) s->delivered_seq);
@@ -1061,7 +1072,14 @@ s_batch_commit(s_daemon_t *d, uint64_t mono)
         case NRM_WIRE_DELIVER:      s_finish_deliver(d, it); break;
         case NRM_WIRE_STATUS_REPLY: s_finish_status(d, it); break;
         case NRM_WIRE_NOTICE:
-            if (it->notice_ok && it->notice_new) {
+            if (it->notice_ok && it->notice_new && it->notice.kind == NRM_NOTICE_PURGED) {
+                char hex[2 * NRM_MSGID_BYTES + 1];
+                s_hex_id(it->notice.msg_id, hex);
+                nrm_warn("purged: %s %s of case %s (%s -> %s) was not delivered within the "
+                         "broker's retention; its body is dropped (record %llu)", it->notice.type,
+                         hex, it->notice.case_ref, it->notice.sender, it->notice.recipient,
+                         (unsigned long long) it->notice.seq);
+            } else if (it->notice_ok && it->notice_new) {
                 char hex[2 * NRM_MSGID_BYTES + 1];
                 s_hex_id(it->notice.msg_id, hex);
                 nrm_warn("overdue: %s %s of case %s (%s -> %s) had no answer by its deadline "

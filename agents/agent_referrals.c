@@ -174,12 +174,13 @@ s_case_free(s_case_t *c)
 }
 
 /* An answer counts once the broker accepted it: every received message
-   was, and a sent one in state accepted or delivered. */
+   was, and a sent one in state accepted, delivered, refused by the
+   recipient or purged. */
 static bool
 s_counts(const s_item_t *it)
 {
     return !it->out || it->out_state == AGENT_OUT_ACCEPTED || it->out_state == AGENT_OUT_DELIVERED
-           || it->out_state == AGENT_OUT_REFUSED_BY_RECIPIENT;
+           || it->out_state == AGENT_OUT_REFUSED_BY_RECIPIENT || it->out_state == AGENT_OUT_PURGED;
 }
 
 typedef struct { uint64_t time; nrm_ref_event_t ev; nrm_role_t who; } s_event_t;
@@ -214,16 +215,21 @@ s_ref_state(const s_case_t *c, const s_item_t *r)
     }
     for (size_t i = 0; i < c->nn && n < 64; i++)
         if (memcmp(c->notices[i].msg_id, r->env.msg_id, NRM_MSGID_BYTES) == 0) {
-            ev[n].time = c->notices[i].due_ms;
-            ev[n].ev = NRM_EV_DEADLINE;
+            bool purged = c->notices[i].kind == NRM_NOTICE_PURGED;
+            ev[n].time = purged ? c->notices[i].time_ms : c->notices[i].due_ms;
+            ev[n].ev = purged ? NRM_EV_PURGE : NRM_EV_DEADLINE;
             ev[n++].who = NRM_ROLE_BROKER;
         }
     qsort(ev, n, sizeof *ev, s_event_cmp);
-    for (size_t i = 0; i < n; i++) {
-        nrm_ref_state_t next;
+    nrm_ref_state_t next;
+    for (size_t i = 0; i < n; i++)
         if (nrm_lifecycle_step(s, ev[i].ev, ev[i].who, &next, NULL) == 0)
             s = next;
-    }
+    /* the broker's status answer says purged even when its notice was
+       missed: nothing followed the purge */
+    if (r->out && r->out_state == AGENT_OUT_PURGED
+        && nrm_lifecycle_step(s, NRM_EV_PURGE, NRM_ROLE_BROKER, &next, NULL) == 0)
+        s = next;
     return s;
 }
 
@@ -245,8 +251,9 @@ s_case_help(FILE *out)
         "This organisation's own view of case REF: every message it sent and\n"
         "received for the case in time order (with the broker's state of what\n"
         "it sent), each referral's lifecycle state (sent, delivered, accepted,\n"
-        "declined, completed, withdrawn, overdue) replayed from what it holds,\n"
-        "and the broker's escalation notices.\n"
+        "declined, completed, withdrawn, overdue, purged) replayed from what it\n"
+        "holds, and the broker's notices (escalated: no answer by the deadline;\n"
+        "purged: not delivered within the broker's body retention).\n"
         "\n"
         "  --documents  also open and show the received documents (a body whose\n"
         "               retention has passed shows as purged)\n"
@@ -273,7 +280,7 @@ s_item_json(const s_item_t *it, const nrm_keys_t *keys, bool docs)
         json_object_set_new(o, "decision", json_string(it->env.decision));
     if (it->out) {
         json_object_set_new(o, "state", json_string(agent_out_state_name(it->out_state)));
-        if (it->out_state == AGENT_OUT_REFUSED)
+        if (it->out_state == AGENT_OUT_REFUSED || it->out_state == AGENT_OUT_PURGED)
             json_object_set_new(o, "reason", json_string(nrm_reason_name(it->reason_code)));
     }
     if (it->seq)
@@ -355,7 +362,8 @@ agent_case_view(nrm_store_t *store, MDB_txn *txn, const nrm_keys_t *keys, const 
         s_hex_t hex;
         nrm_hex_encode(c.notices[i].msg_id, NRM_MSGID_BYTES, hex);
         json_t *o = json_object();
-        json_object_set_new(o, "kind", json_string("escalated"));
+        json_object_set_new(o, "kind", json_string(c.notices[i].kind == NRM_NOTICE_PURGED ? "purged"
+                                                                                           : "escalated"));
         json_object_set_new(o, "msg_id", json_string(hex));
         json_object_set_new(o, "seq", json_integer((json_int_t) c.notices[i].seq));
         json_array_append_new(nots, o);
@@ -407,10 +415,11 @@ s_case_print(json_t *root)
                s_jstr(o, "response_due"));
     }
     if (json_array_size(nots)) {
-        printf("\nescalations (broker notices):\n");
+        printf("\nbroker notices (escalated: no answer by the deadline; purged: not "
+               "delivered within the retention):\n");
         for (size_t i = 0; i < json_array_size(nots); i++) {
             json_t *o = json_array_get(nots, i);
-            printf("  msg %.8s  record %lld\n", s_jstr(o, "msg_id"),
+            printf("  msg %.8s  %-9s record %lld\n", s_jstr(o, "msg_id"), s_jstr(o, "kind"),
                    (long long) json_integer_value(json_object_get(o, "seq")));
         }
     }
@@ -578,6 +587,8 @@ agent_overdue_view(nrm_store_t *store, MDB_txn *txn, const char *own_id, bool al
     for (size_t i = 0; rc == 0 && i < c.nn; i++) {
         const nrm_notice_t *n = &c.notices[i];
         const char *state = "overdue";
+        if (n->kind != NRM_NOTICE_ESCALATED)
+            continue;                   /* purge notices: nrm-agent case */
         for (size_t k = 0; k < c.n; k++)
             if (memcmp(c.items[k].env.msg_id, n->msg_id, NRM_MSGID_BYTES) == 0)
                 state = nrm_ref_state_name(s_ref_state(&c, &c.items[k]));
@@ -651,25 +662,6 @@ s_purge_help(FILE *out)
         "dropped already when they reach a final state.\n");
 }
 
-/* "30d", "12h", "15m", "90s". */
-static int
-s_duration_ms(const char *text, uint64_t *ms)
-{
-    size_t n = strlen(text);
-    uint64_t v = 0;
-    if (n < 2 || n > 10 || strspn(text, "0123456789") != n - 1)
-        return -1;
-    for (size_t i = 0; i + 1 < n; i++)
-        v = v * 10 + (uint64_t) (text[i] - '0');
-    switch (text[n - 1]) {
-    case 's': *ms = v * 1000u; return 0;
-    case 'm': *ms = v * 60000u; return 0;
-    case 'h': *ms = v * 3600000u; return 0;
-    case 'd': *ms = v * 86400000u; return 0;
-    default:  return -1;
-    }
-}
-
 int
 agent_cmd_purge(int argc, char **argv)
 {
@@ -697,7 +689,7 @@ agent_cmd_purge(int argc, char **argv)
     if (!dir || !dir[0] || optind != argc)
         return agent_usage_error(cmd, "--dir is required (and nothing else)");
     uint64_t ms = 0;
-    if (older && (s_duration_ms(older, &ms) != 0 || ms > 3650ull * 86400000u))
+    if (older && (nrm_duration_parse(older, &ms) != 0 || ms > 3650ull * 86400000u))
         return agent_usage_error(cmd, "--older-than '%s' is not a duration such as 30d, 12h, 15m "
                                  "or 0s (at most 3650d)", older);
     agent_org_t org;

@@ -34,6 +34,7 @@ agent_out_state_name(uint32_t state)
     case AGENT_OUT_DELIVERED: return "delivered";
     case AGENT_OUT_REFUSED:  return "refused";
     case AGENT_OUT_REFUSED_BY_RECIPIENT: return "refused_by_recipient";
+    case AGENT_OUT_PURGED:   return "purged";
     default:                 return "unknown";
     }
 }
@@ -42,7 +43,7 @@ bool
 agent_out_state_final(uint32_t state)
 {
     return state == AGENT_OUT_DELIVERED || state == AGENT_OUT_REFUSED
-        || state == AGENT_OUT_REFUSED_BY_RECIPIENT;
+        || state == AGENT_OUT_REFUSED_BY_RECIPIENT || state == AGENT_OUT_PURGED;
 }
 
 int
@@ -235,7 +236,7 @@ s_out_decode(uint64_t key, const MDB_val *val, agent_out_t *rec, nrm_err_t *err)
         return s_corrupt(err, "outbox", key, "too short");
     if (magic != S_OUT_MAGIC || format != S_FORMAT)
         return s_corrupt(err, "outbox", key, "unknown record format");
-    if (state > AGENT_OUT_REFUSED_BY_RECIPIENT)
+    if (state > AGENT_OUT_PURGED)
         return s_corrupt(err, "outbox", key, "unknown state");
     rec->state = state;
     if (!s_get_u64(&r, &rec->created_ms) || !s_get_u64(&r, &rec->updated_ms)

@@ -94,7 +94,7 @@ agent_view_out(const agent_out_t *rec, json_t **out, nrm_err_t *err)
         json_object_set_new(o, "accepted_seq", json_integer((json_int_t) rec->accepted_seq));
     if (rec->delivered_seq != 0)
         json_object_set_new(o, "delivered_seq", json_integer((json_int_t) rec->delivered_seq));
-    if (rec->state == AGENT_OUT_REFUSED) {
+    if (rec->state == AGENT_OUT_REFUSED || rec->state == AGENT_OUT_PURGED) {
         json_object_set_new(o, "reason_code", json_integer(rec->reason_code));
         json_object_set_new(o, "reason_name", json_string(nrm_reason_name(rec->reason_code)));
         json_object_set_new(o, "reason", json_string(rec->reason));

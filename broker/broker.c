@@ -30,13 +30,15 @@
 #define BROKER_RESEND_MS     10000    /* resend unacknowledged deliveries   */
 #define QUEUE_KEY_MAX        (NRM_ID_MAX + 1 + 8)
 #define BROKER_BATCH_BYTES   ((size_t) 64 << 20) /* frames held by one batch */
+#define BROKER_PURGE_TICK_MAX 64      /* bodies purged per timer tick       */
 #define BROKER_RCVHWM        512     /* frames queued per peer by ZeroMQ: with
                                         the hard frame cap, bounds what one
                                         authenticated peer can make us hold */
 
 /* msgids value: state | accepted_seq | delivered_seq | env_hash | sender_len
-   | sender | receipt (Signed{Receipt} bytes, the rest). */
-enum { MSG_ACCEPTED = 1, MSG_DELIVERED = 2, MSG_REFUSED = 3, MSG_REJECTED = 4 };
+   | sender | receipt (Signed{Receipt} bytes, the rest). delivered_seq is the
+   record that settled the message: DELIVERED, DELIVERY_REFUSED or PURGED. */
+enum { MSG_ACCEPTED = 1, MSG_DELIVERED = 2, MSG_REFUSED = 3, MSG_REJECTED = 4, MSG_PURGED = 5 };
 #define MSGREC_FIXED (1 + 8 + 8 + NRM_HASH_BYTES + 1)
 
 typedef struct {
@@ -93,6 +95,10 @@ struct broker_t {
     size_t npeers;
     uint64_t records, batches, frames;
     broker_metrics_t *metrics;       /* Prometheus endpoint, or NULL        */
+    /* purge notices to push as status replies after the purge commit */
+    nrm_msg_status_t purged[BROKER_PURGE_TICK_MAX];
+    char     purged_to[BROKER_PURGE_TICK_MAX][NRM_ID_MAX + 1];
+    size_t   npurged;
 };
 
 /* ---- configuration ---- */
@@ -113,6 +119,8 @@ broker_config_load(const char *dir, broker_config_t *cfg, nrm_err_t *err)
     cfg->batch_max = conf.batch_max;
     cfg->window = conf.window;
     cfg->map_max_mb = conf.map_max_mb;
+    cfg->body_retention_ms = conf.body_retention_ms;
+    snprintf(cfg->body_retention, sizeof cfg->body_retention, "%s", conf.body_retention);
     cfg->log_level = nrm_log_level_parse(conf.log_level);
     return 0;
 }
@@ -167,6 +175,29 @@ s_queue_key(uint8_t *key, const char *org, uint64_t seq)
     key[n] = 0;
     nrm_be64_put(key + n + 1, seq);
     return n + 9;
+}
+
+/* The retention index ("expiry"): be64 ACCEPTED seq -> be64 accepted ms ||
+   msg_id, for every body the broker still holds, so that the timer reads
+   only the oldest entries. */
+static int
+s_expiry_put(broker_t *self, MDB_txn *txn, uint64_t seq, uint64_t accepted_ms,
+             const uint8_t msg_id[NRM_MSGID_BYTES], nrm_err_t *err)
+{
+    uint8_t key[8], val[8 + NRM_MSGID_BYTES];
+    nrm_be64_put(key, seq);
+    nrm_be64_put(val, accepted_ms);
+    memcpy(val + 8, msg_id, NRM_MSGID_BYTES);
+    return nrm_store_put(self->store, txn, "expiry", key, sizeof key, val, sizeof val, 0, err);
+}
+
+static int
+s_expiry_del(broker_t *self, MDB_txn *txn, uint64_t seq, nrm_err_t *err)
+{
+    uint8_t key[8];
+    nrm_be64_put(key, seq);
+    int rc = nrm_store_del(self->store, txn, "expiry", key, sizeof key, err);
+    return rc == NRM_ENOTFOUND ? 0 : rc;
 }
 
 /* ---- replies ---- */
@@ -479,6 +510,8 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     if ((rc = nrm_store_put(self->store, txn, "queue", qkey, klen, s->env.msg_id,
                             NRM_MSGID_BYTES, 0, err)))
         return rc;
+    if ((rc = s_expiry_put(self, txn, seq, now, s->env.msg_id, err)))
+        return rc;
     if ((rc = broker_refs_accepted(self->refs, self->store, txn, &s->env, seq, err)))
         return rc;
     nrm_receipt_t r;
@@ -585,6 +618,15 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
         it->acked = true;           /* a repeated ack after redelivery: nothing new */
         return 0;
     }
+    if (m.state == MSG_PURGED) {
+        /* It was in flight when the retention ran out: the log keeps the
+           recipient's signed acknowledgement as refused (docs/referrals.md). */
+        char text[NRM_REASON_MAX + 1];
+        snprintf(text, sizeof text, "the body was purged undelivered at record %llu, before this "
+                 "acknowledgement", (unsigned long long) m.delivered_seq);
+        it->acked = true;
+        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_PURGED, text, err);
+    }
     if (m.state != MSG_ACCEPTED)
         return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_INVALID_FIELD,
                             "message was not accepted", err);
@@ -632,6 +674,8 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
         return rc;
     rc = nrm_store_del(self->store, txn, "bodies", ack.msg_id, NRM_MSGID_BYTES, err);
     if (rc && rc != NRM_ENOTFOUND)
+        return rc;
+    if ((rc = s_expiry_del(self, txn, m.accepted_seq, err)))
         return rc;
     /* The receipt bytes live in v (LMDB memory); copy before rewriting. */
     uint8_t receipt[1024];
@@ -749,9 +793,15 @@ s_status(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w, nrm_err_
         if (rc == 0 && s_msgrec_decode(&v, &m) == 0 && strcmp(m.sender, it->org) == 0) {
             st->state = m.state == MSG_ACCEPTED ? NRM_MSG_ACCEPTED
                       : m.state == MSG_DELIVERED ? NRM_MSG_DELIVERED
-                      : m.state == MSG_REFUSED ? NRM_MSG_REFUSED_BY_RECIPIENT : NRM_MSG_UNKNOWN;
+                      : m.state == MSG_REFUSED ? NRM_MSG_REFUSED_BY_RECIPIENT
+                      : m.state == MSG_PURGED ? NRM_MSG_PURGED : NRM_MSG_UNKNOWN;
             st->accepted_seq = m.accepted_seq;
             st->delivered_seq = m.delivered_seq;
+            /* told now (and again if it asks again): the purge notice,
+               which waits for its next Hello, has done its work */
+            if (m.state == MSG_PURGED
+                && (rc = broker_refs_notice_done(self->store, txn, it->org, m.delivered_seq, err)))
+                return rc;
         }
         n++;
     }
@@ -1161,6 +1211,165 @@ s_after_commit(broker_t *self)
     }
 }
 
+/* ---- retention of undelivered bodies ---- */
+
+/* Purges the body of the message accepted at record `seq`, if nobody has
+   acknowledged it: PURGED record, body, queue entry and index entry gone,
+   the message record says purged, the referral closes, the sender gets a
+   notice. Inside the purge txn. */
+static int
+s_purge_one(broker_t *self, MDB_txn *txn, uint64_t seq, const uint8_t msg_id[NRM_MSGID_BYTES],
+            uint64_t now, nrm_err_t *err)
+{
+    MDB_val v;
+    msgrec_t m;
+    nrm_bytes_t bytes;
+    nrm_record_t acc, rec;
+    nrm_envelope_t env;
+    nrm_err_t why = { 0, 0, "" };
+    uint8_t leaf[NRM_HASH_BYTES], qkey[QUEUE_KEY_MAX], receipt[1024];
+    uint64_t pseq;
+    int rc = s_expiry_del(self, txn, seq, err);
+    if (rc)
+        return rc;
+    rc = nrm_store_get(self->store, txn, "msgids", msg_id, NRM_MSGID_BYTES, &v, err);
+    if (rc == NRM_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (s_msgrec_decode(&v, &m) != 0)
+        return nrm_err_set(err, NRM_ECORRUPT, "damaged message record");
+    if (m.state != MSG_ACCEPTED || m.accepted_seq != seq)
+        return 0;                   /* settled already: a stale index entry */
+    if ((rc = nrm_auditlog_get(self->store, txn, seq, &bytes, err)))
+        return rc;
+    if (nrm_record_decode(bytes.data, bytes.len, &acc, &why) != 0)
+        return nrm_err_set(err, NRM_ECORRUPT, "record %llu: %s", (unsigned long long) seq, why.msg);
+    rc = nrm_envelope_decode(acc.subject, acc.subject_len, &env, &why);
+    nrm_record_clear(&acc);
+    if (rc)
+        return nrm_err_set(err, NRM_ECORRUPT, "record %llu: %s", (unsigned long long) seq, why.msg);
+
+    memset(&rec, 0, sizeof rec);
+    rec.time_ms = now;
+    rec.kind = NRM_REC_PURGED;
+    snprintf(rec.actor, sizeof rec.actor, "broker");
+    rec.has_msg_id = true;
+    memcpy(rec.msg_id, msg_id, NRM_MSGID_BYTES);
+    rec.refers_to = seq;
+    rec.reason_code = NRM_R_PURGED;
+    char text[640];
+    snprintf(text, sizeof text, "%s of case %s (%s -> %s) not acknowledged within the body "
+             "retention of %s; body dropped, %s told", env.type, env.case_ref, env.sender,
+             env.recipient, self->cfg.body_retention, env.sender);
+    memcpy(rec.reason, text, NRM_REASON_MAX);      /* ids are ASCII: a cut is clean */
+    rec.reason[NRM_REASON_MAX] = '\0';
+    if ((rc = nrm_auditlog_append(self->store, txn, &rec, &pseq, leaf, err)))
+        return rc;
+    rc = nrm_store_del(self->store, txn, "bodies", msg_id, NRM_MSGID_BYTES, err);
+    if (rc == 0 || rc == NRM_ENOTFOUND)
+        rc = nrm_store_del(self->store, txn, "queue", qkey, s_queue_key(qkey, env.recipient, seq), err);
+    if (rc && rc != NRM_ENOTFOUND)
+        return rc;
+    if (m.receipt_len > sizeof receipt)
+        return nrm_err_set(err, NRM_ECORRUPT, "stored receipt too large");
+    memcpy(receipt, m.receipt, m.receipt_len);      /* v is rewritten below */
+    m.receipt = receipt;
+    m.state = MSG_PURGED;
+    m.delivered_seq = pseq;
+    if ((rc = s_msgrec_put(self, txn, msg_id, &m, err))
+        || (rc = broker_refs_purged(self->refs, self->store, txn, &env, seq, pseq, leaf, now, err)))
+        return rc;
+    if (self->npurged < BROKER_PURGE_TICK_MAX) {
+        nrm_msg_status_t *st = &self->purged[self->npurged];
+        memcpy(st->msg_id, msg_id, NRM_MSGID_BYTES);
+        st->state = NRM_MSG_PURGED;
+        st->accepted_seq = seq;
+        st->delivered_seq = pseq;
+        snprintf(self->purged_to[self->npurged++], NRM_ID_MAX + 1, "%s", env.sender);
+    }
+    nrm_warn("purged undelivered, record %llu: %s", (unsigned long long) pseq, rec.reason);
+    return 0;
+}
+
+/* Reads the oldest entries of the retention index, stopping at the first
+   that is not due (acceptance order is log order), and purges those due:
+   at most BROKER_PURGE_TICK_MAX, in ONE write transaction. */
+static int
+s_purge_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    broker_t *self = ctx;
+    uint64_t now = nrm_now_ms(), seqs[BROKER_PURGE_TICK_MAX];
+    uint8_t ids[BROKER_PURGE_TICK_MAX][NRM_MSGID_BYTES];
+    size_t n = 0;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    broker_refs_outbox_clear(self->refs);      /* this run may be a retry */
+    self->npurged = 0;
+    int mrc = mdb_cursor_open(txn, nrm_store_dbi(store, "expiry"), &cur);
+    if (mrc)
+        return nrm_store_lmdb_error(mrc, "expiry", err);
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && n < BROKER_PURGE_TICK_MAX;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8 || v.mv_size != 8 + NRM_MSGID_BYTES)
+            continue;
+        if (nrm_be64_get(v.mv_data) + self->cfg.body_retention_ms > now)
+            break;
+        seqs[n] = nrm_be64_get(k.mv_data);
+        memcpy(ids[n++], (uint8_t *) v.mv_data + 8, NRM_MSGID_BYTES);
+    }
+    mdb_cursor_close(cur);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return nrm_store_lmdb_error(mrc, "expiry", err);
+    for (size_t i = 0; i < n; i++) {
+        int rc = s_purge_one(self, txn, seqs[i], ids[i], now, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Timer: a read of the index's first entry; a write only when a body is
+   due. Then the sender of each purged message is told at once if
+   connected (notice and status), else at its next Hello and status query. */
+static void
+s_purge_tick(broker_t *self, uint64_t now)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    nrm_err_t err = { 0, 0, "" };
+    bool due = false;
+    if (self->cfg.body_retention_ms == 0 || nrm_store_read_begin(self->store, &txn, &err) != 0)
+        return;
+    if (mdb_cursor_open(txn, nrm_store_dbi(self->store, "expiry"), &cur) == 0) {
+        due = mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && v.mv_size == 8 + NRM_MSGID_BYTES
+              && nrm_be64_get(v.mv_data) + self->cfg.body_retention_ms <= now;
+        mdb_cursor_close(cur);
+    }
+    nrm_store_read_end(&txn);
+    if (!due)
+        return;
+    if (nrm_store_write(self->store, s_purge_fn, self, &err) != 0) {
+        nrm_error("purge of undelivered bodies: %s", err.msg);
+        broker_refs_outbox_clear(self->refs);   /* nothing committed: nothing to tell */
+        return;
+    }
+    s_send_notices(self);
+    for (size_t i = 0; i < self->npurged; i++) {
+        peer_t *p = s_peer(self, self->purged_to[i], false);
+        if (!p || !p->live)
+            continue;
+        nrm_wire_t w = { .kind = NRM_WIRE_STATUS_REPLY, .count = 1, .items = &self->purged[i] };
+        uint8_t *frame = NULL;
+        size_t flen = 0;
+        if (nrm_wire_encode(&w, &frame, &flen, NULL) == 0)
+            (void) s_send(self, p->rid, p->rid_len, frame, flen);
+        free(frame);
+    }
+    self->npurged = 0;
+}
+
 static void
 s_timers(broker_t *self)
 {
@@ -1170,6 +1379,8 @@ s_timers(broker_t *self)
     if (broker_refs_tick(self->refs, self->policy, self->store, now, &err) != 0)
         nrm_error("escalation of overdue referrals: %s", err.msg);
     s_send_notices(self);
+    /* bodies nobody acknowledged within the retention */
+    s_purge_tick(self, now);
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
         if (p->live && p->held)

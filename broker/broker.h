@@ -14,6 +14,8 @@ typedef struct {
     uint64_t batch_max;           /* frames taken into one commit            */
     uint64_t window;              /* unacknowledged deliveries per recipient */
     uint64_t map_max_mb;
+    uint64_t body_retention_ms;   /* undelivered bodies purged after; 0 never */
+    char     body_retention[16];  /* as written in broker.ini               */
     int      log_level;
     char     metrics_listen[256]; /* "" or a Prometheus endpoint (--metrics)  */
 } broker_config_t;

@@ -240,7 +240,7 @@ s_render(broker_metrics_t *self, nrm_metrics_t *m)
     static const struct { const char *name; int kind; } outcomes[] = {
         { "accepted", NRM_REC_ACCEPTED }, { "rejected", NRM_REC_REJECTED },
         { "delivered", NRM_REC_DELIVERED }, { "delivery_refused", NRM_REC_DELIVERY_REFUSED },
-        { "escalated", NRM_REC_ESCALATED },
+        { "escalated", NRM_REC_ESCALATED }, { "purged", NRM_REC_PURGED },
     };
     for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
         nrm_metrics_sample(m, "nrm_broker_messages_total",

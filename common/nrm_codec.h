@@ -269,7 +269,8 @@ typedef struct {
     uint64_t delivered_seq;
 } nrm_msg_status_t;
 enum { NRM_MSG_UNKNOWN = 0, NRM_MSG_ACCEPTED = 1, NRM_MSG_DELIVERED = 2,
-       NRM_MSG_REFUSED_BY_RECIPIENT = 3 };
+       NRM_MSG_REFUSED_BY_RECIPIENT = 3,
+       NRM_MSG_PURGED = 4 /* body dropped undelivered; delivered_seq: the PURGED record */ };
 
 /* A view of one wire message. For encoding the caller fills the fields the
    kind uses (pointers borrowed). A decoded view borrows from an internal

@@ -17,6 +17,8 @@ nrm_netconf_defaults(nrm_netconf_t *conf)
     conf->window = 128;
     conf->map_max_mb = 65536;
     snprintf(conf->log_level, sizeof conf->log_level, "info");
+    snprintf(conf->body_retention, sizeof conf->body_retention, NRM_NETCONF_RETENTION_DEFAULT);
+    conf->body_retention_ms = 30ull * 86400000u;
 }
 
 int
@@ -34,6 +36,7 @@ nrm_netconf_load(const char *net_dir, nrm_netconf_t *conf, nrm_err_t *err)
         { "broker", "window", NRM_CFG_U64, &conf->window, 0, false, 1, 100000, NULL, false },
         { "broker", "map_max_mb", NRM_CFG_U64, &conf->map_max_mb, 0, false, 16, 1u << 24, NULL, false },
         { "broker", "log_level", NRM_CFG_STR, conf->log_level, sizeof conf->log_level, false, 0, 0, NULL, false },
+        { "broker", "body_retention", NRM_CFG_STR, conf->body_retention, sizeof conf->body_retention, false, 0, 0, NULL, false },
     };
     int rc = nrm_config_load(path, fields, sizeof fields / sizeof fields[0], err);
     if (rc)
@@ -41,6 +44,13 @@ nrm_netconf_load(const char *net_dir, nrm_netconf_t *conf, nrm_err_t *err)
     if (nrm_log_level_parse(conf->log_level) < 0)
         return nrm_err_set(err, NRM_EINVAL, "%s: log_level must be error, warn, info or debug (got '%s')",
                            path, conf->log_level);
+    if (strcmp(conf->body_retention, "0") == 0)
+        conf->body_retention_ms = 0;
+    else if (nrm_duration_parse(conf->body_retention, &conf->body_retention_ms) != 0
+             || conf->body_retention_ms == 0 || conf->body_retention_ms > NRM_NETCONF_RETENTION_MAX_MS)
+        return nrm_err_set(err, NRM_EINVAL, "%s: body_retention must be a duration such as 30d, 72h "
+                           "or 90s (at most 3650d), or 0 to keep undelivered bodies until delivered "
+                           "(got '%s')", path, conf->body_retention);
     return 0;
 }
 
@@ -58,10 +68,12 @@ nrm_netconf_save(const char *net_dir, const nrm_netconf_t *conf, nrm_err_t *err)
                      "batch_max = %llu\n"
                      "window = %llu\n"
                      "log_level = %s\n"
-                     "map_max_mb = %llu\n",
+                     "map_max_mb = %llu\n"
+                     "# how long the broker keeps a body nobody has acknowledged (docs/referrals.md)\n"
+                     "body_retention = %s\n",
                      conf->listen, conf->admin_listen, conf->network, (unsigned long long) conf->batch_max,
                      (unsigned long long) conf->window, conf->log_level,
-                     (unsigned long long) conf->map_max_mb);
+                     (unsigned long long) conf->map_max_mb, conf->body_retention);
     if (n < 0 || (size_t) n >= sizeof text)
         return nrm_err_set(err, NRM_ETOOBIG, "broker.ini too long");
     return nrm_file_write(path, text, (size_t) n, 0644, err);

@@ -14,7 +14,13 @@ typedef struct {
     uint64_t window;         /* unacknowledged deliveries per recipient, 1..100000 (128) */
     uint64_t map_max_mb;     /* LMDB map limit in MiB, 16..2^24 (65536)             */
     char     log_level[16];  /* error, warn, info (default) or debug                */
+    char     body_retention[16]; /* how long an undelivered body is kept: a duration
+                                    (30d default), or 0 = until delivered    */
+    uint64_t body_retention_ms;  /* the same in ms, 0 = for ever              */
 } nrm_netconf_t;
+
+#define NRM_NETCONF_RETENTION_DEFAULT "30d"
+#define NRM_NETCONF_RETENTION_MAX_MS  (3650ull * 86400000u)   /* ten years */
 
 void nrm_netconf_defaults(nrm_netconf_t *conf);
 /* Loads NET/broker.ini over the defaults; unknown keys and bad values are

@@ -5,7 +5,9 @@
     against the key that was enrolled at that moment, and every accepted
     message against the sender's status, certificate validity and the policy
     in force then, not against today's registry.
-    Records referred to by DELIVERED records are read back from the log. */
+    Records referred to by DELIVERED records are read back from the log.
+    Bodies are never read: a PURGED record stands for a body dropped
+    undelivered, and nothing may be delivered after it (nrm_lcreplay). */
 #include "nrm_auditlog.h"
 #include "nrm_crypto.h"
 #include "nrm_registry.h"
@@ -177,6 +179,8 @@ s_check_lifecycle(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
                      rec->actor);
     if (rec->kind == NRM_REC_ESCALATED && nrm_lcreplay_escalated(v->lc, rec, why, sizeof why) != 0)
         return s_bad(v, rec->seq, err, "%s", why);
+    if (rec->kind == NRM_REC_PURGED && nrm_lcreplay_purged(v->lc, rec, why, sizeof why) != 0)
+        return s_bad(v, rec->seq, err, "%s", why);
     return 0;
 }
 
@@ -218,9 +222,7 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
                      (unsigned long long) rec->refers_to, derr.msg);
     char why[400];
     int rc = 0;
-    if (rec->kind == NRM_REC_DELIVERED && nrm_lcreplay_delivered(v->lc, rec, why, sizeof why) != 0)
-        rc = s_bad(v, rec->seq, err, "%s", why);
-    else if (acc.kind != NRM_REC_ACCEPTED
+    if (acc.kind != NRM_REC_ACCEPTED
         || nrm_envelope_decode(acc.subject, acc.subject_len, &env, &derr) != 0)
         rc = s_bad(v, rec->seq, err, "%s: record %llu is not an accepted message", kind,
                    (unsigned long long) rec->refers_to);
@@ -229,6 +231,8 @@ s_check_delivered(s_verify_t *v, const nrm_record_t *rec, nrm_err_t *err)
              || memcmp(env.body_hash, ack.body_hash, NRM_HASH_BYTES) != 0)
         rc = s_bad(v, rec->seq, err, "%s: acknowledgement does not match message of record %llu "
                    "(id, recipient or body hash)", kind, (unsigned long long) rec->refers_to);
+    else if (nrm_lcreplay_delivered(v->lc, rec, why, sizeof why) != 0)
+        rc = s_bad(v, rec->seq, err, "%s", why);
     nrm_record_clear(&acc);
     return rc;
 }

@@ -11,18 +11,6 @@ it_org labour labour "Labour Protection Office"
 it_broker_start
 for o in police msdhs labour; do it_agent_start $o; done
 
-# Sends, retrying while the sender's directory is still empty (it arrives
-# with the broker's Welcome); prints the message id.
-send() {
-  local out i
-  for i in $(seq 1 100); do
-    if out=$(it_send "$@" 2>>"$T/send.err"); then echo "$out" | grep -oE '[0-9a-f]{32}' | head -1; return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-state_is() { "$BIN_AGENT" wait --dir "$T/$1" --msg "$2" --state "$3" --timeout "${4:-20}" >/dev/null 2>&1; }
-
 # 1. One handoff: accepted, delivered, in the recipient's inbox, opened.
 MARK="NRM-PLAINTEXT-MARKER-$RANDOM$RANDOM"
 printf '{"request":{"ext_Service":"shelter"},"person":{"prs_FirstName":"%s"},"consent":{"con_Consent":true,"ext_ConsentToServices":true,"ext_ConsentToSharing":["msdhs"]}}' "$MARK" > "$T/doc.json"

@@ -1,0 +1,9 @@
+
+police
+prosecutor"
+2026-11-21(2§Case file for prosecution of the recruiter and the transporter under the Anti-Trafficking in Persons Act B.E. 2551, and a compensation claim on the victim's behalf.:7
+Zaw MinHtet"
+2009-04-020@JMMRmya`jmyaämsdhsB% (088@@@dhhhhhhÇMMR]YFacebook contact from his village; Thai bank account and two Telegram handles in the fileRZVDriver of the pickup from Mae Sot to the river crossing; vehicle plate partly recalledbÊ
+TAK-ATD-2026-0913 (fictional)gVideo-recorded interview of 2026-11-21 with interpreter and social worker present (child-friendly room)9Screenshots of the job offer and chats with the recruiter.Bank transfer records requested from two banks(Medical report on a healed forearm wound *CNo suspect in custody; no screening detention applies to the victimjÅ
+prosecution-and-compensation 8BYHe wants compensation and agrees to testify once, by video link, with a guardian present.zóSummary of the recorded account: recruited at 16 through Facebook with an offer of office work in Bangkok at 25,000 baht a month; crossed the Moei river at night on 2026-01-18; held in a guarded compound in Kayin State until 2026-11-17; documents taken; told he owed 80,000 baht; forced to run online romance and investment scams 16 hours a day; beaten when he missed targets; paid 3,000 baht in ten months.Ç∏
+prosecutor *LChild: assent given by him; consent by the MSDHS official acting as guardian08B@PDPA B.E. 2562 s24(6); Anti-Trafficking in Persons Act B.E. 2551Jpolice.investigator-0913R[The case file must go to the prosecutor by law; the guardian's consent is recorded as well.r2026-11-21T10:15:00+07:00
