@@ -24,6 +24,9 @@
     from the broker can crash this loop: every frame is decoded by the codec
     with caps, and every check failure is logged and answered. */
 #include "agent.h"
+#include "agent_conf.h"
+#include "agent_docs.h"
+#include "agent_integ.h"
 #include "agent_referrals.h"
 #include "agent_store.h"
 #include "agent_checkpoint.h"
@@ -143,6 +146,9 @@ typedef struct {
     size_t           nack;
     uint64_t         now_ms;             /* wall clock, for stored times    */
     int              lock_fd;            /* ORG/agent.lock, held while running */
+    const char      *config;             /* --config, or NULL: ORG/agent.ini */
+    agent_conf_t     conf;
+    agent_integ_t   *integ;              /* API, hooks, metrics (agent_integ) */
 } s_daemon_t;
 
 static void
@@ -150,6 +156,7 @@ s_help(FILE *out)
 {
     fprintf(out,
         "Usage: nrm-agent run --dir ORG [--endpoint EP] [--log-level LEVEL]\n"
+        "                     [--log-format text|kv|json] [--config FILE] [--check-config]\n"
         "\n"
         "Runs the agent of organisation ORG in the foreground until SIGINT or\n"
         "SIGTERM (then exits 0). It connects to the broker named in\n"
@@ -161,6 +168,13 @@ s_help(FILE *out)
         "  --dir ORG          organisation folder (org.ini, secret.keys, connect.ini)\n"
         "  --endpoint EP      broker endpoint, overriding [broker] endpoint\n"
         "  --log-level LEVEL  error, warn, info (default) or debug\n"
+        "  --log-format FMT   text (default), kv (key=value) or json: one line per event\n"
+        "  --config FILE      the agent's integration settings instead of ORG/agent.ini\n"
+        "                     (local HTTP API, metrics, hooks, spools, logs: see\n"
+        "                     docs/operations.md)\n"
+        "  --check-config     check org.ini, agent.ini, connect.ini (its certificate)\n"
+        "                     and policy.ini, print what is wrong with file:line, and\n"
+        "                     exit (0 all good, 1 not) without starting\n"
         "\n"
         "Logs one line per event on stderr: ids, types and hashes only.\n"
         "Test hook: NRM_TEST_DROP_ACKS=1 stores deliveries but never\n"
@@ -1437,13 +1451,17 @@ static int
 s_loop(s_daemon_t *d, nrm_err_t *err)
 {
     while (!s_stop) {
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[2 + AGENT_INTEG_FDS] = {
             { d->sock, 0, ZMQ_POLLIN, 0 },
             { d->mon, 0, ZMQ_POLLIN, 0 },
         };
+        int fds[AGENT_INTEG_FDS];
+        size_t nfds = agent_integ_fds(d->integ, fds);
         uint64_t mono;
 
-        if (zmq_poll(items, 2, AGENT_POLL_MS) < 0) {
+        for (size_t i = 0; i < nfds; i++)
+            items[2 + i] = (zmq_pollitem_t) { NULL, fds[i], ZMQ_POLLIN, 0 };
+        if (zmq_poll(items, 2 + (int) nfds, AGENT_POLL_MS) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             return nrm_err_set(err, NRM_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
@@ -1466,6 +1484,8 @@ s_loop(s_daemon_t *d, nrm_err_t *err)
         d->now_ms = nrm_now_ms();
         s_hello_tick(d, mono);
         s_purge_tick(d, mono);
+        agent_integ_tick(d->integ, d->now_ms, &(agent_link_t) { d->connected, d->welcomed,
+                                                                 d->ninflight });
         if (d->welcomed) {
             s_outbox_tick(d, mono);
             s_status_tick(d, mono);
@@ -1517,8 +1537,28 @@ s_json_free(void *p)
     free(p);
 }
 
+/* --check-config: every file the agent reads at start, checked as it
+   would be, without taking the lock or opening the store. */
 static int
-s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
+s_check_config(s_daemon_t *d, nrm_err_t *err)
+{
+    nrm_policy_t *policy = NULL;
+    int rc = nrm_crypto_init();
+    if (rc != 0)
+        return nrm_err_set(err, rc, "libsodium could not be initialised");
+    rc = agent_org_load(d->dir, &d->org, err);
+    if (rc == 0)
+        rc = agent_conf_load(d->dir, d->config, &d->conf, err);
+    if (rc == 0)
+        rc = agent_identity_load(d->dir, &d->org, &d->keys, &d->conn, err);
+    if (rc == 0)
+        rc = agent_policy_load(d->dir, &policy, err);
+    nrm_policy_free(&policy);
+    return rc;
+}
+
+static int
+s_run(s_daemon_t *d, const char *endpoint, int level, int format, nrm_err_t *err)
 {
     struct sigaction sa;
     const char *drop;
@@ -1528,6 +1568,9 @@ s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
     if (rc != 0)
         return nrm_err_set(err, rc, "libsodium could not be initialised");
     rc = agent_org_load(d->dir, &d->org, err);
+    if (rc != 0)
+        return rc;
+    rc = agent_conf_load(d->dir, d->config, &d->conf, err);
     if (rc != 0)
         return rc;
     rc = agent_identity_load(d->dir, &d->org, &d->keys, &d->conn, err);
@@ -1543,7 +1586,8 @@ s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
         return rc;
     if (endpoint != NULL)
         snprintf(d->conn.endpoint, sizeof d->conn.endpoint, "%s", endpoint);
-    nrm_log_init("agent", d->org.id, level);
+    nrm_log_init("agent", d->org.id, level >= 0 ? level : d->conf.log_level);
+    nrm_log_set_format(format >= 0 ? format : d->conf.log_format);
     json_set_alloc_funcs(malloc, s_json_free);
     rc = agent_store_open(d->dir, 0, &d->store, err);
     if (rc != 0)
@@ -1562,6 +1606,9 @@ s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    rc = agent_integ_open(d->dir, &d->conf, d->org.id, d->store, &d->integ, err);
+    if (rc != 0)
+        return rc;
     rc = s_socket_open(d, err);
     if (rc != 0)
         return rc;
@@ -1580,11 +1627,15 @@ agent_cmd_run(int argc, char **argv)
         { "dir", required_argument, NULL, 'd' },
         { "endpoint", required_argument, NULL, 'e' },
         { "log-level", required_argument, NULL, 'l' },
+        { "log-format", required_argument, NULL, 'f' },
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *endpoint = NULL;
-    int level = NRM_LOG_INFO;
+    int level = -1, format = -1;
+    bool check = false;
     nrm_err_t err = { 0 };
     s_daemon_t *d;
     int rc;
@@ -1611,6 +1662,16 @@ agent_cmd_run(int argc, char **argv)
                                          "warn, info, debug", optarg);
             }
             break;
+        case 'f':
+            format = nrm_log_format_parse(optarg);
+            if (format < 0) {
+                free(d);
+                return agent_usage_error(s_cmd, "--log-format '%s' is not one of text, kv, "
+                                         "json", optarg);
+            }
+            break;
+        case 'c': d->config = optarg; break;
+        case 'C': check = true; break;
         case 'h': s_help(stdout); free(d); return AGENT_EXIT_OK;
         default:  free(d); return agent_opt_error(s_cmd, c, argv);
         }
@@ -1628,8 +1689,17 @@ agent_cmd_run(int argc, char **argv)
         free(d);
         return rc;
     }
-    if (s_run(d, endpoint, level, &err) != 0)
+    if (check) {
+        if (s_check_config(d, &err) != 0) {
+            fprintf(stderr, "%s\n", err.msg);
+            rc = AGENT_EXIT_ERROR;
+        } else {
+            printf("configuration of %s is valid\n", d->dir);
+        }
+    } else if (s_run(d, endpoint, level, format, &err) != 0) {
         rc = agent_fail(s_cmd, &err);
+    }
+    agent_integ_destroy(&d->integ);
     s_batch_clear(d);
     free(d->batch);
     s_socket_close(d);

@@ -21,6 +21,9 @@ static const char *const s_dbs[] = {
     "inbox", "inidx", "directory",
     "notices",      /* lifecycle: be64 seq -> Signed{Notice} (agent_referrals.c) */
     AGENT_CKPT_DBS, /* checkpoints: trusted and alarms (agent_checkpoint.c) */
+    /* integration (agent_hooks.c, agent_api.c): inbox take state, hand-off
+       queue and its cursor, idempotency keys of sends */
+    "intake", "handoff", "handmeta", "outidem",
     NULL
 };
 
@@ -735,8 +738,15 @@ int
 agent_in_each(nrm_store_t *store, MDB_txn *txn, agent_in_fn *fn, void *ctx,
               nrm_err_t *err)
 {
+    return agent_in_each_from(store, txn, 1, fn, ctx, err);
+}
+
+int
+agent_in_each_from(nrm_store_t *store, MDB_txn *txn, uint64_t from, agent_in_fn *fn,
+                   void *ctx, nrm_err_t *err)
+{
     s_in_walk_t w = { fn, ctx };
-    return s_walk(store, txn, "inbox", 1, s_in_visit, &w, err);
+    return s_walk(store, txn, "inbox", from, s_in_visit, &w, err);
 }
 
 /* ---- directory ---- */

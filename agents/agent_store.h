@@ -146,6 +146,9 @@ int agent_in_purge(nrm_store_t *store, MDB_txn *txn, uint64_t before_ms, uint64_
                    size_t max, size_t *purged, nrm_err_t *err) NRM_WUR;
 int agent_in_each(nrm_store_t *store, MDB_txn *txn, agent_in_fn *fn, void *ctx,
                   nrm_err_t *err) NRM_WUR;
+/* The same from inbox key `from` on. */
+int agent_in_each_from(nrm_store_t *store, MDB_txn *txn, uint64_t from, agent_in_fn *fn,
+                       void *ctx, nrm_err_t *err) NRM_WUR;
 
 /* ---- directory ---- */
 typedef struct {

@@ -6,6 +6,7 @@
     commit has returned send receipts, delivery notices and deliveries.
     Nothing is acknowledged before it is durable (invariant 1). */
 #include "broker.h"
+#include "broker_metrics.h"
 #include "broker_referrals.h"
 #include "nrm_auditlog.h"
 #include "nrm_codec.h"
@@ -99,6 +100,7 @@ struct broker_t {
     uint64_t records, batches, frames;
     uint64_t ckpt_last_ms;           /* when the last checkpoint was made */
     bool     ckpt_made;              /* by the transaction just run */
+    broker_metrics_t *metrics;       /* Prometheus endpoint, or NULL        */
     /* purge notices to push as status replies after the purge commit */
     nrm_msg_status_t purged[BROKER_PURGE_TICK_MAX];
     char     purged_to[BROKER_PURGE_TICK_MAX][NRM_ID_MAX + 1];
@@ -1627,10 +1629,12 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
         bool pending = false;
         for (size_t i = 0; i < self->npeers; i++)
             pending |= self->peers[i].want_pump && self->peers[i].live;
-        zmq_pollitem_t items[3] = { { self->router, 0, ZMQ_POLLIN, 0 },
+        zmq_pollitem_t items[4] = { { self->router, 0, ZMQ_POLLIN, 0 },
                                     { self->zap, 0, ZMQ_POLLIN, 0 },
-                                    { self->admin, 0, ZMQ_POLLIN, 0 } };
-        int n = zmq_poll(items, 3, pending ? 10 : BROKER_POLL_MS);
+                                    { self->admin, 0, ZMQ_POLLIN, 0 },
+                                    { NULL, self->metrics ? broker_metrics_fd(self->metrics)
+                                                          : -1, ZMQ_POLLIN, 0 } };
+        int n = zmq_poll(items, self->metrics ? 4 : 3, pending ? 10 : BROKER_POLL_MS);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1648,7 +1652,10 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
         }
         if (self->nitems) {
             nrm_err_t berr = { 0, 0, "" };
+            uint64_t t0 = self->metrics ? nrm_mono_us() : 0;
             int rc = nrm_store_write(self->store, s_batch_fn, self, &berr);
+            if (self->metrics)
+                broker_metrics_batch(self->metrics, self->nitems, nrm_mono_us() - t0, rc == 0);
             if (rc == 0) {
                 self->batches++;
                 self->frames += self->nitems;
@@ -1668,6 +1675,16 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
             s_timers(self);
             s_checkpoint_timer(self);
             last_timer = nrm_now_ms();
+        }
+        if (self->metrics) {
+            size_t live = 0;
+            uint64_t inflight = 0;
+            for (size_t i = 0; i < self->npeers; i++) {
+                live += self->peers[i].live;
+                inflight += self->peers[i].inflight;
+            }
+            broker_metrics_peers(self->metrics, live, inflight);
+            broker_metrics_run(self->metrics);
         }
     }
     return 0;
@@ -1806,6 +1823,10 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
     }
     if (s_admin_socket(self, err) != 0 || s_bind(self, self->router, cfg->listen, "broker.endpoint", err) != 0)
         goto fail;
+    if (cfg->metrics_listen[0]
+        && broker_metrics_open(cfg->metrics_listen, cfg->dir, cfg->network, self->store,
+                               &self->metrics, err) != 0)
+        goto fail;
     return self;
 fail:
     nrm_store_read_end(&txn);
@@ -1824,6 +1845,7 @@ broker_destroy(broker_t **self_p)
                  (unsigned long long) self->frames, (unsigned long long) self->batches,
                  (unsigned long long) (self->store ? nrm_store_commits(self->store) : 0));
     s_items_release(self);
+    broker_metrics_destroy(&self->metrics);
     if (self->router)
         zmq_close(self->router);
     if (self->zap)

@@ -19,6 +19,7 @@ typedef struct {
     int      log_level;
     uint64_t checkpoint_records;  /* sign a checkpoint after this many records */
     uint64_t checkpoint_seconds;  /* ... or this long after the last one       */
+    char     metrics_listen[256]; /* "" or a Prometheus endpoint (--metrics)  */
 } broker_config_t;
 
 typedef struct broker_t broker_t;

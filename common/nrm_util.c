@@ -12,6 +12,14 @@
 #include <unistd.h>
 
 uint64_t
+nrm_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+uint64_t
 nrm_now_ms(void)
 {
     struct timespec ts;

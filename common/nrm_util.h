@@ -3,6 +3,8 @@
 #define NRM_UTIL_H_INCLUDED
 #include "nrm.h"
 
+/* Monotonic clock in microseconds (durations only). */
+uint64_t nrm_mono_us(void);
 uint64_t nrm_now_ms(void);
 /* A duration written as digits and one unit: "90s", "30m", "12h", "30d"
    (at most 9 digits). 0 and *ms set, or NRM_EINVAL. */
