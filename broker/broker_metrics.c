@@ -41,6 +41,7 @@ struct broker_metrics_t {
     double       commit_sum;
     size_t       live;
     uint64_t     inflight;
+    uint64_t     ckpt_seq, ckpt_ms;           /* the last CHECKPOINT record  */
 };
 
 static int
@@ -61,6 +62,10 @@ s_count_one(void *ctx, uint64_t seq, nrm_bytes_t bytes, const nrm_record_t *rec,
         self->rejected[r]++;
     else if (rec->kind == NRM_REC_DELIVERY_REFUSED)
         self->refused_by[r]++;
+    else if (rec->kind == NRM_REC_CHECKPOINT) {
+        self->ckpt_seq = seq;
+        self->ckpt_ms = rec->time_ms;
+    }
     return 0;
 }
 
@@ -281,6 +286,13 @@ s_render(broker_metrics_t *self, nrm_metrics_t *m)
                     "organisations connected and welcomed", (double) self->live);
     nrm_metrics_one(m, "nrm_broker_deliveries_in_flight", "gauge",
                     "deliveries sent and not yet acknowledged", (double) self->inflight);
+    if (self->ckpt_seq != 0) {      /* none before the first checkpoint */
+        nrm_metrics_one(m, "nrm_broker_checkpoint_age_seconds", "gauge",
+                        "time since the broker signed its last checkpoint",
+                        now > self->ckpt_ms ? (double) (now - self->ckpt_ms) / 1000.0 : 0.0);
+        nrm_metrics_one(m, "nrm_broker_checkpoint_record", "gauge",
+                        "sequence number of the last CHECKPOINT record", (double) self->ckpt_seq);
+    }
     if (nrm_store_read_begin(self->store, &txn, NULL) == 0) {
         s_queues(self, txn, m, now);
         s_overdue(self, txn, m, now);

@@ -98,5 +98,9 @@ check "the agent sees it waiting for delivery" python3 -c "import sys; assert fl
 check "a referral is open" test "$(value "$BM" nrm_broker_referrals_open)" -ge 1
 it_agent_start msdhs
 check "after delivery the queue is empty" wait_for 15 bash -c "curl -s '$BM' | grep -q '^nrm_broker_queued_messages 0$'"
+# the broker signs a checkpoint within checkpoint_seconds (5 s by default) of new records
+check "the last checkpoint's record is exported" wait_for 12 bash -c "curl -s '$BM' | grep -q '^nrm_broker_checkpoint_record [1-9]'"
+check "its age is a small number of seconds" python3 -c "import sys; assert 0 <= float(sys.argv[1]) < 60" "$(value "$BM" nrm_broker_checkpoint_age_seconds)"
+check "checkpoint metrics are documented" grep -q nrm_broker_checkpoint_age_seconds "$DOCS/operations.md"
 check "wrong path: 404" test "$(curl -s -o /dev/null -w '%{http_code}' "${BM%/metrics}/other")" = 404
 it_done
