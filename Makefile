@@ -17,7 +17,7 @@ CMAKEOPT ?=
 
 DEB_PACKAGES = build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev \
   protobuf-c-compiler liblmdb-dev lmdb-utils libsodium-dev libjansson-dev \
-  libinih-dev python3 procps clang
+  libinih-dev libmicrohttpd-dev python3 python3-yaml procps curl clang
 
 # gnuplot draws the latency plot of `make bench`; the peers of `make
 # bench-peers` (servers and their C client libraries) are installed only for

@@ -15,6 +15,8 @@ enum {
     AGENT_EXIT_ERROR   = 1,
     AGENT_EXIT_TIMEOUT = 2,    /* wait: the state was not reached in time   */
     AGENT_EXIT_REFUSED = 3,    /* wait: the message was refused             */
+    AGENT_EXIT_ALARM   = 4,    /* checkpoint: an inconsistent checkpoint was
+                                  recorded                                  */
     AGENT_EXIT_USAGE   = 64,   /* bad command line (EX_USAGE)               */
 };
 
@@ -102,5 +104,6 @@ int agent_cmd_outbox(int argc, char **argv);
 int agent_cmd_inbox(int argc, char **argv);
 int agent_cmd_wait(int argc, char **argv);
 int agent_cmd_purge(int argc, char **argv);
+int agent_cmd_checkpoint(int argc, char **argv);
 
 #endif

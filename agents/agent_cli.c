@@ -5,13 +5,16 @@
 #include "agent_send.h"
 #include "agent_docs.h"
 #include "agent_store.h"
+#include "agent_checkpoint.h"
 #include "agent_verify.h"
+#include "agent_views.h"
 #include "nrm_codec.h"
 #include "nrm_registry.h"
 #include "nrm_util.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,42 +294,23 @@ s_outbox_help(FILE *out)
         "Lists sent messages in the order they were sent, one per line:\n"
         "message id, recipient, type, case, created time (UTC), state. The state\n"
         "is one of: queued | accepted seq N | delivered seq N |\n"
-        "refused REASON: text | refused by recipient (N is the broker's audit-log\n"
-        "sequence number).\n"
+        "refused REASON: text | refused by recipient | purged seq N: text (not\n"
+        "delivered within the broker's body retention; N is the PURGED record)\n"
+        "(N is the broker's audit-log sequence number).\n"
         "\n"
         "  --dir ORG  organisation folder\n"
         "  --json     JSON Lines: one JSON object per message with msg_id, to,\n"
         "             type, case, priority, reply_to, created_ms, state\n"
         "             (queued, accepted, delivered, refused,\n"
-        "             refused_by_recipient), accepted_seq, delivered_seq,\n"
+        "             refused_by_recipient, purged), accepted_seq, delivered_seq,\n"
         "             reason_code, reason_name, reason, and the broker's receipt\n"
         "             once answered: receipt {seq, record_hash, status}\n");
-}
-
-typedef struct {
-    bool json;
-    int  bad;
-} s_list_ctx_t;
-
-/* Adds reply_to as hex or null. */
-static void
-s_json_reply_to(json_t *o, const nrm_envelope_t *env)
-{
-    s_hex_t hex;
-
-    if (env->has_reply_to) {
-        nrm_hex_encode(env->in_reply_to, NRM_MSGID_BYTES, hex);
-        json_object_set_new(o, "reply_to", json_string(hex));
-    } else {
-        json_object_set_new(o, "reply_to", json_null());
-    }
 }
 
 static int
 s_print_json_line(json_t *o)
 {
     char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(o);
     if (text == NULL)
         return NRM_ENOMEM;
     printf("%s\n", text);
@@ -334,110 +318,53 @@ s_print_json_line(json_t *o)
     return 0;
 }
 
-/* The broker's receipt kept with an entry, so that anyone can match it to
-   the audit record it names: "receipt": {"seq", "record_hash", "status"}.
-   Returns -1 (and says why on stderr) if the stored receipt does not
-   decode. */
-static int
-s_json_receipt(json_t *o, const agent_out_t *rec)
+static const char *
+s_jstr(const json_t *o, const char *key)
 {
-    uint8_t *body = NULL, sig[NRM_SIG_BYTES];
-    size_t len = 0;
-    nrm_receipt_t r;
-    nrm_err_t derr = { 0 };
-    char hash[2 * NRM_HASH_BYTES + 1];
-    int rc = nrm_signed_decode(rec->receipt.data, rec->receipt.len, 1024, &body, &len, sig, &derr);
-    if (rc == 0)
-        rc = nrm_receipt_decode(body, len, &r, &derr);
-    free(body);
-    if (rc != 0) {
-        fprintf(stderr, "nrm-agent outbox: entry %llu: stored receipt does not decode: %s\n",
-                (unsigned long long) rec->key, derr.msg);
-        return -1;
-    }
-    json_t *j = json_object();
-    if (j == NULL)
-        return -1;
-    nrm_hex_encode(r.record_hash, NRM_HASH_BYTES, hash);
-    json_object_set_new(j, "seq", json_integer((json_int_t) r.seq));
-    json_object_set_new(j, "record_hash", json_string(hash));
-    json_object_set_new(j, "status", json_integer(r.status));
-    json_object_set_new(o, "receipt", j);
-    return 0;
+    const char *v = json_string_value(json_object_get(o, key));
+    return v != NULL ? v : "-";
 }
 
-static int
-s_outbox_one(void *ctx, const agent_out_t *rec, nrm_err_t *err)
+static unsigned long long
+s_jint(const json_t *o, const char *key)
 {
-    s_list_ctx_t *c = ctx;
-    nrm_err_t derr = { 0 };
-    nrm_envelope_t env;
-    s_hex_t hex;
-    char when[40], state[NRM_REASON_MAX + 64];
+    return (unsigned long long) json_integer_value(json_object_get(o, key));
+}
 
-    (void) err;
-    nrm_hex_encode(rec->msg_id, NRM_MSGID_BYTES, hex);
-    if (nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr) != 0) {
-        fprintf(stderr, "nrm-agent outbox: entry %llu (msg %s): envelope does not "
-                "decode: %s\n", (unsigned long long) rec->key, hex, derr.msg);
-        c->bad++;
-        return 0;
-    }
-    nrm_time_format(env.created_ms, when, sizeof when);
-    if (c->json) {
-        json_t *o = json_object();
-        if (o == NULL)
-            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-        json_object_set_new(o, "msg_id", json_string(hex));
-        json_object_set_new(o, "to", json_string(env.recipient));
-        json_object_set_new(o, "type", json_string(env.type));
-        json_object_set_new(o, "case", json_string(env.case_ref));
-        json_object_set_new(o, "priority", json_integer(env.priority));
-        s_json_reply_to(o, &env);
-        json_object_set_new(o, "created_ms", json_integer((json_int_t) env.created_ms));
-        json_object_set_new(o, "created", json_string(when));
-        json_object_set_new(o, "state", json_string(agent_out_state_name(rec->state)));
-        if (rec->accepted_seq != 0)
-            json_object_set_new(o, "accepted_seq",
-                                json_integer((json_int_t) rec->accepted_seq));
-        if (rec->delivered_seq != 0)
-            json_object_set_new(o, "delivered_seq",
-                                json_integer((json_int_t) rec->delivered_seq));
-        if (rec->receipt.len > 0 && s_json_receipt(o, rec) != 0)
-            c->bad++;
-        if (rec->state == AGENT_OUT_REFUSED) {
-            json_object_set_new(o, "reason_code", json_integer(rec->reason_code));
-            json_object_set_new(o, "reason_name",
-                                json_string(nrm_reason_name(rec->reason_code)));
-            json_object_set_new(o, "reason", json_string(rec->reason));
-        }
-        if (s_print_json_line(o) != 0)
-            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-        return 0;
-    }
-    switch (rec->state) {
-    case AGENT_OUT_QUEUED:
-        snprintf(state, sizeof state, "queued");
-        break;
-    case AGENT_OUT_ACCEPTED:
-        snprintf(state, sizeof state, "accepted seq %llu",
-                 (unsigned long long) rec->accepted_seq);
-        break;
-    case AGENT_OUT_DELIVERED:
-        snprintf(state, sizeof state, "delivered seq %llu",
-                 (unsigned long long) rec->delivered_seq);
-        break;
-    case AGENT_OUT_REFUSED:
-        snprintf(state, sizeof state, "refused %s: %s", nrm_reason_name(rec->reason_code),
-                 rec->reason);
-        break;
-    default:
+/* Prints an entry the view could not show on stderr; true if it was one. */
+static bool
+s_print_bad(const char *cmd, const json_t *o)
+{
+    if (json_object_get(o, "error") == NULL)
+        return false;
+    fprintf(stderr, "nrm-agent %s: entry %llu (msg %s): %s\n", cmd, s_jint(o, "key"),
+            s_jstr(o, "msg_id"), s_jstr(o, "error"));
+    return true;
+}
+
+/* One outbox line of the text form, from the view's object. */
+static void
+s_outbox_print(const json_t *o)
+{
+    char state[NRM_REASON_MAX + 64];
+    const char *st = s_jstr(o, "state");
+
+    if (strcmp(st, "accepted") == 0)
+        snprintf(state, sizeof state, "accepted seq %llu", s_jint(o, "accepted_seq"));
+    else if (strcmp(st, "delivered") == 0)
+        snprintf(state, sizeof state, "delivered seq %llu", s_jint(o, "delivered_seq"));
+    else if (strcmp(st, "refused") == 0)
+        snprintf(state, sizeof state, "refused %s: %s", s_jstr(o, "reason_name"),
+                 s_jstr(o, "reason"));
+    else if (strcmp(st, "refused_by_recipient") == 0)
         snprintf(state, sizeof state, "refused by recipient");
-        break;
-    }
-    printf("%s  %-20s %-14s %-20s %s  %s\n", hex, env.recipient, env.type, env.case_ref,
-           when, state);
-    return 0;
+    else if (strcmp(st, "purged") == 0)
+        snprintf(state, sizeof state, "purged seq %llu: %s", s_jint(o, "delivered_seq"),
+                 s_jstr(o, "reason"));
+    else
+        snprintf(state, sizeof state, "%s", st);
+    printf("%s  %-20s %-14s %-20s %s  %s\n", s_jstr(o, "msg_id"), s_jstr(o, "to"),
+           s_jstr(o, "type"), s_jstr(o, "case"), s_jstr(o, "created"), state);
 }
 
 /* Opens the store of dir for a listing command. */
@@ -496,23 +423,36 @@ agent_cmd_outbox(int argc, char **argv)
 {
     static const char *const cmd = "outbox";
     const char *dir = NULL;
-    s_list_ctx_t ctx = { 0 };
+    bool json = false;
+    int bad = 0;
     nrm_err_t err = { 0 };
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
+    json_t *arr = NULL;
+    uint64_t last = 0;
     int rc;
 
-    rc = s_list_args(cmd, argc, argv, s_outbox_help, &dir, &ctx.json, NULL);
+    rc = s_list_args(cmd, argc, argv, s_outbox_help, &dir, &json, NULL);
     if (rc >= 0)
         return rc;
     if (s_open_for_reading(dir, &store, &txn, &err) != 0)
         return agent_fail(cmd, &err);
-    rc = agent_out_each(store, txn, 1, s_outbox_one, &ctx, &err);
+    rc = agent_view_outbox(store, txn, 0, SIZE_MAX, &arr, &last, &err);
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
     if (rc != 0)
         return agent_fail(cmd, &err);
-    return ctx.bad > 0 ? AGENT_EXIT_ERROR : AGENT_EXIT_OK;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *o = json_array_get(arr, i);
+        if (s_print_bad(cmd, o))
+            bad++;
+        else if (json)
+            (void) s_print_json_line(o);
+        else
+            s_outbox_print(o);
+    }
+    json_decref(arr);
+    return bad > 0 ? AGENT_EXIT_ERROR : AGENT_EXIT_OK;
 }
 
 /* ---- inbox ---- */
@@ -532,104 +472,24 @@ s_inbox_help(FILE *out)
         "  --id MSGID  only this message (32 hex characters)\n"
         "  --json      JSON Lines: one JSON object per message with msg_id, from,\n"
         "              type, case, reply_to, priority, created_ms, received_ms,\n"
-        "              received, accepted_seq, body_hash, document\n");
+        "              received, accepted_seq, body_hash, state (new or taken:\n"
+        "              the organisation's system has taken it), handoff, document\n");
 }
 
-typedef struct {
-    bool              json;
-    int               bad;
-    const nrm_keys_t *const *keys;   /* in force, next, retired */
-    size_t nkeys;
-} s_inbox_ctx_t;
-
-/* Opens and parses the document of one inbox entry. */
+/* One inbox entry of the text form, from the view's object. */
 static int
-s_inbox_doc(const nrm_keys_t *const *keys, size_t nkeys, const agent_in_t *rec,
-            const nrm_envelope_t *env, json_t **doc,
-            nrm_err_t *err)
+s_inbox_print(const json_t *o, nrm_err_t *err)
 {
-    size_t len = rec->sealed_body.len - NRM_SEAL_OVERHEAD;
-    uint8_t *plain;
-    int rc = 0;
+    const json_t *reply = json_object_get(o, "reply_to");
+    char *text = json_dumps(json_object_get(o, "document"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
-    *doc = NULL;
-    plain = malloc(len + 1);
-    if (plain == NULL)
-        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-    if (agent_seal_open(keys, nkeys, rec->sealed_body.data, rec->sealed_body.len, plain) != 0) {
-        rc = nrm_err_set(err, NRM_ECRYPTO, "the sealed body does not open with "
-                         "secret.keys or a key set a rotation replaced");
-        goto out;
-    }
-    rc = agent_doc_json(env, plain, len, doc, err);
-out:
-    explicit_bzero(plain, len + 1);
-    free(plain);
-    return rc;
-}
-
-static int
-s_inbox_one(void *ctx, const agent_in_t *rec, nrm_err_t *err)
-{
-    s_inbox_ctx_t *c = ctx;
-    nrm_err_t derr = { 0 };
-    nrm_envelope_t env;
-    json_t *doc = NULL;
-    s_hex_t hex, reply;
-    char when[40], bh[2 * NRM_HASH_BYTES + 1];
-    char *text;
-
-    nrm_hex_encode(rec->msg_id, NRM_MSGID_BYTES, hex);
-    int drc = nrm_envelope_decode(rec->envelope.data, rec->envelope.len, &env, &derr);
-    if (drc == 0 && rec->purged_ms) {
-        doc = json_string("(body purged by retention)");
-        if (doc == NULL)
-            drc = nrm_err_set(&derr, NRM_ENOMEM, "out of memory");
-    } else if (drc == 0) {
-        drc = s_inbox_doc(c->keys, c->nkeys, rec, &env, &doc, &derr);
-    }
-    if (drc != 0) {
-        fprintf(stderr, "nrm-agent inbox: entry %llu (msg %s): %s\n",
-                (unsigned long long) rec->key, hex, derr.msg);
-        c->bad++;
-        return 0;
-    }
-    nrm_time_format(rec->received_ms, when, sizeof when);
-    nrm_hex_encode(env.body_hash, NRM_HASH_BYTES, bh);
-    if (c->json) {
-        json_t *o = json_object();
-        if (o == NULL) {
-            json_decref(doc);
-            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-        }
-        json_object_set_new(o, "msg_id", json_string(hex));
-        json_object_set_new(o, "from", json_string(env.sender));
-        json_object_set_new(o, "type", json_string(env.type));
-        json_object_set_new(o, "case", json_string(env.case_ref));
-        s_json_reply_to(o, &env);
-        json_object_set_new(o, "priority", json_integer(env.priority));
-        json_object_set_new(o, "created_ms", json_integer((json_int_t) env.created_ms));
-        json_object_set_new(o, "received_ms", json_integer((json_int_t) rec->received_ms));
-        json_object_set_new(o, "received", json_string(when));
-        json_object_set_new(o, "accepted_seq", json_integer((json_int_t) rec->accepted_seq));
-        json_object_set_new(o, "body_hash", json_string(bh));
-        json_object_set_new(o, "document", doc);
-        if (s_print_json_line(o) != 0)
-            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-        return 0;
-    }
-    if (env.has_reply_to)
-        nrm_hex_encode(env.in_reply_to, NRM_MSGID_BYTES, reply);
-    else
-        snprintf(reply, sizeof reply, "-");
-    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(doc);
     if (text == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     printf("msg       %s\nfrom      %s\ntype      %s\ncase      %s\nreply-to  %s\n"
-           "priority  %u\nreceived  %s\nseq       %llu\n%s\n\n",
-           hex, env.sender, env.type, env.case_ref, reply, env.priority, when,
-           (unsigned long long) rec->accepted_seq, text);
+           "priority  %llu\nreceived  %s\nseq       %llu\nstate     %s\n%s\n\n",
+           s_jstr(o, "msg_id"), s_jstr(o, "from"), s_jstr(o, "type"), s_jstr(o, "case"),
+           json_is_string(reply) ? json_string_value(reply) : "-", s_jint(o, "priority"),
+           s_jstr(o, "received"), s_jint(o, "accepted_seq"), s_jstr(o, "state"), text);
     free(text);
     return 0;
 }
@@ -639,55 +499,56 @@ agent_cmd_inbox(int argc, char **argv)
 {
     static const char *const cmd = "inbox";
     const char *dir = NULL, *id = NULL;
-    s_inbox_ctx_t ctx = { 0 };
+    bool json = false;
+    int bad = 0;
     nrm_err_t err = { 0 };
-    nrm_keys_t *keys[2 + AGENT_RETIRED_MAX] = { NULL };
-    size_t nkeys = 0, nretired = 0;
+    agent_keyring_t kr;
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
     uint8_t msg_id[NRM_MSGID_BYTES];
     agent_in_t rec;
+    json_t *arr = NULL;
+    uint64_t last = 0;
     int rc;
 
-    rc = s_list_args(cmd, argc, argv, s_inbox_help, &dir, &ctx.json, &id);
+    rc = s_list_args(cmd, argc, argv, s_inbox_help, &dir, &json, &id);
     if (rc >= 0)
         return rc;
     if (id != NULL && agent_parse_msgid(id, msg_id) != 0)
         return agent_usage_error(cmd, "--id '%s' is not a message id (32 hex characters)", id);
-    rc = nrm_crypto_init();
-    if (rc != 0) {
-        nrm_err_set(&err, rc, "libsodium could not be initialised");
+    rc = agent_keyring_load(dir, &kr, &err);
+    if (rc != 0)
         return agent_fail(cmd, &err);
-    }
-    /* Bodies sealed before a rotation open with a retired set; those
-       sealed to new keys about to take effect, with secret.keys.next. */
-    rc = agent_keys_load(dir, &keys[0], &err);
-    if (rc == 0)
-        rc = agent_keys_next(dir, &keys[1], &err);
-    nkeys = keys[1] != NULL ? 2 : 1;
-    if (rc == 0)
-        rc = agent_keys_retired(dir, keys + nkeys, AGENT_RETIRED_MAX, &nretired, &err);
-    nkeys += nretired;
-    ctx.keys = (const nrm_keys_t *const *) keys;
-    ctx.nkeys = nkeys;
-    if (rc == 0)
-        rc = s_open_for_reading(dir, &store, &txn, &err);
+    rc = s_open_for_reading(dir, &store, &txn, &err);
     if (rc == 0 && id != NULL) {
+        json_t *o = NULL;
         rc = agent_in_find(store, txn, msg_id, &rec, &err);
         if (rc == NRM_ENOTFOUND)
             nrm_err_set(&err, rc, "message %s is not in the inbox of %s", id, dir);
         else if (rc == 0)
-            rc = s_inbox_one(&ctx, &rec, &err);
+            rc = agent_view_in(store, txn, &kr, &rec, &o, &err);
+        arr = json_array();
+        if (rc == 0 && (arr == NULL || json_array_append_new(arr, o) != 0))
+            rc = nrm_err_set(&err, NRM_ENOMEM, "out of memory");
     } else if (rc == 0) {
-        rc = agent_in_each(store, txn, s_inbox_one, &ctx, &err);
+        rc = agent_view_inbox(store, txn, &kr, NULL, 0, SIZE_MAX, &arr, &last, &err);
     }
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
-    for (size_t i = 0; i < 2 + AGENT_RETIRED_MAX; i++)
-        nrm_keys_destroy(&keys[i]);
+    agent_keyring_clear(&kr);
+    for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
+        json_t *o = json_array_get(arr, i);
+        if (s_print_bad(cmd, o))
+            bad++;
+        else if (json)
+            rc = s_print_json_line(o) == 0 ? 0 : nrm_err_set(&err, NRM_ENOMEM, "out of memory");
+        else
+            rc = s_inbox_print(o, &err);
+    }
+    json_decref(arr);
     if (rc != 0)
         return agent_fail(cmd, &err);
-    return ctx.bad > 0 ? AGENT_EXIT_ERROR : AGENT_EXIT_OK;
+    return bad > 0 ? AGENT_EXIT_ERROR : AGENT_EXIT_OK;
 }
 
 /* ---- wait ---- */
@@ -753,6 +614,10 @@ s_wait_check(nrm_store_t *store, const uint8_t msg_id[NRM_MSGID_BYTES], int want
         break;
     case AGENT_OUT_REFUSED_BY_RECIPIENT:
         nrm_err_set(err, NRM_EINVAL, "refused by the recipient");
+        rc = AGENT_EXIT_REFUSED;
+        break;
+    case AGENT_OUT_PURGED:
+        nrm_err_set(err, NRM_EINVAL, "purged: %s", out.reason);
         rc = AGENT_EXIT_REFUSED;
         break;
     case AGENT_OUT_DELIVERED:
@@ -851,4 +716,96 @@ agent_cmd_wait(int argc, char **argv)
     fprintf(stderr, "nrm-agent wait: message %s did not become %s within %llu s\n",
             msg, state, (unsigned long long) timeout_s);
     return AGENT_EXIT_TIMEOUT;
+}
+
+/* ---- checkpoint ---- */
+
+static void
+s_checkpoint_help(FILE *out)
+{
+    fprintf(out,
+        "Usage: nrm-agent checkpoint --dir ORG [--json]\n"
+        "\n"
+        "Shows the broker's signed checkpoint that this agent trusts (tree size,\n"
+        "root, when it was received) and every checkpoint it refused because it did\n"
+        "not extend the trusted one: a forked, rolled-back or rewritten log.\n"
+        "Exit status 4 when such an alarm was recorded.\n"
+        "\n"
+        "  --dir ORG  organisation folder\n"
+        "  --json     one JSON object: trusted {tree_size, root, received_ms, note}\n"
+        "             and alarms [{time_ms, reason, note}]\n");
+}
+
+typedef struct {
+    bool json;
+    json_t *alarms;
+} s_ckpt_ctx_t;
+
+static int
+s_ckpt_alarm(void *vctx, uint64_t time_ms, const char *reason, nrm_bytes_t note)
+{
+    s_ckpt_ctx_t *c = vctx;
+    char when[32];
+    if (c->json) {
+        json_t *o = json_pack("{s:I, s:s, s:s%}", "time_ms", (json_int_t) time_ms, "reason", reason,
+                              "note", (const char *) note.data, note.len);
+        return o && json_array_append_new(c->alarms, o) == 0 ? 0 : NRM_ENOMEM;
+    }
+    nrm_time_format(time_ms, when, sizeof when);
+    printf("INCONSISTENT checkpoint received %s: %s\n", when, reason);
+    return 0;
+}
+
+int
+agent_cmd_checkpoint(int argc, char **argv)
+{
+    static const char *const cmd = "checkpoint";
+    const char *dir = NULL;
+    s_ckpt_ctx_t ctx = { false, NULL };
+    nrm_err_t err = { 0 };
+    nrm_store_t *store = NULL;
+    MDB_txn *txn = NULL;
+    nrm_bytes_t note;
+    nrm_checkpoint_t c;
+    uint64_t received = 0, alarms = 0;
+    int rc = s_list_args(cmd, argc, argv, s_checkpoint_help, &dir, &ctx.json, NULL);
+    if (rc >= 0)
+        return rc;
+    if (s_open_for_reading(dir, &store, &txn, &err) != 0)
+        return agent_fail(cmd, &err);
+    ctx.alarms = json_array();
+    json_t *out = json_object();
+    rc = agent_ckpt_trusted(store, txn, &note, &received, &err);
+    if (rc == 0 && (rc = nrm_checkpoint_parse(note.data, note.len, &c, &err)) == 0) {
+        char root[2 * NRM_HASH_BYTES + 1], when[32];
+        nrm_hex_encode(c.root, NRM_HASH_BYTES, root);
+        nrm_time_format(received, when, sizeof when);
+        if (ctx.json)
+            json_object_set_new(out, "trusted", json_pack("{s:s, s:I, s:s, s:I, s:s%}", "origin",
+                                c.origin, "tree_size", (json_int_t) c.size, "root", root,
+                                "received_ms", (json_int_t) received, "note",
+                                (const char *) note.data, note.len));
+        else
+            printf("trusted checkpoint: %s, %llu records, root %s, received %s\n", c.origin,
+                   (unsigned long long) c.size, root, when);
+    } else if (rc == NRM_ENOTFOUND) {
+        rc = 0;
+        if (!ctx.json)
+            printf("no checkpoint received yet\n");
+    }
+    if (rc == 0)
+        rc = agent_ckpt_alarms(store, txn, s_ckpt_alarm, &ctx, &alarms, &err);
+    nrm_store_read_end(&txn);
+    nrm_store_destroy(&store);
+    if (rc == 0 && ctx.json) {
+        json_object_set(out, "alarms", ctx.alarms);
+        if (json_dumpf(out, stdout, JSON_COMPACT) != 0)
+            rc = nrm_err_set(&err, NRM_EIO, "cannot write");
+        printf("\n");
+    }
+    json_decref(ctx.alarms);
+    json_decref(out);
+    if (rc != 0)
+        return agent_fail(cmd, &err);
+    return alarms ? AGENT_EXIT_ALARM : AGENT_EXIT_OK;
 }

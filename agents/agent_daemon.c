@@ -24,8 +24,12 @@
     from the broker can crash this loop: every frame is decoded by the codec
     with caps, and every check failure is logged and answered. */
 #include "agent.h"
+#include "agent_conf.h"
+#include "agent_docs.h"
+#include "agent_integ.h"
 #include "agent_referrals.h"
 #include "agent_store.h"
+#include "agent_checkpoint.h"
 #include "agent_verify.h"
 #include "nrm_codec.h"
 #include "nrm_log.h"
@@ -108,7 +112,9 @@ typedef struct {
     size_t            ndir, nbad;
     /* status reply: one outcome per item */
     uint8_t          *status_outcome;
-    /* notice (lifecycle): escalation of a referral */
+    /* checkpoint */
+    agent_ckpt_result_t ckpt;
+    /* notice (lifecycle): escalation of a referral, or a body purged */
     bool              notice_ok, notice_new;
     nrm_notice_t      notice;
     uint8_t          *notice_signed;     /* Signed{Notice}, owned */
@@ -145,6 +151,9 @@ typedef struct {
     size_t           nack;
     uint64_t         now_ms;             /* wall clock, for stored times    */
     int              lock_fd;            /* ORG/agent.lock, held while running */
+    const char      *config;             /* --config, or NULL: ORG/agent.ini */
+    agent_conf_t     conf;
+    agent_integ_t   *integ;              /* API, hooks, metrics (agent_integ) */
 } s_daemon_t;
 
 static void
@@ -152,6 +161,7 @@ s_help(FILE *out)
 {
     fprintf(out,
         "Usage: nrm-agent run --dir ORG [--endpoint EP] [--log-level LEVEL]\n"
+        "                     [--log-format text|kv|json] [--config FILE] [--check-config]\n"
         "\n"
         "Runs the agent of organisation ORG in the foreground until SIGINT or\n"
         "SIGTERM (then exits 0). It connects to the broker named in\n"
@@ -163,6 +173,13 @@ s_help(FILE *out)
         "  --dir ORG          organisation folder (org.ini, secret.keys, connect.ini)\n"
         "  --endpoint EP      broker endpoint, overriding [broker] endpoint\n"
         "  --log-level LEVEL  error, warn, info (default) or debug\n"
+        "  --log-format FMT   text (default), kv (key=value) or json: one line per event\n"
+        "  --config FILE      the agent's integration settings instead of ORG/agent.ini\n"
+        "                     (local HTTP API, metrics, hooks, spools, logs: see\n"
+        "                     docs/operations.md)\n"
+        "  --check-config     check org.ini, agent.ini, connect.ini (its certificate)\n"
+        "                     and policy.ini, print what is wrong with file:line, and\n"
+        "                     exit (0 all good, 1 not) without starting\n"
         "\n"
         "Logs one line per event on stderr: ids, types and hashes only.\n"
         "Test hook: NRM_TEST_DROP_ACKS=1 stores deliveries but never\n"
@@ -724,6 +741,7 @@ s_prepare(s_daemon_t *d, s_item_t *it)
         }
         break;
     case NRM_WIRE_PONG:
+    case NRM_WIRE_CHECKPOINT:
         break;
     case NRM_WIRE_NOTICE: {
         nrm_err_t err = { 0, 0, "" };
@@ -815,6 +833,14 @@ s_apply_status(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
         } else if (s->state == NRM_MSG_REFUSED_BY_RECIPIENT) {
             rec.state = AGENT_OUT_REFUSED_BY_RECIPIENT;
             rec.delivered_seq = s->delivered_seq;
+        } else if (s->state == NRM_MSG_PURGED) {
+            /* the recipient never acknowledged it within the broker's
+               retention: the broker dropped the body (PURGED record) */
+            rec.state = AGENT_OUT_PURGED;
+            rec.delivered_seq = s->delivered_seq;
+            rec.reason_code = NRM_R_PURGED;
+            snprintf(rec.reason, sizeof rec.reason, "not delivered within the broker's retention: "
+                     "body purged undelivered at record %llu", (unsigned long long) s->delivered_seq);
         } else {
             continue;
         }
@@ -900,6 +926,10 @@ s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         case NRM_WIRE_STATUS_REPLY:
             rc = s_apply_status(d, txn, it, err);
             break;
+        case NRM_WIRE_CHECKPOINT:
+            rc = agent_ckpt_judge(d->store, txn, d->conn.broker_sign_pk, d->conn.network, it->w,
+                                  d->now_ms, &it->ckpt, err);
+            break;
         case NRM_WIRE_NOTICE:
             if (it->notice_ok)
                 rc = agent_notice_put(d->store, txn, &it->notice, it->notice_signed,
@@ -910,6 +940,60 @@ s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         }
     }
     return rc;
+}
+
+/* Asks the broker for its latest checkpoint and a consistency proof from
+   the one we trust. */
+static void
+s_checkpoint_request(s_daemon_t *d)
+{
+    MDB_txn *txn = NULL;
+    nrm_err_t err = { 0 };
+    nrm_bytes_t note;
+    nrm_checkpoint_t c;
+    uint64_t received;
+    nrm_wire_t w;
+    memset(&w, 0, sizeof w);
+    w.kind = NRM_WIRE_CHECKPOINT_REQUEST;
+    if (nrm_store_read_begin(d->store, &txn, &err) == 0
+        && agent_ckpt_trusted(d->store, txn, &note, &received, &err) == 0
+        && nrm_checkpoint_parse(note.data, note.len, &c, &err) == 0)
+        w.old_size = c.size;
+    nrm_store_read_end(&txn);
+    (void) s_send_wire(d, &w, "checkpoint request");
+}
+
+static void
+s_finish_checkpoint(s_daemon_t *d, const s_item_t *it)
+{
+    const agent_ckpt_result_t *r = &it->ckpt;
+    switch (r->outcome) {
+    case AGENT_CKPT_ACCEPTED:
+        if (r->trusted_size)
+            nrm_info("checkpoint of %llu records accepted: it extends the one of %llu records",
+                     (unsigned long long) r->fresh.size, (unsigned long long) r->trusted_size);
+        else
+            nrm_info("first checkpoint of the broker's log: %llu records",
+                     (unsigned long long) r->fresh.size);
+        break;
+    case AGENT_CKPT_SAME:
+        nrm_debug("checkpoint of %llu records again", (unsigned long long) r->fresh.size);
+        break;
+    case AGENT_CKPT_NEED_PROOF:
+        nrm_debug("checkpoint of %llu records with a proof from %llu; asking from %llu",
+                  (unsigned long long) r->fresh.size, (unsigned long long) it->w->old_size,
+                  (unsigned long long) r->trusted_size);
+        s_checkpoint_request(d);
+        break;
+    case AGENT_CKPT_INCONSISTENT:
+    case AGENT_CKPT_BAD:
+        nrm_error("INCONSISTENT CHECKPOINT from the broker: %s; keeping the checkpoint of %llu "
+                  "records as trusted; recorded (nrm-agent checkpoint shows it)", r->why,
+                  (unsigned long long) r->trusted_size);
+        break;
+    default:
+        break;
+    }
 }
 
 static void
@@ -950,6 +1034,7 @@ s_finish_welcome(s_daemon_t *d, const s_item_t *it)
         memcpy(d->rotated, c->data, c->len);
         d->rotated_len = c->len;
     }
+    s_checkpoint_request(d);
 }
 
 static void
@@ -1044,6 +1129,9 @@ s_finish_status(s_daemon_t *d, const s_item_t *it)
             if (s->state == NRM_MSG_DELIVERED)
                 nrm_info("msg %s delivered seq %llu", hex,
                          (unsigned long long) s->delivered_seq);
+            else if (s->state == NRM_MSG_PURGED)
+                nrm_warn("msg %s not delivered: the broker purged its body after its retention "
+                         "(seq %llu)", hex, (unsigned long long) s->delivered_seq);
             else
                 nrm_warn("msg %s refused by the recipient (seq %llu)", hex,
                          (unsigned long long) s->delivered_seq);
@@ -1085,8 +1173,16 @@ s_batch_commit(s_daemon_t *d, uint64_t mono)
         case NRM_WIRE_RECEIPT:      s_finish_receipt(d, it); break;
         case NRM_WIRE_DELIVER:      s_finish_deliver(d, it); break;
         case NRM_WIRE_STATUS_REPLY: s_finish_status(d, it); break;
+        case NRM_WIRE_CHECKPOINT:   s_finish_checkpoint(d, it); break;
         case NRM_WIRE_NOTICE:
-            if (it->notice_ok && it->notice_new) {
+            if (it->notice_ok && it->notice_new && it->notice.kind == NRM_NOTICE_PURGED) {
+                char hex[2 * NRM_MSGID_BYTES + 1];
+                s_hex_id(it->notice.msg_id, hex);
+                nrm_warn("purged: %s %s of case %s (%s -> %s) was not delivered within the "
+                         "broker's retention; its body is dropped (record %llu)", it->notice.type,
+                         hex, it->notice.case_ref, it->notice.sender, it->notice.recipient,
+                         (unsigned long long) it->notice.seq);
+            } else if (it->notice_ok && it->notice_new) {
                 char hex[2 * NRM_MSGID_BYTES + 1];
                 s_hex_id(it->notice.msg_id, hex);
                 nrm_warn("overdue: %s %s of case %s (%s -> %s) had no answer by its deadline "
@@ -1401,13 +1497,17 @@ static int
 s_loop(s_daemon_t *d, nrm_err_t *err)
 {
     while (!s_stop) {
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[2 + AGENT_INTEG_FDS] = {
             { d->sock, 0, ZMQ_POLLIN, 0 },
             { d->mon, 0, ZMQ_POLLIN, 0 },
         };
+        int fds[AGENT_INTEG_FDS];
+        size_t nfds = agent_integ_fds(d->integ, fds);
         uint64_t mono;
 
-        if (zmq_poll(items, 2, AGENT_POLL_MS) < 0) {
+        for (size_t i = 0; i < nfds; i++)
+            items[2 + i] = (zmq_pollitem_t) { NULL, fds[i], ZMQ_POLLIN, 0 };
+        if (zmq_poll(items, 2 + (int) nfds, AGENT_POLL_MS) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             return nrm_err_set(err, NRM_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
@@ -1430,6 +1530,8 @@ s_loop(s_daemon_t *d, nrm_err_t *err)
         d->now_ms = nrm_now_ms();
         s_hello_tick(d, mono);
         s_purge_tick(d, mono);
+        agent_integ_tick(d->integ, d->now_ms, &(agent_link_t) { d->connected, d->welcomed,
+                                                                 d->ninflight });
         if (d->welcomed) {
             s_outbox_tick(d, mono);
             s_status_tick(d, mono);
@@ -1481,8 +1583,28 @@ s_json_free(void *p)
     free(p);
 }
 
+/* --check-config: every file the agent reads at start, checked as it
+   would be, without taking the lock or opening the store. */
 static int
-s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
+s_check_config(s_daemon_t *d, nrm_err_t *err)
+{
+    nrm_policy_t *policy = NULL;
+    int rc = nrm_crypto_init();
+    if (rc != 0)
+        return nrm_err_set(err, rc, "libsodium could not be initialised");
+    rc = agent_org_load(d->dir, &d->org, err);
+    if (rc == 0)
+        rc = agent_conf_load(d->dir, d->config, &d->conf, err);
+    if (rc == 0)
+        rc = agent_identity_load(d->dir, &d->org, &d->keys, &d->conn, err);
+    if (rc == 0)
+        rc = agent_policy_load(d->dir, &policy, err);
+    nrm_policy_free(&policy);
+    return rc;
+}
+
+static int
+s_run(s_daemon_t *d, const char *endpoint, int level, int format, nrm_err_t *err)
 {
     struct sigaction sa;
     const char *drop;
@@ -1492,6 +1614,9 @@ s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
     if (rc != 0)
         return nrm_err_set(err, rc, "libsodium could not be initialised");
     rc = agent_org_load(d->dir, &d->org, err);
+    if (rc != 0)
+        return rc;
+    rc = agent_conf_load(d->dir, d->config, &d->conf, err);
     if (rc != 0)
         return rc;
     rc = agent_identity_load(d->dir, &d->org, &d->keys, &d->conn, err);
@@ -1507,7 +1632,8 @@ s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
         return rc;
     if (endpoint != NULL)
         snprintf(d->conn.endpoint, sizeof d->conn.endpoint, "%s", endpoint);
-    nrm_log_init("agent", d->org.id, level);
+    nrm_log_init("agent", d->org.id, level >= 0 ? level : d->conf.log_level);
+    nrm_log_set_format(format >= 0 ? format : d->conf.log_format);
     json_set_alloc_funcs(malloc, s_json_free);
     rc = agent_store_open(d->dir, 0, &d->store, err);
     if (rc != 0)
@@ -1526,6 +1652,9 @@ s_run(s_daemon_t *d, const char *endpoint, int level, nrm_err_t *err)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    rc = agent_integ_open(d->dir, &d->conf, d->org.id, d->store, &d->integ, err);
+    if (rc != 0)
+        return rc;
     rc = s_socket_open(d, err);
     if (rc != 0)
         return rc;
@@ -1544,11 +1673,15 @@ agent_cmd_run(int argc, char **argv)
         { "dir", required_argument, NULL, 'd' },
         { "endpoint", required_argument, NULL, 'e' },
         { "log-level", required_argument, NULL, 'l' },
+        { "log-format", required_argument, NULL, 'f' },
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *endpoint = NULL;
-    int level = NRM_LOG_INFO;
+    int level = -1, format = -1;
+    bool check = false;
     nrm_err_t err = { 0 };
     s_daemon_t *d;
     int rc;
@@ -1575,6 +1708,16 @@ agent_cmd_run(int argc, char **argv)
                                          "warn, info, debug", optarg);
             }
             break;
+        case 'f':
+            format = nrm_log_format_parse(optarg);
+            if (format < 0) {
+                free(d);
+                return agent_usage_error(s_cmd, "--log-format '%s' is not one of text, kv, "
+                                         "json", optarg);
+            }
+            break;
+        case 'c': d->config = optarg; break;
+        case 'C': check = true; break;
         case 'h': s_help(stdout); free(d); return AGENT_EXIT_OK;
         default:  free(d); return agent_opt_error(s_cmd, c, argv);
         }
@@ -1592,8 +1735,17 @@ agent_cmd_run(int argc, char **argv)
         free(d);
         return rc;
     }
-    if (s_run(d, endpoint, level, &err) != 0)
+    if (check) {
+        if (s_check_config(d, &err) != 0) {
+            fprintf(stderr, "%s\n", err.msg);
+            rc = AGENT_EXIT_ERROR;
+        } else {
+            printf("configuration of %s is valid\n", d->dir);
+        }
+    } else if (s_run(d, endpoint, level, format, &err) != 0) {
         rc = agent_fail(s_cmd, &err);
+    }
+    agent_integ_destroy(&d->integ);
     s_batch_clear(d);
     free(d->batch);
     s_socket_close(d);

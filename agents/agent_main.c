@@ -21,6 +21,8 @@ static const s_command_t s_commands[] = {
     { "case",   agent_cmd_case,   "this organisation's view of a case and its referrals' states" },
     { "overdue", agent_cmd_overdue, "referrals escalated because their answer is overdue" },
     { "purge",  agent_cmd_purge,  "drop opened bodies past their retention (the trail stays)" },
+    { "checkpoint", agent_cmd_checkpoint,
+      "show the broker checkpoint this agent trusts and any inconsistent one" },
 };
 
 static void

@@ -174,12 +174,13 @@ s_case_free(s_case_t *c)
 }
 
 /* An answer counts once the broker accepted it: every received message
-   was, and a sent one in state accepted or delivered. */
+   was, and a sent one in state accepted, delivered, refused by the
+   recipient or purged. */
 static bool
 s_counts(const s_item_t *it)
 {
     return !it->out || it->out_state == AGENT_OUT_ACCEPTED || it->out_state == AGENT_OUT_DELIVERED
-           || it->out_state == AGENT_OUT_REFUSED_BY_RECIPIENT;
+           || it->out_state == AGENT_OUT_REFUSED_BY_RECIPIENT || it->out_state == AGENT_OUT_PURGED;
 }
 
 typedef struct { uint64_t time; nrm_ref_event_t ev; nrm_role_t who; } s_event_t;
@@ -214,16 +215,21 @@ s_ref_state(const s_case_t *c, const s_item_t *r)
     }
     for (size_t i = 0; i < c->nn && n < 64; i++)
         if (memcmp(c->notices[i].msg_id, r->env.msg_id, NRM_MSGID_BYTES) == 0) {
-            ev[n].time = c->notices[i].due_ms;
-            ev[n].ev = NRM_EV_DEADLINE;
+            bool purged = c->notices[i].kind == NRM_NOTICE_PURGED;
+            ev[n].time = purged ? c->notices[i].time_ms : c->notices[i].due_ms;
+            ev[n].ev = purged ? NRM_EV_PURGE : NRM_EV_DEADLINE;
             ev[n++].who = NRM_ROLE_BROKER;
         }
     qsort(ev, n, sizeof *ev, s_event_cmp);
-    for (size_t i = 0; i < n; i++) {
-        nrm_ref_state_t next;
+    nrm_ref_state_t next;
+    for (size_t i = 0; i < n; i++)
         if (nrm_lifecycle_step(s, ev[i].ev, ev[i].who, &next, NULL) == 0)
             s = next;
-    }
+    /* the broker's status answer says purged even when its notice was
+       missed: nothing followed the purge */
+    if (r->out && r->out_state == AGENT_OUT_PURGED
+        && nrm_lifecycle_step(s, NRM_EV_PURGE, NRM_ROLE_BROKER, &next, NULL) == 0)
+        s = next;
     return s;
 }
 
@@ -245,8 +251,9 @@ s_case_help(FILE *out)
         "This organisation's own view of case REF: every message it sent and\n"
         "received for the case in time order (with the broker's state of what\n"
         "it sent), each referral's lifecycle state (sent, delivered, accepted,\n"
-        "declined, completed, withdrawn, overdue) replayed from what it holds,\n"
-        "and the broker's escalation notices.\n"
+        "declined, completed, withdrawn, overdue, purged) replayed from what it\n"
+        "holds, and the broker's notices (escalated: no answer by the deadline;\n"
+        "purged: not delivered within the broker's body retention).\n"
         "\n"
         "  --documents  also open and show the received documents (a body whose\n"
         "               retention has passed shows as purged)\n"
@@ -273,7 +280,7 @@ s_item_json(const s_item_t *it, const nrm_keys_t *keys, bool docs)
         json_object_set_new(o, "decision", json_string(it->env.decision));
     if (it->out) {
         json_object_set_new(o, "state", json_string(agent_out_state_name(it->out_state)));
-        if (it->out_state == AGENT_OUT_REFUSED)
+        if (it->out_state == AGENT_OUT_REFUSED || it->out_state == AGENT_OUT_PURGED)
             json_object_set_new(o, "reason", json_string(nrm_reason_name(it->reason_code)));
     }
     if (it->seq)
@@ -307,32 +314,33 @@ s_item_json(const s_item_t *it, const nrm_keys_t *keys, bool docs)
     return o;
 }
 
-static int
-s_run_case(const char *dir, const char *case_ref, bool json, bool docs, nrm_err_t *err)
+int
+agent_case_view(nrm_store_t *store, MDB_txn *txn, const nrm_keys_t *keys, const char *case_ref,
+                json_t **out, nrm_err_t *err)
 {
-    nrm_store_t *store = NULL;
-    nrm_keys_t *keys = NULL;
-    MDB_txn *txn = NULL;
     s_case_t c = { case_ref, NULL, 0, 0, NULL, 0, 0 };
-    int rc = docs ? nrm_crypto_init() : 0;
-    if (rc == 0 && docs)
-        rc = agent_keys_load(dir, &keys, err);
-    if (rc == 0)
-        rc = agent_store_open(dir, 0, &store, err);
-    if (rc == 0)
-        rc = nrm_store_read_begin(store, &txn, err);
-    if (rc == 0)
-        rc = s_case_load(store, txn, &c, err);
+    json_t *root = NULL, *msgs, *refs, *nots;
+    int rc;
+
+    *out = NULL;
+    rc = s_case_load(store, txn, &c, err);
     if (rc)
         goto out;
     if (c.n == 0 && c.nn == 0) {
-        rc = nrm_err_set(err, NRM_ENOTFOUND, "no message of case %s in %s", case_ref, dir);
+        rc = nrm_err_set(err, NRM_ENOTFOUND, "no message of case %s", case_ref);
         goto out;
     }
     qsort(c.items, c.n, sizeof *c.items, s_item_cmp);
-    json_t *root = json_object(), *msgs = json_array(), *refs = json_array(), *nots = json_array();
+    root = json_object();
+    msgs = json_array();
+    refs = json_array();
+    nots = json_array();
+    json_object_set_new(root, "case", json_string(case_ref));
+    json_object_set_new(root, "messages", msgs);
+    json_object_set_new(root, "referrals", refs);
+    json_object_set_new(root, "notices", nots);
     for (size_t i = 0; i < c.n; i++)
-        json_array_append_new(msgs, s_item_json(&c.items[i], keys, docs));
+        json_array_append_new(msgs, s_item_json(&c.items[i], keys, keys != NULL));
     for (size_t i = 0; i < c.n; i++) {
         const s_item_t *r = &c.items[i];
         if (!nrm_lifecycle_opens(r->env.type) || (r->out && !s_counts(r)))
@@ -354,66 +362,99 @@ s_run_case(const char *dir, const char *case_ref, bool json, bool docs, nrm_err_
         s_hex_t hex;
         nrm_hex_encode(c.notices[i].msg_id, NRM_MSGID_BYTES, hex);
         json_t *o = json_object();
-        json_object_set_new(o, "kind", json_string("escalated"));
+        json_object_set_new(o, "kind", json_string(c.notices[i].kind == NRM_NOTICE_PURGED ? "purged"
+                                                                                           : "escalated"));
         json_object_set_new(o, "msg_id", json_string(hex));
         json_object_set_new(o, "seq", json_integer((json_int_t) c.notices[i].seq));
         json_array_append_new(nots, o);
     }
-    json_object_set_new(root, "case", json_string(case_ref));
-    json_object_set_new(root, "messages", msgs);
-    json_object_set_new(root, "referrals", refs);
-    json_object_set_new(root, "notices", nots);
-    if (json) {
+    *out = root;
+out:
+    s_case_free(&c);
+    return rc;
+}
+
+static const char *
+s_jstr(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v != NULL ? v : "";
+}
+
+/* The text form of the case view. */
+static void
+s_case_print(json_t *root)
+{
+    json_t *msgs = json_object_get(root, "messages"), *refs = json_object_get(root, "referrals");
+    json_t *nots = json_object_get(root, "notices");
+
+    printf("case %s, as this organisation holds it\n\nmessages:\n", s_jstr(root, "case"));
+    for (size_t i = 0; i < json_array_size(msgs); i++) {
+        json_t *m = json_array_get(msgs, i);
+        bool out = strcmp(s_jstr(m, "direction"), "sent") == 0;
+        char when[40];
+        nrm_time_format((uint64_t) json_integer_value(json_object_get(m, "created_ms")), when,
+                        sizeof when);
+        printf("  %s  %-8s %-20s %s %-12s msg %.8s  %s%s%s\n", when, out ? "sent" : "received",
+               s_jstr(m, "type"), out ? "->" : "<-", out ? s_jstr(m, "to") : s_jstr(m, "from"),
+               s_jstr(m, "msg_id"), out ? s_jstr(m, "state") : "stored",
+               json_object_get(m, "reason") ? ": " : "", s_jstr(m, "reason"));
+        json_t *doc = json_object_get(m, "document");
+        if (doc) {
+            char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            if (text)
+                printf("%s\n", text);
+            free(text);
+        }
+    }
+    printf("\nreferrals:\n");
+    for (size_t i = 0; i < json_array_size(refs); i++) {
+        json_t *o = json_array_get(refs, i);
+        printf("  msg %.8s  %-20s %s -> %-12s %-10s due %s\n", s_jstr(o, "msg_id"),
+               s_jstr(o, "type"), s_jstr(o, "from"), s_jstr(o, "to"), s_jstr(o, "state"),
+               s_jstr(o, "response_due"));
+    }
+    if (json_array_size(nots)) {
+        printf("\nbroker notices (escalated: no answer by the deadline; purged: not "
+               "delivered within the retention):\n");
+        for (size_t i = 0; i < json_array_size(nots); i++) {
+            json_t *o = json_array_get(nots, i);
+            printf("  msg %.8s  %-9s record %lld\n", s_jstr(o, "msg_id"), s_jstr(o, "kind"),
+                   (long long) json_integer_value(json_object_get(o, "seq")));
+        }
+    }
+}
+
+static int
+s_run_case(const char *dir, const char *case_ref, bool json, bool docs, nrm_err_t *err)
+{
+    nrm_store_t *store = NULL;
+    nrm_keys_t *keys = NULL;
+    MDB_txn *txn = NULL;
+    json_t *root = NULL;
+    int rc = docs ? nrm_crypto_init() : 0;
+    if (rc == 0 && docs)
+        rc = agent_keys_load(dir, &keys, err);
+    if (rc == 0)
+        rc = agent_store_open(dir, 0, &store, err);
+    if (rc == 0)
+        rc = nrm_store_read_begin(store, &txn, err);
+    if (rc == 0)
+        rc = agent_case_view(store, txn, keys, case_ref, &root, err);
+    if (rc == NRM_ENOTFOUND)
+        nrm_err_prefix(err, "%s", dir);
+    if (rc == 0 && json) {
         char *text = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
         if (text)
             printf("%s\n", text);
         free(text);
-    } else {
-        printf("case %s, as this organisation holds it\n\nmessages:\n", case_ref);
-        for (size_t i = 0; i < c.n; i++) {
-            const s_item_t *it = &c.items[i];
-            char when[40];
-            s_hex_t hex;
-            nrm_time_format(it->time, when, sizeof when);
-            nrm_hex_encode(it->env.msg_id, NRM_MSGID_BYTES, hex);
-            printf("  %s  %-8s %-20s %s %-12s msg %.8s  %s%s%s\n", when, it->out ? "sent" : "received",
-                   it->env.type, it->out ? "->" : "<-", it->out ? it->env.recipient : it->env.sender,
-                   hex, it->out ? agent_out_state_name(it->out_state) : "stored",
-                   it->out && it->out_state == AGENT_OUT_REFUSED ? ": " : "",
-                   it->out && it->out_state == AGENT_OUT_REFUSED ? nrm_reason_name(it->reason_code) : "");
-            json_t *doc = json_object_get(json_array_get(msgs, i), "document");
-            if (doc) {
-                char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                if (text)
-                    printf("%s\n", text);
-                free(text);
-            }
-        }
-        printf("\nreferrals:\n");
-        for (size_t i = 0; i < json_array_size(refs); i++) {
-            json_t *o = json_array_get(refs, i);
-            printf("  msg %.8s  %-20s %s -> %-12s %-10s due %s\n",
-                   json_string_value(json_object_get(o, "msg_id")),
-                   json_string_value(json_object_get(o, "type")),
-                   json_string_value(json_object_get(o, "from")),
-                   json_string_value(json_object_get(o, "to")),
-                   json_string_value(json_object_get(o, "state")),
-                   json_string_value(json_object_get(o, "response_due")));
-        }
-        if (c.nn) {
-            printf("\nescalations (broker notices):\n");
-            for (size_t i = 0; i < c.nn; i++)
-                printf("  msg %.8s  record %llu\n",
-                       json_string_value(json_object_get(json_array_get(nots, i), "msg_id")),
-                       (unsigned long long) c.notices[i].seq);
-        }
+    } else if (rc == 0) {
+        s_case_print(root);
     }
     json_decref(root);
-out:
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
     nrm_keys_destroy(&keys);
-    s_case_free(&c);
     return rc;
 }
 
@@ -502,7 +543,7 @@ agent_cmd_overdue(int argc, char **argv)
         return agent_usage_error(cmd, "--dir is required (and nothing else)");
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
-    s_case_t c = { NULL, NULL, 0, 0, NULL, 0, 0 };
+    json_t *arr = NULL;
     agent_org_t org;
     int rc = agent_org_load(dir, &org, &err);
     if (rc == 0)
@@ -510,10 +551,44 @@ agent_cmd_overdue(int argc, char **argv)
     if (rc == 0)
         rc = nrm_store_read_begin(store, &txn, &err);
     if (rc == 0)
-        rc = s_case_load(store, txn, &c, &err);
+        rc = agent_overdue_view(store, txn, org.id, all, &arr, &err);
+    for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
+        json_t *o = json_array_get(arr, i);
+        if (json) {
+            char *text = json_dumps(o, JSON_COMPACT);
+            if (text)
+                printf("%s\n", text);
+            free(text);
+        } else {
+            printf("%s  %-20s %-20s %s -> %-12s due %s  escalated seq %lld  (%s, %s)\n",
+                   s_jstr(o, "msg_id"), s_jstr(o, "case"), s_jstr(o, "type"), s_jstr(o, "from"),
+                   s_jstr(o, "to"), s_jstr(o, "due"),
+                   (long long) json_integer_value(json_object_get(o, "escalated_seq")),
+                   s_jstr(o, "role"), s_jstr(o, "state"));
+        }
+    }
+    json_decref(arr);
+    nrm_store_read_end(&txn);
+    nrm_store_destroy(&store);
+    if (rc)
+        return agent_fail(cmd, &err);
+    return AGENT_EXIT_OK;
+}
+
+int
+agent_overdue_view(nrm_store_t *store, MDB_txn *txn, const char *own_id, bool all,
+                   json_t **out, nrm_err_t *err)
+{
+    s_case_t c = { NULL, NULL, 0, 0, NULL, 0, 0 };
+    json_t *arr = json_array();
+    int rc = arr ? s_case_load(store, txn, &c, err) : nrm_err_set(err, NRM_ENOMEM, "out of memory");
+
+    *out = NULL;
     for (size_t i = 0; rc == 0 && i < c.nn; i++) {
         const nrm_notice_t *n = &c.notices[i];
         const char *state = "overdue";
+        if (n->kind != NRM_NOTICE_ESCALATED)
+            continue;                   /* purge notices: nrm-agent case */
         for (size_t k = 0; k < c.n; k++)
             if (memcmp(c.items[k].env.msg_id, n->msg_id, NRM_MSGID_BYTES) == 0)
                 state = nrm_ref_state_name(s_ref_state(&c, &c.items[k]));
@@ -521,38 +596,29 @@ agent_cmd_overdue(int argc, char **argv)
             continue;
         s_hex_t hex;
         char due[40];
-        const char *role = strcmp(n->sender, org.id) == 0 ? "sender" : "supervisor";
+        const char *role = strcmp(n->sender, own_id) == 0 ? "sender" : "supervisor";
         nrm_hex_encode(n->msg_id, NRM_MSGID_BYTES, hex);
         nrm_time_format(n->due_ms, due, sizeof due);
-        if (json) {
-            json_t *o = json_object();
-            json_object_set_new(o, "msg_id", json_string(hex));
-            json_object_set_new(o, "case", json_string(n->case_ref));
-            json_object_set_new(o, "type", json_string(n->type));
-            json_object_set_new(o, "from", json_string(n->sender));
-            json_object_set_new(o, "to", json_string(n->recipient));
-            json_object_set_new(o, "due_ms", json_integer((json_int_t) n->due_ms));
-            json_object_set_new(o, "due", json_string(due));
-            json_object_set_new(o, "escalated_seq", json_integer((json_int_t) n->seq));
-            json_object_set_new(o, "role", json_string(role));
-            json_object_set_new(o, "state", json_string(state));
-            char *text = json_dumps(o, JSON_COMPACT);
-            if (text)
-                printf("%s\n", text);
-            free(text);
-            json_decref(o);
-        } else {
-            printf("%s  %-20s %-20s %s -> %-12s due %s  escalated seq %llu  (%s, %s)\n", hex,
-                   n->case_ref, n->type, n->sender, n->recipient, due,
-                   (unsigned long long) n->seq, role, state);
-        }
+        json_t *o = json_object();
+        json_object_set_new(o, "msg_id", json_string(hex));
+        json_object_set_new(o, "case", json_string(n->case_ref));
+        json_object_set_new(o, "type", json_string(n->type));
+        json_object_set_new(o, "from", json_string(n->sender));
+        json_object_set_new(o, "to", json_string(n->recipient));
+        json_object_set_new(o, "due_ms", json_integer((json_int_t) n->due_ms));
+        json_object_set_new(o, "due", json_string(due));
+        json_object_set_new(o, "escalated_seq", json_integer((json_int_t) n->seq));
+        json_object_set_new(o, "role", json_string(role));
+        json_object_set_new(o, "state", json_string(state));
+        json_array_append_new(arr, o);
     }
-    nrm_store_read_end(&txn);
-    nrm_store_destroy(&store);
     s_case_free(&c);
-    if (rc)
-        return agent_fail(cmd, &err);
-    return AGENT_EXIT_OK;
+    if (rc != 0) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
 }
 
 /* ---- retention: nrm-agent purge, and the daemon's periodic purge ---- */
@@ -596,25 +662,6 @@ s_purge_help(FILE *out)
         "dropped already when they reach a final state.\n");
 }
 
-/* "30d", "12h", "15m", "90s". */
-static int
-s_duration_ms(const char *text, uint64_t *ms)
-{
-    size_t n = strlen(text);
-    uint64_t v = 0;
-    if (n < 2 || n > 10 || strspn(text, "0123456789") != n - 1)
-        return -1;
-    for (size_t i = 0; i + 1 < n; i++)
-        v = v * 10 + (uint64_t) (text[i] - '0');
-    switch (text[n - 1]) {
-    case 's': *ms = v * 1000u; return 0;
-    case 'm': *ms = v * 60000u; return 0;
-    case 'h': *ms = v * 3600000u; return 0;
-    case 'd': *ms = v * 86400000u; return 0;
-    default:  return -1;
-    }
-}
-
 int
 agent_cmd_purge(int argc, char **argv)
 {
@@ -642,7 +689,7 @@ agent_cmd_purge(int argc, char **argv)
     if (!dir || !dir[0] || optind != argc)
         return agent_usage_error(cmd, "--dir is required (and nothing else)");
     uint64_t ms = 0;
-    if (older && (s_duration_ms(older, &ms) != 0 || ms > 3650ull * 86400000u))
+    if (older && (nrm_duration_parse(older, &ms) != 0 || ms > 3650ull * 86400000u))
         return agent_usage_error(cmd, "--older-than '%s' is not a duration such as 30d, 12h, 15m "
                                  "or 0s (at most 3650d)", older);
     agent_org_t org;

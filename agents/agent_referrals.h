@@ -6,7 +6,10 @@
 #ifndef AGENT_REFERRALS_H_INCLUDED
 #define AGENT_REFERRALS_H_INCLUDED
 #include "nrm_codec.h"
+#include "nrm_crypto.h"
 #include "nrm_store.h"
+
+#include <jansson.h>
 
 /* Checks a decoded NRM_WIRE_NOTICE: the broker's signature (broker_pk,
    NRM_CTX_NOTICE) over the exact body, the notice's fields, and that it is
@@ -27,6 +30,17 @@ int agent_notice_put(nrm_store_t *store, MDB_txn *txn, const nrm_notice_t *n,
 #define AGENT_PURGE_MAX 1024
 int agent_purge_run(nrm_store_t *store, uint64_t older_than_ms, size_t *purged,
                     nrm_err_t *err) NRM_WUR;
+
+/* Views shared by the CLI (`case`, `overdue`) and the HTTP API, inside a
+   read txn. The case of case_ref as this organisation holds it: {case,
+   messages, referrals, notices}; with keys, received documents opened.
+   NRM_ENOTFOUND when it holds nothing of the case. */
+int agent_case_view(nrm_store_t *store, MDB_txn *txn, const nrm_keys_t *keys,
+                    const char *case_ref, json_t **out, nrm_err_t *err) NRM_WUR;
+/* Escalated referrals (array of {msg_id, case, type, from, to, due_ms,
+   due, escalated_seq, role, state}); without all, those still overdue. */
+int agent_overdue_view(nrm_store_t *store, MDB_txn *txn, const char *own_id, bool all,
+                       json_t **out, nrm_err_t *err) NRM_WUR;
 
 int agent_cmd_overdue(int argc, char **argv);
 int agent_cmd_case(int argc, char **argv);

@@ -15,6 +15,7 @@ struct agent_sender_t {
     agent_connect_t conn;
     nrm_keys_t     *keys;
     nrm_store_t    *store;
+    bool            own_store;  /* false: borrowed (agent_sender_open_store) */
     nrm_policy_t   *policy;     /* ORG/policy.ini, or NULL (defaults) */
 };
 
@@ -25,15 +26,24 @@ typedef struct {
     uint8_t    *sealed;
     size_t      sealed_len;
     uint8_t     sig[NRM_SIG_BYTES];
+    bool        hit;            /* idempotency key already stored */
 } s_ready_t;
 
 typedef struct {
     s_ready_t *msgs;
     size_t     count;
+    const agent_send_req_t *reqs;
 } s_batch_t;
 
 int
 agent_sender_open(const char *dir, agent_sender_t **out, nrm_err_t *err)
+{
+    return agent_sender_open_store(dir, NULL, out, err);
+}
+
+int
+agent_sender_open_store(const char *dir, nrm_store_t *store, agent_sender_t **out,
+                        nrm_err_t *err)
 {
     agent_sender_t *self;
     int rc;
@@ -52,8 +62,12 @@ agent_sender_open(const char *dir, agent_sender_t **out, nrm_err_t *err)
         rc = agent_org_load(dir, &self->org, err);
     if (rc == 0)
         rc = agent_identity_load(dir, &self->org, &self->keys, &self->conn, err);
-    if (rc == 0)
+    if (rc == 0 && store != NULL)
+        self->store = store;
+    else if (rc == 0) {
         rc = agent_store_open(dir, 0, &self->store, err);
+        self->own_store = true;
+    }
     if (rc == 0)
         rc = agent_policy_load(dir, &self->policy, err);
     if (rc != 0) {
@@ -72,7 +86,8 @@ agent_sender_destroy(agent_sender_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     self = *self_p;
-    nrm_store_destroy(&self->store);
+    if (self->own_store)
+        nrm_store_destroy(&self->store);
     nrm_policy_free(&self->policy);
     agent_connect_clear(&self->conn);
     nrm_keys_destroy(&self->keys);
@@ -222,19 +237,49 @@ s_store(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     int rc;
 
     for (i = 0; i < b->count; i++) {
-        rc = agent_out_add(store, txn, &b->msgs[i].rec, b->msgs[i].sealed,
-                           b->msgs[i].sealed_len, err);
+        s_ready_t *m = &b->msgs[i];
+        const uint8_t *key = b->reqs[i].idem_key;
+        MDB_val v;
+        m->hit = false;
+        if (key != NULL) {
+            rc = nrm_store_get(store, txn, "outidem", key, AGENT_IDEM_BYTES, &v, err);
+            if (rc == 0 && v.mv_size == NRM_MSGID_BYTES) {
+                memcpy(m->rec.msg_id, v.mv_data, NRM_MSGID_BYTES);
+                m->hit = true;
+                continue;
+            }
+            if (rc != NRM_ENOTFOUND)
+                return rc == 0 ? nrm_err_set(err, NRM_ECORRUPT, "outidem value of %zu bytes",
+                                             v.mv_size) : rc;
+            rc = nrm_store_put(store, txn, "outidem", key, AGENT_IDEM_BYTES, m->rec.msg_id,
+                               NRM_MSGID_BYTES, 0, err);
+            if (rc != 0)
+                return rc;
+        }
+        rc = agent_out_add(store, txn, &m->rec, m->sealed, m->sealed_len, err);
         if (rc != 0)
             return rc;
     }
     return 0;
 }
 
+/* Inside a read txn: the message id already stored with idem_key. */
+static bool
+s_idem_find(nrm_store_t *store, MDB_txn *txn, const uint8_t *key, uint8_t id[NRM_MSGID_BYTES])
+{
+    MDB_val v;
+    if (key == NULL || nrm_store_get(store, txn, "outidem", key, AGENT_IDEM_BYTES, &v, NULL) != 0
+        || v.mv_size != NRM_MSGID_BYTES)
+        return false;
+    memcpy(id, v.mv_data, NRM_MSGID_BYTES);
+    return true;
+}
+
 int
 agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t count,
                   uint8_t (*ids)[NRM_MSGID_BYTES], nrm_err_t *err)
 {
-    s_batch_t b = { NULL, 0 };
+    s_batch_t b = { NULL, 0, reqs };
     nrm_cert_t *certs = NULL;
     MDB_txn *txn = NULL;
     uint64_t now = nrm_now_ms();
@@ -259,6 +304,14 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
     if (rc != 0)
         goto out;
     for (i = 0; i < count; i++) {
+        if (reqs[i].idem_hit != NULL)
+            *reqs[i].idem_hit = false;
+        /* A repeated send: its message is queued already (checked again
+           in the write txn, which decides). */
+        if (s_idem_find(self->store, txn, reqs[i].idem_key, b.msgs[i].rec.msg_id)) {
+            b.msgs[i].hit = true;
+            continue;
+        }
         rc = s_recipient(self, txn, reqs[i].to, now, &certs[i], err);
         if (rc != 0)
             break;
@@ -267,18 +320,29 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
     if (rc != 0)
         goto bad;
     for (i = 0; i < count; i++) {
+        if (b.msgs[i].hit)
+            continue;
         rc = s_prepare(self, &reqs[i], &certs[i], &b.msgs[i], err);
         if (rc != 0)
             goto bad;
     }
+    /* Every one a repeat: nothing to write. */
+    for (i = 0; i < count && b.msgs[i].hit; i++)
+        ;
+    if (i == count)
+        goto done;
     b.count = count;
     rc = nrm_store_write(self->store, s_store, &b, err);
     if (rc != 0) {
         nrm_err_prefix(err, "storing the message in the outbox failed (nothing was queued)");
         goto out;
     }
-    for (i = 0; i < count; i++)
+done:
+    for (i = 0; i < count; i++) {
         memcpy(ids[i], b.msgs[i].rec.msg_id, NRM_MSGID_BYTES);
+        if (reqs[i].idem_hit != NULL)
+            *reqs[i].idem_hit = b.msgs[i].hit;
+    }
     goto out;
 bad:
     if (count > 1)

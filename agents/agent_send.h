@@ -35,11 +35,25 @@ typedef struct {
     agent_doc_report_t *report;
     nrm_envelope_t     *env_out;
     nrm_cert_t         *cert_out;
+    /* NULL, or AGENT_IDEM_BYTES naming this send (an HTTP Idempotency-Key,
+       an outgoing spool file): stored with the message in the same outbox
+       txn, so a send repeated with the same key (after a crash, a client's
+       retry) queues nothing again and returns the first message's id, with
+       *idem_hit set (the report and env_out are then not filled). */
+    const uint8_t      *idem_key;
+    bool               *idem_hit;
 } agent_send_req_t;
+#define AGENT_IDEM_BYTES 32
 
 /* Loads org.ini, secret.keys, connect.ini and policy.ini (if present) of
    organisation folder dir and opens its store. On error *out is NULL and err says what was wrong. */
 int agent_sender_open(const char *dir, agent_sender_t **out, nrm_err_t *err) NRM_WUR;
+/* The same with the process's store, already open (borrowed: one LMDB
+   environment per process), as `nrm-agent run` does for its API and
+   spool. A sender is cheap: open one per send so that a key rotation or a
+   new policy.ini takes effect at the next send, as for the CLI. */
+int agent_sender_open_store(const char *dir, nrm_store_t *store, agent_sender_t **out,
+                            nrm_err_t *err) NRM_WUR;
 /* Frees everything (keys are wiped); NULL-safe, clears *self_p. */
 void agent_sender_destroy(agent_sender_t **self_p);
 /* The organisation's store (borrowed, owned by the sender): for reading the

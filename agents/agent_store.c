@@ -1,6 +1,7 @@
 /*  agent_store -- outbox, inbox and directory of one organisation agent.
     The record formats are described in agent_store.h. */
 #include "agent_store.h"
+#include "agent_checkpoint.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
 
@@ -19,6 +20,10 @@ static const char *const s_dbs[] = {
     "outbox", "outbody", "outidx", "outq", "outacc",
     "inbox", "inidx", "directory",
     "notices",      /* lifecycle: be64 seq -> Signed{Notice} (agent_referrals.c) */
+    AGENT_CKPT_DBS, /* checkpoints: trusted and alarms (agent_checkpoint.c) */
+    /* integration (agent_hooks.c, agent_api.c): inbox take state, hand-off
+       queue and its cursor, idempotency keys of sends */
+    "intake", "handoff", "handmeta", "outidem",
     NULL
 };
 
@@ -31,6 +36,7 @@ agent_out_state_name(uint32_t state)
     case AGENT_OUT_DELIVERED: return "delivered";
     case AGENT_OUT_REFUSED:  return "refused";
     case AGENT_OUT_REFUSED_BY_RECIPIENT: return "refused_by_recipient";
+    case AGENT_OUT_PURGED:   return "purged";
     default:                 return "unknown";
     }
 }
@@ -39,7 +45,7 @@ bool
 agent_out_state_final(uint32_t state)
 {
     return state == AGENT_OUT_DELIVERED || state == AGENT_OUT_REFUSED
-        || state == AGENT_OUT_REFUSED_BY_RECIPIENT;
+        || state == AGENT_OUT_REFUSED_BY_RECIPIENT || state == AGENT_OUT_PURGED;
 }
 
 int
@@ -232,7 +238,7 @@ s_out_decode(uint64_t key, const MDB_val *val, agent_out_t *rec, nrm_err_t *err)
         return s_corrupt(err, "outbox", key, "too short");
     if (magic != S_OUT_MAGIC || format != S_FORMAT)
         return s_corrupt(err, "outbox", key, "unknown record format");
-    if (state > AGENT_OUT_REFUSED_BY_RECIPIENT)
+    if (state > AGENT_OUT_PURGED)
         return s_corrupt(err, "outbox", key, "unknown state");
     rec->state = state;
     if (!s_get_u64(&r, &rec->created_ms) || !s_get_u64(&r, &rec->updated_ms)
@@ -732,8 +738,15 @@ int
 agent_in_each(nrm_store_t *store, MDB_txn *txn, agent_in_fn *fn, void *ctx,
               nrm_err_t *err)
 {
+    return agent_in_each_from(store, txn, 1, fn, ctx, err);
+}
+
+int
+agent_in_each_from(nrm_store_t *store, MDB_txn *txn, uint64_t from, agent_in_fn *fn,
+                   void *ctx, nrm_err_t *err)
+{
     s_in_walk_t w = { fn, ctx };
-    return s_walk(store, txn, "inbox", 1, s_in_visit, &w, err);
+    return s_walk(store, txn, "inbox", from, s_in_visit, &w, err);
 }
 
 /* ---- directory ---- */

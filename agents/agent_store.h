@@ -6,7 +6,7 @@
       outbox    be64 key -> outbox record (below); keys are the local send
                 order, allocated as last key + 1 and never deleted or reused
       outbody   be64 key -> sealed body bytes, until the message reaches a
-                final state (delivered or refused); then deleted: the sender
+                final state (delivered, refused or purged); then deleted: the sender
                 cannot open it anyway and the broker has logged its hash
       outidx    msg_id (16) -> be64 outbox key
       outq      be64 key -> msg_id: entries still waiting for a receipt
@@ -47,6 +47,9 @@ enum {
     AGENT_OUT_DELIVERED = 2,  /* recipient acknowledged (delivered_seq)    */
     AGENT_OUT_REFUSED  = 3,   /* broker refused it (reason_code, reason)   */
     AGENT_OUT_REFUSED_BY_RECIPIENT = 4,
+    AGENT_OUT_PURGED   = 5,   /* the broker dropped its body undelivered after
+                                 its retention (delivered_seq: the PURGED
+                                 record; reason_code purged)              */
 };
 const char *agent_out_state_name(uint32_t state);
 bool agent_out_state_final(uint32_t state);
@@ -143,6 +146,9 @@ int agent_in_purge(nrm_store_t *store, MDB_txn *txn, uint64_t before_ms, uint64_
                    size_t max, size_t *purged, nrm_err_t *err) NRM_WUR;
 int agent_in_each(nrm_store_t *store, MDB_txn *txn, agent_in_fn *fn, void *ctx,
                   nrm_err_t *err) NRM_WUR;
+/* The same from inbox key `from` on. */
+int agent_in_each_from(nrm_store_t *store, MDB_txn *txn, uint64_t from, agent_in_fn *fn,
+                       void *ctx, nrm_err_t *err) NRM_WUR;
 
 /* ---- directory ---- */
 typedef struct {

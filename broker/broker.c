@@ -6,6 +6,7 @@
     commit has returned send receipts, delivery notices and deliveries.
     Nothing is acknowledged before it is durable (invariant 1). */
 #include "broker.h"
+#include "broker_metrics.h"
 #include "broker_referrals.h"
 #include "nrm_auditlog.h"
 #include "nrm_codec.h"
@@ -32,13 +33,15 @@
 #define BROKER_BATCH_BYTES   ((size_t) 64 << 20) /* frames held by one batch */
 #define BROKER_PUMP_RETRY_MS 50      /* a recipient whose pipe was full     */
 #define BROKER_FULL_RETRY_MS 1000    /* after the store refused a batch     */
+#define BROKER_PURGE_TICK_MAX 64      /* bodies purged per timer tick       */
 #define BROKER_RCVHWM        512     /* frames queued per peer by ZeroMQ: with
                                         the hard frame cap, bounds what one
                                         authenticated peer can make us hold */
 
 /* msgids value: state | accepted_seq | delivered_seq | env_hash | sender_len
-   | sender | receipt (Signed{Receipt} bytes, the rest). */
-enum { MSG_ACCEPTED = 1, MSG_DELIVERED = 2, MSG_REFUSED = 3, MSG_REJECTED = 4 };
+   | sender | receipt (Signed{Receipt} bytes, the rest). delivered_seq is the
+   record that settled the message: DELIVERED, DELIVERY_REFUSED or PURGED. */
+enum { MSG_ACCEPTED = 1, MSG_DELIVERED = 2, MSG_REFUSED = 3, MSG_REJECTED = 4, MSG_PURGED = 5 };
 #define MSGREC_FIXED (1 + 8 + 8 + NRM_HASH_BYTES + 1)
 
 typedef struct {
@@ -61,6 +64,8 @@ typedef struct {
     uint64_t inflight;
     uint64_t last_progress_ms;
     uint64_t pump_after_ms;      /* pipe was full: not before this time */
+    bool     ckpt_asked;         /* speaks the checkpoint protocol */
+    uint64_t ckpt_size;          /* tree size of the checkpoint it has */
 } peer_t;
 
 /* One frame taken into a batch, and what the batch decided for it. */
@@ -77,6 +82,8 @@ typedef struct {
     nrm_msg_status_t status;
     char     wake[NRM_ID_MAX + 1];   /* recipient with new queue entries */
     bool     hello, acked;
+    bool     ckpt_asked;             /* a CheckpointRequest was answered */
+    uint64_t ckpt_size;              /* tree size the peer now holds */
     bool     admin;                  /* from the admin endpoint */
 } item_t;
 
@@ -101,6 +108,13 @@ struct broker_t {
     bool     store_full;
     uint64_t full_until_ms;      /* after a write failed for lack of space */
     char     full_why[200];
+    uint64_t ckpt_last_ms;           /* when the last checkpoint was made */
+    bool     ckpt_made;              /* by the transaction just run */
+    broker_metrics_t *metrics;       /* Prometheus endpoint, or NULL        */
+    /* purge notices to push as status replies after the purge commit */
+    nrm_msg_status_t purged[BROKER_PURGE_TICK_MAX];
+    char     purged_to[BROKER_PURGE_TICK_MAX][NRM_ID_MAX + 1];
+    size_t   npurged;
 };
 
 static peer_t *s_peer(broker_t *self, const char *org, bool create);
@@ -127,7 +141,11 @@ broker_config_load(const char *dir, broker_config_t *cfg, nrm_err_t *err)
     cfg->map_max_mb = conf.map_max_mb;
     cfg->skew_max_ms = conf.clock_skew_max_s * 1000u;
     cfg->reserve_bytes = conf.store_reserve_mb << 20;
+    cfg->body_retention_ms = conf.body_retention_ms;
+    snprintf(cfg->body_retention, sizeof cfg->body_retention, "%s", conf.body_retention);
     cfg->log_level = nrm_log_level_parse(conf.log_level);
+    cfg->checkpoint_records = conf.checkpoint_records;
+    cfg->checkpoint_seconds = conf.checkpoint_seconds;
     return 0;
 }
 
@@ -181,6 +199,29 @@ s_queue_key(uint8_t *key, const char *org, uint64_t seq)
     key[n] = 0;
     nrm_be64_put(key + n + 1, seq);
     return n + 9;
+}
+
+/* The retention index ("expiry"): be64 ACCEPTED seq -> be64 accepted ms ||
+   msg_id, for every body the broker still holds, so that the timer reads
+   only the oldest entries. */
+static int
+s_expiry_put(broker_t *self, MDB_txn *txn, uint64_t seq, uint64_t accepted_ms,
+             const uint8_t msg_id[NRM_MSGID_BYTES], nrm_err_t *err)
+{
+    uint8_t key[8], val[8 + NRM_MSGID_BYTES];
+    nrm_be64_put(key, seq);
+    nrm_be64_put(val, accepted_ms);
+    memcpy(val + 8, msg_id, NRM_MSGID_BYTES);
+    return nrm_store_put(self->store, txn, "expiry", key, sizeof key, val, sizeof val, 0, err);
+}
+
+static int
+s_expiry_del(broker_t *self, MDB_txn *txn, uint64_t seq, nrm_err_t *err)
+{
+    uint8_t key[8];
+    nrm_be64_put(key, seq);
+    int rc = nrm_store_del(self->store, txn, "expiry", key, sizeof key, err);
+    return rc == NRM_ENOTFOUND ? 0 : rc;
 }
 
 /* ---- replies ---- */
@@ -502,6 +543,8 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     if ((rc = nrm_store_put(self->store, txn, "queue", qkey, klen, s->env.msg_id,
                             NRM_MSGID_BYTES, 0, err)))
         return rc;
+    if ((rc = s_expiry_put(self, txn, seq, now, s->env.msg_id, err)))
+        return rc;
     if ((rc = broker_refs_accepted(self->refs, self->store, txn, &s->env, seq, err)))
         return rc;
     nrm_receipt_t r;
@@ -608,6 +651,15 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
         it->acked = true;           /* a repeated ack after redelivery: nothing new */
         return 0;
     }
+    if (m.state == MSG_PURGED) {
+        /* It was in flight when the retention ran out: the log keeps the
+           recipient's signed acknowledgement as refused (docs/referrals.md). */
+        char text[NRM_REASON_MAX + 1];
+        snprintf(text, sizeof text, "the body was purged undelivered at record %llu, before this "
+                 "acknowledgement", (unsigned long long) m.delivered_seq);
+        it->acked = true;
+        return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_PURGED, text, err);
+    }
     if (m.state != MSG_ACCEPTED)
         return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_INVALID_FIELD,
                             "message was not accepted", err);
@@ -655,6 +707,8 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
         return rc;
     rc = nrm_store_del(self->store, txn, "bodies", ack.msg_id, NRM_MSGID_BYTES, err);
     if (rc && rc != NRM_ENOTFOUND)
+        return rc;
+    if ((rc = s_expiry_del(self, txn, m.accepted_seq, err)))
         return rc;
     /* The receipt bytes live in v (LMDB memory); copy before rewriting. */
     uint8_t receipt[1024];
@@ -839,14 +893,42 @@ s_status(broker_t *self, MDB_txn *txn, item_t *it, const nrm_wire_t *w, nrm_err_
         if (rc == 0 && s_msgrec_decode(&v, &m) == 0 && strcmp(m.sender, it->org) == 0) {
             st->state = m.state == MSG_ACCEPTED ? NRM_MSG_ACCEPTED
                       : m.state == MSG_DELIVERED ? NRM_MSG_DELIVERED
-                      : m.state == MSG_REFUSED ? NRM_MSG_REFUSED_BY_RECIPIENT : NRM_MSG_UNKNOWN;
+                      : m.state == MSG_REFUSED ? NRM_MSG_REFUSED_BY_RECIPIENT
+                      : m.state == MSG_PURGED ? NRM_MSG_PURGED : NRM_MSG_UNKNOWN;
             st->accepted_seq = m.accepted_seq;
             st->delivered_seq = m.delivered_seq;
+            /* told now (and again if it asks again): the purge notice,
+               which waits for its next Hello, has done its work */
+            if (m.state == MSG_PURGED
+                && (rc = broker_refs_notice_done(self->store, txn, it->org, m.delivered_seq, err)))
+                return rc;
         }
         n++;
     }
     nrm_wire_t r = { .kind = NRM_WIRE_STATUS_REPLY, .count = n, .items = items };
     return s_wire_reply(it, &r, err);
+}
+
+/* Answers a CheckpointRequest: the latest checkpoint with a consistency
+   proof from the size the agent trusts. Before the first checkpoint there
+   is no answer; the agent is sent one when it is made. */
+static int
+s_checkpoint_reply(broker_t *self, MDB_txn *txn, item_t *it, uint64_t old_size, nrm_err_t *err)
+{
+    nrm_err_t why = { 0, 0, "" };
+    it->ckpt_asked = true;
+    it->ckpt_size = old_size;
+    int rc = broker_checkpoint_frame(self->store, txn, old_size, &it->reply, &it->reply_len,
+                                     &it->ckpt_size, &why);
+    if (rc == NRM_ENOTFOUND || rc == NRM_EINVAL) {
+        /* EINVAL: a size the log never had; the agent learns of the
+           rollback from the next pushed checkpoint. */
+        it->ckpt_size = old_size;
+        return 0;
+    }
+    if (rc && err)
+        *err = why;
+    return rc;
 }
 
 /* Decides one frame inside the batch's write transaction. Returns < 0 only
@@ -908,6 +990,9 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
         rc = s_wire_reply(it, &pong, err);
         break;
     }
+    case NRM_WIRE_CHECKPOINT_REQUEST:
+        rc = s_checkpoint_reply(self, txn, it, w->old_size, err);
+        break;
     default:
         rc = s_reject(self, txn, it, &s, NRM_R_MALFORMED, "unexpected message kind", false, err);
     }
@@ -952,7 +1037,7 @@ s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         item_t *it = &self->items[i];
         free(it->reply);
         it->reply = NULL;
-        it->notify = it->hello = it->acked = false;
+        it->notify = it->hello = it->acked = it->ckpt_asked = false;
         it->wake[0] = '\0';
     }
     self->records = 0;      /* recounted on a retry after map growth */
@@ -961,7 +1046,74 @@ s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         if (rc)
             return rc;
     }
-    return 0;
+    return broker_checkpoint_maybe(store, txn, self->keys, &self->cfg, self->ckpt_last_ms,
+                                   nrm_now_ms(), &self->ckpt_made, err);
+}
+
+/* A checkpoint on the timer alone, when records wait and no frame comes. */
+static int
+s_checkpoint_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    broker_t *self = ctx;
+    return broker_checkpoint_maybe(store, txn, self->keys, &self->cfg, self->ckpt_last_ms,
+                                   nrm_now_ms(), &self->ckpt_made, err);
+}
+
+static void s_checkpoint_push(broker_t *self);
+
+static void
+s_checkpoint_timer(broker_t *self)
+{
+    nrm_err_t err = { 0, 0, "" };
+    MDB_txn *txn = NULL;
+    bool due = false;
+    int rc = nrm_store_read_begin(self->store, &txn, &err);
+    if (rc == 0)
+        rc = broker_checkpoint_due(self->store, txn, &self->cfg, self->ckpt_last_ms, nrm_now_ms(),
+                                   &due, &err);
+    nrm_store_read_end(&txn);
+    if (rc)
+        nrm_error("checkpoint: %s", err.msg);
+    if (!due)
+        return;
+    if (nrm_store_write(self->store, s_checkpoint_fn, self, &err) != 0)
+        nrm_error("checkpoint not committed: %s", err.msg);
+    else if (self->ckpt_made)
+        s_checkpoint_push(self);
+}
+
+/* After a commit that made a checkpoint: send it, with a consistency proof
+   from what each agent holds, to every connected agent that asked once. */
+static int s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data,
+                  size_t len);
+
+static void
+s_checkpoint_push(broker_t *self)
+{
+    MDB_txn *txn = NULL;
+    nrm_err_t err = { 0, 0, "" };
+    self->ckpt_made = false;
+    self->ckpt_last_ms = nrm_now_ms();
+    if (nrm_store_read_begin(self->store, &txn, &err) != 0) {
+        nrm_error("checkpoint: %s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < self->npeers; i++) {
+        peer_t *p = &self->peers[i];
+        uint8_t *frame = NULL;
+        size_t flen = 0;
+        uint64_t size = 0;
+        if (!p->live || !p->ckpt_asked)
+            continue;
+        if (broker_checkpoint_frame(self->store, txn, p->ckpt_size, &frame, &flen, &size, &err) != 0) {
+            nrm_error("checkpoint for '%s': %s", p->org, err.msg);
+            continue;
+        }
+        if (s_send(self, p->rid, p->rid_len, frame, flen) == 0)
+            p->ckpt_size = size;
+        free(frame);
+    }
+    nrm_store_read_end(&txn);
 }
 
 /* ---- peers and delivery ---- */
@@ -1217,6 +1369,10 @@ s_after_commit(broker_t *self)
             p->inflight = 0;
             p->want_pump = true;
         }
+        if (it->ckpt_asked && p) {
+            p->ckpt_asked = true;
+            p->ckpt_size = it->ckpt_size;
+        }
         if (it->reply)
             (void) s_send(self, it->rid, it->rid_len, it->reply, it->reply_len);
         if (it->acked && p) {
@@ -1251,6 +1407,165 @@ s_after_commit(broker_t *self)
     }
 }
 
+/* ---- retention of undelivered bodies ---- */
+
+/* Purges the body of the message accepted at record `seq`, if nobody has
+   acknowledged it: PURGED record, body, queue entry and index entry gone,
+   the message record says purged, the referral closes, the sender gets a
+   notice. Inside the purge txn. */
+static int
+s_purge_one(broker_t *self, MDB_txn *txn, uint64_t seq, const uint8_t msg_id[NRM_MSGID_BYTES],
+            uint64_t now, nrm_err_t *err)
+{
+    MDB_val v;
+    msgrec_t m;
+    nrm_bytes_t bytes;
+    nrm_record_t acc, rec;
+    nrm_envelope_t env;
+    nrm_err_t why = { 0, 0, "" };
+    uint8_t leaf[NRM_HASH_BYTES], qkey[QUEUE_KEY_MAX], receipt[1024];
+    uint64_t pseq;
+    int rc = s_expiry_del(self, txn, seq, err);
+    if (rc)
+        return rc;
+    rc = nrm_store_get(self->store, txn, "msgids", msg_id, NRM_MSGID_BYTES, &v, err);
+    if (rc == NRM_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (s_msgrec_decode(&v, &m) != 0)
+        return nrm_err_set(err, NRM_ECORRUPT, "damaged message record");
+    if (m.state != MSG_ACCEPTED || m.accepted_seq != seq)
+        return 0;                   /* settled already: a stale index entry */
+    if ((rc = nrm_auditlog_get(self->store, txn, seq, &bytes, err)))
+        return rc;
+    if (nrm_record_decode(bytes.data, bytes.len, &acc, &why) != 0)
+        return nrm_err_set(err, NRM_ECORRUPT, "record %llu: %s", (unsigned long long) seq, why.msg);
+    rc = nrm_envelope_decode(acc.subject, acc.subject_len, &env, &why);
+    nrm_record_clear(&acc);
+    if (rc)
+        return nrm_err_set(err, NRM_ECORRUPT, "record %llu: %s", (unsigned long long) seq, why.msg);
+
+    memset(&rec, 0, sizeof rec);
+    rec.time_ms = now;
+    rec.kind = NRM_REC_PURGED;
+    snprintf(rec.actor, sizeof rec.actor, "broker");
+    rec.has_msg_id = true;
+    memcpy(rec.msg_id, msg_id, NRM_MSGID_BYTES);
+    rec.refers_to = seq;
+    rec.reason_code = NRM_R_PURGED;
+    char text[640];
+    snprintf(text, sizeof text, "%s of case %s (%s -> %s) not acknowledged within the body "
+             "retention of %s; body dropped, %s told", env.type, env.case_ref, env.sender,
+             env.recipient, self->cfg.body_retention, env.sender);
+    memcpy(rec.reason, text, NRM_REASON_MAX);      /* ids are ASCII: a cut is clean */
+    rec.reason[NRM_REASON_MAX] = '\0';
+    if ((rc = nrm_auditlog_append(self->store, txn, &rec, &pseq, leaf, err)))
+        return rc;
+    rc = nrm_store_del(self->store, txn, "bodies", msg_id, NRM_MSGID_BYTES, err);
+    if (rc == 0 || rc == NRM_ENOTFOUND)
+        rc = nrm_store_del(self->store, txn, "queue", qkey, s_queue_key(qkey, env.recipient, seq), err);
+    if (rc && rc != NRM_ENOTFOUND)
+        return rc;
+    if (m.receipt_len > sizeof receipt)
+        return nrm_err_set(err, NRM_ECORRUPT, "stored receipt too large");
+    memcpy(receipt, m.receipt, m.receipt_len);      /* v is rewritten below */
+    m.receipt = receipt;
+    m.state = MSG_PURGED;
+    m.delivered_seq = pseq;
+    if ((rc = s_msgrec_put(self, txn, msg_id, &m, err))
+        || (rc = broker_refs_purged(self->refs, self->store, txn, &env, seq, pseq, leaf, now, err)))
+        return rc;
+    if (self->npurged < BROKER_PURGE_TICK_MAX) {
+        nrm_msg_status_t *st = &self->purged[self->npurged];
+        memcpy(st->msg_id, msg_id, NRM_MSGID_BYTES);
+        st->state = NRM_MSG_PURGED;
+        st->accepted_seq = seq;
+        st->delivered_seq = pseq;
+        snprintf(self->purged_to[self->npurged++], NRM_ID_MAX + 1, "%s", env.sender);
+    }
+    nrm_warn("purged undelivered, record %llu: %s", (unsigned long long) pseq, rec.reason);
+    return 0;
+}
+
+/* Reads the oldest entries of the retention index, stopping at the first
+   that is not due (acceptance order is log order), and purges those due:
+   at most BROKER_PURGE_TICK_MAX, in ONE write transaction. */
+static int
+s_purge_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    broker_t *self = ctx;
+    uint64_t now = nrm_now_ms(), seqs[BROKER_PURGE_TICK_MAX];
+    uint8_t ids[BROKER_PURGE_TICK_MAX][NRM_MSGID_BYTES];
+    size_t n = 0;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    broker_refs_outbox_clear(self->refs);      /* this run may be a retry */
+    self->npurged = 0;
+    int mrc = mdb_cursor_open(txn, nrm_store_dbi(store, "expiry"), &cur);
+    if (mrc)
+        return nrm_store_lmdb_error(mrc, "expiry", err);
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && n < BROKER_PURGE_TICK_MAX;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8 || v.mv_size != 8 + NRM_MSGID_BYTES)
+            continue;
+        if (nrm_be64_get(v.mv_data) + self->cfg.body_retention_ms > now)
+            break;
+        seqs[n] = nrm_be64_get(k.mv_data);
+        memcpy(ids[n++], (uint8_t *) v.mv_data + 8, NRM_MSGID_BYTES);
+    }
+    mdb_cursor_close(cur);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return nrm_store_lmdb_error(mrc, "expiry", err);
+    for (size_t i = 0; i < n; i++) {
+        int rc = s_purge_one(self, txn, seqs[i], ids[i], now, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Timer: a read of the index's first entry; a write only when a body is
+   due. Then the sender of each purged message is told at once if
+   connected (notice and status), else at its next Hello and status query. */
+static void
+s_purge_tick(broker_t *self, uint64_t now)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    nrm_err_t err = { 0, 0, "" };
+    bool due = false;
+    if (self->cfg.body_retention_ms == 0 || nrm_store_read_begin(self->store, &txn, &err) != 0)
+        return;
+    if (mdb_cursor_open(txn, nrm_store_dbi(self->store, "expiry"), &cur) == 0) {
+        due = mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && v.mv_size == 8 + NRM_MSGID_BYTES
+              && nrm_be64_get(v.mv_data) + self->cfg.body_retention_ms <= now;
+        mdb_cursor_close(cur);
+    }
+    nrm_store_read_end(&txn);
+    if (!due)
+        return;
+    if (nrm_store_write(self->store, s_purge_fn, self, &err) != 0) {
+        nrm_error("purge of undelivered bodies: %s", err.msg);
+        broker_refs_outbox_clear(self->refs);   /* nothing committed: nothing to tell */
+        return;
+    }
+    s_send_notices(self);
+    for (size_t i = 0; i < self->npurged; i++) {
+        peer_t *p = s_peer(self, self->purged_to[i], false);
+        if (!p || !p->live)
+            continue;
+        nrm_wire_t w = { .kind = NRM_WIRE_STATUS_REPLY, .count = 1, .items = &self->purged[i] };
+        uint8_t *frame = NULL;
+        size_t flen = 0;
+        if (nrm_wire_encode(&w, &frame, &flen, NULL) == 0)
+            (void) s_send(self, p->rid, p->rid_len, frame, flen);
+        free(frame);
+    }
+    self->npurged = 0;
+}
+
 static void
 s_timers(broker_t *self)
 {
@@ -1260,6 +1575,8 @@ s_timers(broker_t *self)
     if (broker_refs_tick(self->refs, self->policy, self->store, now, &err) != 0)
         nrm_error("escalation of overdue referrals: %s", err.msg);
     s_send_notices(self);
+    /* bodies nobody acknowledged within the retention */
+    s_purge_tick(self, now);
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
         if (p->live && p->held)
@@ -1456,10 +1773,12 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
         for (size_t i = 0; i < self->npeers; i++)
             pending |= self->peers[i].want_pump && self->peers[i].live
                        && self->peers[i].pump_after_ms <= now;
-        zmq_pollitem_t items[3] = { { self->router, 0, ZMQ_POLLIN, 0 },
+        zmq_pollitem_t items[4] = { { self->router, 0, ZMQ_POLLIN, 0 },
                                     { self->zap, 0, ZMQ_POLLIN, 0 },
-                                    { self->admin, 0, ZMQ_POLLIN, 0 } };
-        int n = zmq_poll(items, 3, pending ? 10 : BROKER_POLL_MS);
+                                    { self->admin, 0, ZMQ_POLLIN, 0 },
+                                    { NULL, self->metrics ? broker_metrics_fd(self->metrics)
+                                                          : -1, ZMQ_POLLIN, 0 } };
+        int n = zmq_poll(items, self->metrics ? 4 : 3, pending ? 10 : BROKER_POLL_MS);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1477,6 +1796,7 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
         }
         if (self->nitems) {
             nrm_err_t berr = { 0, 0, "" };
+            uint64_t t0 = self->metrics ? nrm_mono_us() : 0;
             s_store_check(self);
             int rc = nrm_store_write(self->store, s_batch_fn, self, &berr);
             /* LMDB reports a write cut short by a full disk as EIO: look. */
@@ -1498,10 +1818,14 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
                 memset(&berr, 0, sizeof berr);
                 rc = nrm_store_write(self->store, s_batch_fn, self, &berr);
             }
+            if (self->metrics)
+                broker_metrics_batch(self->metrics, self->nitems, nrm_mono_us() - t0, rc == 0);
             if (rc == 0) {
                 self->batches++;
                 self->frames += self->nitems;
                 s_after_commit(self);
+                if (self->ckpt_made)
+                    s_checkpoint_push(self);
             } else {
                 /* Nothing was acknowledged; senders will retry. */
                 nrm_error("batch of %zu frames not committed: %s", self->nitems, berr.msg);
@@ -1514,7 +1838,18 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
                 s_pump(self, &self->peers[i]);
         if (nrm_now_ms() - last_timer > 1000) {
             s_timers(self);
+            s_checkpoint_timer(self);
             last_timer = nrm_now_ms();
+        }
+        if (self->metrics) {
+            size_t live = 0;
+            uint64_t inflight = 0;
+            for (size_t i = 0; i < self->npeers; i++) {
+                live += self->peers[i].live;
+                inflight += self->peers[i].inflight;
+            }
+            broker_metrics_peers(self->metrics, live, inflight);
+            broker_metrics_run(self->metrics);
         }
     }
     return 0;
@@ -1653,6 +1988,10 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
     }
     if (s_admin_socket(self, err) != 0 || s_bind(self, self->router, cfg->listen, "broker.endpoint", err) != 0)
         goto fail;
+    if (cfg->metrics_listen[0]
+        && broker_metrics_open(cfg->metrics_listen, cfg->dir, cfg->network, self->store,
+                               &self->metrics, err) != 0)
+        goto fail;
     return self;
 fail:
     nrm_store_read_end(&txn);
@@ -1671,6 +2010,7 @@ broker_destroy(broker_t **self_p)
                  (unsigned long long) self->frames, (unsigned long long) self->batches,
                  (unsigned long long) (self->store ? nrm_store_commits(self->store) : 0));
     s_items_release(self);
+    broker_metrics_destroy(&self->metrics);
     if (self->router)
         zmq_close(self->router);
     if (self->zap)

@@ -16,7 +16,12 @@ typedef struct {
     uint64_t map_max_mb;
     uint64_t skew_max_ms;         /* Hello refused beyond this clock skew; 0 = off */
     uint64_t reserve_bytes;       /* free disk below which new messages wait  */
+    uint64_t body_retention_ms;   /* undelivered bodies purged after; 0 never */
+    char     body_retention[16];  /* as written in broker.ini               */
     int      log_level;
+    uint64_t checkpoint_records;  /* sign a checkpoint after this many records */
+    uint64_t checkpoint_seconds;  /* ... or this long after the last one       */
+    char     metrics_listen[256]; /* "" or a Prometheus endpoint (--metrics)  */
 } broker_config_t;
 
 typedef struct broker_t broker_t;
@@ -41,5 +46,22 @@ typedef struct nrm_store_t nrm_store_t;
    only organisations that are enrolled, active and within validity. */
 #include "nrm_codec.h"
 void broker_zap_handle(void *zap, nrm_store_t *store, const nrm_genesis_t *genesis);
+
+/* Checkpoints (broker_checkpoint.c). Appends a CHECKPOINT record inside txn
+   when records came after the last one and either checkpoint_records of
+   them did or checkpoint_seconds passed since last_ms; *made tells. */
+#include <lmdb.h>
+#include "nrm_crypto.h"
+int broker_checkpoint_due(nrm_store_t *store, MDB_txn *txn, const broker_config_t *cfg,
+                          uint64_t last_ms, uint64_t now_ms, bool *due, nrm_err_t *err) NRM_WUR;
+int broker_checkpoint_maybe(nrm_store_t *store, MDB_txn *txn, const nrm_keys_t *keys,
+                            const broker_config_t *cfg, uint64_t last_ms, uint64_t now_ms,
+                            bool *made, nrm_err_t *err) NRM_WUR;
+/* The Checkpoint frame for an agent that trusts the tree of old_size
+   records: the latest note and the consistency proof from old_size (none
+   when old_size is larger: the agent will report the rollback). *size is
+   the note's tree size. NRM_ENOTFOUND when no checkpoint exists yet. */
+int broker_checkpoint_frame(nrm_store_t *store, MDB_txn *txn, uint64_t old_size, uint8_t **out,
+                            size_t *len, uint64_t *size, nrm_err_t *err) NRM_WUR;
 
 #endif

@@ -1,6 +1,7 @@
 /*  nrm-broker -- the broker daemon, in the foreground. */
 #include "broker.h"
 #include "nrm_crypto.h"
+#include "nrm_httpd.h"
 #include "nrm_log.h"
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ s_usage(FILE *out)
 {
     fprintf(out,
             "usage: nrm-broker --dir NET [--listen ENDPOINT] [--log-level LEVEL]\n"
+            "                  [--log-format text|kv|json] [--metrics ADDRESS] [--check-config]\n"
             "\n"
             "Runs the nrmbus broker of the network in folder NET (made by nrm-admin init)\n"
             "in the foreground until SIGTERM or SIGINT.\n"
@@ -28,13 +30,20 @@ s_usage(FILE *out)
             "  --listen ENDPOINT  overrides [broker] listen, e.g. tcp://127.0.0.1:7100;\n"
             "                     port 0 picks a free port. The bound endpoint is written\n"
             "                     to NET/broker.endpoint.\n"
-            "  --log-level LEVEL  error, warn, info (default) or debug\n");
+            "  --log-level LEVEL  error, warn, info (default) or debug\n"
+            "  --log-format FMT   text (default), kv (key=value) or json: one line per event\n"
+            "  --metrics ADDRESS  serve Prometheus metrics at http://ADDRESS/metrics\n"
+            "                     (127.0.0.1:9464; port 0 picks one, written to\n"
+            "                     NET/metrics.endpoint; docs/operations.md lists them)\n"
+            "  --check-config     check NET/broker.ini (file:line:reason) and exit:\n"
+            "                     0 valid, 1 not\n");
 }
 
 int
 main(int argc, char **argv)
 {
-    const char *dir = NULL, *listen = NULL, *level = NULL;
+    const char *dir = NULL, *listen = NULL, *level = NULL, *format = NULL, *metrics = NULL;
+    int check = 0;
     nrm_err_t err = { 0, 0, "" };
     broker_config_t cfg;
     for (int i = 1; i < argc; i++) {
@@ -47,6 +56,12 @@ main(int argc, char **argv)
             listen = argv[++i];
         } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
             level = argv[++i];
+        } else if (strcmp(argv[i], "--log-format") == 0 && i + 1 < argc) {
+            format = argv[++i];
+        } else if (strcmp(argv[i], "--metrics") == 0 && i + 1 < argc) {
+            metrics = argv[++i];
+        } else if (strcmp(argv[i], "--check-config") == 0) {
+            check = 1;
         } else {
             fprintf(stderr, "nrm-broker: unknown or incomplete option '%s'\n", argv[i]);
             s_usage(stderr);
@@ -63,8 +78,24 @@ main(int argc, char **argv)
         return 1;
     }
     if (broker_config_load(dir, &cfg, &err) != 0) {
-        fprintf(stderr, "nrm-broker: %s\n", err.msg);
+        fprintf(stderr, check ? "%s\n" : "nrm-broker: %s\n", err.msg);
         return 1;
+    }
+    if (check) {
+        printf("configuration of %s is valid\n", dir);
+        return 0;
+    }
+    char why[200] = "the address is too long";
+    if (metrics && (!nrm_httpd_listen_valid(metrics, true, why, sizeof why)
+                    || snprintf(cfg.metrics_listen, sizeof cfg.metrics_listen, "%s", metrics)
+                       >= (int) sizeof cfg.metrics_listen)) {
+        fprintf(stderr, "nrm-broker: --metrics: %s\n", why);
+        return 2;
+    }
+    int fmt = format ? nrm_log_format_parse(format) : NRM_LOG_FMT_TEXT;
+    if (fmt < 0) {
+        fprintf(stderr, "nrm-broker: --log-format must be text, kv or json\n");
+        return 2;
     }
     if (listen && snprintf(cfg.listen, sizeof cfg.listen, "%s", listen) >= (int) sizeof cfg.listen) {
         fprintf(stderr, "nrm-broker: --listen too long\n");
@@ -75,6 +106,7 @@ main(int argc, char **argv)
         return 2;
     }
     nrm_log_init("broker", cfg.network, cfg.log_level);
+    nrm_log_set_format(fmt);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

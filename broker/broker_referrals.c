@@ -374,15 +374,15 @@ broker_refs_delivered(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn,
 /* Signs a notice and stores it for addressee (sent at each Hello until the
    referral is answered), and queues it in the outbox now. */
 static int
-s_notice(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn, const uint8_t id[NRM_MSGID_BYTES],
-         const s_ref_t *r, uint64_t seq, const uint8_t leaf[NRM_HASH_BYTES], uint64_t now,
-         const char *addressee, nrm_err_t *err)
+s_notice(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn, uint32_t kind,
+         const uint8_t id[NRM_MSGID_BYTES], const s_ref_t *r, uint64_t seq,
+         const uint8_t leaf[NRM_HASH_BYTES], uint64_t now, const char *addressee, nrm_err_t *err)
 {
     nrm_notice_t n;
     uint8_t *body = NULL, *signed_bytes = NULL, sig[NRM_SIG_BYTES], key[NRM_ID_MAX + 9];
     size_t body_len = 0, signed_len = 0;
     memset(&n, 0, sizeof n);
-    n.kind = NRM_NOTICE_ESCALATED;
+    n.kind = kind;
     memcpy(n.msg_id, id, NRM_MSGID_BYTES);
     snprintf(n.case_ref, sizeof n.case_ref, "%s", r->case_ref);
     snprintf(n.sender, sizeof n.sender, "%s", r->sender);
@@ -455,9 +455,10 @@ s_escalate(broker_refs_t *self, const nrm_policy_t *policy, nrm_store_t *store, 
     snprintf(r.supervisor, sizeof r.supervisor, "%s", sup);
     if ((rc = s_ref_put(store, txn, id, &r, err)))
         return rc;
-    if ((rc = s_notice(self, store, txn, id, &r, seq, leaf, now, r.sender, err)))
+    if ((rc = s_notice(self, store, txn, NRM_NOTICE_ESCALATED, id, &r, seq, leaf, now, r.sender, err)))
         return rc;
-    if (sup[0] && (rc = s_notice(self, store, txn, id, &r, seq, leaf, now, sup, err)))
+    if (sup[0] && (rc = s_notice(self, store, txn, NRM_NOTICE_ESCALATED, id, &r, seq, leaf, now, sup,
+                                 err)))
         return rc;
     nrm_warn("escalated, record %llu: %s", (unsigned long long) seq, rec.reason);
     return 0;
@@ -558,4 +559,48 @@ broker_refs_hello(broker_refs_t *self, nrm_store_t *store, const char *org, nrm_
     mdb_cursor_close(cur);
     nrm_store_read_end(&txn);
     return rc;
+}
+
+/* ---- retention ---- */
+
+int
+broker_refs_purged(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn, const nrm_envelope_t *env,
+                   uint64_t accepted_seq, uint64_t seq, const uint8_t leaf[NRM_HASH_BYTES],
+                   uint64_t now, nrm_err_t *err)
+{
+    s_ref_t r;
+    nrm_ref_state_t next;
+    nrm_err_t why = { 0, 0, "" };
+    int rc = s_ref_get(store, txn, env->msg_id, &r, err);
+    if (rc == 0) {
+        if (nrm_lifecycle_step(r.state, NRM_EV_PURGE, NRM_ROLE_BROKER, &next, &why) != 0)
+            return nrm_err_set(err, NRM_ECORRUPT, "purge: %s", why.msg);
+        if (next != r.state)
+            nrm_info("referral of case %s (%s -> %s): %s -> %s", r.case_ref, r.sender, r.recipient,
+                     nrm_ref_state_name(r.state), nrm_ref_state_name(next));
+        r.state = next;
+        /* closed: no deadline left, and its escalation notices go */
+        if ((rc = s_settle(store, txn, env->msg_id, &r, err))
+            || (rc = s_ref_put(store, txn, env->msg_id, &r, err)))
+            return rc;
+    } else if (rc == NRM_ENOTFOUND) {
+        /* not a referral (a status, an answer ...): its sender is told too */
+        memset(&r, 0, sizeof r);
+        r.accepted_seq = accepted_seq;
+        snprintf(r.sender, sizeof r.sender, "%s", env->sender);
+        snprintf(r.recipient, sizeof r.recipient, "%s", env->recipient);
+        snprintf(r.case_ref, sizeof r.case_ref, "%s", env->case_ref);
+        snprintf(r.type, sizeof r.type, "%s", env->type);
+    } else {
+        return rc;
+    }
+    return s_notice(self, store, txn, NRM_NOTICE_PURGED, env->msg_id, &r, seq, leaf, now, r.sender, err);
+}
+
+int
+broker_refs_notice_done(nrm_store_t *store, MDB_txn *txn, const char *org, uint64_t seq,
+                        nrm_err_t *err)
+{
+    uint8_t key[NRM_ID_MAX + 9];
+    return s_del(store, txn, "notices", key, s_notice_key(key, org, seq), err);
 }

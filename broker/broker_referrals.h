@@ -13,9 +13,11 @@
                  in deadline order, so the timer reads only what is due
       cases      case_ref -> owner organisation id
       notices    addressee NUL be64 seq -> Signed{Notice}: sent at every
-                 Hello until the referral is answered or withdrawn
+                 Hello until the referral is answered or withdrawn; a
+                 purge notice until the sender has asked the message's
+                 status and been told it is purged
     Every change happens in the write transaction of the record that
-    causes it (ACCEPTED, DELIVERED, ESCALATED), so the state is always the
+    causes it (ACCEPTED, DELIVERED, ESCALATED, PURGED), so the state is always the
     one the log implies. */
 #ifndef BROKER_REFERRALS_H_INCLUDED
 #define BROKER_REFERRALS_H_INCLUDED
@@ -50,6 +52,18 @@ int broker_refs_accepted(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn,
 /* After a DELIVERED record for msg_id, same txn. */
 int broker_refs_delivered(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn,
                           const uint8_t msg_id[NRM_MSGID_BYTES], nrm_err_t *err) NRM_WUR;
+
+/* After the PURGED record `seq` (leaf hash `leaf`) of the message env,
+   accepted at record accepted_seq, same txn: a referral closes as purged
+   (its deadline and escalation notices go), and the sender gets a signed
+   purge notice (stored, and queued in the outbox now). */
+int broker_refs_purged(broker_refs_t *self, nrm_store_t *store, MDB_txn *txn,
+                       const nrm_envelope_t *env, uint64_t accepted_seq, uint64_t seq,
+                       const uint8_t leaf[NRM_HASH_BYTES], uint64_t now, nrm_err_t *err) NRM_WUR;
+/* The sender has been answered that the message of PURGED record seq is
+   purged (StatusReply): its purge notice need not be sent again. */
+int broker_refs_notice_done(nrm_store_t *store, MDB_txn *txn, const char *org, uint64_t seq,
+                            nrm_err_t *err) NRM_WUR;
 
 /* Timer: in one write transaction of its own, escalates every referral
    whose response-due time is before now (at most BROKER_REFS_TICK_MAX):

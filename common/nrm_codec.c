@@ -54,6 +54,7 @@ nrm_record_kind_name(int kind)
     case NRM_REC_ROTATE_REQUESTED: return "ROTATE_REQUESTED";
     case NRM_REC_ROTATED:          return "ROTATED";
     case NRM_REC_KEY_RETIRED:      return "KEY_RETIRED";
+    case NRM_REC_CHECKPOINT:       return "CHECKPOINT";
     case NRM_REC_CANCELLED:        return "CANCELLED";
     case NRM_REC_ESCALATED:        return "ESCALATED";
     case NRM_REC_PURGED:           return "PURGED";
@@ -900,6 +901,13 @@ out:
 
 /* ---- audit record ---- */
 
+bool
+nrm_record_kind_valid(int kind)
+{
+    return (kind >= NRM_REC_GENESIS && kind <= NRM_REC_LAST_) || kind == NRM_REC_CHECKPOINT
+           || kind == NRM_REC_ESCALATED || kind == NRM_REC_PURGED;
+}
+
 int
 nrm_record_encode(const nrm_record_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
 {
@@ -934,8 +942,7 @@ nrm_record_decode(const uint8_t *buf, size_t len, nrm_record_t *rec, nrm_err_t *
     rec->seq = m->seq;
     rec->time_ms = m->time_ms;
     rec->kind = (int) m->kind;
-    if ((rec->kind < NRM_REC_GENESIS || rec->kind > NRM_REC_LAST_)
-        && rec->kind != NRM_REC_ESCALATED && rec->kind != NRM_REC_PURGED) {
+    if (!nrm_record_kind_valid(rec->kind)) {
         rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "record.kind: unknown kind %d", rec->kind);
         goto out;
     }
@@ -1147,6 +1154,7 @@ s_encode_client(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     Nrm__Signed ack = NRM__SIGNED__INIT;
     Nrm__StatusQuery status = NRM__STATUS_QUERY__INIT;
     Nrm__Ping ping = NRM__PING__INIT;
+    Nrm__CheckpointRequest creq = NRM__CHECKPOINT_REQUEST__INIT;
     ProtobufCBinaryData *ids = NULL;
     int rc;
     switch (w->kind) {
@@ -1193,6 +1201,11 @@ s_encode_client(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         m.m_case = NRM__CLIENT_MSG__M_ADMIN;
         m.admin = &ack;
         break;
+    case NRM_WIRE_CHECKPOINT_REQUEST:
+        creq.old_size = w->old_size;
+        m.m_case = NRM__CLIENT_MSG__M_CHECKPOINT;
+        m.checkpoint = &creq;
+        break;
     default:
         return nrm_err_set(err, NRM_EINVAL, "not a client message kind: %d", w->kind);
     }
@@ -1211,6 +1224,8 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     Nrm__Deliver deliver = NRM__DELIVER__INIT;
     Nrm__StatusReply reply = NRM__STATUS_REPLY__INIT;
     Nrm__Pong pong = NRM__PONG__INIT;
+    Nrm__Checkpoint ckpt = NRM__CHECKPOINT__INIT;
+    ProtobufCBinaryData *proof = NULL;
     Nrm__Signed *certs = NULL, **certp = NULL;
     Nrm__MsgStatus *items = NULL, **itemp = NULL;
     Nrm__Cosignature *cs = NULL, **csp = NULL;
@@ -1298,6 +1313,23 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         m.m_case = NRM__SERVER_MSG__M_ADMIN_RECEIPT;
         m.admin_receipt = &receipt;
         break;
+    case NRM_WIRE_CHECKPOINT:
+        ckpt.note = s_bin(w->note.data, w->note.len);
+        ckpt.old_size = w->old_size;
+        if (w->proof_count) {
+            proof = calloc(w->proof_count, sizeof *proof);
+            if (!proof) {
+                rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (size_t i = 0; i < w->proof_count; i++)
+                proof[i] = s_bin(w->proof[i].data, w->proof[i].len);
+        }
+        ckpt.n_proof = w->proof_count;
+        ckpt.proof = proof;
+        m.m_case = NRM__SERVER_MSG__M_CHECKPOINT;
+        m.checkpoint = &ckpt;
+        break;
     case NRM_WIRE_NOTICE:
         notice = s_signed_pb(w->signed_obj);
         m.m_case = NRM__SERVER_MSG__M_NOTICE;
@@ -1314,6 +1346,7 @@ out:
     free(certp);
     free(items);
     free(itemp);
+    free(proof);
     return rc;
 }
 
@@ -1387,6 +1420,10 @@ s_decode_client(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
     case NRM__CLIENT_MSG__M_ADMIN:
         w->kind = NRM_WIRE_ADMIN;
         return s_signed_view(m->admin, &w->signed_obj, NRM_MAX_ACTION_BYTES, "admin", err);
+    case NRM__CLIENT_MSG__M_CHECKPOINT:
+        w->kind = NRM_WIRE_CHECKPOINT_REQUEST;
+        w->old_size = m->checkpoint->old_size;
+        return 0;
     default:
         return nrm_err_refuse(err, NRM_R_MALFORMED, "frame: empty or unknown client message");
     }
@@ -1474,6 +1511,29 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
     case NRM__SERVER_MSG__M_ADMIN_RECEIPT:
         w->kind = NRM_WIRE_ADMIN_RECEIPT;
         return s_signed_view(m->admin_receipt, &w->signed_obj, 1024, "admin_receipt", err);
+    case NRM__SERVER_MSG__M_CHECKPOINT:
+        w->kind = NRM_WIRE_CHECKPOINT;
+        w->note = s_bytes(m->checkpoint->note);
+        w->old_size = m->checkpoint->old_size;
+        if (w->note.len == 0 || w->note.len > NRM_WIRE_NOTE_MAX)
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "checkpoint.note: %zu bytes, expected 1-%d",
+                                  w->note.len, NRM_WIRE_NOTE_MAX);
+        if (m->checkpoint->n_proof > NRM_WIRE_PROOF_MAX)
+            return nrm_err_refuse(err, NRM_R_TOO_BIG, "checkpoint.proof: %zu hashes, over the limit of %d",
+                                  m->checkpoint->n_proof, NRM_WIRE_PROOF_MAX);
+        w->proof_count = m->checkpoint->n_proof;
+        if (w->proof_count) {
+            w->proof = calloc(w->proof_count, sizeof *w->proof);
+            if (!w->proof)
+                return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < w->proof_count; i++) {
+            if (m->checkpoint->proof[i].len != NRM_HASH_BYTES)
+                return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "checkpoint.proof[%zu]: must be %d bytes",
+                                      i, NRM_HASH_BYTES);
+            w->proof[i] = s_bytes(m->checkpoint->proof[i]);
+        }
+        return 0;
     case NRM__SERVER_MSG__M_NOTICE:
         w->kind = NRM_WIRE_NOTICE;
         return s_signed_view(m->notice, &w->signed_obj, 1024, "notice", err);
@@ -1515,6 +1575,7 @@ nrm_wire_destroy(nrm_wire_t **self_p)
     free(self->view.ids);
     free(self->view.certs);
     free(self->view.items);
+    free(self->view.proof);
     free(self->cosigs);
     free(self);
     *self_p = NULL;

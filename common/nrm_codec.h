@@ -191,9 +191,12 @@ enum {
     NRM_REC_ADMIN_REFUSED = 13, NRM_REC_ROTATE_REQUESTED = 14, NRM_REC_ROTATED = 15,
     NRM_REC_KEY_RETIRED = 16, NRM_REC_CANCELLED = 17,
     NRM_REC_LAST_ = NRM_REC_CANCELLED,
+    NRM_REC_CHECKPOINT = 20,
     /* referral lifecycle, 30-49 */
     NRM_REC_ESCALATED = 30, NRM_REC_PURGED = 31,
 };
+/* True for a kind this version knows. */
+bool nrm_record_kind_valid(int kind);
 const char *nrm_record_kind_name(int kind);
 
 typedef struct {
@@ -227,10 +230,12 @@ enum {
     /* agent to broker */
     NRM_WIRE_HELLO = 1, NRM_WIRE_SUBMIT, NRM_WIRE_ACK, NRM_WIRE_STATUS, NRM_WIRE_PING,
     NRM_WIRE_ADMIN,            /* admin endpoint: Signed{AdminAction}       */
+    NRM_WIRE_CHECKPOINT_REQUEST,
     /* broker to agent */
     NRM_WIRE_WELCOME = 11, NRM_WIRE_RECEIPT, NRM_WIRE_DELIVER, NRM_WIRE_STATUS_REPLY,
     NRM_WIRE_PONG,
     NRM_WIRE_ADMIN_RECEIPT,    /* admin endpoint: Signed{Receipt}           */
+    NRM_WIRE_CHECKPOINT,
     NRM_WIRE_NOTICE = 40,       /* lifecycle: signed_obj = Signed{Notice} */
 };
 
@@ -262,6 +267,11 @@ typedef struct {
     const nrm_cosig_t *cosigs;
 } nrm_signed_view_t;
 
+/* Caps of a Checkpoint message (same values as NRM_CHECKPOINT_NOTE_MAX and
+   NRM_MERKLE_PATH_MAX). */
+#define NRM_WIRE_NOTE_MAX  4096
+#define NRM_WIRE_PROOF_MAX 128
+
 typedef struct {
     uint8_t  msg_id[NRM_MSGID_BYTES];
     uint32_t state;                         /* NRM_MSG_* */
@@ -269,7 +279,8 @@ typedef struct {
     uint64_t delivered_seq;
 } nrm_msg_status_t;
 enum { NRM_MSG_UNKNOWN = 0, NRM_MSG_ACCEPTED = 1, NRM_MSG_DELIVERED = 2,
-       NRM_MSG_REFUSED_BY_RECIPIENT = 3 };
+       NRM_MSG_REFUSED_BY_RECIPIENT = 3,
+       NRM_MSG_PURGED = 4 /* body dropped undelivered; delivered_seq: the PURGED record */ };
 
 /* A view of one wire message. For encoding the caller fills the fields the
    kind uses (pointers borrowed). A decoded view borrows from an internal
@@ -289,6 +300,10 @@ typedef struct nrm_wire_t {
     nrm_bytes_t *ids;           /* status */
     nrm_signed_view_t *certs;   /* welcome */
     nrm_msg_status_t  *items;   /* status reply */
+    nrm_bytes_t note;           /* checkpoint: the signed note (<= 4 KiB) */
+    uint64_t    old_size;       /* checkpoint, checkpoint request */
+    size_t      proof_count;    /* checkpoint: consistency proof, at most 128 */
+    nrm_bytes_t *proof;         /* 32 bytes each */
     void       *owner_;         /* decoded protobuf; do not touch */
 } nrm_wire_t;
 

@@ -11,6 +11,8 @@
 typedef struct {
     nrm_config_field_t *fields;
     size_t count;
+    const nrm_config_check_t *checks;
+    size_t ncheck;
     char problem[300];      /* first problem seen, without the line number */
 } s_ctx_t;
 
@@ -115,6 +117,16 @@ s_handler(void *user, const char *section, const char *name, const char *value)
                 return 0;
             }
             f->seen_ = true;
+            for (size_t k = 0; k < ctx->ncheck; k++) {
+                const nrm_config_check_t *c = &ctx->checks[k];
+                char why[240] = "";
+                if (strcmp(c->section, section) != 0 || strcmp(c->key, name) != 0
+                    || c->fn(value, why, sizeof why))
+                    continue;
+                snprintf(ctx->problem, sizeof ctx->problem, "bad value of '%s' in [%s]: %s",
+                         name, section, why);
+                return 0;
+            }
             return s_set(f, value, ctx->problem, sizeof ctx->problem) == 0;
         }
     }
@@ -163,7 +175,14 @@ s_syntax(FILE *f, const char *path, nrm_err_t *err)
 int
 nrm_config_load(const char *path, nrm_config_field_t *fields, size_t count, nrm_err_t *err)
 {
-    s_ctx_t ctx = { fields, count, "" };
+    return nrm_config_load_checked(path, fields, count, NULL, 0, err);
+}
+
+int
+nrm_config_load_checked(const char *path, nrm_config_field_t *fields, size_t count,
+                        const nrm_config_check_t *checks, size_t ncheck, nrm_err_t *err)
+{
+    s_ctx_t ctx = { fields, count, checks, ncheck, "" };
     for (size_t i = 0; i < count; i++)
         fields[i].seen_ = false;
     FILE *f = fopen(path, "r");

@@ -30,4 +30,16 @@ typedef struct {
 int nrm_config_load(const char *path, nrm_config_field_t *fields, size_t count,
                     nrm_err_t *err) NRM_WUR;
 
+/* A check of one key's text value before it is stored (STR and ID keys):
+   false refuses it with why, reported at the value's line. */
+typedef struct {
+    const char *section;
+    const char *key;
+    bool      (*fn)(const char *value, char *why, size_t why_size);
+} nrm_config_check_t;
+/* nrm_config_load with checks (ncheck of them). */
+int nrm_config_load_checked(const char *path, nrm_config_field_t *fields, size_t count,
+                            const nrm_config_check_t *checks, size_t ncheck,
+                            nrm_err_t *err) NRM_WUR;
+
 #endif

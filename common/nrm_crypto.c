@@ -195,6 +195,24 @@ nrm_verify(const uint8_t pk[NRM_PK_BYTES], const char *ctx, const uint8_t *data,
     return ok == 0 ? 0 : NRM_ECRYPTO;
 }
 
+int
+nrm_sign_text(const nrm_keys_t *self, const uint8_t *text, size_t len, uint8_t sig[NRM_SIG_BYTES])
+{
+    if (!(self->parts & NRM_KEYS_SIGN) || (len && memchr(text, 0, len)))
+        return NRM_EINVAL;
+    crypto_sign_detached(sig, NULL, text, len, SIGN_SK(self));
+    return 0;
+}
+
+int
+nrm_verify_text(const uint8_t pk[NRM_PK_BYTES], const uint8_t *text, size_t len,
+                const uint8_t sig[NRM_SIG_BYTES])
+{
+    if (len && memchr(text, 0, len))
+        return NRM_EINVAL;
+    return crypto_sign_verify_detached(sig, text, len, pk) == 0 ? 0 : NRM_ECRYPTO;
+}
+
 void
 nrm_sha256(const uint8_t *data, size_t len, uint8_t out[NRM_HASH_BYTES])
 {

@@ -51,6 +51,16 @@ int nrm_verify(const uint8_t pk[NRM_PK_BYTES], const char *ctx,
                const uint8_t *data, size_t len,
                const uint8_t sig[NRM_SIG_BYTES]) NRM_WUR;
 
+/* Ed25519 over text alone, without a context: the C2SP signed-note format
+   (checkpoints) signs the note text as it is, so that standard tools can
+   verify it. Text containing a NUL byte is refused (NRM_EINVAL), which keeps
+   these signatures apart from every context signature above: those always
+   sign context || NUL || data. */
+int nrm_sign_text(const nrm_keys_t *self, const uint8_t *text, size_t len,
+                  uint8_t sig[NRM_SIG_BYTES]) NRM_WUR;
+int nrm_verify_text(const uint8_t pk[NRM_PK_BYTES], const uint8_t *text, size_t len,
+                    const uint8_t sig[NRM_SIG_BYTES]) NRM_WUR;
+
 void nrm_sha256(const uint8_t *data, size_t len, uint8_t out[NRM_HASH_BYTES]);
 /* RFC 6962 leaf hash: SHA-256(0x00 || data). */
 void nrm_leaf_hash(const uint8_t *data, size_t len, uint8_t out[NRM_HASH_BYTES]);

@@ -16,6 +16,7 @@ nrm_ref_state_name(nrm_ref_state_t s)
     case NRM_REF_COMPLETED: return "completed";
     case NRM_REF_WITHDRAWN: return "withdrawn";
     case NRM_REF_OVERDUE:   return "overdue";
+    case NRM_REF_PURGED:    return "purged";
     default:                return "none";
     }
 }
@@ -30,6 +31,7 @@ nrm_ref_event_name(nrm_ref_event_t e)
     case NRM_EV_COMPLETE: return "outcome";
     case NRM_EV_WITHDRAW: return "withdrawal";
     case NRM_EV_DEADLINE: return "deadline";
+    case NRM_EV_PURGE:    return "purge";
     default:              return "none";
     }
 }
@@ -37,7 +39,8 @@ nrm_ref_event_name(nrm_ref_event_t e)
 bool
 nrm_ref_state_final(nrm_ref_state_t s)
 {
-    return s == NRM_REF_DECLINED || s == NRM_REF_COMPLETED || s == NRM_REF_WITHDRAWN;
+    return s == NRM_REF_DECLINED || s == NRM_REF_COMPLETED || s == NRM_REF_WITHDRAWN
+        || s == NRM_REF_PURGED;
 }
 
 bool
@@ -79,6 +82,8 @@ static const s_cell_t s_table[NRM_REF_EVENTS][NRM_REF_STATES] = {
         [NRM_REF_ACCEPTED] = OK(NRM_REF_ACCEPTED), [NRM_REF_DECLINED] = OK(NRM_REF_DECLINED),
         [NRM_REF_COMPLETED] = OK(NRM_REF_COMPLETED), [NRM_REF_WITHDRAWN] = OK(NRM_REF_WITHDRAWN),
         [NRM_REF_OVERDUE] = OK(NRM_REF_OVERDUE),
+        /* the one delivery that is refused: its body is gone */
+        [NRM_REF_PURGED] = NO(NRM_R_PURGED, "the body was purged undelivered"),
     },
     [NRM_EV_ACCEPT] = {
         [NRM_REF_SENT] = OK(NRM_REF_ACCEPTED), [NRM_REF_DELIVERED] = OK(NRM_REF_ACCEPTED),
@@ -87,6 +92,7 @@ static const s_cell_t s_table[NRM_REF_EVENTS][NRM_REF_STATES] = {
         [NRM_REF_DECLINED] = NO(NRM_R_ALREADY_ANSWERED, "the referral was already declined"),
         [NRM_REF_COMPLETED] = NO(NRM_R_CLOSED, "the referral is completed"),
         [NRM_REF_WITHDRAWN] = NO(NRM_R_WITHDRAWN, "the referral was withdrawn by its sender"),
+        [NRM_REF_PURGED] = NO(NRM_R_PURGED, "the referral was closed undelivered (its body purged)"),
     },
     [NRM_EV_DECLINE] = {
         [NRM_REF_SENT] = OK(NRM_REF_DECLINED), [NRM_REF_DELIVERED] = OK(NRM_REF_DECLINED),
@@ -95,6 +101,7 @@ static const s_cell_t s_table[NRM_REF_EVENTS][NRM_REF_STATES] = {
         [NRM_REF_DECLINED] = NO(NRM_R_ALREADY_ANSWERED, "the referral was already declined"),
         [NRM_REF_COMPLETED] = NO(NRM_R_CLOSED, "the referral is completed"),
         [NRM_REF_WITHDRAWN] = NO(NRM_R_WITHDRAWN, "the referral was withdrawn by its sender"),
+        [NRM_REF_PURGED] = NO(NRM_R_PURGED, "the referral was closed undelivered (its body purged)"),
     },
     [NRM_EV_COMPLETE] = {
         [NRM_REF_ACCEPTED] = OK(NRM_REF_COMPLETED),
@@ -104,6 +111,7 @@ static const s_cell_t s_table[NRM_REF_EVENTS][NRM_REF_STATES] = {
         [NRM_REF_DECLINED] = NO(NRM_R_NOT_ACCEPTED, "an outcome of a declined referral"),
         [NRM_REF_COMPLETED] = NO(NRM_R_CLOSED, "the referral is already completed"),
         [NRM_REF_WITHDRAWN] = NO(NRM_R_WITHDRAWN, "the referral was withdrawn by its sender"),
+        [NRM_REF_PURGED] = NO(NRM_R_PURGED, "the referral was closed undelivered (its body purged)"),
     },
     [NRM_EV_WITHDRAW] = {
         [NRM_REF_SENT] = OK(NRM_REF_WITHDRAWN), [NRM_REF_DELIVERED] = OK(NRM_REF_WITHDRAWN),
@@ -111,6 +119,7 @@ static const s_cell_t s_table[NRM_REF_EVENTS][NRM_REF_STATES] = {
         [NRM_REF_DECLINED] = NO(NRM_R_ALREADY_ANSWERED, "the referral was declined; there is nothing to withdraw"),
         [NRM_REF_COMPLETED] = NO(NRM_R_CLOSED, "the referral is completed"),
         [NRM_REF_WITHDRAWN] = NO(NRM_R_WITHDRAWN, "the referral was already withdrawn"),
+        [NRM_REF_PURGED] = NO(NRM_R_PURGED, "the referral was closed undelivered (its body purged)"),
     },
     [NRM_EV_DEADLINE] = {
         [NRM_REF_SENT] = OK(NRM_REF_OVERDUE), [NRM_REF_DELIVERED] = OK(NRM_REF_OVERDUE),
@@ -119,6 +128,17 @@ static const s_cell_t s_table[NRM_REF_EVENTS][NRM_REF_STATES] = {
         [NRM_REF_DECLINED] = NO(NRM_R_ALREADY_ANSWERED, "the referral was answered (declined)"),
         [NRM_REF_COMPLETED] = NO(NRM_R_CLOSED, "the referral is completed"),
         [NRM_REF_WITHDRAWN] = NO(NRM_R_WITHDRAWN, "the referral was withdrawn"),
+        [NRM_REF_PURGED] = NO(NRM_R_PURGED, "the referral was closed undelivered (its body purged)"),
+    },
+    [NRM_EV_PURGE] = {
+        /* the broker drops a body nobody acknowledged within the retention:
+           an unanswered referral closes as purged; an answered one (the
+           recipient answered before acknowledging) keeps its answer */
+        [NRM_REF_SENT] = OK(NRM_REF_PURGED), [NRM_REF_OVERDUE] = OK(NRM_REF_PURGED),
+        [NRM_REF_ACCEPTED] = OK(NRM_REF_ACCEPTED), [NRM_REF_DECLINED] = OK(NRM_REF_DECLINED),
+        [NRM_REF_COMPLETED] = OK(NRM_REF_COMPLETED), [NRM_REF_WITHDRAWN] = OK(NRM_REF_WITHDRAWN),
+        [NRM_REF_DELIVERED] = NO(NRM_R_PURGED, "the referral was delivered; there is no body to purge"),
+        [NRM_REF_PURGED] = NO(NRM_R_PURGED, "the body was already purged"),
     },
 };
 
@@ -132,6 +152,7 @@ nrm_lifecycle_step(nrm_ref_state_t s, nrm_ref_event_t ev, nrm_role_t who, nrm_re
     switch (ev) {
     case NRM_EV_DELIVER:
     case NRM_EV_DEADLINE:
+    case NRM_EV_PURGE:
         if (who != NRM_ROLE_BROKER)
             return nrm_err_refuse(err, NRM_R_INTERNAL, "only the broker decides a %s",
                                   nrm_ref_event_name(ev));

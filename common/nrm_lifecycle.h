@@ -11,7 +11,9 @@
       sent, delivered -> overdue (deadline passed, no answer yet); an
       overdue referral can still be delivered, accepted or declined.
       withdrawn: by its sender, any time before it is answered by a decline
-      or completed. */
+      or completed.
+      purged: the broker dropped its body undelivered after the retention
+      (PURGED record); closed, nothing can follow (final). */
 #ifndef NRM_LIFECYCLE_H_INCLUDED
 #define NRM_LIFECYCLE_H_INCLUDED
 #include "nrm.h"
@@ -26,8 +28,9 @@ typedef enum {
     NRM_REF_COMPLETED = 5,   /* the recipient reported the outcome (final) */
     NRM_REF_WITHDRAWN = 6,   /* the sender withdrew it (final)             */
     NRM_REF_OVERDUE = 7,     /* no answer by the response-due time         */
+    NRM_REF_PURGED = 8,      /* body purged undelivered: closed (final)    */
 } nrm_ref_state_t;
-#define NRM_REF_STATES 8
+#define NRM_REF_STATES 9
 
 typedef enum {
     NRM_EV_DELIVER = 1,      /* broker: DELIVERED record of the referral   */
@@ -36,8 +39,9 @@ typedef enum {
     NRM_EV_COMPLETE = 4,     /* an outcome                                 */
     NRM_EV_WITHDRAW = 5,     /* a withdrawal                               */
     NRM_EV_DEADLINE = 6,     /* broker: the response-due time passed       */
+    NRM_EV_PURGE = 7,        /* broker: body dropped undelivered (PURGED)  */
 } nrm_ref_event_t;
-#define NRM_REF_EVENTS 7
+#define NRM_REF_EVENTS 8
 
 /* Who causes an event, relative to the referral. */
 typedef enum {

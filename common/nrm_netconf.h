@@ -16,7 +16,15 @@ typedef struct {
     char     log_level[16];  /* error, warn, info (default) or debug                */
     uint64_t clock_skew_max_s; /* Hello refused beyond this skew, 0..86400 (300); 0 = not checked */
     uint64_t store_reserve_mb; /* free disk kept: new messages refused below it, 0..1048576 (64) */
+    uint64_t checkpoint_records; /* sign a checkpoint after this many records, 1..1000000 (1000) */
+    uint64_t checkpoint_seconds; /* ... or this long after the last one if records came, 1..86400 (5) */
+    char     body_retention[16]; /* how long an undelivered body is kept: a duration
+                                    (30d default), or 0 = until delivered    */
+    uint64_t body_retention_ms;  /* the same in ms, 0 = for ever              */
 } nrm_netconf_t;
+
+#define NRM_NETCONF_RETENTION_DEFAULT "30d"
+#define NRM_NETCONF_RETENTION_MAX_MS  (3650ull * 86400000u)   /* ten years */
 
 void nrm_netconf_defaults(nrm_netconf_t *conf);
 /* Loads NET/broker.ini over the defaults; unknown keys and bad values are

@@ -309,7 +309,8 @@ s_message(s_ctx_t *c, const ProtobufCMessageDescriptor *d, const json_t *obj,
     }
     json_object_foreach((json_t *) obj, key, v)
         keys[k++] = key;
-    qsort(keys, nkeys, sizeof *keys, s_keycmp);
+    if (nkeys)                      /* qsort(NULL, 0) is undefined behaviour */
+        qsort(keys, nkeys, sizeof *keys, s_keycmp);
     for (k = 0; k < nkeys && rc == 0; k++) {
         key = keys[k];
         v = json_object_get(obj, key);

@@ -22,9 +22,11 @@
 /* Every database of the broker's store (NET/data), for nrm_store_open by
    the broker and by the tools that open its folder. "msgids": message id
    -> decision and receipt; "queue": recipient NUL seq -> message id;
-   "bodies": message id -> sealed body until delivered. */
+   "bodies": message id -> sealed body until delivered or purged; "expiry":
+   be64 ACCEPTED seq -> be64 accepted ms || message id, one entry per body
+   still held, in acceptance order, for the retention timer. */
 #define NRM_BROKER_DBS NRM_AUDITLOG_DBS, NRM_REGISTRY_DBS, "msgids", "queue", "bodies", \
-    NRM_LIFECYCLE_DBS
+    "expiry", NRM_LIFECYCLE_DBS
 /* Referral lifecycle (broker/broker_referrals.h): "referrals", "deadlines",
    "cases", "notices". */
 #define NRM_LIFECYCLE_DBS "referrals", "deadlines", "cases", "notices"

@@ -12,11 +12,39 @@
 #include <unistd.h>
 
 uint64_t
+nrm_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+uint64_t
 nrm_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+int
+nrm_duration_parse(const char *text, uint64_t *ms)
+{
+    size_t n = strlen(text);
+    uint64_t v = 0, unit;
+    if (n < 2 || n > 10 || strspn(text, "0123456789") != n - 1)
+        return NRM_EINVAL;
+    switch (text[n - 1]) {
+    case 's': unit = 1000u; break;
+    case 'm': unit = 60000u; break;
+    case 'h': unit = 3600000u; break;
+    case 'd': unit = 86400000u; break;
+    default:  return NRM_EINVAL;
+    }
+    for (size_t i = 0; i + 1 < n; i++)
+        v = v * 10 + (uint64_t) (text[i] - '0');
+    *ms = v * unit;
+    return 0;
 }
 
 void

@@ -3,7 +3,12 @@
 #define NRM_UTIL_H_INCLUDED
 #include "nrm.h"
 
+/* Monotonic clock in microseconds (durations only). */
+uint64_t nrm_mono_us(void);
 uint64_t nrm_now_ms(void);
+/* A duration written as digits and one unit: "90s", "30m", "12h", "30d"
+   (at most 9 digits). 0 and *ms set, or NRM_EINVAL. */
+int nrm_duration_parse(const char *text, uint64_t *ms) NRM_WUR;
 /* Formats ms since the epoch as "2026-11-21T22:40:46.123Z" into buf (>= 32). */
 void nrm_time_format(uint64_t ms, char *buf, size_t size);
 

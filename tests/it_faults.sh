@@ -11,8 +11,6 @@ it_org msdhs msdhs "MSDHS Provincial Office"
 it_org labour labour "Labour Protection Office"
 it_broker_start
 for o in police msdhs labour; do it_agent_start $o; done
-send() { it_send_id "$@"; }
-state_is() { it_state_is "$@"; }
 count_in() { "$BIN_AGENT" inbox --dir "$T/$1" --json | grep -c "$2"; }
 printf '{"request":{"ext_Service":"%s"}}' "$(head -c 8000 /dev/zero | tr '\0' x)" > "$T/big.json"
 printf '{"request":{"ext_Service":"faults"}}' > "$T/small.json"

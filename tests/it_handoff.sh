@@ -11,9 +11,6 @@ it_org labour labour "Labour Protection Office"
 it_broker_start
 for o in police msdhs labour; do it_agent_start $o; done
 
-send() { it_send_id "$@"; }
-state_is() { it_state_is "$@"; }
-
 # 1. One handoff: accepted, delivered, in the recipient's inbox, opened.
 MARK="NRM-PLAINTEXT-MARKER-$RANDOM$RANDOM"
 printf '{"request":{"ext_Service":"shelter"},"person":{"prs_FirstName":"%s"},"consent":{"con_Consent":true,"ext_ConsentToServices":true,"ext_ConsentToSharing":["msdhs"]}}' "$MARK" > "$T/doc.json"

@@ -13,8 +13,6 @@ it_broker_start
 it_agent_start police
 it_agent_start msdhs
 
-send() { it_send_id "$@"; }
-state_is() { it_state_is "$@"; }
 
 # Before: three delivered, three accepted and queued for an offline recipient.
 printf '{"request":{"ext_Service":"hostile"}}' > "$T/doc.json"

@@ -70,27 +70,6 @@ open(marks, "w").write("\n".join(found) + "\n")
 PY
 check "markers placed in the personal fields ($(wc -l < "$MARKS"))" test "$(wc -l < "$MARKS")" -gt 50
 
-send() { # send FROM TO TYPE CASE FILE [args]: prints the message id
-  local out i
-  for i in $(seq 1 100); do
-    if out=$(it_send "$@" 2>>"$T/send.err"); then echo "$out" | grep -oE '[0-9a-f]{32}' | head -1; return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-state_is() { "$BIN_AGENT" wait --dir "$T/$1" --msg "$2" --state "$3" --timeout "${4:-20}" >/dev/null 2>&1; }
-# refused ORG MSGID REASON: the broker refused it with that reason
-refused() {
-  "$BIN_AGENT" wait --dir "$T/$1" --msg "$2" --state accepted --timeout 20 >/dev/null 2>&1
-  [ $? -eq 3 ] && "$BIN_AGENT" outbox --dir "$T/$1" --json | grep -F "\"msg_id\":\"$2\"" | grep -q "\"reason_name\":\"$3\""
-}
-case_state() { # case_state ORG CASE MSGID: the referral's state in ORG's case view
-  "$BIN_AGENT" case --dir "$T/$1" "$2" --json | python3 -c '
-import json,sys
-d=json.load(sys.stdin)
-print(next((r["state"] for r in d["referrals"] if r["msg_id"]==sys.argv[1]), "?"))' "$3"
-}
-
 # 1. A whole life: referral, delivered, accepted, completed.
 R1=$(send police msdhs referral case-lc-1 "$T/m-referral-police-msdhs-shelter.json" --priority 2)
 check "referral delivered" state_is police "$R1" delivered

@@ -18,8 +18,6 @@ trap 'umount_small; it_cleanup' EXIT
 it_setup
 it_org police police "Provincial Police Anti-Trafficking Unit"
 it_org prosecutor prosecutor "Office of the Attorney General"
-send() { it_send_id "$@"; }
-state_is() { it_state_is "$@"; }
 # A 600 KB document (a case file of 37 pieces of evidence of 16,000
 # characters): a few of them fill a 16 MiB map.
 python3 -c 'import json; print(json.dumps({"request": {"ext_Service": "case file"},

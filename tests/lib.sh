@@ -25,7 +25,7 @@ it_cleanup() {
   [ "$BASHPID" = "$$" ] || return 0
   for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
   for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-  if [ "$FAILED" -eq 0 ]; then rm -rf "$T"; else echo "logs and data kept in $T"; fi
+  if [ "$FAILED" -eq 0 ] && [ -z "${IT_KEEP:-}" ]; then rm -rf "$T"; else echo "logs and data kept in $T"; fi
 }
 trap it_cleanup EXIT
 
@@ -103,25 +103,11 @@ it_send() {
 }
 
 
-# Sends, retrying while the sender's directory is still empty (it arrives
-# with the broker's Welcome); prints the message id. Same arguments as it_send.
-it_send_id() {
-  local out i
-  for i in $(seq 1 100); do
-    if out=$(it_send "$@" 2>>"$T/send.err"); then echo "$out" | grep -oE '[0-9a-f]{32}' | head -1; return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
-# it_state_is ORG MSGID STATE [TIMEOUT]: true when the state is reached.
-it_state_is() { "$BIN_AGENT" wait --dir "$T/$1" --msg "$2" --state "$3" --timeout "${4:-20}" >/dev/null 2>&1; }
-
 # it_all_state ORG STATE TIMEOUT MSGID...: true when every message reaches
 # the state (each within TIMEOUT seconds); names the first that does not.
 it_all_state() {
   local org=$1 st=$2 to=$3 x; shift 3
-  for x in "$@"; do it_state_is "$org" "$x" "$st" "$to" || { echo "not $st: $x"; return 1; }; done
+  for x in "$@"; do state_is "$org" "$x" "$st" "$to" || { echo "not $st: $x"; return 1; }; done
 }
 
 # it_doc TYPE FROM TO: prints the path of a valid document of TYPE for a
@@ -138,4 +124,28 @@ it_doc() {
     referral:*) printf '{"request":{"ext_Service":"test"}}' > "$T/doc-referral.json"; echo "$T/doc-referral.json" ;;
     *) echo "it_doc: no test document for a $1 to $3" >&2; return 1 ;;
   esac
+}
+
+# Lifecycle helpers (it_lifecycle, it_retention).
+# send FROM TO TYPE CASE FILE [args]: sends, retrying while the sender's
+# directory is still empty (it comes with the Welcome); prints the id.
+send() {
+  local out i
+  for i in $(seq 1 100); do
+    if out=$(it_send "$@" 2>>"$T/send.err"); then echo "$out" | grep -oE '[0-9a-f]{32}' | head -1; return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+state_is() { "$BIN_AGENT" wait --dir "$T/$1" --msg "$2" --state "$3" --timeout "${4:-20}" >/dev/null 2>&1; }
+# refused ORG MSGID REASON: the broker refused it with that reason
+refused() {
+  "$BIN_AGENT" wait --dir "$T/$1" --msg "$2" --state accepted --timeout 20 >/dev/null 2>&1
+  [ $? -eq 3 ] && "$BIN_AGENT" outbox --dir "$T/$1" --json | grep -F "\"msg_id\":\"$2\"" | grep -q "\"reason_name\":\"$3\""
+}
+case_state() { # case_state ORG CASE MSGID: the referral's state in ORG's case view
+  "$BIN_AGENT" case --dir "$T/$1" "$2" --json | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+print(next((r["state"] for r in d["referrals"] if r["msg_id"]==sys.argv[1]), "?"))' "$3"
 }

@@ -26,6 +26,7 @@ static const row_t s_rows[] = {
     { NRM_EV_DELIVER, S(COMPLETED), S(COMPLETED), 0, NULL },
     { NRM_EV_DELIVER, S(WITHDRAWN), S(WITHDRAWN), 0, NULL },
     { NRM_EV_DELIVER, S(OVERDUE), S(OVERDUE), 0, NULL },
+    { NRM_EV_DELIVER, S(PURGED), 0, NRM_R_PURGED, "purged undelivered" },   /* the body is gone */
     /* acceptance */
     { NRM_EV_ACCEPT, S(SENT), S(ACCEPTED), 0, NULL },
     { NRM_EV_ACCEPT, S(DELIVERED), S(ACCEPTED), 0, NULL },
@@ -34,6 +35,7 @@ static const row_t s_rows[] = {
     { NRM_EV_ACCEPT, S(DECLINED), 0, NRM_R_ALREADY_ANSWERED, "already declined" },
     { NRM_EV_ACCEPT, S(COMPLETED), 0, NRM_R_CLOSED, "completed" },
     { NRM_EV_ACCEPT, S(WITHDRAWN), 0, NRM_R_WITHDRAWN, "withdrawn" },
+    { NRM_EV_ACCEPT, S(PURGED), 0, NRM_R_PURGED, "closed undelivered" },
     /* decline */
     { NRM_EV_DECLINE, S(SENT), S(DECLINED), 0, NULL },
     { NRM_EV_DECLINE, S(DELIVERED), S(DECLINED), 0, NULL },
@@ -42,6 +44,7 @@ static const row_t s_rows[] = {
     { NRM_EV_DECLINE, S(DECLINED), 0, NRM_R_ALREADY_ANSWERED, "already declined" },
     { NRM_EV_DECLINE, S(COMPLETED), 0, NRM_R_CLOSED, "completed" },
     { NRM_EV_DECLINE, S(WITHDRAWN), 0, NRM_R_WITHDRAWN, "withdrawn" },
+    { NRM_EV_DECLINE, S(PURGED), 0, NRM_R_PURGED, "closed undelivered" },
     /* outcome */
     { NRM_EV_COMPLETE, S(ACCEPTED), S(COMPLETED), 0, NULL },
     { NRM_EV_COMPLETE, S(SENT), 0, NRM_R_NOT_ACCEPTED, "before the referral was accepted" },
@@ -50,6 +53,7 @@ static const row_t s_rows[] = {
     { NRM_EV_COMPLETE, S(DECLINED), 0, NRM_R_NOT_ACCEPTED, "declined referral" },
     { NRM_EV_COMPLETE, S(COMPLETED), 0, NRM_R_CLOSED, "already completed" },
     { NRM_EV_COMPLETE, S(WITHDRAWN), 0, NRM_R_WITHDRAWN, "withdrawn" },
+    { NRM_EV_COMPLETE, S(PURGED), 0, NRM_R_PURGED, "closed undelivered" },
     /* withdrawal */
     { NRM_EV_WITHDRAW, S(SENT), S(WITHDRAWN), 0, NULL },
     { NRM_EV_WITHDRAW, S(DELIVERED), S(WITHDRAWN), 0, NULL },
@@ -58,6 +62,7 @@ static const row_t s_rows[] = {
     { NRM_EV_WITHDRAW, S(DECLINED), 0, NRM_R_ALREADY_ANSWERED, "nothing to withdraw" },
     { NRM_EV_WITHDRAW, S(COMPLETED), 0, NRM_R_CLOSED, "completed" },
     { NRM_EV_WITHDRAW, S(WITHDRAWN), 0, NRM_R_WITHDRAWN, "already withdrawn" },
+    { NRM_EV_WITHDRAW, S(PURGED), 0, NRM_R_PURGED, "closed undelivered" },
     /* deadline */
     { NRM_EV_DEADLINE, S(SENT), S(OVERDUE), 0, NULL },
     { NRM_EV_DEADLINE, S(DELIVERED), S(OVERDUE), 0, NULL },
@@ -66,6 +71,17 @@ static const row_t s_rows[] = {
     { NRM_EV_DEADLINE, S(DECLINED), 0, NRM_R_ALREADY_ANSWERED, "answered" },
     { NRM_EV_DEADLINE, S(COMPLETED), 0, NRM_R_CLOSED, "completed" },
     { NRM_EV_DEADLINE, S(WITHDRAWN), 0, NRM_R_WITHDRAWN, "withdrawn" },
+    { NRM_EV_DEADLINE, S(PURGED), 0, NRM_R_PURGED, "closed undelivered" },
+    /* purge: the broker drops a body nobody acknowledged within the
+       retention; an unanswered referral closes, an answer stands */
+    { NRM_EV_PURGE, S(SENT), S(PURGED), 0, NULL },
+    { NRM_EV_PURGE, S(OVERDUE), S(PURGED), 0, NULL },
+    { NRM_EV_PURGE, S(ACCEPTED), S(ACCEPTED), 0, NULL },
+    { NRM_EV_PURGE, S(DECLINED), S(DECLINED), 0, NULL },
+    { NRM_EV_PURGE, S(COMPLETED), S(COMPLETED), 0, NULL },
+    { NRM_EV_PURGE, S(WITHDRAWN), S(WITHDRAWN), 0, NULL },
+    { NRM_EV_PURGE, S(DELIVERED), 0, NRM_R_PURGED, "no body to purge" },
+    { NRM_EV_PURGE, S(PURGED), 0, NRM_R_PURGED, "already purged" },
 };
 
 /* The role allowed to cause each event, and the refusal for any other. */
@@ -74,7 +90,8 @@ s_role_of(nrm_ref_event_t ev, uint32_t *wrong_reason)
 {
     switch (ev) {
     case NRM_EV_DELIVER:
-    case NRM_EV_DEADLINE:  *wrong_reason = NRM_R_INTERNAL; return NRM_ROLE_BROKER;
+    case NRM_EV_DEADLINE:
+    case NRM_EV_PURGE:     *wrong_reason = NRM_R_INTERNAL; return NRM_ROLE_BROKER;
     case NRM_EV_WITHDRAW:  *wrong_reason = NRM_R_NOT_SENDER; return NRM_ROLE_SENDER;
     default:               *wrong_reason = NRM_R_NOT_RECIPIENT; return NRM_ROLE_RECIPIENT;
     }
@@ -118,7 +135,9 @@ test_table(void)
             }
         }
     }
-    CHECK(cells == 6 * 7 * 4);
+    CHECK(cells == 7 * 8 * 4);
+    CHECK(nrm_ref_state_final(NRM_REF_PURGED));
+    CHECK_STR_HAS(nrm_ref_state_name(NRM_REF_PURGED), "purged");
     /* out of range */
     nrm_ref_state_t next;
     nrm_err_t err = { 0, 0, "" };
@@ -217,6 +236,7 @@ test_replay(void)
     rec.seq = 6;
     CHECK_RC(nrm_lcreplay_accepted(r, &rec, &acc, why, sizeof why), 0);
     rec.seq = 7;
+    nrm_random(acc.msg_id, sizeof acc.msg_id);              /* a second acceptance */
     CHECK_RC(nrm_lcreplay_accepted(r, &rec, &acc, why, sizeof why), NRM_ECORRUPT);   /* twice */
     CHECK_STR_HAS(why, "ACCEPTED an illegal response of the referral of record 4 (state accepted)");
     nrm_envelope_t orphan = s_env("outcome", "msdhs", "police");
@@ -254,11 +274,121 @@ test_replay(void)
     CHECK(r == NULL);
 }
 
+static nrm_record_t
+s_settle_rec(int kind, const uint8_t id[NRM_MSGID_BYTES], uint64_t seq, uint64_t refers_to)
+{
+    nrm_record_t rec;
+    memset(&rec, 0, sizeof rec);
+    rec.kind = kind;
+    rec.seq = seq;
+    rec.has_msg_id = true;
+    memcpy(rec.msg_id, id, NRM_MSGID_BYTES);
+    rec.refers_to = refers_to;
+    if (kind == NRM_REC_PURGED)
+        rec.reason_code = NRM_R_PURGED;
+    return rec;
+}
+
+/* Retention in the replay: a PURGED record settles an accepted, undelivered
+   message and closes its referral; nothing is delivered after it, and a
+   delivered message cannot be purged. */
+static void
+test_replay_purge(void)
+{
+    nrm_lcreplay_t *r = nrm_lcreplay_new();
+    nrm_record_t acc, rec;
+    char why[400];
+    memset(&acc, 0, sizeof acc);
+    nrm_envelope_t ref = s_env("referral", "police", "msdhs");
+    ref.response_due_ms = ref.created_ms + 3600000;
+    acc.seq = 10;
+    CHECK_RC(nrm_lcreplay_accepted(r, &acc, &ref, why, sizeof why), 0);
+    CHECK_RC(nrm_lcreplay_accepted(r, &acc, &ref, why, sizeof why), NRM_ECORRUPT);   /* same id twice */
+    CHECK_STR_HAS(why, "message id the log accepted before");
+
+    rec = s_settle_rec(NRM_REC_PURGED, ref.msg_id, 12, 11);          /* wrong ACCEPTED record */
+    CHECK_RC(nrm_lcreplay_purged(r, &rec, why, sizeof why), NRM_ECORRUPT);
+    CHECK_STR_HAS(why, "not to the message's ACCEPTED record 10");
+    rec = s_settle_rec(NRM_REC_PURGED, ref.msg_id, 12, 10);
+    rec.reason_code = NRM_R_DEADLINE;
+    CHECK_RC(nrm_lcreplay_purged(r, &rec, why, sizeof why), NRM_ECORRUPT);
+    CHECK_STR_HAS(why, "PURGED with reason code");
+    rec.reason_code = NRM_R_PURGED;
+    CHECK_RC(nrm_lcreplay_purged(r, &rec, why, sizeof why), 0);
+    CHECK_RC(nrm_lcreplay_purged(r, &rec, why, sizeof why), NRM_ECORRUPT);           /* twice */
+    CHECK_STR_HAS(why, "after the body was purged undelivered (record 12)");
+    /* the verifier refuses a delivery after the purge, and an answer */
+    rec = s_settle_rec(NRM_REC_DELIVERED, ref.msg_id, 13, 10);
+    CHECK_RC(nrm_lcreplay_delivered(r, &rec, why, sizeof why), NRM_ECORRUPT);
+    CHECK_STR_HAS(why, "DELIVERED after the body was purged undelivered (record 12)");
+    rec.kind = NRM_REC_DELIVERY_REFUSED;
+    CHECK_RC(nrm_lcreplay_delivered(r, &rec, why, sizeof why), NRM_ECORRUPT);
+    nrm_envelope_t ans = s_env("response", "msdhs", "police");
+    snprintf(ans.decision, sizeof ans.decision, "accepted");
+    ans.has_reply_to = true;
+    memcpy(ans.in_reply_to, ref.msg_id, NRM_MSGID_BYTES);
+    acc.seq = 14;
+    CHECK_RC(nrm_lcreplay_accepted(r, &acc, &ans, why, sizeof why), NRM_ECORRUPT);
+    CHECK_STR_HAS(why, "(state purged)");
+    nrm_envelope_t wd = s_env("withdrawal", "police", "msdhs");
+    wd.has_reply_to = true;
+    memcpy(wd.in_reply_to, ref.msg_id, NRM_MSGID_BYTES);
+    CHECK_RC(nrm_lcreplay_accepted(r, &acc, &wd, why, sizeof why), NRM_ECORRUPT);
+    CHECK_STR_HAS(why, "closed undelivered");
+
+    /* a delivered message has no body left to purge; a status (not a
+       referral) is purged like any message */
+    nrm_envelope_t ref2 = s_env("referral", "police", "labour");
+    ref2.response_due_ms = ref2.created_ms + 3600000;
+    acc.seq = 20;
+    CHECK_RC(nrm_lcreplay_accepted(r, &acc, &ref2, why, sizeof why), 0);
+    rec = s_settle_rec(NRM_REC_DELIVERED, ref2.msg_id, 21, 20);
+    CHECK_RC(nrm_lcreplay_delivered(r, &rec, why, sizeof why), 0);
+    CHECK_RC(nrm_lcreplay_delivered(r, &rec, why, sizeof why), NRM_ECORRUPT);        /* twice */
+    CHECK_STR_HAS(why, "not waiting for delivery");
+    rec = s_settle_rec(NRM_REC_PURGED, ref2.msg_id, 22, 20);
+    CHECK_RC(nrm_lcreplay_purged(r, &rec, why, sizeof why), NRM_ECORRUPT);
+    CHECK_STR_HAS(why, "not waiting for delivery");
+    nrm_envelope_t st = s_env("status", "police", "labour");
+    acc.seq = 23;
+    CHECK_RC(nrm_lcreplay_accepted(r, &acc, &st, why, sizeof why), 0);
+    rec = s_settle_rec(NRM_REC_PURGED, st.msg_id, 24, 23);
+    CHECK_RC(nrm_lcreplay_purged(r, &rec, why, sizeof why), 0);
+    uint8_t none[NRM_MSGID_BYTES] = { 1 };
+    rec = s_settle_rec(NRM_REC_PURGED, none, 25, 23);
+    CHECK_RC(nrm_lcreplay_purged(r, &rec, why, sizeof why), NRM_ECORRUPT);           /* never accepted */
+
+    /* many messages in flight: the table grows and deletes without losing any */
+    enum { N = 3000 };
+    static nrm_envelope_t many[N];
+    for (int i = 0; i < N; i++) {
+        many[i] = s_env("status", "police", "labour");
+        acc.seq = 100 + (uint64_t) i;
+        CHECK_RC(nrm_lcreplay_accepted(r, &acc, &many[i], why, sizeof why), 0);
+    }
+    for (int i = 0; i < N; i += 2) {
+        rec = s_settle_rec(NRM_REC_DELIVERED, many[i].msg_id, 9000, 100 + (uint64_t) i);
+        CHECK_RC(nrm_lcreplay_delivered(r, &rec, why, sizeof why), 0);
+    }
+    int bad = 0;
+    for (int i = 1; i < N; i += 2) {
+        rec = s_settle_rec(NRM_REC_PURGED, many[i].msg_id, 9001, 100 + (uint64_t) i);
+        bad += nrm_lcreplay_purged(r, &rec, why, sizeof why) != 0;
+    }
+    for (int i = 0; i < N; i += 2) {
+        rec = s_settle_rec(NRM_REC_PURGED, many[i].msg_id, 9002, 100 + (uint64_t) i);
+        bad += nrm_lcreplay_purged(r, &rec, why, sizeof why) != NRM_ECORRUPT;
+    }
+    CHECK(bad == 0);
+    nrm_lcreplay_destroy(&r);
+}
+
 int
 main(void)
 {
     test_table();
     test_consent_and_deadlines();
     test_replay();
+    test_replay_purge();
     TEST_DONE();
 }

@@ -318,11 +318,12 @@ s_status_of(world_t *w, const char *id)
 static uint64_t
 s_verify(world_t *w, char *why, size_t size)
 {
-    uint64_t count = 0, bad = 0;
+    nrm_verify_opts_t opts = { .threads = 1 };
+    nrm_verify_result_t res;
     nrm_err_t err = { 0, 0, "" };
-    int rc = nrm_auditlog_verify(w->store, &count, &bad, NULL, NULL, &err);
+    int rc = nrm_auditlog_verify(w->store, &opts, &res, &err);
     snprintf(why, size, "%s", err.msg);
-    return rc == 0 ? 0 : bad ? bad : (uint64_t) -1;
+    return rc == 0 ? 0 : res.bad_seq ? res.bad_seq : (uint64_t) -1;
 }
 
 typedef struct {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "nrm_auditlog.h"
+#include "nrm_checkpoint.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
 
@@ -81,6 +82,13 @@ s_subject_view(json_t *o, const nrm_record_t *rec)
         name = "genesis";
         if (nrm_genesis_decode(s, n, &g, &derr) == 0)
             view = audit_json_genesis(&g);
+        break;
+    }
+    case NRM_REC_CHECKPOINT: {
+        nrm_checkpoint_t c;
+        name = "checkpoint";
+        if (nrm_checkpoint_parse(s, n, &c, &derr) == 0)
+            view = audit_json_checkpoint(&c);
         break;
     }
     default:

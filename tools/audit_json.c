@@ -3,6 +3,8 @@
     proto/nrm.proto; bytes are lower-case hex. */
 #include "audit.h"
 
+#include <ctype.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,5 +142,141 @@ audit_json_genesis(const nrm_genesis_t *g)
     rc |= audit_json_set(o, "broker_sign_pk", audit_json_hex(g->broker_sign_pk, NRM_PK_BYTES));
     rc |= audit_json_set(o, "broker_curve_pk", audit_json_hex(g->broker_curve_pk, NRM_PK_BYTES));
     rc |= audit_json_set(o, "created_ms", audit_json_u64(g->created_ms));
+    return s_done(o, rc);
+}
+
+json_t *
+audit_json_base64(const uint8_t *data, size_t len)
+{
+    size_t need = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = malloc(need);
+    if (!b64)
+        return NULL;
+    sodium_bin2base64(b64, need, data, len, sodium_base64_VARIANT_ORIGINAL);
+    json_t *v = json_string_nocheck(b64);
+    free(b64);
+    return v;
+}
+
+int
+audit_json_base64_decode(const json_t *v, size_t max, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    *out = NULL;
+    *len = 0;
+    const char *s = json_string_value(v);
+    if (!s)
+        return nrm_err_set(err, NRM_EINVAL, "\"record\" must be a base64 string");
+    size_t n = json_string_length(v);
+    if (n / 4 * 3 > max + 3)
+        return nrm_err_set(err, NRM_ETOOBIG, "\"record\" is over %zu bytes", max);
+    uint8_t *buf = malloc(n / 4 * 3 + 3);
+    if (!buf)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    if (sodium_base642bin(buf, n / 4 * 3 + 3, s, n, NULL, len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 || *len > max) {
+        free(buf);
+        return nrm_err_set(err, NRM_EINVAL, "\"record\" is not valid base64");
+    }
+    *out = buf;
+    return 0;
+}
+
+int
+audit_json_load(const char *path, json_t **out, nrm_err_t *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    json_error_t jerr;
+    *out = NULL;
+    int rc = nrm_file_read(path, NRM_MAX_FILE_BYTES, &data, &len, err);
+    if (rc)
+        return rc;
+    json_t *o = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(data);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return nrm_err_set(err, NRM_EINVAL, "%s:%d: not a JSON object: %s", path, jerr.line,
+                           o ? "" : jerr.text);
+    }
+    *out = o;
+    return 0;
+}
+
+int
+audit_output(const char *path, const char *text, nrm_err_t *err)
+{
+    if (!path) {
+        if (fputs(text, stdout) < 0 || fputc('\n', stdout) < 0)
+            return nrm_err_set(err, NRM_EIO, "cannot write to stdout");
+        return 0;
+    }
+    size_t n = strlen(text);
+    char *buf = malloc(n + 1);
+    if (!buf)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    memcpy(buf, text, n);
+    buf[n] = '\n';
+    int rc = nrm_file_write(path, buf, n + 1, 0644, err);
+    free(buf);
+    return rc;
+}
+
+/* 64 hex digits or 40 Z85 characters, surrounded by nothing else. */
+static int
+s_key_text(const char *s, size_t n, uint8_t pk[NRM_PK_BYTES])
+{
+    char buf[65];
+    if (n == 64) {
+        memcpy(buf, s, 64);
+        buf[64] = '\0';
+        return nrm_hex_decode(buf, pk, NRM_PK_BYTES);
+    }
+    if (n == 40) {
+        memcpy(buf, s, 40);
+        buf[40] = '\0';
+        return nrm_z85_decode(buf, pk);
+    }
+    return NRM_EINVAL;
+}
+
+int
+audit_key_arg(const char *arg, uint8_t pk[NRM_PK_BYTES], nrm_err_t *err)
+{
+    if (s_key_text(arg, strlen(arg), pk) == 0)
+        return 0;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    nrm_err_t ferr;
+    if (nrm_file_read(arg, 64 * 1024, &data, &len, &ferr) != 0)
+        return nrm_err_set(err, NRM_EINVAL, "--broker-key: '%.80s' is neither 64 hex digits, "
+                           "40 Z85 characters nor a readable file (%s)", arg, ferr.msg);
+    /* A connect.ini: take its sign_public; otherwise the file's text. */
+    const char *s = (const char *) data, *at = strstr(s, "sign_public");
+    if (at) {
+        at += strlen("sign_public");
+        while (*at == ' ' || *at == '=')
+            at++;
+        s = at;
+    }
+    while (isspace((unsigned char) *s))
+        s++;
+    size_t n = 0;
+    while (s[n] && !isspace((unsigned char) s[n]) && s[n] != ';')
+        n++;
+    int rc = s_key_text(s, n, pk);
+    free(data);
+    if (rc)
+        return nrm_err_set(err, NRM_EINVAL, "--broker-key: %s holds no 64-hex-digit or Z85 key", arg);
+    return 0;
+}
+
+json_t *
+audit_json_checkpoint(const nrm_checkpoint_t *c)
+{
+    json_t *o = json_object();
+    int rc = o ? 0 : -1;
+    rc |= audit_json_set(o, "origin", json_string(c->origin));
+    rc |= audit_json_set(o, "tree_size", audit_json_u64(c->size));
+    rc |= audit_json_set(o, "root", audit_json_hex(c->root, NRM_HASH_BYTES));
     return s_done(o, rc);
 }

@@ -3,9 +3,17 @@
 #include "audit.h"
 
 static const tool_cmd_t s_commands[] = {
-    { "verify", audit_cmd_verify, "verify --dir NET" },
+    { "verify", audit_cmd_verify, "verify --dir NET [--checkpoint NOTE]" },
     { "case",   audit_cmd_case,   "case --dir NET REF [--json]" },
     { "export", audit_cmd_export, "export --dir NET --format jsonl [--out FILE]" },
+    { "import", audit_cmd_import, "import --dir FRESH EXPORT.jsonl" },
+    { "checkpoint", audit_cmd_checkpoint, "checkpoint --dir NET [--json] [--size N]" },
+    { "prove", audit_cmd_prove, "prove --dir NET SEQ [--size N] [--out FILE]" },
+    { "check-proof", audit_cmd_check_proof, "check-proof PROOF --broker-key KEY" },
+    { "consistency", audit_cmd_consistency,
+      "consistency --dir NET OLD_SIZE NEW_SIZE [--out FILE]" },
+    { "check-consistency", audit_cmd_check_consistency,
+      "check-consistency PROOF --broker-key KEY" },
 };
 
 int

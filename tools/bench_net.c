@@ -272,16 +272,17 @@ bench_net_check_log(const bench_net_t *net, uint64_t sent, nrm_err_t *err)
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
     s_kinds_t k = { 0, 0, 0 };
-    uint64_t count = 0, bad = 0;
+    nrm_verify_opts_t opts = { .threads = 1 };
+    nrm_verify_result_t res;
     int rc;
 
     rc = tool_store_open(net->net, NRM_STORE_RDONLY, 0, &store, err);
     if (rc != 0)
         return rc;
-    rc = nrm_auditlog_verify(store, &count, &bad, NULL, NULL, err);
+    rc = nrm_auditlog_verify(store, &opts, &res, err);
     if (rc != 0) {
         nrm_err_prefix(err, "the audit log does not verify (record %llu)",
-                       (unsigned long long) bad);
+                       (unsigned long long) res.bad_seq);
         goto out;
     }
     rc = nrm_store_read_begin(store, &txn, err);
@@ -291,7 +292,7 @@ bench_net_check_log(const bench_net_t *net, uint64_t sent, nrm_err_t *err)
     if (rc != 0)
         goto out;
     printf("audit log: %llu records verified; %llu ACCEPTED, %llu DELIVERED, %llu refusals\n",
-           (unsigned long long) count, (unsigned long long) k.accepted,
+           (unsigned long long) res.count, (unsigned long long) k.accepted,
            (unsigned long long) k.delivered, (unsigned long long) k.refused);
     if (k.accepted != sent || k.delivered != sent || k.refused != 0)
         rc = nrm_err_set(err, NRM_ECORRUPT, "the audit log should hold %llu ACCEPTED and "

@@ -3,17 +3,15 @@
     past decoding), and a few near misses. Run it once into a folder and
     commit what it writes under tests/fuzz/corpus/ (see README.md):
 
-        build/tests/fuzz/fuzz_seedgen tests/fuzz/corpus config/examples
+        build/tests/fuzz/fuzz_seedgen tests/fuzz/corpus
 
     Key files in the seeds are throwaway keys made here, used nowhere. */
-#include "nrm_body.h"
 #include "nrm_codec.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -55,58 +53,11 @@ s_signed(const nrm_keys_t *k, const char *ctx, const uint8_t *body, size_t len,
     OK(nrm_signed_encode(body, len, sig, out, out_len, NULL));
 }
 
-/* doc and body seeds: each example document, as the type it parses as,
-   behind the byte that selects that type in fuzz_doc and fuzz_body. */
-static void
-s_examples(const char *dir)
-{
-    static const char *const types[] = { "tip", "referral", "response", "outcome", "withdrawal",
-                                         "transfer", "status", "consent", "interpreter-request",
-                                         "info-request", "info-reply" };
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    if (!d)
-        s_die(dir);
-    while ((e = readdir(d)) != NULL) {
-        char path[4096];
-        uint8_t *text = NULL;
-        size_t len = 0;
-        if (!strstr(e->d_name, ".json"))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (nrm_file_read(path, 1u << 20, &text, &len, NULL) != 0)
-            s_die(path);
-        for (uint8_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-            nrm_body_t *b = NULL;
-            uint8_t *bytes = NULL, *seed = malloc(len + 1);
-            size_t blen = 0;
-            if (nrm_body_parse(types[t], (const char *) text, len, e->d_name, &b, NULL) != 0) {
-                free(seed);
-                continue;
-            }
-            seed[0] = t;
-            memcpy(seed + 1, text, len);
-            s_put("doc", e->d_name, seed, len + 1);
-            OK(nrm_body_encode(b, &bytes, &blen, NULL));
-            seed = realloc(seed, blen + 1);
-            seed[0] = t;
-            memcpy(seed + 1, bytes, blen);
-            s_put("body", e->d_name, seed, blen + 1);
-            free(seed);
-            free(bytes);
-            nrm_body_free(&b);
-            break;
-        }
-        free(text);
-    }
-    closedir(d);
-}
-
 int
 main(int argc, char **argv)
 {
-    if (argc != 3)
-        s_die("usage: fuzz_seedgen CORPUS_DIR EXAMPLES_DIR");
+    if (argc != 2)
+        s_die("usage: fuzz_seedgen CORPUS_DIR");
     s_root = argv[1];
     mkdir(s_root, 0755);
     OK(nrm_crypto_init());
@@ -384,11 +335,6 @@ main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/keys/admin.keys", s_root);
     OK(nrm_keys_save(admin, path, NULL));
 
-    /* Documents and bodies. */
-    s_examples(argv[2]);
-    s_text("doc", "array", "\001[1,2,3]");
-    s_text("doc", "duplicate-key", "\001{\"request\":{\"ext_Service\":\"a\"},\"request\":{}}");
-    s_text("doc", "nested", "\001 {\"request\":{\"ext_Service\":\"\\u0e01\",\"x\":[1,2.5e3,-0]}}\n");
 
     free(env);
     free(cert);

@@ -1,4 +1,4 @@
-
+
 msdhsngo"
 2026-12-20*qRecovery and reintegration: he chose to stay in Thailand for vocational training, which the NGO's shelter offers.0:(
 Zaw MinHtet"

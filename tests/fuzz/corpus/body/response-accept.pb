@@ -1,2 +1,2 @@
-
+
 2026-11-21(2]Named case worker of the receiving organisation (given by phone to the referring case worker):„First appointment arranged; an interpreter for Burmese is booked. The person will not be asked to retell the account already shared.@
