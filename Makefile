@@ -66,7 +66,7 @@ fuzz: fuzz-build
 tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DNRM_TSAN=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKEOPT)
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
-	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # The long crash run: 100,000 messages, 50 SIGKILLs of the broker and 50 of
