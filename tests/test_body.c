@@ -178,10 +178,13 @@ test_errors(void)
     REFUSED("referral", REF, patch, NRM_ETOOBIG, "narrative: 16385 bytes, over the limit of 16384");
     free(patch);
     free(big);
-    char list[2048] = "{\"person\": {\"prs_Citizenship\": [";
-    for (unsigned i = 0; i <= NRM_BODY_ITEMS_MAX; i++)
-        strcat(list, i ? ",\"TH\"" : "\"TH\"");
-    strcat(list, "]}}");
+    char list[2048];
+    size_t at = (size_t) snprintf(list, sizeof list, "{\"person\": {\"prs_Citizenship\": [");
+    for (unsigned i = 0; i <= NRM_BODY_ITEMS_MAX && at < sizeof list; i++)
+        at += (size_t) snprintf(list + at, sizeof list - at, i ? ",\"TH\"" : "\"TH\"");
+    if (at < sizeof list)
+        at += (size_t) snprintf(list + at, sizeof list - at, "]}}");
+    CHECK(at < sizeof list);
     REFUSED("referral", REF, list, NRM_ETOOBIG, "person.prs_Citizenship: 65 items, over the limit of 64");
 
     /* bad UTF-8 and a NUL cannot come from json_loads; build them directly */
