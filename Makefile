@@ -2,7 +2,8 @@
 #   make demo   install what is missing, build, run the demo
 #   make test   install what is missing, build, run every test (ctest), then
 #               the whole suite again built with AddressSanitizer+UBSan, then
-#               every fuzz target for a few seconds with libFuzzer (clang)
+#               every fuzz target for 500,000 inputs from a fixed seed
+#               with libFuzzer (clang): a reproducible gate
 #   make fuzz   every fuzz target for FUZZ_SECONDS each (default 300)
 #   make soak   the long crash run of tests/crash (docs/reliability.md)
 #   make tsan   the suite built with ThreadSanitizer
@@ -10,7 +11,9 @@ BUILD    ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 TSAN_BUILD ?= build-tsan
-FUZZ_SHORT ?= 5
+FUZZ_SHORT ?= 60
+FUZZ_SHORT_RUNS ?= 500000
+FUZZ_SHORT_SEED ?= 1381
 FUZZ_SECONDS ?= 300
 JOBS     ?= 2
 CMAKEOPT ?=
@@ -56,7 +59,7 @@ fuzz-build: deps
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target nrm_fuzz_all
 
 fuzz-short: fuzz-build
-	cd $(FUZZ_BUILD) && NRM_FUZZ_SECONDS=$(FUZZ_SHORT) \
+	cd $(FUZZ_BUILD) && NRM_FUZZ_SECONDS=$(FUZZ_SHORT) NRM_FUZZ_RUNS=$(FUZZ_SHORT_RUNS) NRM_FUZZ_SEED=$(FUZZ_SHORT_SEED) \
 	  ctest -R '^fuzz_run_' --output-on-failure -j $(JOBS)
 
 fuzz: fuzz-build
