@@ -85,6 +85,7 @@ typedef struct {
     bool     ckpt_asked;             /* a CheckpointRequest was answered */
     uint64_t ckpt_size;              /* tree size the peer now holds */
     bool     admin;                  /* from the admin endpoint */
+    bool     welcome;                /* reply: the batch's shared Welcome */
 } item_t;
 
 struct broker_t {
@@ -111,6 +112,13 @@ struct broker_t {
     uint64_t ckpt_last_ms;           /* when the last checkpoint was made */
     bool     ckpt_made;              /* by the transaction just run */
     broker_metrics_t *metrics;       /* Prometheus endpoint, or NULL        */
+    /* The Welcome of this batch, encoded once and sent to every Hello of
+       the batch without a copy (ZeroMQ shares the buffer between the
+       pipes): with a thousand organisations a Welcome is a few hundred
+       KiB, and a thousand agents connecting at once would otherwise hold a
+       copy each (docs/performance.md, p-scale). */
+    zmq_msg_t welcome;
+    bool      welcome_ok;
     /* purge notices to push as status replies after the purge commit */
     nrm_msg_status_t purged[BROKER_PURGE_TICK_MAX];
     char     purged_to[BROKER_PURGE_TICK_MAX][NRM_ID_MAX + 1];
@@ -808,6 +816,56 @@ out:
     return rc;
 }
 
+/* Wraps a malloc'd frame in a ZeroMQ message that owns it. */
+static void
+s_free_frame(void *data, void *hint)
+{
+    (void) hint;
+    free(data);
+}
+
+static int
+s_frame_msg(zmq_msg_t *msg, uint8_t *frame, size_t len, nrm_err_t *err)
+{
+    if (zmq_msg_init_data(msg, frame, len, s_free_frame, NULL) != 0) {
+        free(frame);
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Answers a Hello with the batch's Welcome, built at the first Hello of
+   the batch. Every Hello of one batch is decided in the same transaction,
+   so they would all get the same directory; they get the same time too. */
+static int
+s_welcome_shared(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
+{
+    if (!self->welcome_ok) {
+        item_t tmp;
+        memset(&tmp, 0, sizeof tmp);
+        int rc = s_welcome(self, txn, &tmp, err);
+        if (rc == 0)
+            rc = s_frame_msg(&self->welcome, tmp.reply, tmp.reply_len, err);
+        else
+            free(tmp.reply);
+        if (rc)
+            return rc;
+        self->welcome_ok = true;
+    }
+    free(it->reply);
+    it->reply = NULL;
+    it->welcome = true;
+    return 0;
+}
+
+static void
+s_welcome_drop(broker_t *self)
+{
+    if (self->welcome_ok)
+        zmq_msg_close(&self->welcome);
+    self->welcome_ok = false;
+}
+
 /* True if connection rid of org is still there: a Pong is sent to it (the
    agent ignores it). With ZMQ_ROUTER_MANDATORY a routing id whose
    connection has closed gives EHOSTUNREACH; a full pipe (EAGAIN) means a
@@ -853,7 +911,7 @@ s_hello(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return s_reject(self, txn, it, s, NRM_R_CLOCK_SKEW, text, false, err);
     }
     if (w->observer)
-        return s_welcome(self, txn, it, err);   /* the directory, no deliveries */
+        return s_welcome_shared(self, txn, it, err);   /* the directory, no deliveries */
     bool taken = false;
     /* An earlier Hello of the same batch from another connection... */
     for (item_t *o = self->items; o < it && !taken; o++)
@@ -872,7 +930,7 @@ s_hello(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return s_reject(self, txn, it, s, NRM_R_IDENTITY_IN_USE, text, false, err);
     }
     it->hello = true;
-    return s_welcome(self, txn, it, err);
+    return s_welcome_shared(self, txn, it, err);
 }
 
 static int
@@ -1037,9 +1095,10 @@ s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         item_t *it = &self->items[i];
         free(it->reply);
         it->reply = NULL;
-        it->notify = it->hello = it->acked = it->ckpt_asked = false;
+        it->notify = it->hello = it->acked = it->ckpt_asked = it->welcome = false;
         it->wake[0] = '\0';
     }
+    s_welcome_drop(self);   /* a retry after map growth builds it again */
     self->records = 0;      /* recounted on a retry after map growth */
     for (size_t i = 0; i < self->nitems; i++) {
         int rc = s_process(self, txn, &self->items[i], err);
@@ -1148,6 +1207,25 @@ static int
 s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data, size_t len)
 {
     return s_send_on(self->router, rid, rid_len, data, len);
+}
+
+/* Sends a message shared between many peers: a reference, not a copy. */
+static int
+s_send_shared(broker_t *self, const uint8_t *rid, size_t rid_len, zmq_msg_t *shared)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_copy(&m, shared) != 0 || zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&m);
+        return e;
+    }
+    if (zmq_msg_send(&m, self->router, ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&m);
+        return e;
+    }
+    return 0;
 }
 
 /* The certificate that goes with a delivery: the sender's certificate
@@ -1301,6 +1379,7 @@ s_items_release(broker_t *self)
         self->items[i].reply = NULL;
     }
     self->nitems = 0;
+    s_welcome_drop(self);
 }
 
 /* Reads one whole message from the ROUTER into a batch item: the routing
@@ -1375,6 +1454,8 @@ s_after_commit(broker_t *self)
         }
         if (it->reply)
             (void) s_send(self, it->rid, it->rid_len, it->reply, it->reply_len);
+        else if (it->welcome && self->welcome_ok)
+            (void) s_send_shared(self, it->rid, it->rid_len, &self->welcome);
         if (it->acked && p) {
             if (p->inflight)
                 p->inflight--;
@@ -1718,22 +1799,29 @@ s_push_directory(broker_t *self)
     MDB_txn *txn = NULL;
     nrm_err_t err = { 0, 0, "" };
     item_t w;
+    zmq_msg_t shared;
     size_t sent = 0;
     memset(&w, 0, sizeof w);
     if (nrm_store_read_begin(self->store, &txn, &err) != 0 || s_welcome(self, txn, &w, &err) != 0) {
+        free(w.reply);
         nrm_error("directory not pushed: %s", err.msg);
         goto out;
     }
+    if (s_frame_msg(&shared, w.reply, w.reply_len, &err) != 0) {   /* owns w.reply now */
+        nrm_error("directory not pushed: %s", err.msg);
+        goto out;
+    }
+    /* one buffer for every peer (see s_welcome_shared) */
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
         if (p->live && nrm_registry_usable(self->store, txn, p->org, nrm_now_ms(), NULL, NULL) == 0
-            && s_send(self, p->rid, p->rid_len, w.reply, w.reply_len) == 0)
+            && s_send_shared(self, p->rid, p->rid_len, &shared) == 0)
             sent++;
     }
+    zmq_msg_close(&shared);
     nrm_info("certificate in force: directory sent to %zu connected organisations", sent);
 out:
     nrm_store_read_end(&txn);
-    free(w.reply);
 }
 
 /* Reads and answers every admin command waiting. */
@@ -2010,6 +2098,7 @@ broker_destroy(broker_t **self_p)
                  (unsigned long long) self->frames, (unsigned long long) self->batches,
                  (unsigned long long) (self->store ? nrm_store_commits(self->store) : 0));
     s_items_release(self);
+    s_welcome_drop(self);
     broker_metrics_destroy(&self->metrics);
     if (self->router)
         zmq_close(self->router);

@@ -189,6 +189,8 @@ bench_net_start(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err)
         if (rc != 0)
             return rc;
     }
+    if (o->idle_agents > 0 && (rc = bench_idle_enroll(o, net, err)) != 0)
+        return rc;
     if (nrm_path(exe, sizeof exe, "%s/broker/nrm-broker", o->bin) != 0
         || nrm_path(log, sizeof log, "%s/broker.log", net->work) != 0)
         return nrm_err_set(err, NRM_EINVAL, "path too long");
@@ -199,6 +201,8 @@ bench_net_start(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err)
     }
     if (rc == 0)
         rc = s_broker_endpoint(net, err);
+    if (rc == 0 && o->idle_agents > 0)
+        rc = bench_idle_start(o, net, err);
     for (i = 0; rc == 0 && i < o->pairs; i++)
         rc = s_start_agent(o, net, true, i, err);
     for (i = 0; rc == 0 && i < o->pairs; i++)
@@ -223,6 +227,9 @@ bench_net_stop(bench_net_t *net)
         net->agents[i] = 0;
     }
     net->nagents = 0;
+    if (net->idle > 0)
+        (void) bench_stop(net->idle, S_STOP_GRACE_MS);
+    net->idle = 0;
     if (net->broker > 0)
         (void) bench_stop(net->broker, S_STOP_GRACE_MS);
     net->broker = 0;
