@@ -31,6 +31,9 @@ typedef struct {
     const char  *log_level;           /* of the broker and agents               */
     unsigned     pairs, window, body, send_batch, round, timeout_s, poll_us;
     unsigned     idle_agents;         /* enrolled, connected, idle (bench_idle.c) */
+    uint64_t     preload;             /* records in the log before the run (bench_preload.c) */
+    const char  *preload_cache;       /* NULL: $TMPDIR/nrm-bench-preload */
+    unsigned     restarts;            /* broker restarts timed after the steps */
     uint64_t     messages;            /* per step, over all pairs               */
     uint64_t     single_messages;     /* of a "single" step                     */
     uint64_t     max_messages;        /* of a "max" step, over all pairs        */
@@ -83,6 +86,21 @@ void bench_idle_id(unsigned i, char *buf, size_t size);
 int bench_idle_enroll(const bench_opts_t *o, const bench_net_t *net, nrm_err_t *err) NRM_WUR;
 int bench_idle_start(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err) NRM_WUR;
 int bench_idle_main(int argc, char **argv);
+
+/* Starts nrm-broker on the network (listen: NULL for broker.ini's, or the
+   endpoint to bind, for a restart on the same port); logs to
+   WORK/broker.log. */
+int bench_net_spawn_broker(const bench_opts_t *o, bench_net_t *net, const char *listen,
+                           nrm_err_t *err) NRM_WUR;
+
+/* Preloaded logs and restarts (bench_preload.c). bench_preload_net makes
+   NET a copy of a cached network whose log holds o->preload records
+   (generated once with nrm-loggen) and sets net->preloaded.
+   bench_restarts stops and starts the broker o->restarts times and times
+   exec -> bound and exec -> first Welcome, one CSV row each to csv (may be
+   NULL): round,idle_agents,preload_records,restart,bound_ms,welcome_ms. */
+int bench_preload_net(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err) NRM_WUR;
+int bench_restarts(const bench_opts_t *o, bench_net_t *net, FILE *csv, nrm_err_t *err) NRM_WUR;
 
 /* The whole run: network, warm-up, every load step (a CSV row each),
    exactly-once check, log check, plot. Returns a process exit code. */

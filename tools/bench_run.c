@@ -648,22 +648,22 @@ out:
 }
 
 /* One line on stdout and one row of OUT/nrmbus-scale.csv with the
-   broker's memory now; row is NULL for the line after start-up. */
+   broker's memory now; row is NULL for a line about a moment (label). */
 static void
-s_scale_row(const s_bench_t *b, FILE *scale, const bench_row_t *row)
+s_scale_row(const s_bench_t *b, FILE *scale, const bench_row_t *row, const char *label)
 {
     const bench_opts_t *o = b->o;
     bench_mem_t m;
 
     bench_proc_mem(b->net.broker, &m);
     printf("broker memory %s: VmRSS %llu KiB (anonymous %llu, file %llu), VmHWM %llu KiB; "
-           "%u idle agents, %llu records preloaded\n", row ? row->load : "after start-up",
+           "%u idle agents, %llu records preloaded\n", row ? row->load : label,
            (unsigned long long) m.rss, (unsigned long long) m.anon, (unsigned long long) m.file,
            (unsigned long long) m.hwm, o->idle_agents, (unsigned long long) b->net.preloaded);
     if (scale == NULL)
         return;
     fprintf(scale, "%u,%u,%llu,%s,%.1f,%llu,%llu,%llu,%llu\n", o->round, o->idle_agents,
-            (unsigned long long) b->net.preloaded, row ? row->load : "start",
+            (unsigned long long) b->net.preloaded, row ? row->load : "start-up",
             row ? row->throughput : 0.0, (unsigned long long) m.rss, (unsigned long long) m.hwm,
             (unsigned long long) m.anon, (unsigned long long) m.file);
     fflush(scale);
@@ -761,8 +761,9 @@ bench_nrm_run(const bench_opts_t *o)
         return 1;
     }
     printf("nrm-bench: %u pairs, %u-byte bodies, window %u, send batch %u, %llu messages "
-           "per step; setting up the network...\n", o->pairs, o->body, o->window,
-           o->send_batch, (unsigned long long) o->messages);
+           "per step, %u idle agents, %llu records preloaded; setting up the network...\n",
+           o->pairs, o->body, o->window, o->send_batch, (unsigned long long) o->messages,
+           o->idle_agents, (unsigned long long) o->preload);
     fflush(stdout);
     if (bench_net_start(o, &b.net, &err) != 0) {
         fprintf(stderr, "nrm-bench: %s\n", err.msg);
@@ -773,7 +774,7 @@ bench_nrm_run(const bench_opts_t *o)
     }
     printf("broker pid %ld at %s; %zu agents; work folder %s\n", (long) b.net.broker,
            b.net.endpoint, b.net.nagents, b.net.work);
-    s_scale_row(&b, scale, NULL);
+    s_scale_row(&b, scale, NULL, "after start-up");
     b.pairs = calloc(o->pairs, sizeof *b.pairs);
     if (b.pairs == NULL || pthread_barrier_init(&b.bar, NULL, o->pairs + 1) != 0) {
         fprintf(stderr, "nrm-bench: out of memory\n");
@@ -812,7 +813,7 @@ bench_nrm_run(const bench_opts_t *o)
         row->offered = l->rate;
         bench_csv_write(csv, row);
         bench_row_print(stdout, row);
-        s_scale_row(&b, scale, row);
+        s_scale_row(&b, scale, row, NULL);
         fflush(stdout);
         nrows++;
     }
@@ -844,6 +845,21 @@ bench_nrm_run(const bench_opts_t *o)
     if (in != sent || missing || dup || unexpected || delivered != sent || other) {
         fprintf(stderr, "nrm-bench: FAILED: not every message arrived exactly once\n");
         goto out;
+    }
+    if (o->restarts > 0) {
+        char rpath[BENCH_BIN_MAX + 32];
+        FILE *rcsv = NULL;
+        if (nrm_path(rpath, sizeof rpath, "%s/nrmbus-restart.csv", o->out) == 0
+            && (rcsv = fopen(rpath, "a")) != NULL && ftell(rcsv) == 0)
+            fprintf(rcsv, "round,idle_agents,preload_records,restart,bound_ms,welcome_ms\n");
+        rc = bench_restarts(o, &b.net, rcsv, &err);
+        if (rcsv != NULL)
+            fclose(rcsv);
+        if (rc != 0) {
+            fprintf(stderr, "nrm-bench: FAILED: restart: %s\n", err.msg);
+            goto out;
+        }
+        s_scale_row(&b, NULL, NULL, "after the restarts");
     }
     bench_net_stop(&b.net);
     if (o->verify) {
