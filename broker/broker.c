@@ -34,6 +34,9 @@
 #define BROKER_PUMP_RETRY_MS 50      /* a recipient whose pipe was full     */
 #define BROKER_FULL_RETRY_MS 1000    /* after the store refused a batch     */
 #define BROKER_PURGE_TICK_MAX 64      /* bodies purged per timer tick       */
+#define BROKER_CERT_CACHE    1024    /* organisations whose certificate and
+                                        status are kept decoded (direct-mapped) */
+#define BROKER_SUMMARY_MS    10000   /* one info line on the traffic this often */
 #define BROKER_RCVHWM        512     /* frames queued per peer by ZeroMQ: with
                                         the hard frame cap, bounds what one
                                         authenticated peer can make us hold */
@@ -67,6 +70,22 @@ typedef struct {
     bool     ckpt_asked;         /* speaks the checkpoint protocol */
     uint64_t ckpt_size;          /* tree size of the checkpoint it has */
 } peer_t;
+
+/* An organisation's certificate, decoded, and its status, as the registry
+   held them at generation gen (broker_t.reg_gen). Read for every frame of
+   a connection and for every recipient: the registry lookup and the
+   certificate decode are done once per organisation and registry change
+   instead. The registry and the statuses change only through the admin
+   endpoint (a write transaction of its own, after which reg_gen moves on)
+   while the broker runs: nrm-admin writes the folder only when no broker
+   holds it (broker.lock). A key retirement inside a batch changes the old
+   certificates only, which are not kept here. */
+typedef struct {
+    uint64_t        gen;            /* 0: empty */
+    char            org[NRM_ID_MAX + 1];
+    nrm_cert_t      cert;
+    nrm_orgstatus_t st;
+} certc_t;
 
 /* One frame taken into a batch, and what the batch decided for it. */
 typedef struct {
@@ -119,6 +138,12 @@ struct broker_t {
        copy each (docs/performance.md, p-scale). */
     zmq_msg_t welcome;
     bool      welcome_ok;
+    certc_t  *certc;                 /* BROKER_CERT_CACHE entries */
+    uint64_t  reg_gen;               /* registry generation, from 1 */
+    /* Messages decided in the batch being written, and since the last
+       summary line (per-message lines are at debug level). */
+    uint64_t  b_accepted, b_delivered, b_refused;
+    uint64_t  s_accepted, s_delivered, s_refused, s_frames, s_batches, s_ms;
     /* purge notices to push as status replies after the purge commit */
     nrm_msg_status_t purged[BROKER_PURGE_TICK_MAX];
     char     purged_to[BROKER_PURGE_TICK_MAX][NRM_ID_MAX + 1];
@@ -375,14 +400,70 @@ s_reject(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, uint32_t r
    a rotation its old key. *retire is set when the new key signed while the
    old one is still accepted. NRM_EINVAL with err->reason key-retired or
    bad-signature when neither verifies. */
+/* ---- certificates of the registry, kept decoded ---- */
+
+static certc_t *
+s_certc(broker_t *self, MDB_txn *txn, const char *org, nrm_err_t *err, int *rc)
+{
+    uint32_t h = 2166136261u;       /* FNV-1a of the id */
+    for (const char *p = org; *p; p++)
+        h = (h ^ (uint8_t) *p) * 16777619u;
+    certc_t *c = &self->certc[h & (BROKER_CERT_CACHE - 1)];
+    *rc = 0;
+    if (c->gen == self->reg_gen && strcmp(c->org, org) == 0)
+        return c;
+    c->gen = 0;
+    if ((*rc = nrm_registry_find(self->store, txn, org, &c->cert, NULL, err)) != 0
+        || (*rc = nrm_registry_status(self->store, txn, org, &c->st, err)) != 0)
+        return NULL;
+    snprintf(c->org, sizeof c->org, "%s", org);
+    c->gen = self->reg_gen;
+    return c;
+}
+
+/* nrm_registry_usable, from the cache. */
+static int
+s_usable(broker_t *self, MDB_txn *txn, const char *org, uint64_t now, nrm_cert_t *cert,
+         nrm_err_t *err)
+{
+    int rc;
+    const certc_t *c = s_certc(self, txn, org, err, &rc);
+    if (!c)
+        return rc;
+    if (cert)
+        *cert = c->cert;
+    return nrm_registry_usable_at(&c->cert, &c->st, now, err);
+}
+
+/* nrm_registry_find of the certificate, from the cache. */
+static int
+s_cert(broker_t *self, MDB_txn *txn, const char *org, nrm_cert_t *cert, nrm_err_t *err)
+{
+    int rc;
+    const certc_t *c = s_certc(self, txn, org, err, &rc);
+    if (c)
+        *cert = c->cert;
+    return rc;
+}
+
+/* After the registry may have changed: every entry is stale. */
+static void
+s_certc_flush(broker_t *self)
+{
+    self->reg_gen++;
+}
+
 static int
 s_signer_check(broker_t *self, MDB_txn *txn, const nrm_cert_t *cert, const char *ctx,
                nrm_bytes_t data, const uint8_t *sig, bool *retire, nrm_err_t *err)
 {
     nrm_err_t why = { 0, 0, "" };
-    int which;
+    int which = NRM_SIGNER_CURRENT, rc = 0;
     *retire = false;
-    int rc = nrm_registry_signer(self->store, txn, cert->org_id, ctx, data.data, data.len, sig, &which,
+    /* cert is the certificate in force: what nrm_registry_signer tries
+       first, without reading and decoding it again. */
+    if (nrm_verify(cert->sign_pk, ctx, data.data, data.len, sig) != 0)
+        rc = nrm_registry_signer(self->store, txn, cert->org_id, ctx, data.data, data.len, sig, &which,
                                  NULL, NULL, &why);
     if (rc == NRM_ENOTFOUND)
         return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "signature does not verify with the enrolled "
@@ -449,7 +530,7 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return s_reject(self, txn, it, s, NRM_R_SENDER_MISMATCH, text, false, err);
     }
     uint64_t now = s->now;
-    rc = nrm_registry_usable(self->store, txn, it->org, now, &sender, &why);
+    rc = s_usable(self, txn, it->org, now, &sender, &why);
     if (rc == NRM_ENOTFOUND)
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_SENDER, why.msg, false, err);
     if (rc == NRM_EINVAL)
@@ -489,7 +570,7 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     }
     if (rc != NRM_ENOTFOUND)
         return rc;
-    rc = nrm_registry_usable(self->store, txn, s->env.recipient, now, &recipient, &why);
+    rc = s_usable(self, txn, s->env.recipient, now, &recipient, &why);
     if (rc == NRM_ENOTFOUND) {
         snprintf(text, sizeof text, "recipient '%s' is not enrolled", s->env.recipient);
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_RECIPIENT, text, true, err);
@@ -573,8 +654,9 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     rc = s_msgrec_put(self, txn, s->env.msg_id, &m, err);
     free(receipt);
     snprintf(it->wake, sizeof it->wake, "%s", s->env.recipient);
-    nrm_info("accepted %s %s -> %s, record %llu", s->env.type, it->org, s->env.recipient,
-             (unsigned long long) seq);
+    self->b_accepted++;
+    nrm_debug("accepted %s %s -> %s, record %llu", s->env.type, it->org, s->env.recipient,
+              (unsigned long long) seq);
     return rc;
 }
 
@@ -634,7 +716,7 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
                             "signed for another organisation", err);
     /* The signature first: nothing an ack does, not even freeing a slot
        of the delivery window, happens on an unverified one. */
-    rc = nrm_registry_find(self->store, txn, it->org, &cert, NULL, &why);
+    rc = s_cert(self, txn, it->org, &cert, &why);
     if (rc == NRM_ENOTFOUND)
         return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_UNKNOWN_SENDER, why.msg, err);
     bool retire = false;
@@ -735,8 +817,12 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     it->status.state = ack.status == 0 ? NRM_MSG_DELIVERED : NRM_MSG_REFUSED_BY_RECIPIENT;
     it->status.accepted_seq = m.accepted_seq;
     it->status.delivered_seq = seq;
-    nrm_info("%s %s -> %s, record %llu (of %llu)", ack.status ? "delivery refused" : "delivered",
-             m.sender, it->org, (unsigned long long) seq, (unsigned long long) m.accepted_seq);
+    if (ack.status)
+        self->b_refused++;
+    else
+        self->b_delivered++;
+    nrm_debug("%s %s -> %s, record %llu (of %llu)", ack.status ? "delivery refused" : "delivered",
+              m.sender, it->org, (unsigned long long) seq, (unsigned long long) m.accepted_seq);
     return 0;
 }
 
@@ -1016,7 +1102,7 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
         /* A revoked, suspended or expired organisation is told so on every
            frame (its connection may predate the change: a ROUTER cannot
            close it). Submissions say it in their own checks. */
-        rc = nrm_registry_usable(self->store, txn, it->org, s.now, NULL, &why);
+        rc = s_usable(self, txn, it->org, s.now, NULL, &why);
         if (rc == NRM_EINVAL || rc == NRM_ENOTFOUND) {
             uint32_t reason = rc == NRM_EINVAL ? why.reason : NRM_R_UNKNOWN_SENDER;
             rc = w->kind == NRM_WIRE_ACK
@@ -1100,6 +1186,7 @@ s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     }
     s_welcome_drop(self);   /* a retry after map growth builds it again */
     self->records = 0;      /* recounted on a retry after map growth */
+    self->b_accepted = self->b_delivered = self->b_refused = 0;
     for (size_t i = 0; i < self->nitems; i++) {
         int rc = s_process(self, txn, &self->items[i], err);
         if (rc)
@@ -1317,7 +1404,7 @@ s_pump(broker_t *self, peer_t *p)
     }
     /* Held: nothing goes to a revoked, suspended or expired organisation;
        its queue stays as it is until it is resumed. */
-    if (nrm_registry_usable(self->store, txn, p->org, nrm_now_ms(), NULL, &err) != 0) {
+    if (s_usable(self, txn, p->org, nrm_now_ms(), NULL, &err) != 0) {
         if (!p->held)
             nrm_info("deliveries to '%s' held: %s", p->org, err.msg);
         p->held = true;
@@ -1837,7 +1924,9 @@ s_admin_handle(broker_t *self)
             a.frame_len = 0;        /* refused below as malformed */
         it.admin = true;
         /* The receipt goes out only after the commit. */
-        if (nrm_store_write(self->store, s_admin_fn, &a, &err) == 0) {
+        int wrc = nrm_store_write(self->store, s_admin_fn, &a, &err);
+        s_certc_flush(self);        /* enrolled, revoked, suspended, rotated... */
+        if (wrc == 0) {
             if (it.reply)
                 (void) s_send_on(self->admin, it.rid, it.rid_len, it.reply, it.reply_len);
             if (a.res.effect)
@@ -1851,9 +1940,29 @@ s_admin_handle(broker_t *self)
     }
 }
 
+/* One info line on the messages decided since the last one, every
+   BROKER_SUMMARY_MS while there is traffic (and at the end); the lines
+   about each message are at debug level. Refusals keep their own lines. */
+static void
+s_summary(broker_t *self, bool last)
+{
+    uint64_t now = nrm_now_ms();
+    if (!self->s_frames || (!last && now - self->s_ms < BROKER_SUMMARY_MS))
+        return;
+    nrm_info("last %llu s: %llu messages accepted, %llu delivered, %llu delivery refusals; "
+             "%llu frames in %llu batches", (unsigned long long) ((now - self->s_ms + 500) / 1000),
+             (unsigned long long) self->s_accepted, (unsigned long long) self->s_delivered,
+             (unsigned long long) self->s_refused, (unsigned long long) self->s_frames,
+             (unsigned long long) self->s_batches);
+    self->s_accepted = self->s_delivered = self->s_refused = 0;
+    self->s_frames = self->s_batches = 0;
+    self->s_ms = now;
+}
+
 int
 broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
 {
+    self->s_ms = nrm_now_ms();
     uint64_t last_timer = nrm_now_ms();
     while (!*stop) {
         bool pending = false;
@@ -1911,6 +2020,11 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
             if (rc == 0) {
                 self->batches++;
                 self->frames += self->nitems;
+                self->s_accepted += self->b_accepted;
+                self->s_delivered += self->b_delivered;
+                self->s_refused += self->b_refused;
+                self->s_frames += self->nitems;
+                self->s_batches++;
                 s_after_commit(self);
                 if (self->ckpt_made)
                     s_checkpoint_push(self);
@@ -1925,6 +2039,7 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
             if (self->peers[i].want_pump && self->peers[i].pump_after_ms <= now)
                 s_pump(self, &self->peers[i]);
         if (nrm_now_ms() - last_timer > 1000) {
+            s_summary(self, false);
             s_timers(self);
             s_checkpoint_timer(self);
             last_timer = nrm_now_ms();
@@ -2022,7 +2137,9 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
         goto fail;
     self->items = calloc(cfg->batch_max, sizeof *self->items);
     self->peers = calloc(BROKER_MAX_PEERS, sizeof *self->peers);
-    if (!self->items || !self->peers) {
+    self->certc = calloc(BROKER_CERT_CACHE, sizeof *self->certc);
+    self->reg_gen = 1;
+    if (!self->items || !self->peers || !self->certc) {
         nrm_err_set(err, NRM_ENOMEM, "out of memory");
         goto fail;
     }
@@ -2097,6 +2214,7 @@ broker_destroy(broker_t **self_p)
         nrm_info("stopping: %llu frames in %llu batches, %llu commits",
                  (unsigned long long) self->frames, (unsigned long long) self->batches,
                  (unsigned long long) (self->store ? nrm_store_commits(self->store) : 0));
+    s_summary(self, true);
     s_items_release(self);
     s_welcome_drop(self);
     broker_metrics_destroy(&self->metrics);
@@ -2120,6 +2238,7 @@ broker_destroy(broker_t **self_p)
     nrm_keys_destroy(&self->keys);
     free(self->items);
     free(self->peers);
+    free(self->certc);
     free(self);
     *self_p = NULL;
 }
