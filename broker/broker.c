@@ -2159,12 +2159,28 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
     if (nrm_store_read_begin(self->store, &txn, err) != 0
         || nrm_registry_genesis(self->store, txn, &self->genesis, err) != 0)
         goto fail;
-    nrm_store_read_end(&txn);
     if (memcmp(self->genesis.broker_sign_pk, nrm_keys_sign_pk(self->keys), NRM_PK_BYTES) != 0
         || memcmp(self->genesis.broker_curve_pk, nrm_keys_curve_pk(self->keys), NRM_PK_BYTES) != 0) {
         nrm_err_set(err, NRM_EINVAL, "broker.key does not hold the keys named in this network's genesis");
         goto fail;
     }
+    /* The head of the log, in O(log n) whatever its length: start-up
+       never reads the whole log (docs/audit-log.md, section 1). */
+    {
+        nrm_loghead_t head;
+        uint64_t t0 = nrm_mono_us();
+        if (nrm_auditlog_head_check(self->store, txn, self->genesis.broker_sign_pk,
+                                    cfg->network, &head, err) != 0) {
+            nrm_err_prefix(err, "the audit log's head does not check (nrm-audit verify --dir %s "
+                           "says more)", cfg->dir);
+            goto fail;
+        }
+        nrm_info("audit log: %llu records; tip, last link, tree of %llu leaves%s checked in %llu us",
+                 (unsigned long long) head.records, (unsigned long long) head.tree_size,
+                 head.ckpt_root_ok ? " and the latest checkpoint's signature and root" : "",
+                 (unsigned long long) (nrm_mono_us() - t0));
+    }
+    nrm_store_read_end(&txn);
 
     self->zctx = zmq_ctx_new();
     self->zap = self->zctx ? zmq_socket(self->zctx, ZMQ_REP) : NULL;
