@@ -153,6 +153,7 @@ struct broker_t {
 static peer_t *s_peer(broker_t *self, const char *org, bool create);
 static int s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data,
                   size_t len);
+static int s_send_shared(broker_t *self, const uint8_t *rid, size_t rid_len, zmq_msg_t *shared);
 
 /* ---- configuration ---- */
 
@@ -1244,21 +1245,35 @@ s_checkpoint_push(broker_t *self)
         nrm_error("checkpoint: %s", err.msg);
         return;
     }
+    /* Peers that hold the same tree size get the same frame: it is built
+       (consistency proof included) once per size and shared, not once per
+       peer; after the first push nearly every agent holds the last size. */
+    zmq_msg_t frame;
+    bool have = false;
+    uint64_t have_old = 0, size = 0;
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
-        uint8_t *frame = NULL;
-        size_t flen = 0;
-        uint64_t size = 0;
         if (!p->live || !p->ckpt_asked)
             continue;
-        if (broker_checkpoint_frame(self->store, txn, p->ckpt_size, &frame, &flen, &size, &err) != 0) {
-            nrm_error("checkpoint for '%s': %s", p->org, err.msg);
-            continue;
+        if (!have || have_old != p->ckpt_size) {
+            uint8_t *bytes = NULL;
+            size_t flen = 0;
+            if (have)
+                zmq_msg_close(&frame);
+            have = false;
+            if (broker_checkpoint_frame(self->store, txn, p->ckpt_size, &bytes, &flen, &size, &err) != 0
+                || s_frame_msg(&frame, bytes, flen, &err) != 0) {
+                nrm_error("checkpoint for '%s': %s", p->org, err.msg);
+                continue;
+            }
+            have = true;
+            have_old = p->ckpt_size;
         }
-        if (s_send(self, p->rid, p->rid_len, frame, flen) == 0)
+        if (s_send_shared(self, p->rid, p->rid_len, &frame) == 0)
             p->ckpt_size = size;
-        free(frame);
     }
+    if (have)
+        zmq_msg_close(&frame);
     nrm_store_read_end(&txn);
 }
 
