@@ -2,8 +2,11 @@
     broker. One thread, one ZeroMQ DEALER socket (CURVE client), one LMDB
     environment shared with the CLI commands of the same organisation.
 
-    Each round of the loop (zmq_poll with a 50 ms timeout):
-      1. drain socket monitor events (handshake done, disconnected, refused);
+    Each round of the loop (zmq_poll on the broker socket, the socket
+    monitor, the wake-up socket ORG/agent.wake and the HTTP listeners, until
+    the earliest of its own deadlines, s_next_wait):
+      1. drain socket monitor events (handshake done, disconnected, refused)
+         and the pokes of senders (agent_wake.h);
       2. receive every frame waiting (up to a batch cap), check each one
          (signatures, seals) outside any transaction, then apply the whole
          batch in ONE write transaction (group commit); only after it has
@@ -14,8 +17,12 @@
          waiting for a receipt), resend those unanswered for 3 s (then 6,
          12 ... 60 s; all at once after each Welcome), and every 2 s ask the
          status of accepted entries not yet delivered.
-    The CLI adds outbox entries from another process; step 4 notices them
-    with one cheap read transaction per round (outq after the last key taken).
+    The CLI, the API and nrm-bench add outbox entries (agent_sender_send)
+    and then poke ORG/agent.wake; step 4 notices them with one cheap read
+    transaction per round (outq after the last key taken), so a poke makes
+    the round that submits them. A round also runs at least every
+    AGENT_SCAN_MS, which finds entries whose poke was lost. Idle, the loop
+    sleeps until its next deadline rather than waking on a fixed tick.
 
     What must stay true: an acknowledgement is sent only for a delivery that
     is committed (or was already in the inbox); a msg_id is stored in the
@@ -31,6 +38,7 @@
 #include "agent_store.h"
 #include "agent_checkpoint.h"
 #include "agent_verify.h"
+#include "agent_wake.h"
 #include "nrm_codec.h"
 #include "nrm_log.h"
 #include "nrm_registry.h"
@@ -48,7 +56,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define AGENT_POLL_MS        50
+#define AGENT_BUSY_MS        50      /* again, when something could not go */
+#define AGENT_SCAN_MS        1000    /* outbox scan without a poke; longest sleep */
+#define AGENT_WAKE_DRAIN     1024    /* pokes read per round */
 #define AGENT_HELLO_MS       2000
 #define AGENT_HELLO_MAX_MS   60000   /* after refused Hellos, doubling      */
 #define AGENT_RESEND_MS      3000    /* first resend; doubles up to the max */
@@ -151,6 +161,7 @@ typedef struct {
     size_t           nack;
     uint64_t         now_ms;             /* wall clock, for stored times    */
     int              lock_fd;            /* ORG/agent.lock, held while running */
+    int              wake_fd;            /* ORG/agent.wake (agent_wake.h)    */
     const char      *config;             /* --config, or NULL: ORG/agent.ini */
     agent_conf_t     conf;
     agent_integ_t   *integ;              /* API, hooks, metrics (agent_integ) */
@@ -256,17 +267,24 @@ s_send_wire(s_daemon_t *d, const nrm_wire_t *w, const char *what)
 
 /* ---- outgoing: hello, submits, status queries, acks ---- */
 
-static void
-s_hello_tick(s_daemon_t *d, uint64_t mono)
+/* When the next Hello is due (monotonic ms; 0: now). */
+static uint64_t
+s_hello_at(const s_daemon_t *d)
 {
-    nrm_wire_t w;
-
     uint64_t every = AGENT_HELLO_MS;
     for (uint32_t i = 0; i < d->hello_refused && every < AGENT_HELLO_MAX_MS; i++)
         every *= 2;
     if (every > AGENT_HELLO_MAX_MS)
         every = AGENT_HELLO_MAX_MS;
-    if (d->welcomed || (d->last_hello != 0 && mono - d->last_hello < every))
+    return d->last_hello != 0 ? d->last_hello + every : 0;
+}
+
+static void
+s_hello_tick(s_daemon_t *d, uint64_t mono)
+{
+    nrm_wire_t w;
+
+    if (d->welcomed || s_hello_at(d) > mono)
         return;
     d->last_hello = mono;
     memset(&w, 0, sizeof w);
@@ -292,24 +310,30 @@ s_inflight_remove(s_daemon_t *d, const uint8_t msg_id[NRM_MSGID_BYTES])
         }
 }
 
-/* True when entry f should be sent now. A broker that is slow rather than
+/* When entry f should be sent (monotonic ms; 0: at the next chance). A broker that is slow rather than
    gone would otherwise get a copy of every unanswered frame each 3 s, and
    the copies pile up in the socket's queue: so the interval doubles with
    every resend (3, 6, 12 ... 60 s), and starts again after each Welcome. */
-static bool
-s_due(const s_inflight_t *f, uint64_t mono)
+static uint64_t
+s_due_at(const s_inflight_t *f)
 {
     uint64_t wait = AGENT_RESEND_MS;
     uint64_t cap = f->store_full ? AGENT_FULL_MAX_MS : AGENT_RESEND_MAX_MS;
     uint32_t i;
 
     if (f->sent_ms == 0)
-        return true;
+        return 0;
     for (i = 1; i < f->backoff && wait < cap; i++)
         wait *= 2;
     if (wait > cap)
         wait = cap;
-    return mono - f->sent_ms >= wait;
+    return f->sent_ms + wait;
+}
+
+static bool
+s_due(const s_inflight_t *f, uint64_t mono)
+{
+    return s_due_at(f) <= mono;
 }
 
 /* Submits inflight entry i inside read txn. Returns 0 when sent or when the
@@ -1493,27 +1517,81 @@ s_purge_tick(s_daemon_t *d, uint64_t mono)
                  (unsigned long long) d->org.retention_days);
 }
 
+/* Lowers *wait to the time left until `at` (0 when it is due). */
+static void
+s_sooner(uint64_t *wait, uint64_t mono, uint64_t at)
+{
+    uint64_t left = at > mono ? at - mono : 0;
+    if (left < *wait)
+        *wait = left;
+}
+
+/* How long zmq_poll may sleep: until the earliest deadline of what the
+   loop does on its own -- the Hello (not welcomed), resends and status
+   queries (welcomed), retention, the retry of a failed commit, the timers
+   of the API and hooks -- and at most AGENT_SCAN_MS, the outbox scan that
+   finds entries whose poke was lost. Frames, monitor events, pokes and
+   HTTP requests wake it anyway. What was due but could not go in the last
+   round (the socket would not take a resend or an acknowledgement, or a
+   key rotation holds entries back) is tried again after AGENT_BUSY_MS. */
+static long
+s_next_wait(const s_daemon_t *d, uint64_t mono)
+{
+    uint64_t wait = AGENT_SCAN_MS;
+    long integ;
+    size_t i;
+
+    if (!d->welcomed) {
+        s_sooner(&wait, mono, s_hello_at(d));
+    } else {
+        for (i = 0; i < d->ninflight; i++) {
+            uint64_t at = s_due_at(&d->inflight[i]);
+            s_sooner(&wait, mono, at > mono ? at : mono + AGENT_BUSY_MS);
+        }
+        s_sooner(&wait, mono, d->last_status + AGENT_STATUS_MS);
+    }
+    if (d->org.retention_days != 0)
+        s_sooner(&wait, mono, d->last_purge + AGENT_PURGE_MS);
+    if (d->batch_pending)
+        s_sooner(&wait, mono, d->retry_at);
+    if (d->nack > 0)
+        s_sooner(&wait, mono, mono + AGENT_BUSY_MS);
+    integ = agent_integ_wait_ms(d->integ);
+    if (integ >= 0 && (uint64_t) integ < wait)
+        wait = (uint64_t) integ;
+    return (long) wait;
+}
+
 static int
 s_loop(s_daemon_t *d, nrm_err_t *err)
 {
     while (!s_stop) {
-        zmq_pollitem_t items[2 + AGENT_INTEG_FDS] = {
-            { d->sock, 0, ZMQ_POLLIN, 0 },
+        /* No frame is taken while a failed batch waits for its retry or
+           the acknowledgement queue is full: not polling the socket then
+           keeps the loop from spinning on frames it will not read. */
+        bool take = !d->batch_pending && d->nack < AGENT_ACKQ_MAX;
+        zmq_pollitem_t items[3 + AGENT_INTEG_FDS] = {
+            { d->sock, 0, take ? ZMQ_POLLIN : 0, 0 },
             { d->mon, 0, ZMQ_POLLIN, 0 },
+            { NULL, d->wake_fd, ZMQ_POLLIN, 0 },
         };
         int fds[AGENT_INTEG_FDS];
         size_t nfds = agent_integ_fds(d->integ, fds);
-        uint64_t mono;
+        uint64_t mono = s_mono_ms();
 
         for (size_t i = 0; i < nfds; i++)
-            items[2 + i] = (zmq_pollitem_t) { NULL, fds[i], ZMQ_POLLIN, 0 };
-        if (zmq_poll(items, 2 + (int) nfds, AGENT_POLL_MS) < 0) {
+            items[3 + i] = (zmq_pollitem_t) { NULL, fds[i], ZMQ_POLLIN, 0 };
+        if (zmq_poll(items, 3 + (int) nfds, s_next_wait(d, mono)) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             return nrm_err_set(err, NRM_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
         }
         mono = s_mono_ms();
         d->now_ms = nrm_now_ms();
+        /* Pokes only say "look at the outbox", which this round does
+           (s_outbox_tick) after reading them all: many are one look. */
+        if (items[2].revents & ZMQ_POLLIN)
+            (void) agent_wake_drain(d->wake_fd, AGENT_WAKE_DRAIN);
         if (items[1].revents & ZMQ_POLLIN)
             s_monitor_drain(d);
         if (d->batch_pending) {
@@ -1655,6 +1733,9 @@ s_run(s_daemon_t *d, const char *endpoint, int level, int format, nrm_err_t *err
     rc = agent_integ_open(d->dir, &d->conf, d->org.id, d->store, &d->integ, err);
     if (rc != 0)
         return rc;
+    rc = agent_wake_listen(d->dir, &d->wake_fd, err);
+    if (rc != 0)
+        return rc;
     rc = s_socket_open(d, err);
     if (rc != 0)
         return rc;
@@ -1692,6 +1773,7 @@ agent_cmd_run(int argc, char **argv)
         return AGENT_EXIT_ERROR;
     }
     d->lock_fd = -1;
+    d->wake_fd = -1;
     opterr = 0;
     for (;;) {
         int c = getopt_long(argc, argv, ":h", opts, NULL);
@@ -1755,6 +1837,7 @@ agent_cmd_run(int argc, char **argv)
     nrm_keys_destroy(&d->next);
     s_retired_clear(d);
     free(d->rotated);
+    agent_wake_close(d->dir, &d->wake_fd);      /* while the lock is held */
     if (d->lock_fd >= 0)
         close(d->lock_fd);
     free(d);

@@ -2,6 +2,7 @@
 #include "agent_send.h"
 #include "agent_store.h"
 #include "agent_verify.h"
+#include "agent_wake.h"
 #include "nrm_codec.h"
 #include "nrm_registry.h"
 #include "nrm_util.h"
@@ -337,6 +338,9 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
         nrm_err_prefix(err, "storing the message in the outbox failed (nothing was queued)");
         goto out;
     }
+    /* Committed: tell the daemon, which submits it at once. Whether the
+       poke arrives does not matter for the message (agent_wake.h). */
+    (void) agent_wake_poke(self->dir);
 done:
     for (i = 0; i < count; i++) {
         memcpy(ids[i], b.msgs[i].rec.msg_id, NRM_MSGID_BYTES);
