@@ -74,6 +74,7 @@
 #define AGENT_RETRY_MAX_MS   30000
 #define AGENT_SKEW_WARN_MS   (5u * 60u * 1000u)
 #define AGENT_MONITOR_EP     "inproc://nrm-agent-monitor"
+#define AGENT_CERTS_CACHED   128     /* senders' certificates kept verified */
 
 static const char *const s_cmd = "run";
 static volatile sig_atomic_t s_stop;
@@ -165,6 +166,7 @@ typedef struct {
     const char      *config;             /* --config, or NULL: ORG/agent.ini */
     agent_conf_t     conf;
     agent_integ_t   *integ;              /* API, hooks, metrics (agent_integ) */
+    agent_certcache_t *certs;            /* senders' verified certificates  */
 } s_daemon_t;
 
 static void
@@ -722,7 +724,7 @@ s_prepare_deliver(s_daemon_t *d, s_item_t *it)
         keys[nkeys++] = d->next;
     for (size_t i = 0; i < d->nretired; i++)
         keys[nkeys++] = d->retired[i];
-    agent_delivery_check(w, d->org.id, keys, nkeys, &d->conn.genesis, &it->d);
+    agent_delivery_check_cached(w, d->org.id, keys, nkeys, &d->conn.genesis, d->certs, &it->d);
     if (!it->d.has_env) {
         nrm_error("delivery seq %llu cannot be acknowledged: %s: %s",
                   (unsigned long long) w->seq, nrm_reason_name(it->d.status), it->d.reason);
@@ -1717,7 +1719,8 @@ s_run(s_daemon_t *d, const char *endpoint, int level, int format, nrm_err_t *err
     if (rc != 0)
         return rc;
     d->batch = calloc(AGENT_BATCH_MAX, sizeof *d->batch);
-    if (d->batch == NULL)
+    d->certs = agent_certcache_new(AGENT_CERTS_CACHED);
+    if (d->batch == NULL || d->certs == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     drop = getenv("NRM_TEST_DROP_ACKS");
     d->drop_acks = drop != NULL && strcmp(drop, "1") == 0;
@@ -1830,6 +1833,7 @@ agent_cmd_run(int argc, char **argv)
     agent_integ_destroy(&d->integ);
     s_batch_clear(d);
     free(d->batch);
+    agent_certcache_destroy(&d->certs);
     s_socket_close(d);
     nrm_store_destroy(&d->store);
     agent_connect_clear(&d->conn);

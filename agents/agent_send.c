@@ -18,7 +18,12 @@ struct agent_sender_t {
     nrm_store_t    *store;
     bool            own_store;  /* false: borrowed (agent_sender_open_store) */
     nrm_policy_t   *policy;     /* ORG/policy.ini, or NULL (defaults) */
+    agent_certcache_t *certs;   /* recipients' certificates verified   */
 };
+
+/* Recipients whose certificates a sender keeps verified: an organisation
+   sends to a handful; more only costs a verification now and then. */
+#define S_CERTS_CACHED 16
 
 /* A message made ready to store: everything owned. */
 typedef struct {
@@ -71,6 +76,8 @@ agent_sender_open_store(const char *dir, nrm_store_t *store, agent_sender_t **ou
     }
     if (rc == 0)
         rc = agent_policy_load(dir, &self->policy, err);
+    if (rc == 0 && (self->certs = agent_certcache_new(S_CERTS_CACHED)) == NULL)
+        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
     if (rc != 0) {
         agent_sender_destroy(&self);
         return rc;
@@ -90,6 +97,7 @@ agent_sender_destroy(agent_sender_t **self_p)
     if (self->own_store)
         nrm_store_destroy(&self->store);
     nrm_policy_free(&self->policy);
+    agent_certcache_destroy(&self->certs);
     agent_connect_clear(&self->conn);
     nrm_keys_destroy(&self->keys);
     free(self);
@@ -102,8 +110,11 @@ agent_sender_store(agent_sender_t *self)
     return self->store;
 }
 
-/* Finds and re-verifies the recipient's certificate in the directory,
-   inside read txn. */
+/* Finds the recipient's certificate in the directory, inside read txn,
+   verifies it (once per exact certificate: self->certs) and checks that it
+   is valid now (every time). The directory is the broker's last Welcome
+   (a revoked organisation is not in it), read at every send; the broker
+   decides about a suspended one when the message arrives. */
 static int
 s_recipient(agent_sender_t *self, MDB_txn *txn, const char *to, uint64_t now,
             nrm_cert_t *cert, nrm_err_t *err)
@@ -118,8 +129,8 @@ s_recipient(agent_sender_t *self, MDB_txn *txn, const char *to, uint64_t now,
                            "`nrm-agent run --dir %s` to refresh it)", to, self->dir);
     if (rc != 0)
         return rc;
-    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, &self->conn.genesis,
-                                cert, err);
+    rc = agent_cert_verify_signed(self->certs, signed_cert.data, signed_cert.len,
+                                  &self->conn.genesis, cert, err);
     if (rc != 0) {
         nrm_err_prefix(err, "certificate of '%s' in the directory does not verify", to);
         return rc;
