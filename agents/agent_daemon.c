@@ -1592,8 +1592,10 @@ s_loop(s_daemon_t *d, nrm_err_t *err)
         d->now_ms = nrm_now_ms();
         /* Pokes only say "look at the outbox", which this round does
            (s_outbox_tick) after reading them all: many are one look. */
-        if (items[2].revents & ZMQ_POLLIN)
-            (void) agent_wake_drain(d->wake_fd, AGENT_WAKE_DRAIN);
+        if (items[2].revents & ZMQ_POLLIN) {
+            size_t pokes = agent_wake_drain(d->wake_fd, AGENT_WAKE_DRAIN);
+            nrm_debug("outbox poked (%zu)", pokes);
+        }
         if (items[1].revents & ZMQ_POLLIN)
             s_monitor_drain(d);
         if (d->batch_pending) {
