@@ -1086,8 +1086,11 @@ s_finish_receipt(s_daemon_t *d, const s_item_t *it)
     s_inflight_remove(d, it->receipt.msg_id);
     switch (it->outcome) {
     case S_CHANGED:
+        /* One info line per message and side is enough: the sender's is
+           "delivered" (s_finish_status), which follows in milliseconds;
+           the outbox keeps the receipt. */
         if (it->receipt.status == NRM_R_OK)
-            nrm_info("msg %s accepted seq %llu", hex, (unsigned long long) it->receipt.seq);
+            nrm_debug("msg %s accepted seq %llu", hex, (unsigned long long) it->receipt.seq);
         else
             nrm_warn("msg %s refused by the broker (seq %llu): %s: %s", hex,
                      (unsigned long long) it->receipt.seq,
