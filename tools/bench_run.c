@@ -9,8 +9,11 @@
     once per poll interval, and stamps each message when it first sees it
     accepted (broker receipt stored), in the inbox, and delivered (the
     broker logged DELIVERED and told the sender). The stamp is taken after
-    the read, so a latency is never under-reported; it may be over-reported
-    by up to one look (a few tens of microseconds) plus the poll interval. */
+    the read; it may be over-reported by up to one look (a few tens of
+    microseconds) plus the poll interval. A read sees a commit once LMDB
+    has written its meta page, which is durable when that O_DSYNC write
+    returns, so a stamp may also be early by up to one such write (about
+    0.1 ms on the development machine). */
 #include "bench_nrm.h"
 #include "agent_send.h"
 #include "agent_store.h"
