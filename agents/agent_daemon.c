@@ -313,10 +313,11 @@ s_inflight_remove(s_daemon_t *d, const uint8_t msg_id[NRM_MSGID_BYTES])
         }
 }
 
-/* When entry f should be sent (monotonic ms; 0: at the next chance). A broker that is slow rather than
-   gone would otherwise get a copy of every unanswered frame each 3 s, and
-   the copies pile up in the socket's queue: so the interval doubles with
-   every resend (3, 6, 12 ... 60 s), and starts again after each Welcome. */
+/* When entry f should be sent (monotonic ms; 0: at the next chance). A
+   broker that is slow rather than gone would otherwise get a copy of every
+   unanswered frame each 3 s, and the copies pile up in the socket's queue:
+   so the interval doubles with every resend (3, 6, 12 ... 60 s), and
+   starts again after each Welcome. */
 static uint64_t
 s_due_at(const s_inflight_t *f)
 {
