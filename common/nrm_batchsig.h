@@ -26,7 +26,9 @@
     Verification computes the leaf, the root from the proof, then checks
     the signature over the root. Verified (signer key, size, root,
     signature) tuples are remembered in a small per-thread cache, so the 2nd
-    to nth item of a batch cost hashing only. The cache is a memo of a pure
+    to nth item of a batch cost hashing only; a direct signature is
+    remembered the same way under size 1 and the SHA-256 of context ||
+    0x00 || bytes, so checking the same signed bytes again is hashing only. The cache is a memo of a pure
     function: a hit requires all four values to be equal, only successful
     checks are entered, and each thread has its own (no lock, nothing
     shared). */

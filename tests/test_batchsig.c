@@ -300,6 +300,40 @@ t_threads(const nrm_keys_t *k)
     }
 }
 
+/* Direct signatures are remembered too (size 1 and the hash of what they
+   cover): the same check again is a hit; other bytes, another key or
+   another signature are misses that fail. */
+static void
+t_cache_direct(const nrm_keys_t *k, const nrm_keys_t *other)
+{
+    uint8_t data[100], sig[NRM_SIG_BYTES];
+    uint64_t hits, misses;
+    nrm_err_t err = { 0, 0, "" };
+    const uint8_t *pk = nrm_keys_sign_pk(k);
+    nrm_random(data, sizeof data);
+    CHECK_RC(nrm_sign(k, NRM_CTX_ENVELOPE, data, sizeof data, sig), 0);
+    nrm_batch_cache_clear();
+    CHECK_RC(nrm_batch_verify(pk, NRM_CTX_ENVELOPE, data, sizeof data, sig, NULL, &err), 0);
+    CHECK_RC(nrm_batch_verify(pk, NRM_CTX_ENVELOPE, data, sizeof data, sig, NULL, &err), 0);
+    nrm_batch_cache_stats(&hits, &misses);
+    CHECK(hits == 1 && misses == 1);
+    data[5] ^= 1;
+    s_expect_bad(pk, NRM_CTX_ENVELOPE, data, sizeof data, sig, NULL, "signature does not verify",
+                 __LINE__);
+    data[5] ^= 1;
+    s_expect_bad(pk, NRM_CTX_ACK, data, sizeof data, sig, NULL, "signature does not verify",
+                 __LINE__);
+    s_expect_bad(pk, NRM_CTX_ENVELOPE, data, sizeof data - 1, sig, NULL,
+                 "signature does not verify", __LINE__);
+    s_expect_bad(nrm_keys_sign_pk(other), NRM_CTX_ENVELOPE, data, sizeof data, sig, NULL,
+                 "signature does not verify", __LINE__);
+    sig[0] ^= 1;
+    s_expect_bad(pk, NRM_CTX_ENVELOPE, data, sizeof data, sig, NULL, "signature does not verify",
+                 __LINE__);
+    nrm_batch_cache_stats(&hits, &misses);
+    CHECK(hits == 1 && misses == 6);
+}
+
 static void
 t_limits(const nrm_keys_t *k)
 {
@@ -331,6 +365,7 @@ main(void)
     t_every_item(k, NRM_BATCH_MAX);
     t_tampered(k, other);
     t_cache(k, other);
+    t_cache_direct(k, other);
     t_threads(k);
     t_limits(k);
     nrm_keys_destroy(&k);
