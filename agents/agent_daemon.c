@@ -160,6 +160,9 @@ typedef struct {
     uint64_t         retry_at, retry_delay;
     nrm_bytes_t      ackq[AGENT_ACKQ_MAX]; /* encoded Ack frames, owned */
     size_t           nack;
+    nrm_bytes_t      acksign[AGENT_BATCH_MAX]; /* Ack bodies of the commit, owned,
+                                              signed as one batch (s_ack_sign) */
+    size_t           nacksign;
     uint64_t         now_ms;             /* wall clock, for stored times    */
     int              lock_fd;            /* ORG/agent.lock, held while running */
     int              wake_fd;            /* ORG/agent.wake (agent_wake.h)    */
@@ -372,6 +375,7 @@ s_submit(s_daemon_t *d, MDB_txn *txn, size_t i, uint64_t mono, bool *dropped)
     w.kind = NRM_WIRE_SUBMIT;
     w.envelope = rec.envelope;
     w.signature = rec.signature;
+    w.batch = rec.batch;
     w.sealed_body = body;
     e = s_send_wire(d, &w, "submit");
     if (e == EAGAIN)
@@ -404,8 +408,8 @@ s_classify(s_daemon_t *d, MDB_txn *txn, s_inflight_t *f)
     if (d->nretired == 0 || agent_out_get(d->store, txn, f->key, &rec, &err) != 0)
         return;
     f->old_key = rec.signature.len == NRM_SIG_BYTES
-                 && nrm_verify(nrm_keys_sign_pk(d->keys), NRM_CTX_ENVELOPE, rec.envelope.data,
-                               rec.envelope.len, rec.signature.data) != 0;
+                 && nrm_batch_verify(nrm_keys_sign_pk(d->keys), NRM_CTX_ENVELOPE, rec.envelope.data,
+                                     rec.envelope.len, rec.signature.data, &rec.batch, NULL) != 0;
 }
 
 /* Takes new queued entries into the window and (re)sends what is due.
@@ -520,24 +524,23 @@ s_status_tick(s_daemon_t *d, uint64_t mono)
         nrm_debug("status query for %zu accepted messages", n);
 }
 
-/* Builds the signed Ack of one delivery and queues it. */
+/* Builds the Ack of one delivery; s_ack_sign signs the acks of the
+   commit together and queues them. */
 static void
 s_ack_queue(s_daemon_t *d, const s_item_t *it, uint32_t status, const char *reason)
 {
     char hex[2 * NRM_MSGID_BYTES + 1];
     nrm_err_t err = { 0 };
-    uint8_t *body = NULL, *frame = NULL;
-    size_t body_len = 0, frame_len = 0;
-    uint8_t sig[NRM_SIG_BYTES];
+    uint8_t *body = NULL;
+    size_t body_len = 0;
     nrm_ack_t a;
-    nrm_wire_t w;
 
     s_hex_id(it->d.env.msg_id, hex);
     if (d->drop_acks) {
         nrm_warn("NRM_TEST_DROP_ACKS: not acknowledging msg %s", hex);
         return;
     }
-    if (d->nack >= AGENT_ACKQ_MAX) {
+    if (d->nack + d->nacksign >= AGENT_ACKQ_MAX || d->nacksign >= AGENT_BATCH_MAX) {
         /* Cannot happen: no batch is received while the queue is this full. */
         nrm_error("acknowledgement queue full, msg %s will be delivered again", hex);
         return;
@@ -552,29 +555,53 @@ s_ack_queue(s_daemon_t *d, const s_item_t *it, uint32_t status, const char *reas
     snprintf(a.reason, sizeof a.reason, "%s", reason != NULL ? reason : "");
     if (nrm_ack_encode(&a, &body, &body_len, &err) != 0) {
         nrm_error("cannot encode the ack of msg %s: %s", hex, err.msg);
-        goto out;
+        return;
     }
-    if (nrm_sign(d->keys, NRM_CTX_ACK, body, body_len, sig) != 0) {
-        nrm_error("cannot sign the ack of msg %s", hex);
-        goto out;
+    d->acksign[d->nacksign].data = body;
+    d->acksign[d->nacksign].len = body_len;
+    d->nacksign++;
+}
+
+/* Signs the acks of one commit with one signature (a single ack directly,
+   as before batches; nrm_batchsig) and queues their frames in order. */
+static void
+s_ack_sign(s_daemon_t *d)
+{
+    nrm_batch_item_t items[AGENT_BATCH_MAX];
+    nrm_batch_proof_t proofs[AGENT_BATCH_MAX];
+    uint8_t sig[NRM_SIG_BYTES];
+    nrm_err_t err = { 0 };
+    size_t i, n = d->nacksign;
+
+    if (n == 0)
+        return;
+    for (i = 0; i < n; i++)
+        items[i] = (nrm_batch_item_t) { d->acksign[i].data, d->acksign[i].len };
+    if (nrm_batch_sign(d->keys, NRM_CTX_ACK, items, n, sig, proofs, &err) != 0) {
+        nrm_error("cannot sign %zu acks: %s (the broker will deliver again)", n, err.msg);
+        n = 0;
     }
-    memset(&w, 0, sizeof w);
-    w.kind = NRM_WIRE_ACK;
-    w.signed_obj.body.data = body;
-    w.signed_obj.body.len = body_len;
-    w.signed_obj.sig.data = sig;
-    w.signed_obj.sig.len = NRM_SIG_BYTES;
-    if (nrm_wire_encode(&w, &frame, &frame_len, &err) != 0) {
-        nrm_error("cannot encode the ack frame of msg %s: %s", hex, err.msg);
-        goto out;
+    for (i = 0; i < n; i++) {
+        uint8_t *frame = NULL;
+        size_t frame_len = 0;
+        nrm_wire_t w;
+        memset(&w, 0, sizeof w);
+        w.kind = NRM_WIRE_ACK;
+        w.signed_obj.body = d->acksign[i];
+        w.signed_obj.sig.data = sig;
+        w.signed_obj.sig.len = NRM_SIG_BYTES;
+        w.batch = proofs[i];
+        if (nrm_wire_encode(&w, &frame, &frame_len, &err) != 0) {
+            nrm_error("cannot encode an ack frame: %s (the broker will deliver again)", err.msg);
+            continue;
+        }
+        d->ackq[d->nack].data = frame;
+        d->ackq[d->nack].len = frame_len;
+        d->nack++;
     }
-    d->ackq[d->nack].data = frame;
-    d->ackq[d->nack].len = frame_len;
-    d->nack++;
-    frame = NULL;
-out:
-    free(frame);
-    free(body);
+    for (i = 0; i < d->nacksign; i++)
+        free((void *) d->acksign[i].data);
+    d->nacksign = 0;
 }
 
 /* Sends queued acks in order while the socket takes them. */
@@ -697,9 +724,9 @@ s_prepare_receipt(s_daemon_t *d, s_item_t *it)
                  nrm_reason_name(it->receipt.status), it->receipt.reason);
         return;
     }
-    if (nrm_signed_encode(it->w->signed_obj.body.data, it->w->signed_obj.body.len,
-                          it->w->signed_obj.sig.data, &it->receipt_signed,
-                          &it->receipt_len, &err) != 0) {
+    if (nrm_signed_encode_batch(it->w->signed_obj.body.data, it->w->signed_obj.body.len,
+                                it->w->signed_obj.sig.data, &it->w->batch, &it->receipt_signed,
+                                &it->receipt_len, &err) != 0) {
         s_hex_id(it->receipt.msg_id, hex);
         nrm_error("receipt for msg %s cannot be kept: %s", hex, err.msg);
         return;
@@ -918,6 +945,7 @@ s_apply_deliver(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
     memcpy(rec.msg_id, it->d.env.msg_id, NRM_MSGID_BYTES);
     rec.envelope = w->envelope;
     rec.signature = w->signature;
+    rec.batch = w->batch;
     rec.sender_cert.data = it->cert_signed;
     rec.sender_cert.len = it->cert_len;
     rec.sealed_body = w->sealed_body;
@@ -1225,6 +1253,7 @@ s_batch_commit(s_daemon_t *d, uint64_t mono)
         default: break;
         }
     }
+    s_ack_sign(d);
     if (d->nbatch > 1)
         nrm_debug("applied %zu messages in one commit", d->nbatch);
     s_batch_clear(d);

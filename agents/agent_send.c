@@ -167,7 +167,7 @@ s_req_check(const agent_send_req_t *r, nrm_err_t *err)
 
 /* Validates and minimises the document (agent_doc_prepare fills the clear
    metadata: type, created_ms, priority, consent, deadline, ...), seals the
-   protobuf body, builds and signs the envelope into m. */
+   protobuf body and builds the envelope into m (s_sign signs it). */
 static int
 s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cert,
           s_ready_t *m, nrm_err_t *err)
@@ -209,16 +209,6 @@ s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cer
     rc = nrm_envelope_encode(&env, &m->env_bytes, &env_len, err);
     if (rc != 0)
         goto out;
-    rc = nrm_sign(self->keys, NRM_CTX_ENVELOPE, m->env_bytes, env_len, m->sig);
-    if (rc != 0) {
-        rc = nrm_err_set(err, rc, "signing the envelope failed");
-        goto out;
-    }
-    /* Fault injection for the integration tests only: a signature the
-       broker must refuse, so that a refusal can be followed to the outbox. */
-    if (getenv("NRM_TEST_CORRUPT_SIGNATURE"))
-        m->sig[0] ^= 0x01;
-
     m->rec.state = AGENT_OUT_QUEUED;
     m->rec.created_ms = env.created_ms;
     m->rec.updated_ms = env.created_ms;
@@ -238,6 +228,48 @@ out:
         explicit_bzero(body, body_len);
     free(body);
     return rc;
+}
+
+/* Signs the envelopes of the batch (those not stored already): one
+   signature per NRM_BATCH_MAX of them, each with its inclusion proof
+   (nrm_batchsig); a single envelope is signed directly, as before. */
+static int
+s_sign(agent_sender_t *self, s_batch_t *b, nrm_err_t *err)
+{
+    nrm_batch_item_t items[NRM_BATCH_MAX];
+    nrm_batch_proof_t proofs[NRM_BATCH_MAX];
+    s_ready_t *which[NRM_BATCH_MAX];
+    uint8_t sig[NRM_SIG_BYTES];
+    size_t i = 0;
+
+    while (i < b->count) {
+        size_t n = 0;
+        for (; i < b->count && n < NRM_BATCH_MAX; i++) {
+            s_ready_t *m = &b->msgs[i];
+            if (m->hit)
+                continue;
+            items[n].data = m->rec.envelope.data;
+            items[n].len = m->rec.envelope.len;
+            which[n++] = m;
+        }
+        if (n == 0)
+            break;
+        int rc = nrm_batch_sign(self->keys, NRM_CTX_ENVELOPE, items, n, sig, proofs, err);
+        if (rc != 0) {
+            nrm_err_prefix(err, "signing the envelopes failed");
+            return rc;
+        }
+        for (size_t j = 0; j < n; j++) {
+            memcpy(which[j]->sig, sig, NRM_SIG_BYTES);
+            which[j]->rec.batch = proofs[j];
+            /* Fault injection for the integration tests only: a signature
+               the broker must refuse, so that a refusal can be followed to
+               the outbox. */
+            if (getenv("NRM_TEST_CORRUPT_SIGNATURE"))
+                which[j]->sig[0] ^= 0x01;
+        }
+    }
+    return 0;
 }
 
 /* nrm_store_fn: stores the whole batch (may run again after map growth). */
@@ -344,6 +376,9 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
     if (i == count)
         goto done;
     b.count = count;
+    rc = s_sign(self, &b, err);
+    if (rc != 0)
+        goto out;
     rc = nrm_store_write(self->store, s_store, &b, err);
     if (rc != 0) {
         nrm_err_prefix(err, "storing the message in the outbox failed (nothing was queued)");

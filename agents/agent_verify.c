@@ -240,10 +240,10 @@ s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys, 
     if (w->signature.len != NRM_SIG_BYTES || w->signature.data == NULL)
         return s_refuse(d, NRM_R_BAD_SIGNATURE, "envelope signature has %zu bytes, not %d",
                         w->signature.len, NRM_SIG_BYTES);
-    if (nrm_verify(d->cert.sign_pk, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len,
-                   w->signature.data) != 0)
+    if (nrm_batch_verify(d->cert.sign_pk, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len,
+                         w->signature.data, &w->batch, &err) != 0)
         return s_refuse(d, NRM_R_BAD_SIGNATURE, "envelope signature does not verify "
-                        "with the sign key of '%s'", d->cert.org_id);
+                        "with the sign key of '%s': %s", d->cert.org_id, err.msg);
 
     if (strcmp(d->env.recipient, own_id) != 0)
         return s_refuse(d, NRM_R_UNKNOWN_RECIPIENT, "envelope is addressed to '%s', "
@@ -321,9 +321,10 @@ agent_receipt_check(const nrm_wire_t *w, const uint8_t broker_pk[NRM_PK_BYTES],
                               v->sig.len, NRM_SIG_BYTES);
     if (v->body.data == NULL || v->body.len == 0)
         return nrm_err_refuse(err, NRM_R_MALFORMED, "receipt body is empty");
-    if (nrm_verify(broker_pk, NRM_CTX_RECEIPT, v->body.data, v->body.len,
-                   v->sig.data) != 0)
+    nrm_err_t why = { 0, 0, "" };
+    if (nrm_batch_verify(broker_pk, NRM_CTX_RECEIPT, v->body.data, v->body.len,
+                         v->sig.data, &w->batch, &why) != 0)
         return nrm_err_set(err, NRM_ECRYPTO, "receipt signature does not verify with "
-                           "the broker's sign key (connect.ini sign_public)");
+                           "the broker's sign key (connect.ini sign_public): %s", why.msg);
     return nrm_receipt_decode(v->body.data, v->body.len, r, err);
 }

@@ -22,13 +22,15 @@
 #define BENCH_BODY_MIN    640u     /* a referral document with its fields */
 #define BENCH_BODY_MAX    16384u   /* its narrative is one text value (NRM_BODY_STRING_MAX) */
 #define BENCH_BIN_MAX     2048
+#define BENCH_SEND_AUTO   0u       /* --send-batch auto: every free window slot */
 
 typedef struct {
     char         bin[BENCH_BIN_MAX];  /* build folder: tools/, agents/, broker/ */
     const char  *workdir;             /* NULL: a new folder under $TMPDIR      */
     const char  *out;                 /* results folder                         */
     const char  *log_level;           /* of the broker and agents               */
-    unsigned     pairs, window, body, send_batch, round, timeout_s, poll_us;
+    unsigned     pairs, window, body, round, timeout_s, poll_us;
+    unsigned     send_batch;          /* messages per send call, or BENCH_SEND_AUTO */
     uint64_t     messages;            /* per step, over all pairs               */
     uint64_t     single_messages;     /* of a "single" step                     */
     uint64_t     max_messages;        /* of a "max" step, over all pairs        */

@@ -102,6 +102,14 @@ s_fail(s_pair_t *p, int rc)
     return rc;
 }
 
+/* Most messages one send call passes: --send-batch, or the window under
+   auto. */
+static unsigned
+s_send_most(const bench_opts_t *o)
+{
+    return o->send_batch == BENCH_SEND_AUTO ? o->window : o->send_batch;
+}
+
 /* ---- setting up one pair ---- */
 
 static int
@@ -158,12 +166,13 @@ s_pair_open(s_pair_t *p)
     bench_org_id(false, p->idx, p->rid, sizeof p->rid);
     snprintf(p->case_ref, sizeof p->case_ref, "bench-case-%u", p->idx);
     p->slots = calloc(BENCH_WINDOW_MAX, sizeof *p->slots);
-    p->docs = malloc((size_t) o->send_batch * o->body);
-    p->reqs = calloc(o->send_batch, sizeof *p->reqs);
-    p->newids = calloc(o->send_batch, sizeof *p->newids);
+    unsigned most = s_send_most(o);
+    p->docs = malloc((size_t) most * o->body);
+    p->reqs = calloc(most, sizeof *p->reqs);
+    p->newids = calloc(most, sizeof *p->newids);
     if (p->slots == NULL || p->docs == NULL || p->reqs == NULL || p->newids == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-    for (i = 0; i < o->send_batch; i++) {
+    for (i = 0; i < most; i++) {
         p->reqs[i].to = p->rid;
         p->reqs[i].type = "referral";
         p->reqs[i].case_ref = p->case_ref;
@@ -424,7 +433,9 @@ s_step(s_pair_t *p)
         if (atomic_load(&b->failed) || s_interrupted)
             return nrm_err_set(err, NRM_EIO, "stopped (another pair failed, or a signal)");
         while (sent < quota && p->nslots < b->window) {
-            uint64_t n = o->send_batch;
+            /* auto: every slot free now, in one call (one outbox commit,
+               one batch signature) */
+            uint64_t n = o->send_batch == BENCH_SEND_AUTO ? b->window : o->send_batch;
             if (n > quota - sent)
                 n = quota - sent;
             if (n > b->window - p->nslots)
@@ -716,9 +727,14 @@ bench_nrm_run(const bench_opts_t *o)
         fprintf(stderr, "nrm-bench: %s\n", err.msg);
         return 1;
     }
-    printf("nrm-bench: %u pairs, %u-byte bodies, window %u, send batch %u, %llu messages "
+    char batch[16];
+    if (o->send_batch == BENCH_SEND_AUTO)
+        snprintf(batch, sizeof batch, "auto");
+    else
+        snprintf(batch, sizeof batch, "%u", o->send_batch);
+    printf("nrm-bench: %u pairs, %u-byte bodies, window %u, send batch %s, %llu messages "
            "per step; setting up the network...\n", o->pairs, o->body, o->window,
-           o->send_batch, (unsigned long long) o->messages);
+           batch, (unsigned long long) o->messages);
     fflush(stdout);
     if (bench_net_start(o, &b.net, &err) != 0) {
         fprintf(stderr, "nrm-bench: %s\n", err.msg);

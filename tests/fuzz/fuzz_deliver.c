@@ -3,8 +3,9 @@
     envelope of a Deliver with the seal and the body
     (agent_delivery_check_cached, through a cache of verified certificates
     as the daemon does), the receipt decoding (agent_receipt_check), the
-    certificates of a Welcome. The keys are made once per process; the
-    fuzzer cannot forge signatures, so this covers the decoding and the
+    batch proofs of either, the certificates of a Welcome. The keys are
+    made once per process; the fuzzer cannot forge signatures, so this
+    covers the decoding and the
     order of checks. Property: a refused delivery has a reason, and a
     delivery whose envelope decoded names the message id. */
 #include "fuzz.h"
@@ -43,6 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case NRM_WIRE_DELIVER: {
         agent_delivery_t d;
         const nrm_keys_t *keys[1] = { s_keys };
+        fuzz_check_proof(&w->batch, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len);
         agent_delivery_check_cached(w, "msdhs", keys, 1, &s_genesis, s_certs, &d);
         FUZZ_CHECK(d.status != 0 || d.has_env);
         if (d.status != 0)
@@ -51,6 +53,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case NRM_WIRE_RECEIPT: {
         nrm_receipt_t r;
+        fuzz_check_proof(&w->batch, NRM_CTX_RECEIPT, w->signed_obj.body.data,
+                         w->signed_obj.body.len);
         if (agent_receipt_check(w, s_genesis.broker_sign_pk, &r, &err) != 0)
             FUZZ_CHECK(err.code != 0);
         break;
