@@ -763,6 +763,12 @@ agent_api_run(agent_api_t *self)
     nrm_httpd_run(self->httpd);
 }
 
+long
+agent_api_wait_ms(const agent_api_t *self)
+{
+    return nrm_httpd_wait_ms(self->httpd);
+}
+
 const agent_api_stats_t *
 agent_api_stats(const agent_api_t *self)
 {

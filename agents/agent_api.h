@@ -70,6 +70,8 @@ int agent_api_open(const char *dir, const agent_conf_t *conf, const char *org_id
                    nrm_store_t *store, agent_api_t **out, nrm_err_t *err) NRM_WUR;
 int agent_api_fd(const agent_api_t *self);
 void agent_api_run(agent_api_t *self);
+/* ms until agent_api_run must run again without input (nrm_httpd_wait_ms). */
+long agent_api_wait_ms(const agent_api_t *self);
 const agent_api_stats_t *agent_api_stats(const agent_api_t *self);
 void agent_api_destroy(agent_api_t **self_p);
 

@@ -136,7 +136,7 @@ agent_ckpt_judge(nrm_store_t *store, MDB_txn *txn, const uint8_t broker_pk[NRM_P
 {
     char origin[NRM_CHECKPOINT_ORIGIN_MAX + 1];
     nrm_checkpoint_t trusted;
-    nrm_bytes_t note;
+    nrm_bytes_t note = { NULL, 0 };
     uint64_t received;
     bool have = false;
     memset(r, 0, sizeof *r);

@@ -2,8 +2,11 @@
     broker. One thread, one ZeroMQ DEALER socket (CURVE client), one LMDB
     environment shared with the CLI commands of the same organisation.
 
-    Each round of the loop (zmq_poll with a 50 ms timeout):
-      1. drain socket monitor events (handshake done, disconnected, refused);
+    Each round of the loop (zmq_poll on the broker socket, the socket
+    monitor, the wake-up socket ORG/agent.wake and the HTTP listeners, until
+    the earliest of its own deadlines, s_next_wait):
+      1. drain socket monitor events (handshake done, disconnected, refused)
+         and the pokes of senders (agent_wake.h);
       2. receive every frame waiting (up to a batch cap), check each one
          (signatures, seals) outside any transaction, then apply the whole
          batch in ONE write transaction (group commit); only after it has
@@ -14,8 +17,12 @@
          waiting for a receipt), resend those unanswered for 3 s (then 6,
          12 ... 60 s; all at once after each Welcome), and every 2 s ask the
          status of accepted entries not yet delivered.
-    The CLI adds outbox entries from another process; step 4 notices them
-    with one cheap read transaction per round (outq after the last key taken).
+    The CLI, the API and nrm-bench add outbox entries (agent_sender_send)
+    and then poke ORG/agent.wake; step 4 notices them with one cheap read
+    transaction per round (outq after the last key taken), so a poke makes
+    the round that submits them. A round also runs at least every
+    AGENT_SCAN_MS, which finds entries whose poke was lost. Idle, the loop
+    sleeps until its next deadline rather than waking on a fixed tick.
 
     What must stay true: an acknowledgement is sent only for a delivery that
     is committed (or was already in the inbox); a msg_id is stored in the
@@ -31,6 +38,7 @@
 #include "agent_store.h"
 #include "agent_checkpoint.h"
 #include "agent_verify.h"
+#include "agent_wake.h"
 #include "nrm_codec.h"
 #include "nrm_log.h"
 #include "nrm_registry.h"
@@ -48,7 +56,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define AGENT_POLL_MS        50
+#define AGENT_BUSY_MS        50      /* again, when something could not go */
+#define AGENT_SCAN_MS        1000    /* outbox scan without a poke; longest sleep */
+#define AGENT_WAKE_DRAIN     1024    /* pokes read per round */
 #define AGENT_HELLO_MS       2000
 #define AGENT_HELLO_MAX_MS   60000   /* after refused Hellos, doubling      */
 #define AGENT_RESEND_MS      3000    /* first resend; doubles up to the max */
@@ -64,6 +74,7 @@
 #define AGENT_RETRY_MAX_MS   30000
 #define AGENT_SKEW_WARN_MS   (5u * 60u * 1000u)
 #define AGENT_MONITOR_EP     "inproc://nrm-agent-monitor"
+#define AGENT_CERTS_CACHED   128     /* senders' certificates kept verified */
 
 static const char *const s_cmd = "run";
 static volatile sig_atomic_t s_stop;
@@ -149,11 +160,16 @@ typedef struct {
     uint64_t         retry_at, retry_delay;
     nrm_bytes_t      ackq[AGENT_ACKQ_MAX]; /* encoded Ack frames, owned */
     size_t           nack;
+    nrm_bytes_t      acksign[AGENT_BATCH_MAX]; /* Ack bodies of the commit, owned,
+                                              signed as one batch (s_ack_sign) */
+    size_t           nacksign;
     uint64_t         now_ms;             /* wall clock, for stored times    */
     int              lock_fd;            /* ORG/agent.lock, held while running */
+    int              wake_fd;            /* ORG/agent.wake (agent_wake.h)    */
     const char      *config;             /* --config, or NULL: ORG/agent.ini */
     agent_conf_t     conf;
     agent_integ_t   *integ;              /* API, hooks, metrics (agent_integ) */
+    agent_certcache_t *certs;            /* senders' verified certificates  */
 } s_daemon_t;
 
 static void
@@ -166,8 +182,9 @@ s_help(FILE *out)
         "Runs the agent of organisation ORG in the foreground until SIGINT or\n"
         "SIGTERM (then exits 0). It connects to the broker named in\n"
         "ORG/connect.ini, keeps the directory of certificates up to date,\n"
-        "submits what `nrm-agent send` queued, records receipts and delivery\n"
-        "states, and stores incoming messages in the inbox (durably, before\n"
+        "submits what `nrm-agent send` queued (at once: send pokes the socket\n"
+        "ORG/agent.wake that it binds), records receipts and delivery states,\n"
+        "and stores incoming messages in the inbox (durably, before\n"
         "acknowledging them).\n"
         "\n"
         "  --dir ORG          organisation folder (org.ini, secret.keys, connect.ini)\n"
@@ -256,17 +273,24 @@ s_send_wire(s_daemon_t *d, const nrm_wire_t *w, const char *what)
 
 /* ---- outgoing: hello, submits, status queries, acks ---- */
 
-static void
-s_hello_tick(s_daemon_t *d, uint64_t mono)
+/* When the next Hello is due (monotonic ms; 0: now). */
+static uint64_t
+s_hello_at(const s_daemon_t *d)
 {
-    nrm_wire_t w;
-
     uint64_t every = AGENT_HELLO_MS;
     for (uint32_t i = 0; i < d->hello_refused && every < AGENT_HELLO_MAX_MS; i++)
         every *= 2;
     if (every > AGENT_HELLO_MAX_MS)
         every = AGENT_HELLO_MAX_MS;
-    if (d->welcomed || (d->last_hello != 0 && mono - d->last_hello < every))
+    return d->last_hello != 0 ? d->last_hello + every : 0;
+}
+
+static void
+s_hello_tick(s_daemon_t *d, uint64_t mono)
+{
+    nrm_wire_t w;
+
+    if (d->welcomed || s_hello_at(d) > mono)
         return;
     d->last_hello = mono;
     memset(&w, 0, sizeof w);
@@ -292,24 +316,31 @@ s_inflight_remove(s_daemon_t *d, const uint8_t msg_id[NRM_MSGID_BYTES])
         }
 }
 
-/* True when entry f should be sent now. A broker that is slow rather than
-   gone would otherwise get a copy of every unanswered frame each 3 s, and
-   the copies pile up in the socket's queue: so the interval doubles with
-   every resend (3, 6, 12 ... 60 s), and starts again after each Welcome. */
-static bool
-s_due(const s_inflight_t *f, uint64_t mono)
+/* When entry f should be sent (monotonic ms; 0: at the next chance). A
+   broker that is slow rather than gone would otherwise get a copy of every
+   unanswered frame each 3 s, and the copies pile up in the socket's queue:
+   so the interval doubles with every resend (3, 6, 12 ... 60 s), and
+   starts again after each Welcome. */
+static uint64_t
+s_due_at(const s_inflight_t *f)
 {
     uint64_t wait = AGENT_RESEND_MS;
     uint64_t cap = f->store_full ? AGENT_FULL_MAX_MS : AGENT_RESEND_MAX_MS;
     uint32_t i;
 
     if (f->sent_ms == 0)
-        return true;
+        return 0;
     for (i = 1; i < f->backoff && wait < cap; i++)
         wait *= 2;
     if (wait > cap)
         wait = cap;
-    return mono - f->sent_ms >= wait;
+    return f->sent_ms + wait;
+}
+
+static bool
+s_due(const s_inflight_t *f, uint64_t mono)
+{
+    return s_due_at(f) <= mono;
 }
 
 /* Submits inflight entry i inside read txn. Returns 0 when sent or when the
@@ -344,6 +375,7 @@ s_submit(s_daemon_t *d, MDB_txn *txn, size_t i, uint64_t mono, bool *dropped)
     w.kind = NRM_WIRE_SUBMIT;
     w.envelope = rec.envelope;
     w.signature = rec.signature;
+    w.batch = rec.batch;
     w.sealed_body = body;
     e = s_send_wire(d, &w, "submit");
     if (e == EAGAIN)
@@ -376,8 +408,8 @@ s_classify(s_daemon_t *d, MDB_txn *txn, s_inflight_t *f)
     if (d->nretired == 0 || agent_out_get(d->store, txn, f->key, &rec, &err) != 0)
         return;
     f->old_key = rec.signature.len == NRM_SIG_BYTES
-                 && nrm_verify(nrm_keys_sign_pk(d->keys), NRM_CTX_ENVELOPE, rec.envelope.data,
-                               rec.envelope.len, rec.signature.data) != 0;
+                 && nrm_batch_verify(nrm_keys_sign_pk(d->keys), NRM_CTX_ENVELOPE, rec.envelope.data,
+                                     rec.envelope.len, rec.signature.data, &rec.batch, NULL) != 0;
 }
 
 /* Takes new queued entries into the window and (re)sends what is due.
@@ -492,24 +524,23 @@ s_status_tick(s_daemon_t *d, uint64_t mono)
         nrm_debug("status query for %zu accepted messages", n);
 }
 
-/* Builds the signed Ack of one delivery and queues it. */
+/* Builds the Ack of one delivery; s_ack_sign signs the acks of the
+   commit together and queues them. */
 static void
 s_ack_queue(s_daemon_t *d, const s_item_t *it, uint32_t status, const char *reason)
 {
     char hex[2 * NRM_MSGID_BYTES + 1];
     nrm_err_t err = { 0 };
-    uint8_t *body = NULL, *frame = NULL;
-    size_t body_len = 0, frame_len = 0;
-    uint8_t sig[NRM_SIG_BYTES];
+    uint8_t *body = NULL;
+    size_t body_len = 0;
     nrm_ack_t a;
-    nrm_wire_t w;
 
     s_hex_id(it->d.env.msg_id, hex);
     if (d->drop_acks) {
         nrm_warn("NRM_TEST_DROP_ACKS: not acknowledging msg %s", hex);
         return;
     }
-    if (d->nack >= AGENT_ACKQ_MAX) {
+    if (d->nack + d->nacksign >= AGENT_ACKQ_MAX || d->nacksign >= AGENT_BATCH_MAX) {
         /* Cannot happen: no batch is received while the queue is this full. */
         nrm_error("acknowledgement queue full, msg %s will be delivered again", hex);
         return;
@@ -524,29 +555,53 @@ s_ack_queue(s_daemon_t *d, const s_item_t *it, uint32_t status, const char *reas
     snprintf(a.reason, sizeof a.reason, "%s", reason != NULL ? reason : "");
     if (nrm_ack_encode(&a, &body, &body_len, &err) != 0) {
         nrm_error("cannot encode the ack of msg %s: %s", hex, err.msg);
-        goto out;
+        return;
     }
-    if (nrm_sign(d->keys, NRM_CTX_ACK, body, body_len, sig) != 0) {
-        nrm_error("cannot sign the ack of msg %s", hex);
-        goto out;
+    d->acksign[d->nacksign].data = body;
+    d->acksign[d->nacksign].len = body_len;
+    d->nacksign++;
+}
+
+/* Signs the acks of one commit with one signature (a single ack directly,
+   as before batches; nrm_batchsig) and queues their frames in order. */
+static void
+s_ack_sign(s_daemon_t *d)
+{
+    nrm_batch_item_t items[AGENT_BATCH_MAX];
+    nrm_batch_proof_t proofs[AGENT_BATCH_MAX];
+    uint8_t sig[NRM_SIG_BYTES];
+    nrm_err_t err = { 0 };
+    size_t i, n = d->nacksign;
+
+    if (n == 0)
+        return;
+    for (i = 0; i < n; i++)
+        items[i] = (nrm_batch_item_t) { d->acksign[i].data, d->acksign[i].len };
+    if (nrm_batch_sign(d->keys, NRM_CTX_ACK, items, n, sig, proofs, &err) != 0) {
+        nrm_error("cannot sign %zu acks: %s (the broker will deliver again)", n, err.msg);
+        n = 0;
     }
-    memset(&w, 0, sizeof w);
-    w.kind = NRM_WIRE_ACK;
-    w.signed_obj.body.data = body;
-    w.signed_obj.body.len = body_len;
-    w.signed_obj.sig.data = sig;
-    w.signed_obj.sig.len = NRM_SIG_BYTES;
-    if (nrm_wire_encode(&w, &frame, &frame_len, &err) != 0) {
-        nrm_error("cannot encode the ack frame of msg %s: %s", hex, err.msg);
-        goto out;
+    for (i = 0; i < n; i++) {
+        uint8_t *frame = NULL;
+        size_t frame_len = 0;
+        nrm_wire_t w;
+        memset(&w, 0, sizeof w);
+        w.kind = NRM_WIRE_ACK;
+        w.signed_obj.body = d->acksign[i];
+        w.signed_obj.sig.data = sig;
+        w.signed_obj.sig.len = NRM_SIG_BYTES;
+        w.batch = proofs[i];
+        if (nrm_wire_encode(&w, &frame, &frame_len, &err) != 0) {
+            nrm_error("cannot encode an ack frame: %s (the broker will deliver again)", err.msg);
+            continue;
+        }
+        d->ackq[d->nack].data = frame;
+        d->ackq[d->nack].len = frame_len;
+        d->nack++;
     }
-    d->ackq[d->nack].data = frame;
-    d->ackq[d->nack].len = frame_len;
-    d->nack++;
-    frame = NULL;
-out:
-    free(frame);
-    free(body);
+    for (i = 0; i < d->nacksign; i++)
+        free((void *) d->acksign[i].data);
+    d->nacksign = 0;
 }
 
 /* Sends queued acks in order while the socket takes them. */
@@ -669,9 +724,9 @@ s_prepare_receipt(s_daemon_t *d, s_item_t *it)
                  nrm_reason_name(it->receipt.status), it->receipt.reason);
         return;
     }
-    if (nrm_signed_encode(it->w->signed_obj.body.data, it->w->signed_obj.body.len,
-                          it->w->signed_obj.sig.data, &it->receipt_signed,
-                          &it->receipt_len, &err) != 0) {
+    if (nrm_signed_encode_batch(it->w->signed_obj.body.data, it->w->signed_obj.body.len,
+                                it->w->signed_obj.sig.data, &it->w->batch, &it->receipt_signed,
+                                &it->receipt_len, &err) != 0) {
         s_hex_id(it->receipt.msg_id, hex);
         nrm_error("receipt for msg %s cannot be kept: %s", hex, err.msg);
         return;
@@ -698,7 +753,7 @@ s_prepare_deliver(s_daemon_t *d, s_item_t *it)
         keys[nkeys++] = d->next;
     for (size_t i = 0; i < d->nretired; i++)
         keys[nkeys++] = d->retired[i];
-    agent_delivery_check(w, d->org.id, keys, nkeys, &d->conn.genesis, &it->d);
+    agent_delivery_check_cached(w, d->org.id, keys, nkeys, &d->conn.genesis, d->certs, &it->d);
     if (!it->d.has_env) {
         nrm_error("delivery seq %llu cannot be acknowledged: %s: %s",
                   (unsigned long long) w->seq, nrm_reason_name(it->d.status), it->d.reason);
@@ -890,6 +945,7 @@ s_apply_deliver(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
     memcpy(rec.msg_id, it->d.env.msg_id, NRM_MSGID_BYTES);
     rec.envelope = w->envelope;
     rec.signature = w->signature;
+    rec.batch = w->batch;
     rec.sender_cert.data = it->cert_signed;
     rec.sender_cert.len = it->cert_len;
     rec.sealed_body = w->sealed_body;
@@ -1060,8 +1116,11 @@ s_finish_receipt(s_daemon_t *d, const s_item_t *it)
     s_inflight_remove(d, it->receipt.msg_id);
     switch (it->outcome) {
     case S_CHANGED:
+        /* One info line per message and side is enough: the sender's is
+           "delivered" (s_finish_status), which follows in milliseconds;
+           the outbox keeps the receipt. */
         if (it->receipt.status == NRM_R_OK)
-            nrm_info("msg %s accepted seq %llu", hex, (unsigned long long) it->receipt.seq);
+            nrm_debug("msg %s accepted seq %llu", hex, (unsigned long long) it->receipt.seq);
         else
             nrm_warn("msg %s refused by the broker (seq %llu): %s: %s", hex,
                      (unsigned long long) it->receipt.seq,
@@ -1194,6 +1253,7 @@ s_batch_commit(s_daemon_t *d, uint64_t mono)
         default: break;
         }
     }
+    s_ack_sign(d);
     if (d->nbatch > 1)
         nrm_debug("applied %zu messages in one commit", d->nbatch);
     s_batch_clear(d);
@@ -1493,27 +1553,83 @@ s_purge_tick(s_daemon_t *d, uint64_t mono)
                  (unsigned long long) d->org.retention_days);
 }
 
+/* Lowers *wait to the time left until `at` (0 when it is due). */
+static void
+s_sooner(uint64_t *wait, uint64_t mono, uint64_t at)
+{
+    uint64_t left = at > mono ? at - mono : 0;
+    if (left < *wait)
+        *wait = left;
+}
+
+/* How long zmq_poll may sleep: until the earliest deadline of what the
+   loop does on its own -- the Hello (not welcomed), resends and status
+   queries (welcomed), retention, the retry of a failed commit, the timers
+   of the API and hooks -- and at most AGENT_SCAN_MS, the outbox scan that
+   finds entries whose poke was lost. Frames, monitor events, pokes and
+   HTTP requests wake it anyway. What was due but could not go in the last
+   round (the socket would not take a resend or an acknowledgement, or a
+   key rotation holds entries back) is tried again after AGENT_BUSY_MS. */
+static long
+s_next_wait(const s_daemon_t *d, uint64_t mono)
+{
+    uint64_t wait = AGENT_SCAN_MS;
+    long integ;
+    size_t i;
+
+    if (!d->welcomed) {
+        s_sooner(&wait, mono, s_hello_at(d));
+    } else {
+        for (i = 0; i < d->ninflight; i++) {
+            uint64_t at = s_due_at(&d->inflight[i]);
+            s_sooner(&wait, mono, at > mono ? at : mono + AGENT_BUSY_MS);
+        }
+        s_sooner(&wait, mono, d->last_status + AGENT_STATUS_MS);
+    }
+    if (d->org.retention_days != 0)
+        s_sooner(&wait, mono, d->last_purge + AGENT_PURGE_MS);
+    if (d->batch_pending)
+        s_sooner(&wait, mono, d->retry_at);
+    if (d->nack > 0)
+        s_sooner(&wait, mono, mono + AGENT_BUSY_MS);
+    integ = agent_integ_wait_ms(d->integ);
+    if (integ >= 0 && (uint64_t) integ < wait)
+        wait = (uint64_t) integ;
+    return (long) wait;
+}
+
 static int
 s_loop(s_daemon_t *d, nrm_err_t *err)
 {
     while (!s_stop) {
-        zmq_pollitem_t items[2 + AGENT_INTEG_FDS] = {
-            { d->sock, 0, ZMQ_POLLIN, 0 },
+        /* No frame is taken while a failed batch waits for its retry or
+           the acknowledgement queue is full: not polling the socket then
+           keeps the loop from spinning on frames it will not read. */
+        bool take = !d->batch_pending && d->nack < AGENT_ACKQ_MAX;
+        zmq_pollitem_t items[3 + AGENT_INTEG_FDS] = {
+            { d->sock, 0, take ? ZMQ_POLLIN : 0, 0 },
             { d->mon, 0, ZMQ_POLLIN, 0 },
+            { NULL, d->wake_fd, ZMQ_POLLIN, 0 },
         };
         int fds[AGENT_INTEG_FDS];
         size_t nfds = agent_integ_fds(d->integ, fds);
-        uint64_t mono;
+        uint64_t mono = s_mono_ms();
 
         for (size_t i = 0; i < nfds; i++)
-            items[2 + i] = (zmq_pollitem_t) { NULL, fds[i], ZMQ_POLLIN, 0 };
-        if (zmq_poll(items, 2 + (int) nfds, AGENT_POLL_MS) < 0) {
+            items[3 + i] = (zmq_pollitem_t) { NULL, fds[i], ZMQ_POLLIN, 0 };
+        if (zmq_poll(items, 3 + (int) nfds, s_next_wait(d, mono)) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             return nrm_err_set(err, NRM_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
         }
         mono = s_mono_ms();
         d->now_ms = nrm_now_ms();
+        /* Pokes only say "look at the outbox", which this round does
+           (s_outbox_tick) after reading them all: many are one look. */
+        if (items[2].revents & ZMQ_POLLIN) {
+            size_t pokes = agent_wake_drain(d->wake_fd, AGENT_WAKE_DRAIN);
+            nrm_debug("outbox poked (%zu)", pokes);
+        }
         if (items[1].revents & ZMQ_POLLIN)
             s_monitor_drain(d);
         if (d->batch_pending) {
@@ -1639,7 +1755,8 @@ s_run(s_daemon_t *d, const char *endpoint, int level, int format, nrm_err_t *err
     if (rc != 0)
         return rc;
     d->batch = calloc(AGENT_BATCH_MAX, sizeof *d->batch);
-    if (d->batch == NULL)
+    d->certs = agent_certcache_new(AGENT_CERTS_CACHED);
+    if (d->batch == NULL || d->certs == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     drop = getenv("NRM_TEST_DROP_ACKS");
     d->drop_acks = drop != NULL && strcmp(drop, "1") == 0;
@@ -1653,6 +1770,9 @@ s_run(s_daemon_t *d, const char *endpoint, int level, int format, nrm_err_t *err
     sigaction(SIGTERM, &sa, NULL);
 
     rc = agent_integ_open(d->dir, &d->conf, d->org.id, d->store, &d->integ, err);
+    if (rc != 0)
+        return rc;
+    rc = agent_wake_listen(d->dir, &d->wake_fd, err);
     if (rc != 0)
         return rc;
     rc = s_socket_open(d, err);
@@ -1692,6 +1812,7 @@ agent_cmd_run(int argc, char **argv)
         return AGENT_EXIT_ERROR;
     }
     d->lock_fd = -1;
+    d->wake_fd = -1;
     opterr = 0;
     for (;;) {
         int c = getopt_long(argc, argv, ":h", opts, NULL);
@@ -1748,6 +1869,7 @@ agent_cmd_run(int argc, char **argv)
     agent_integ_destroy(&d->integ);
     s_batch_clear(d);
     free(d->batch);
+    agent_certcache_destroy(&d->certs);
     s_socket_close(d);
     nrm_store_destroy(&d->store);
     agent_connect_clear(&d->conn);
@@ -1755,6 +1877,7 @@ agent_cmd_run(int argc, char **argv)
     nrm_keys_destroy(&d->next);
     s_retired_clear(d);
     free(d->rotated);
+    agent_wake_close(d->dir, &d->wake_fd);      /* while the lock is held */
     if (d->lock_fd >= 0)
         close(d->lock_fd);
     free(d);

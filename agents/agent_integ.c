@@ -234,6 +234,24 @@ agent_integ_tick(agent_integ_t *self, uint64_t now_ms, const agent_link_t *link)
     agent_hooks_tick(self->hooks, now_ms);
 }
 
+long
+agent_integ_wait_ms(const agent_integ_t *self)
+{
+    long wait = -1, w;
+
+    if (self == NULL)
+        return -1;
+    if (self->hooks != NULL)
+        wait = AGENT_INTEG_HOOKS_MS;
+    w = self->api != NULL ? agent_api_wait_ms(self->api) : -1;
+    if (w >= 0 && (wait < 0 || w < wait))
+        wait = w;
+    w = self->metrics != NULL ? nrm_httpd_wait_ms(self->metrics) : -1;
+    if (w >= 0 && (wait < 0 || w < wait))
+        wait = w;
+    return wait;
+}
+
 void
 agent_integ_destroy(agent_integ_t **self_p)
 {

@@ -2,6 +2,7 @@
 #include "agent_send.h"
 #include "agent_store.h"
 #include "agent_verify.h"
+#include "agent_wake.h"
 #include "nrm_codec.h"
 #include "nrm_registry.h"
 #include "nrm_util.h"
@@ -17,7 +18,12 @@ struct agent_sender_t {
     nrm_store_t    *store;
     bool            own_store;  /* false: borrowed (agent_sender_open_store) */
     nrm_policy_t   *policy;     /* ORG/policy.ini, or NULL (defaults) */
+    agent_certcache_t *certs;   /* recipients' certificates verified   */
 };
+
+/* Recipients whose certificates a sender keeps verified: an organisation
+   sends to a handful; more only costs a verification now and then. */
+#define S_CERTS_CACHED 16
 
 /* A message made ready to store: everything owned. */
 typedef struct {
@@ -70,6 +76,8 @@ agent_sender_open_store(const char *dir, nrm_store_t *store, agent_sender_t **ou
     }
     if (rc == 0)
         rc = agent_policy_load(dir, &self->policy, err);
+    if (rc == 0 && (self->certs = agent_certcache_new(S_CERTS_CACHED)) == NULL)
+        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
     if (rc != 0) {
         agent_sender_destroy(&self);
         return rc;
@@ -89,6 +97,7 @@ agent_sender_destroy(agent_sender_t **self_p)
     if (self->own_store)
         nrm_store_destroy(&self->store);
     nrm_policy_free(&self->policy);
+    agent_certcache_destroy(&self->certs);
     agent_connect_clear(&self->conn);
     nrm_keys_destroy(&self->keys);
     free(self);
@@ -101,8 +110,11 @@ agent_sender_store(agent_sender_t *self)
     return self->store;
 }
 
-/* Finds and re-verifies the recipient's certificate in the directory,
-   inside read txn. */
+/* Finds the recipient's certificate in the directory, inside read txn,
+   verifies it (once per exact certificate: self->certs) and checks that it
+   is valid now (every time). The directory is the broker's last Welcome
+   (a revoked organisation is not in it), read at every send; the broker
+   decides about a suspended one when the message arrives. */
 static int
 s_recipient(agent_sender_t *self, MDB_txn *txn, const char *to, uint64_t now,
             nrm_cert_t *cert, nrm_err_t *err)
@@ -117,8 +129,8 @@ s_recipient(agent_sender_t *self, MDB_txn *txn, const char *to, uint64_t now,
                            "`nrm-agent run --dir %s` to refresh it)", to, self->dir);
     if (rc != 0)
         return rc;
-    rc = nrm_cert_verify_signed(signed_cert.data, signed_cert.len, &self->conn.genesis,
-                                cert, err);
+    rc = agent_cert_verify_signed(self->certs, signed_cert.data, signed_cert.len,
+                                  &self->conn.genesis, cert, err);
     if (rc != 0) {
         nrm_err_prefix(err, "certificate of '%s' in the directory does not verify", to);
         return rc;
@@ -155,7 +167,7 @@ s_req_check(const agent_send_req_t *r, nrm_err_t *err)
 
 /* Validates and minimises the document (agent_doc_prepare fills the clear
    metadata: type, created_ms, priority, consent, deadline, ...), seals the
-   protobuf body, builds and signs the envelope into m. */
+   protobuf body and builds the envelope into m (s_sign signs it). */
 static int
 s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cert,
           s_ready_t *m, nrm_err_t *err)
@@ -197,16 +209,6 @@ s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cer
     rc = nrm_envelope_encode(&env, &m->env_bytes, &env_len, err);
     if (rc != 0)
         goto out;
-    rc = nrm_sign(self->keys, NRM_CTX_ENVELOPE, m->env_bytes, env_len, m->sig);
-    if (rc != 0) {
-        rc = nrm_err_set(err, rc, "signing the envelope failed");
-        goto out;
-    }
-    /* Fault injection for the integration tests only: a signature the
-       broker must refuse, so that a refusal can be followed to the outbox. */
-    if (getenv("NRM_TEST_CORRUPT_SIGNATURE"))
-        m->sig[0] ^= 0x01;
-
     m->rec.state = AGENT_OUT_QUEUED;
     m->rec.created_ms = env.created_ms;
     m->rec.updated_ms = env.created_ms;
@@ -226,6 +228,48 @@ out:
         explicit_bzero(body, body_len);
     free(body);
     return rc;
+}
+
+/* Signs the envelopes of the batch (those not stored already): one
+   signature per NRM_BATCH_MAX of them, each with its inclusion proof
+   (nrm_batchsig); a single envelope is signed directly, as before. */
+static int
+s_sign(agent_sender_t *self, s_batch_t *b, nrm_err_t *err)
+{
+    nrm_batch_item_t items[NRM_BATCH_MAX];
+    nrm_batch_proof_t proofs[NRM_BATCH_MAX];
+    s_ready_t *which[NRM_BATCH_MAX];
+    uint8_t sig[NRM_SIG_BYTES];
+    size_t i = 0;
+
+    while (i < b->count) {
+        size_t n = 0;
+        for (; i < b->count && n < NRM_BATCH_MAX; i++) {
+            s_ready_t *m = &b->msgs[i];
+            if (m->hit)
+                continue;
+            items[n].data = m->rec.envelope.data;
+            items[n].len = m->rec.envelope.len;
+            which[n++] = m;
+        }
+        if (n == 0)
+            break;
+        int rc = nrm_batch_sign(self->keys, NRM_CTX_ENVELOPE, items, n, sig, proofs, err);
+        if (rc != 0) {
+            nrm_err_prefix(err, "signing the envelopes failed");
+            return rc;
+        }
+        for (size_t j = 0; j < n; j++) {
+            memcpy(which[j]->sig, sig, NRM_SIG_BYTES);
+            which[j]->rec.batch = proofs[j];
+            /* Fault injection for the integration tests only: a signature
+               the broker must refuse, so that a refusal can be followed to
+               the outbox. */
+            if (getenv("NRM_TEST_CORRUPT_SIGNATURE"))
+                which[j]->sig[0] ^= 0x01;
+        }
+    }
+    return 0;
 }
 
 /* nrm_store_fn: stores the whole batch (may run again after map growth). */
@@ -332,11 +376,17 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
     if (i == count)
         goto done;
     b.count = count;
+    rc = s_sign(self, &b, err);
+    if (rc != 0)
+        goto out;
     rc = nrm_store_write(self->store, s_store, &b, err);
     if (rc != 0) {
         nrm_err_prefix(err, "storing the message in the outbox failed (nothing was queued)");
         goto out;
     }
+    /* Committed: tell the daemon, which submits it at once. Whether the
+       poke arrives does not matter for the message (agent_wake.h). */
+    (void) agent_wake_poke(self->dir);
 done:
     for (i = 0; i < count; i++) {
         memcpy(ids[i], b.msgs[i].rec.msg_id, NRM_MSGID_BYTES);

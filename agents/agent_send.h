@@ -2,7 +2,8 @@
     document to its recipient's box key, build and sign the envelope over
     its exact bytes, and store the messages in the outbox in ONE durable
     write transaction. Only when that has committed are the messages
-    "sent" (the daemon, `nrm-agent run`, submits them to the broker).
+    "sent" (the daemon, `nrm-agent run`, submits them to the broker; the
+    send pokes it through ORG/agent.wake so that it does so at once).
 
     Used by the CLI's `send` (one message at a time) and by nrm-bench, so
     the benchmark drives the agent's own code path. */
@@ -61,10 +62,12 @@ void agent_sender_destroy(agent_sender_t **self_p);
 nrm_store_t *agent_sender_store(agent_sender_t *self);
 
 /* Validates each document for its type, minimises it for its recipient per
-   the policy, checks consent (agent_doc_prepare), seals, signs and stores
-   count (1..AGENT_SEND_MAX) messages in one
-   outbox transaction, committed with fsync; fills ids[i] with the message
-   id of reqs[i]. All or nothing: on error nothing was queued and err names
+   the policy, checks consent (agent_doc_prepare), seals to the recipient's
+   certificate from the directory (verified once per sender and exact
+   certificate, checked valid now every time), signs and stores count
+   (1..AGENT_SEND_MAX) messages in one outbox transaction, committed with
+   fsync, then pokes the daemon; fills ids[i] with the message id of
+   reqs[i]. All or nothing: on error nothing was queued and err names
    the message (its index when count > 1) and what was wrong. */
 #define AGENT_SEND_MAX 1024
 int agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t count,

@@ -189,20 +189,70 @@ s_corrupt(nrm_err_t *err, const char *db, uint64_t key, const char *what)
                        db, (unsigned long long) key, what);
 }
 
+/* The signature field of a record: the 64-byte signature, then the
+   BatchProof bytes when it is a batch signature (malloc'd into *out). */
+static int
+s_sig_field(nrm_bytes_t sig, const nrm_batch_proof_t *batch, uint8_t **out, size_t *len,
+            nrm_err_t *err)
+{
+    uint8_t *proof = NULL;
+    size_t plen = 0;
+    int rc = nrm_batch_proof_encode(batch, &proof, &plen, err);
+    *out = NULL;
+    *len = 0;
+    if (rc != 0)
+        return rc;
+    *out = malloc(sig.len + plen + 1);
+    if (*out == NULL) {
+        free(proof);
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory encoding a signature");
+    }
+    if (sig.len > 0)
+        memcpy(*out, sig.data, sig.len);
+    if (plen > 0)
+        memcpy(*out + sig.len, proof, plen);
+    *len = sig.len + plen;
+    free(proof);
+    return 0;
+}
+
+/* Splits a signature field read from the store. */
+static bool
+s_sig_split(nrm_bytes_t field, nrm_bytes_t *sig, nrm_batch_proof_t *batch)
+{
+    if (field.len < NRM_SIG_BYTES)
+        return false;
+    sig->data = field.data;
+    sig->len = NRM_SIG_BYTES;
+    return nrm_batch_proof_decode(field.data + NRM_SIG_BYTES, field.len - NRM_SIG_BYTES, batch,
+                                  NULL) == 0;
+}
+
+/* Longest signature field: the signature and a BatchProof of the longest
+   path. */
+#define S_SIG_FIELD_MAX (NRM_SIG_BYTES + 512u)
+
 static int
 s_out_encode(const agent_out_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
 {
     size_t reason_len = strlen(rec->reason);
-    size_t size = S_OUT_HEAD + 4 * 4 + rec->envelope.len + rec->signature.len
-                + rec->receipt.len + reason_len;
+    uint8_t *sigf = NULL;
+    size_t sigf_len = 0;
     s_writer_t w;
     uint8_t *buf;
 
     *out = NULL;
     *len = 0;
+    int rc = s_sig_field(rec->signature, &rec->batch, &sigf, &sigf_len, err);
+    if (rc != 0)
+        return rc;
+    size_t size = S_OUT_HEAD + 4 * 4 + rec->envelope.len + sigf_len + rec->receipt.len
+                + reason_len;
     buf = malloc(size);
-    if (buf == NULL)
+    if (buf == NULL) {
+        free(sigf);
         return nrm_err_set(err, NRM_ENOMEM, "out of memory encoding an outbox entry");
+    }
     w.p = buf;
     w.left = size;
     s_put_u8(&w, S_OUT_MAGIC);
@@ -216,9 +266,10 @@ s_out_encode(const agent_out_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
     s_put_u32(&w, rec->reason_code);
     s_put_raw(&w, rec->msg_id, NRM_MSGID_BYTES);
     s_put_field(&w, rec->envelope.data, rec->envelope.len);
-    s_put_field(&w, rec->signature.data, rec->signature.len);
+    s_put_field(&w, sigf, sigf_len);
     s_put_field(&w, rec->receipt.data, rec->receipt.len);
     s_put_field(&w, rec->reason, reason_len);
+    free(sigf);
     *out = buf;
     *len = size;
     return 0;
@@ -229,7 +280,7 @@ s_out_decode(uint64_t key, const MDB_val *val, agent_out_t *rec, nrm_err_t *err)
 {
     s_reader_t r = { val->mv_data, val->mv_size };
     uint8_t magic, format, state, pad;
-    nrm_bytes_t reason;
+    nrm_bytes_t reason, sigf;
 
     memset(rec, 0, sizeof *rec);
     rec->key = key;
@@ -248,7 +299,8 @@ s_out_decode(uint64_t key, const MDB_val *val, agent_out_t *rec, nrm_err_t *err)
         return s_corrupt(err, "outbox", key, "truncated header");
     if (!s_get_field(&r, 1, NRM_MAX_ENVELOPE_BYTES, &rec->envelope))
         return s_corrupt(err, "outbox", key, "bad envelope field");
-    if (!s_get_field(&r, NRM_SIG_BYTES, NRM_SIG_BYTES, &rec->signature))
+    if (!s_get_field(&r, NRM_SIG_BYTES, S_SIG_FIELD_MAX, &sigf)
+        || !s_sig_split(sigf, &rec->signature, &rec->batch))
         return s_corrupt(err, "outbox", key, "bad signature field");
     if (!s_get_field(&r, 0, AGENT_MAX_SIGNED_BYTES, &rec->receipt))
         return s_corrupt(err, "outbox", key, "bad receipt field");
@@ -268,16 +320,23 @@ s_out_decode(uint64_t key, const MDB_val *val, agent_out_t *rec, nrm_err_t *err)
 static int
 s_in_encode(const agent_in_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
 {
-    size_t size = S_IN_HEAD + 4 * 4 + rec->envelope.len + rec->signature.len
-                + rec->sender_cert.len + rec->sealed_body.len + (rec->purged_ms ? 8 : 0);
+    uint8_t *sigf = NULL;
+    size_t sigf_len = 0;
     s_writer_t w;
     uint8_t *buf;
 
     *out = NULL;
     *len = 0;
+    int rc = s_sig_field(rec->signature, &rec->batch, &sigf, &sigf_len, err);
+    if (rc != 0)
+        return rc;
+    size_t size = S_IN_HEAD + 4 * 4 + rec->envelope.len + sigf_len
+                + rec->sender_cert.len + rec->sealed_body.len + (rec->purged_ms ? 8 : 0);
     buf = malloc(size);
-    if (buf == NULL)
+    if (buf == NULL) {
+        free(sigf);
         return nrm_err_set(err, NRM_ENOMEM, "out of memory encoding an inbox entry");
+    }
     w.p = buf;
     w.left = size;
     s_put_u8(&w, S_IN_MAGIC);
@@ -288,7 +347,8 @@ s_in_encode(const agent_in_t *rec, uint8_t **out, size_t *len, nrm_err_t *err)
     s_put_u64(&w, rec->accepted_seq);
     s_put_raw(&w, rec->msg_id, NRM_MSGID_BYTES);
     s_put_field(&w, rec->envelope.data, rec->envelope.len);
-    s_put_field(&w, rec->signature.data, rec->signature.len);
+    s_put_field(&w, sigf, sigf_len);
+    free(sigf);
     s_put_field(&w, rec->sender_cert.data, rec->sender_cert.len);
     s_put_field(&w, rec->sealed_body.data, rec->sealed_body.len);
     if (rec->purged_ms)
@@ -303,6 +363,7 @@ s_in_decode(uint64_t key, const MDB_val *val, agent_in_t *rec, nrm_err_t *err)
 {
     s_reader_t r = { val->mv_data, val->mv_size };
     uint8_t magic, format, pad1, pad2;
+    nrm_bytes_t sigf;
 
     memset(rec, 0, sizeof *rec);
     rec->key = key;
@@ -316,7 +377,8 @@ s_in_decode(uint64_t key, const MDB_val *val, agent_in_t *rec, nrm_err_t *err)
         return s_corrupt(err, "inbox", key, "truncated header");
     if (!s_get_field(&r, 1, NRM_MAX_ENVELOPE_BYTES, &rec->envelope))
         return s_corrupt(err, "inbox", key, "bad envelope field");
-    if (!s_get_field(&r, NRM_SIG_BYTES, NRM_SIG_BYTES, &rec->signature))
+    if (!s_get_field(&r, NRM_SIG_BYTES, S_SIG_FIELD_MAX, &sigf)
+        || !s_sig_split(sigf, &rec->signature, &rec->batch))
         return s_corrupt(err, "inbox", key, "bad signature field");
     if (!s_get_field(&r, 1, AGENT_MAX_SIGNED_BYTES, &rec->sender_cert))
         return s_corrupt(err, "inbox", key, "bad certificate field");

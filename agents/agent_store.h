@@ -20,13 +20,16 @@
       u64 created_ms, u64 updated_ms, u64 accepted_seq, u64 delivered_seq,
       u32 reason_code, u8[16] msg_id,
       then four fields of u32 length + bytes: envelope (exact signed bytes),
-      envelope signature (64), broker receipt (exact Signed{Receipt} bytes,
-      empty until answered), reason text (empty unless refused).
+      envelope signature (64 bytes; for a batch signature followed by the
+      exact BatchProof bytes, docs/protocol.md 3), broker receipt (exact
+      Signed{Receipt} bytes, empty until answered), reason text (empty
+      unless refused).
     Inbox record, format 1:
       u8 'I', u8 1, u8 0, u8 0,
       u64 received_ms, u64 accepted_seq, u8[16] msg_id,
       then four fields of u32 length + bytes: envelope (exact bytes the
-      sender signed), envelope signature (64), sender certificate
+      sender signed), envelope signature (64, and its BatchProof bytes
+      after it as in the outbox), sender certificate
       (Signed{Certificate} bytes), sealed body (as delivered; it is opened
       with ORG/secret.keys when read, so no plaintext is kept on disk).
       The third byte holds flags: 0x01 purged (retention, agent_in_purge):
@@ -67,7 +70,8 @@ typedef struct {
     uint32_t    reason_code;    /* NRM_R_* when refused                   */
     uint8_t     msg_id[NRM_MSGID_BYTES];
     nrm_bytes_t envelope;       /* borrowed: from the txn after get/find  */
-    nrm_bytes_t signature;
+    nrm_bytes_t signature;      /* 64 bytes                               */
+    nrm_batch_proof_t batch;    /* size 0: a direct signature             */
     nrm_bytes_t receipt;        /* Signed{Receipt} bytes or empty         */
     char        reason[NRM_REASON_MAX + 1];
 } agent_out_t;
@@ -78,7 +82,8 @@ typedef struct {
     uint64_t    accepted_seq;   /* broker's ACCEPTED record               */
     uint8_t     msg_id[NRM_MSGID_BYTES];
     nrm_bytes_t envelope;       /* borrowed, as for agent_out_t           */
-    nrm_bytes_t signature;
+    nrm_bytes_t signature;      /* 64 bytes                               */
+    nrm_batch_proof_t batch;    /* size 0: a direct signature             */
     nrm_bytes_t sender_cert;
     nrm_bytes_t sealed_body;    /* empty once purged                      */
     uint64_t    purged_ms;      /* 0, or when retention purged the body   */

@@ -1,4 +1,5 @@
-/*  agent_verify -- checks of deliveries, receipts and certificates. */
+/*  agent_verify -- checks of deliveries, receipts and certificates, and
+    the cache of verified certificates. */
 #include "agent_verify.h"
 #include "agent_docs.h"
 #include "nrm_registry.h"
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 
 /* Sets the refusal of a delivery; returns false so checks read
    `if (...) return s_refuse(...)`. */
@@ -39,9 +41,177 @@ agent_cert_check(const nrm_signed_view_t *v, const nrm_genesis_t *g,
     return nrm_cert_verify(v->body.data, v->body.len, v->sig.data, v->cosigs, v->ncosigs, g, cert, err);
 }
 
+/* ---- the cache of verified certificates ---- */
+
+#define S_WAYS 4
+
+typedef struct {
+    uint8_t    key[NRM_HASH_BYTES];
+    uint64_t   used;               /* 0: empty; else the cache's clock */
+    nrm_cert_t cert;
+} s_slot_t;
+
+struct agent_certcache_t {
+    size_t   nsets;
+    uint64_t clock;
+    agent_certcache_stats_t stats;
+    s_slot_t slots[];              /* nsets * S_WAYS */
+};
+
+agent_certcache_t *
+agent_certcache_new(size_t slots)
+{
+    size_t nsets = slots / S_WAYS > 0 ? slots / S_WAYS : 1;
+    agent_certcache_t *self = calloc(1, sizeof *self + nsets * S_WAYS * sizeof(s_slot_t));
+
+    if (self != NULL)
+        self->nsets = nsets;
+    return self;
+}
+
+void
+agent_certcache_destroy(agent_certcache_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+agent_certcache_stats_t
+agent_certcache_stats(const agent_certcache_t *self)
+{
+    agent_certcache_stats_t none = { 0, 0 };
+    return self != NULL ? self->stats : none;
+}
+
+/* Starts the key of an entry: what it was checked against (the
+   administrators and quorum of g) and which form of the certificate. */
+static void
+s_key_begin(crypto_hash_sha256_state *st, const char *form, const nrm_genesis_t *g)
+{
+    uint8_t n[8];
+
+    crypto_hash_sha256_init(st);
+    crypto_hash_sha256_update(st, (const uint8_t *) form, strlen(form) + 1);
+    nrm_be64_put(n, ((uint64_t) g->quorum << 32) | g->nadmins);
+    crypto_hash_sha256_update(st, n, sizeof n);
+    crypto_hash_sha256_update(st, &g->admin_sign_pks[0][0],
+                              (size_t) (g->nadmins <= NRM_MAX_ADMINS ? g->nadmins
+                                                                     : NRM_MAX_ADMINS)
+                              * NRM_PK_BYTES);
+}
+
+/* Adds len-prefixed bytes to a key. */
+static void
+s_key_add(crypto_hash_sha256_state *st, const uint8_t *data, size_t len)
+{
+    uint8_t n[8];
+
+    nrm_be64_put(n, len);
+    crypto_hash_sha256_update(st, n, sizeof n);
+    if (len > 0)
+        crypto_hash_sha256_update(st, data, len);
+}
+
+static s_slot_t *
+s_set(agent_certcache_t *self, const uint8_t key[NRM_HASH_BYTES])
+{
+    uint64_t h = nrm_be64_get(key);
+    return &self->slots[(h % self->nsets) * S_WAYS];
+}
+
+/* The cached certificate of key, or NULL. */
+static const nrm_cert_t *
+s_lookup(agent_certcache_t *self, const uint8_t key[NRM_HASH_BYTES])
+{
+    s_slot_t *set = s_set(self, key);
+
+    for (size_t i = 0; i < S_WAYS; i++)
+        if (set[i].used != 0 && sodium_memcmp(set[i].key, key, NRM_HASH_BYTES) == 0) {
+            set[i].used = ++self->clock;
+            self->stats.hits++;
+            return &set[i].cert;
+        }
+    self->stats.misses++;
+    return NULL;
+}
+
+static void
+s_insert(agent_certcache_t *self, const uint8_t key[NRM_HASH_BYTES], const nrm_cert_t *cert)
+{
+    s_slot_t *set = s_set(self, key), *victim = &set[0];
+
+    for (size_t i = 1; i < S_WAYS; i++)
+        if (set[i].used < victim->used)
+            victim = &set[i];
+    memcpy(victim->key, key, NRM_HASH_BYTES);
+    victim->cert = *cert;
+    victim->used = ++self->clock;
+}
+
+int
+agent_cert_check_cached(agent_certcache_t *cache, const nrm_signed_view_t *v,
+                        const nrm_genesis_t *g, nrm_cert_t *cert, nrm_err_t *err)
+{
+    crypto_hash_sha256_state st;
+    uint8_t key[NRM_HASH_BYTES], n[8];
+    const nrm_cert_t *hit;
+    int rc;
+
+    if (cache == NULL)
+        return agent_cert_check(v, g, cert, err);
+    s_key_begin(&st, "view", g);
+    s_key_add(&st, v->body.data, v->body.len);
+    s_key_add(&st, v->sig.data, v->sig.len);
+    nrm_be64_put(n, v->ncosigs);
+    crypto_hash_sha256_update(&st, n, sizeof n);
+    for (size_t i = 0; i < v->ncosigs; i++) {
+        crypto_hash_sha256_update(&st, v->cosigs[i].signer_pk, NRM_PK_BYTES);
+        crypto_hash_sha256_update(&st, v->cosigs[i].sig, NRM_SIG_BYTES);
+    }
+    crypto_hash_sha256_final(&st, key);
+    hit = s_lookup(cache, key);
+    if (hit != NULL) {
+        *cert = *hit;
+        return 0;
+    }
+    rc = agent_cert_check(v, g, cert, err);
+    if (rc == 0)
+        s_insert(cache, key, cert);
+    return rc;
+}
+
+int
+agent_cert_verify_signed(agent_certcache_t *cache, const uint8_t *signed_bytes, size_t len,
+                         const nrm_genesis_t *g, nrm_cert_t *cert, nrm_err_t *err)
+{
+    crypto_hash_sha256_state st;
+    uint8_t key[NRM_HASH_BYTES];
+    const nrm_cert_t *hit;
+    int rc;
+
+    if (cache == NULL)
+        return nrm_cert_verify_signed(signed_bytes, len, g, cert, err);
+    s_key_begin(&st, "signed", g);
+    s_key_add(&st, signed_bytes, len);
+    crypto_hash_sha256_final(&st, key);
+    hit = s_lookup(cache, key);
+    if (hit != NULL) {
+        *cert = *hit;
+        return 0;
+    }
+    rc = nrm_cert_verify_signed(signed_bytes, len, g, cert, err);
+    if (rc == 0)
+        s_insert(cache, key, cert);
+    return rc;
+}
+
+/* ---- deliveries ---- */
+
 static bool
 s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys, size_t nkeys,
-        const nrm_genesis_t *g, agent_delivery_t *d)
+        const nrm_genesis_t *g, agent_certcache_t *certs, agent_delivery_t *d)
 {
     nrm_err_t err = { 0 };
     uint8_t *plain = NULL;
@@ -53,7 +223,7 @@ s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys, 
                         "envelope does not decode: %s", err.msg);
     d->has_env = true;
 
-    if (agent_cert_check(&w->signed_obj, g, &d->cert, &err) != 0)
+    if (agent_cert_check_cached(certs, &w->signed_obj, g, &d->cert, &err) != 0)
         return s_refuse(d, err.reason != 0 ? err.reason : NRM_R_BAD_SIGNATURE,
                         "sender certificate does not verify against the "
                         "administrator key: %s", err.msg);
@@ -70,10 +240,10 @@ s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys, 
     if (w->signature.len != NRM_SIG_BYTES || w->signature.data == NULL)
         return s_refuse(d, NRM_R_BAD_SIGNATURE, "envelope signature has %zu bytes, not %d",
                         w->signature.len, NRM_SIG_BYTES);
-    if (nrm_verify(d->cert.sign_pk, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len,
-                   w->signature.data) != 0)
+    if (nrm_batch_verify(d->cert.sign_pk, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len,
+                         w->signature.data, &w->batch, &err) != 0)
         return s_refuse(d, NRM_R_BAD_SIGNATURE, "envelope signature does not verify "
-                        "with the sign key of '%s'", d->cert.org_id);
+                        "with the sign key of '%s': %s", d->cert.org_id, err.msg);
 
     if (strcmp(d->env.recipient, own_id) != 0)
         return s_refuse(d, NRM_R_UNKNOWN_RECIPIENT, "envelope is addressed to '%s', "
@@ -121,13 +291,21 @@ agent_seal_open(const nrm_keys_t *const *keys, size_t nkeys, const uint8_t *seal
 }
 
 void
-agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys,
-                     size_t nkeys, const nrm_genesis_t *g, agent_delivery_t *out)
+agent_delivery_check_cached(const nrm_wire_t *w, const char *own_id,
+                            const nrm_keys_t *const *keys, size_t nkeys, const nrm_genesis_t *g,
+                            agent_certcache_t *certs, agent_delivery_t *out)
 {
     memset(out, 0, sizeof *out);
     nrm_sha256(w->sealed_body.data, w->sealed_body.len, out->body_hash);
-    if (s_check(w, own_id, keys, nkeys, g, out))
+    if (s_check(w, own_id, keys, nkeys, g, certs, out))
         out->status = NRM_R_OK;
+}
+
+void
+agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys,
+                     size_t nkeys, const nrm_genesis_t *g, agent_delivery_t *out)
+{
+    agent_delivery_check_cached(w, own_id, keys, nkeys, g, NULL, out);
 }
 
 int
@@ -143,9 +321,10 @@ agent_receipt_check(const nrm_wire_t *w, const uint8_t broker_pk[NRM_PK_BYTES],
                               v->sig.len, NRM_SIG_BYTES);
     if (v->body.data == NULL || v->body.len == 0)
         return nrm_err_refuse(err, NRM_R_MALFORMED, "receipt body is empty");
-    if (nrm_verify(broker_pk, NRM_CTX_RECEIPT, v->body.data, v->body.len,
-                   v->sig.data) != 0)
+    nrm_err_t why = { 0, 0, "" };
+    if (nrm_batch_verify(broker_pk, NRM_CTX_RECEIPT, v->body.data, v->body.len,
+                         v->sig.data, &w->batch, &why) != 0)
         return nrm_err_set(err, NRM_ECRYPTO, "receipt signature does not verify with "
-                           "the broker's sign key (connect.ini sign_public)");
+                           "the broker's sign key (connect.ini sign_public): %s", why.msg);
     return nrm_receipt_decode(v->body.data, v->body.len, r, err);
 }

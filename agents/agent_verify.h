@@ -1,12 +1,15 @@
 /*  agent_verify -- checks of what the broker sends an agent, as pure
     functions of the decoded wire view and the keys they are checked with:
     deliveries (sender certificate, envelope signature, addressing, body hash
-    and size, the seal, the document), receipts and certificates. Nothing
-    here touches the store or the network, and nothing here logs. */
+    and size, the seal, the document), receipts and certificates; and a
+    cache of certificates already verified. Nothing here touches the store
+    or the network, and nothing here logs. */
 #ifndef AGENT_VERIFY_H_INCLUDED
 #define AGENT_VERIFY_H_INCLUDED
 #include "nrm_codec.h"
 #include "nrm_crypto.h"
+
+typedef struct agent_certcache_t agent_certcache_t;     /* below */
 
 typedef struct {
     uint32_t       status;     /* 0 all checks passed, else the NRM_R_* reason */
@@ -31,6 +34,12 @@ typedef struct {
 void agent_delivery_check(const nrm_wire_t *w, const char *own_id,
                           const nrm_keys_t *const *keys, size_t nkeys,
                           const nrm_genesis_t *g, agent_delivery_t *out);
+/* The same, with the sender certificate checked through certs (an
+   agent_certcache_t below; NULL: verified every time). */
+void agent_delivery_check_cached(const nrm_wire_t *w, const char *own_id,
+                                 const nrm_keys_t *const *keys, size_t nkeys,
+                                 const nrm_genesis_t *g, agent_certcache_t *certs,
+                                 agent_delivery_t *out);
 
 /* Opens a sealed body with the first of keys[0 .. nkeys) that opens it;
    out holds len - NRM_SEAL_OVERHEAD bytes. NRM_ECRYPTO when none does. */
@@ -48,6 +57,36 @@ int agent_receipt_check(const nrm_wire_t *w, const uint8_t broker_pk[NRM_PK_BYTE
    fields). */
 int agent_cert_check(const nrm_signed_view_t *v, const nrm_genesis_t *g,
                      nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
+
+/* A bounded cache of certificates that verified, so that the same
+   certificate is not verified again (an Ed25519 signature per
+   administrator of the quorum) for every message: the sender checks its
+   recipient's on every send, the recipient its sender's on every delivery.
+   An entry is keyed by SHA-256 over the administrators and quorum of the
+   genesis and the exact signed bytes (the certificate's body, the
+   issuer's signature and every cosignature), so a certificate that
+   changes in any byte -- rotated, re-issued, tampered with -- or a
+   signature that differs is verified afresh; only successes are kept. It
+   holds what the signatures prove, nothing about time: the callers still
+   check the validity period and what says whether the organisation may
+   be used now (the directory, the broker) on every use. At most `slots`
+   entries (4-way sets, least recently used one replaced). Not thread-safe:
+   one per thread. */
+typedef struct {
+    uint64_t hits, misses;
+} agent_certcache_stats_t;
+/* NULL when out of memory (callers then verify every time). */
+agent_certcache_t *agent_certcache_new(size_t slots);
+void agent_certcache_destroy(agent_certcache_t **self_p);
+agent_certcache_stats_t agent_certcache_stats(const agent_certcache_t *self);
+
+/* agent_cert_check through cache (NULL: no cache). */
+int agent_cert_check_cached(agent_certcache_t *cache, const nrm_signed_view_t *v,
+                            const nrm_genesis_t *g, nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
+/* nrm_cert_verify_signed (a Signed{Certificate} as stored, e.g. in the
+   directory) through cache (NULL: no cache). */
+int agent_cert_verify_signed(agent_certcache_t *cache, const uint8_t *signed_bytes, size_t len,
+                             const nrm_genesis_t *g, nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
 
 
 #endif

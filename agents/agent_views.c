@@ -63,7 +63,8 @@ s_bad(const uint8_t msg_id[NRM_MSGID_BYTES], uint64_t key, const char *why)
 }
 
 /* The broker's receipt kept with an entry, so that anyone can match it to
-   the audit record it names: "receipt": {"seq", "record_hash", "status"}.
+   the audit record it names: "receipt": {"seq", "record_hash", "status"},
+   and "batch": {"index", "size"} when it was signed in a batch.
    A stored receipt that does not decode is shown as "receipt_error". */
 static void
 s_receipt(json_t *o, const agent_out_t *rec)
@@ -71,9 +72,11 @@ s_receipt(json_t *o, const agent_out_t *rec)
     uint8_t *body = NULL, sig[NRM_SIG_BYTES];
     size_t len = 0;
     nrm_receipt_t r;
+    nrm_batch_proof_t proof;
     nrm_err_t derr = { 0 };
     char hash[2 * NRM_HASH_BYTES + 1];
-    int rc = nrm_signed_decode(rec->receipt.data, rec->receipt.len, 1024, &body, &len, sig, &derr);
+    int rc = nrm_signed_decode_batch(rec->receipt.data, rec->receipt.len, 1024, &body, &len, sig,
+                                     &proof, &derr);
     if (rc == 0)
         rc = nrm_receipt_decode(body, len, &r, &derr);
     free(body);
@@ -82,8 +85,13 @@ s_receipt(json_t *o, const agent_out_t *rec)
         return;
     }
     nrm_hex_encode(r.record_hash, NRM_HASH_BYTES, hash);
-    json_object_set_new(o, "receipt", json_pack("{s:I, s:s, s:i}", "seq", (json_int_t) r.seq,
-                                                "record_hash", hash, "status", (int) r.status));
+    json_t *v = json_pack("{s:I, s:s, s:i}", "seq", (json_int_t) r.seq, "record_hash", hash,
+                          "status", (int) r.status);
+    /* a receipt the broker signed with others of its commit */
+    if (v != NULL && proof.size)
+        json_object_set_new(v, "batch", json_pack("{s:i, s:i}", "index", (int) proof.index,
+                                                  "size", (int) proof.size));
+    json_object_set_new(o, "receipt", v);
 }
 
 int

@@ -107,6 +107,17 @@ typedef struct {
     bool     welcome;                /* reply: the batch's shared Welcome */
 } item_t;
 
+/* A receipt decided in the running transaction, signed with the others of
+   the transaction just before it commits (s_receipts_sign): one batch
+   signature per group commit, each receipt with its inclusion proof. */
+typedef struct {
+    item_t  *it;
+    uint8_t *body;                   /* exact Receipt bytes, owned */
+    size_t   len;
+    bool     keep;                   /* msgids[msg_id] keeps it (resubmissions) */
+    uint8_t  msg_id[NRM_MSGID_BYTES];
+} rcpt_t;
+
 struct broker_t {
     broker_config_t cfg;
     void *zctx, *router, *zap, *admin;
@@ -148,6 +159,8 @@ struct broker_t {
     nrm_msg_status_t purged[BROKER_PURGE_TICK_MAX];
     char     purged_to[BROKER_PURGE_TICK_MAX][NRM_ID_MAX + 1];
     size_t   npurged;
+    rcpt_t  *rcpts;                  /* receipts of the running transaction */
+    size_t   nrcpts, cap_rcpts;
 };
 
 static peer_t *s_peer(broker_t *self, const char *org, bool create);
@@ -268,54 +281,155 @@ s_wire_reply(item_t *it, const nrm_wire_t *w, nrm_err_t *err)
     return nrm_wire_encode(w, &it->reply, &it->reply_len, err);
 }
 
-/* Sets the item's reply to a Receipt frame holding a signed receipt. */
+/* Sets the item's reply to a Receipt frame holding a signed receipt
+   (proof NULL or of size 0: signed directly). */
 static int
 s_receipt_reply(item_t *it, const uint8_t *body, size_t body_len,
-                const uint8_t sig[NRM_SIG_BYTES], nrm_err_t *err)
+                const uint8_t sig[NRM_SIG_BYTES], const nrm_batch_proof_t *proof, nrm_err_t *err)
 {
     nrm_wire_t w = { .kind = it->admin ? NRM_WIRE_ADMIN_RECEIPT : NRM_WIRE_RECEIPT };
     w.signed_obj.body.data = body;
     w.signed_obj.body.len = body_len;
     w.signed_obj.sig.data = sig;
     w.signed_obj.sig.len = NRM_SIG_BYTES;
+    if (proof)
+        w.batch = *proof;
     return s_wire_reply(it, &w, err);
 }
 
-/* Signs a receipt and sets it as the item's reply. Also returns the signed
-   bytes (caller frees) for storing in msgids, when out is not NULL. */
+/* Forgets the receipts of a transaction (run again, or done). */
+static void
+s_receipts_reset(broker_t *self)
+{
+    for (size_t i = 0; i < self->nrcpts; i++)
+        free(self->rcpts[i].body);
+    self->nrcpts = 0;
+}
+
+/* Adds a receipt to the transaction's batch (body owned from here). */
 static int
-s_receipt(broker_t *self, item_t *it, const nrm_receipt_t *r, uint8_t **out, size_t *out_len,
+s_receipt_add(broker_t *self, item_t *it, uint8_t *body, size_t len,
+              const uint8_t *keep_msg_id, nrm_err_t *err)
+{
+    if (self->nrcpts == self->cap_rcpts) {
+        size_t cap = self->cap_rcpts ? self->cap_rcpts * 2 : self->cfg.batch_max + 1;
+        rcpt_t *more = realloc(self->rcpts, cap * sizeof *more);
+        if (!more) {
+            free(body);
+            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+        }
+        self->rcpts = more;
+        self->cap_rcpts = cap;
+    }
+    rcpt_t *r = &self->rcpts[self->nrcpts++];
+    r->it = it;
+    r->body = body;
+    r->len = len;
+    r->keep = keep_msg_id != NULL;
+    if (keep_msg_id)
+        memcpy(r->msg_id, keep_msg_id, NRM_MSGID_BYTES);
+    free(it->reply);
+    it->reply = NULL;
+    return 0;
+}
+
+/* Decides a receipt: it is signed, with every other receipt of the
+   transaction, by s_receipts_sign before the commit, and becomes the
+   item's reply then. When keep_msg_id is set, msgids[keep_msg_id] (put
+   by the caller with an empty receipt) gets the signed receipt too, so
+   that a resubmission is answered with it. */
+static int
+s_receipt(broker_t *self, item_t *it, const nrm_receipt_t *r, const uint8_t *keep_msg_id,
           nrm_err_t *err)
 {
-    uint8_t *body = NULL, *signed_bytes = NULL, sig[NRM_SIG_BYTES];
-    size_t body_len = 0, signed_len = 0;
+    uint8_t *body = NULL;
+    size_t body_len = 0;
     int rc = nrm_receipt_encode(r, &body, &body_len, err);
     if (rc == 0)
-        rc = nrm_sign(self->keys, NRM_CTX_RECEIPT, body, body_len, sig);
-    if (rc == 0)
-        rc = nrm_signed_encode(body, body_len, sig, &signed_bytes, &signed_len, err);
-    if (rc == 0)
-        rc = s_receipt_reply(it, body, body_len, sig, err);
-    free(body);
-    if (rc == 0 && out) {
-        *out = signed_bytes;
-        *out_len = signed_len;
-    } else {
-        free(signed_bytes);
+        rc = s_receipt_add(self, it, body, body_len, keep_msg_id, err);
+    return rc;
+}
+
+/* Writes the signed receipt into the message record of msg_id (whatever
+   else the transaction changed in it since). */
+static int
+s_receipt_keep(broker_t *self, MDB_txn *txn, const uint8_t msg_id[NRM_MSGID_BYTES],
+               const uint8_t *signed_bytes, size_t signed_len, nrm_err_t *err)
+{
+    MDB_val v;
+    msgrec_t m;
+    int rc = nrm_store_get(self->store, txn, "msgids", msg_id, NRM_MSGID_BYTES, &v, err);
+    if (rc)
+        return rc;
+    if (s_msgrec_decode(&v, &m) != 0)
+        return nrm_err_set(err, NRM_ECORRUPT, "damaged message record");
+    m.receipt = signed_bytes;
+    m.receipt_len = signed_len;
+    return s_msgrec_put(self, txn, msg_id, &m, err);
+}
+
+/* Signs the receipts of the transaction: one signature per NRM_BATCH_MAX
+   of them (a single one directly, as before batches), sets each item's
+   reply and keeps the signed receipts that msgids keeps. Inside the
+   transaction, so that nothing is answered unless it commits. */
+static int
+s_receipts_sign(broker_t *self, MDB_txn *txn, nrm_err_t *err)
+{
+    nrm_batch_item_t items[NRM_BATCH_MAX];
+    nrm_batch_proof_t proofs[NRM_BATCH_MAX];
+    uint8_t sig[NRM_SIG_BYTES];
+    int rc = 0;
+    for (size_t at = 0; at < self->nrcpts && rc == 0;) {
+        size_t n = self->nrcpts - at < NRM_BATCH_MAX ? self->nrcpts - at : NRM_BATCH_MAX;
+        for (size_t i = 0; i < n; i++)
+            items[i] = (nrm_batch_item_t) { self->rcpts[at + i].body, self->rcpts[at + i].len };
+        rc = nrm_batch_sign(self->keys, NRM_CTX_RECEIPT, items, n, sig, proofs, err);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rcpt_t *r = &self->rcpts[at + i];
+            rc = s_receipt_reply(r->it, r->body, r->len, sig, &proofs[i], err);
+            if (rc || !r->keep)
+                continue;
+            uint8_t *signed_bytes = NULL;
+            size_t signed_len = 0;
+            rc = nrm_signed_encode_batch(r->body, r->len, sig, &proofs[i], &signed_bytes,
+                                         &signed_len, err);
+            if (rc == 0)
+                rc = s_receipt_keep(self, txn, r->msg_id, signed_bytes, signed_len, err);
+            free(signed_bytes);
+        }
+        at += n;
     }
+    s_receipts_reset(self);
     return rc;
 }
 
 /* Sets the reply to a stored receipt (a resubmission of an already decided
-   message: the same answer again, no new record). */
+   message: the same answer again, no new record). A receipt decided in
+   this very transaction is not signed yet: this item gets the same
+   receipt bytes, signed with the batch. */
 static int
-s_stored_receipt(item_t *it, const msgrec_t *m, nrm_err_t *err)
+s_stored_receipt(broker_t *self, item_t *it, const uint8_t msg_id[NRM_MSGID_BYTES],
+                 const msgrec_t *m, nrm_err_t *err)
 {
     uint8_t *body = NULL, sig[NRM_SIG_BYTES];
     size_t body_len = 0;
-    int rc = nrm_signed_decode(m->receipt, m->receipt_len, 1024, &body, &body_len, sig, err);
+    nrm_batch_proof_t proof;
+    if (m->receipt_len == 0) {
+        for (size_t i = self->nrcpts; i-- > 0;) {
+            const rcpt_t *r = &self->rcpts[i];
+            if (!r->keep || memcmp(r->msg_id, msg_id, NRM_MSGID_BYTES) != 0)
+                continue;
+            if (!(body = malloc(r->len)))
+                return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+            memcpy(body, r->body, r->len);
+            return s_receipt_add(self, it, body, r->len, NULL, err);
+        }
+        return nrm_err_set(err, NRM_ECORRUPT, "message record without its receipt");
+    }
+    int rc = nrm_signed_decode_batch(m->receipt, m->receipt_len, 1024, &body, &body_len, sig,
+                                     &proof, err);
     if (rc == 0)
-        rc = s_receipt_reply(it, body, body_len, sig, err);
+        rc = s_receipt_reply(it, body, body_len, sig, &proof, err);
     free(body);
     return rc;
 }
@@ -361,6 +475,7 @@ s_reject(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, uint32_t r
         if (s->w->signature.len == NRM_SIG_BYTES) {
             rec.has_signature = true;
             memcpy(rec.signature, s->w->signature.data, NRM_SIG_BYTES);
+            rec.batch = s->w->batch;
         }
     }
     if (s->has_env) {
@@ -382,16 +497,15 @@ s_reject(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, uint32_t r
     r.seq = seq;
     memcpy(r.record_hash, leaf, NRM_HASH_BYTES);
     r.time_ms = rec.time_ms;
-    uint8_t *receipt = NULL;
-    size_t receipt_len = 0;
-    rc = s_receipt(self, it, &r, reserve ? &receipt : NULL, &receipt_len, err);
-    if (rc == 0 && reserve) {
-        msgrec_t m = { MSG_REJECTED, seq, 0, { 0 }, "", receipt, receipt_len };
+    if (reserve) {
+        /* the receipt itself is written in when the batch is signed */
+        msgrec_t m = { MSG_REJECTED, seq, 0, { 0 }, "", NULL, 0 };
         nrm_sha256(s->w->envelope.data, s->w->envelope.len, m.env_hash);
         snprintf(m.sender, sizeof m.sender, "%s", s->env.sender);
         rc = s_msgrec_put(self, txn, s->env.msg_id, &m, err);
     }
-    free(receipt);
+    if (rc == 0)
+        rc = s_receipt(self, it, &r, reserve ? s->env.msg_id : NULL, err);
     nrm_info("refused frame from '%s': %s (%s), record %llu", it->org, nrm_reason_name(reason),
              why, (unsigned long long) seq);
     return rc;
@@ -456,16 +570,18 @@ s_certc_flush(broker_t *self)
 
 static int
 s_signer_check(broker_t *self, MDB_txn *txn, const nrm_cert_t *cert, const char *ctx,
-               nrm_bytes_t data, const uint8_t *sig, bool *retire, nrm_err_t *err)
+               nrm_bytes_t data, const uint8_t *sig, const nrm_batch_proof_t *proof,
+               bool *retire, nrm_err_t *err)
 {
     nrm_err_t why = { 0, 0, "" };
-    int which = NRM_SIGNER_CURRENT, rc = 0;
+    int which;
     *retire = false;
-    /* cert is the certificate in force: what nrm_registry_signer tries
-       first, without reading and decoding it again. */
-    if (nrm_verify(cert->sign_pk, ctx, data.data, data.len, sig) != 0)
-        rc = nrm_registry_signer(self->store, txn, cert->org_id, ctx, data.data, data.len, sig, &which,
-                                 NULL, NULL, &why);
+    int rc = nrm_registry_signer(self->store, txn, cert->org_id, ctx, data.data, data.len, sig,
+                                 proof, &which, NULL, NULL, &why);
+    if (rc == NRM_ENOTFOUND && proof->size)
+        return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "batch signature (item %u of %u) does not "
+                              "verify with the enrolled key of '%s'", proof->index, proof->size,
+                              cert->org_id);
     if (rc == NRM_ENOTFOUND)
         return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "signature does not verify with the enrolled "
                               "key of '%s'", cert->org_id);
@@ -504,6 +620,7 @@ s_retire(broker_t *self, MDB_txn *txn, const char *org, const nrm_wire_t *w, uin
     rec.subject_len = w->envelope.len;
     rec.has_signature = true;
     memcpy(rec.signature, w->signature.data, NRM_SIG_BYTES);
+    rec.batch = w->batch;
     snprintf(rec.reason, sizeof rec.reason, "first message signed with the new key");
     if ((rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err)))
         return rc;
@@ -540,7 +657,7 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return nrm_err_set(err, rc, "%s", why.msg);
     bool retire = false;
     rc = s_signer_check(self, txn, &sender, NRM_CTX_ENVELOPE, w->envelope, w->signature.data,
-                        &retire, &why);
+                        &w->batch, &retire, &why);
     if (rc == NRM_EINVAL)
         return s_reject(self, txn, it, s, why.reason, why.msg, false, err);
     if (rc)
@@ -564,7 +681,7 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
             return nrm_err_set(err, NRM_ECORRUPT, "damaged message record");
         if (strcmp(m.sender, it->org) == 0 && memcmp(m.env_hash, env_hash, NRM_HASH_BYTES) == 0) {
             nrm_debug("resubmission of a decided message from '%s': same receipt again", it->org);
-            return s_stored_receipt(it, &m, err);
+            return s_stored_receipt(self, it, s->env.msg_id, &m, err);
         }
         return s_reject(self, txn, it, s, NRM_R_DUPLICATE,
                         "message id already used by another message", false, err);
@@ -621,6 +738,7 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     rec.subject_len = w->envelope.len;
     rec.has_signature = true;
     memcpy(rec.signature, w->signature.data, NRM_SIG_BYTES);
+    rec.batch = w->batch;
     rec.has_msg_id = true;
     memcpy(rec.msg_id, s->env.msg_id, NRM_MSGID_BYTES);
     if ((rc = nrm_auditlog_append(self->store, txn, &rec, &seq, leaf, err)))
@@ -645,15 +763,13 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     r.seq = seq;
     memcpy(r.record_hash, leaf, NRM_HASH_BYTES);
     r.time_ms = rec.time_ms;
-    uint8_t *receipt = NULL;
-    size_t receipt_len = 0;
-    if ((rc = s_receipt(self, it, &r, &receipt, &receipt_len, err)))
-        return rc;
-    msgrec_t m = { MSG_ACCEPTED, seq, 0, { 0 }, "", receipt, receipt_len };
+    /* the receipt itself is written in when the batch is signed */
+    msgrec_t m = { MSG_ACCEPTED, seq, 0, { 0 }, "", NULL, 0 };
     memcpy(m.env_hash, env_hash, NRM_HASH_BYTES);
     snprintf(m.sender, sizeof m.sender, "%s", it->org);
     rc = s_msgrec_put(self, txn, s->env.msg_id, &m, err);
-    free(receipt);
+    if (rc == 0)
+        rc = s_receipt(self, it, &r, s->env.msg_id, err);
     snprintf(it->wake, sizeof it->wake, "%s", s->env.recipient);
     self->b_accepted++;
     nrm_debug("accepted %s %s -> %s, record %llu", s->env.type, it->org, s->env.recipient,
@@ -686,6 +802,7 @@ s_reject_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s,
     rec.subject_len = w->signed_obj.body.len;
     rec.has_signature = true;
     memcpy(rec.signature, w->signed_obj.sig.data, NRM_SIG_BYTES);
+    rec.batch = w->batch;
     rec.has_frame_hash = true;
     memcpy(rec.frame_hash, s->frame_hash, NRM_HASH_BYTES);
     rec.frame_size = s->frame_len;
@@ -723,7 +840,7 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     bool retire = false;
     if (rc == 0)
         rc = s_signer_check(self, txn, &cert, NRM_CTX_ACK, w->signed_obj.body, w->signed_obj.sig.data,
-                            &retire, &why);
+                            &w->batch, &retire, &why);
     if (rc == NRM_EINVAL)
         return s_reject_ack(self, txn, it, s, ack.msg_id, why.reason, why.msg, err);
     if (rc)
@@ -780,6 +897,7 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     rec.subject_len = w->signed_obj.body.len;
     rec.has_signature = true;
     memcpy(rec.signature, w->signed_obj.sig.data, NRM_SIG_BYTES);
+    rec.batch = w->batch;
     rec.has_msg_id = true;
     memcpy(rec.msg_id, ack.msg_id, NRM_MSGID_BYTES);
     rec.refers_to = m.accepted_seq;
@@ -1188,11 +1306,15 @@ s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     s_welcome_drop(self);   /* a retry after map growth builds it again */
     self->records = 0;      /* recounted on a retry after map growth */
     self->b_accepted = self->b_delivered = self->b_refused = 0;
+    s_receipts_reset(self);
     for (size_t i = 0; i < self->nitems; i++) {
         int rc = s_process(self, txn, &self->items[i], err);
         if (rc)
             return rc;
     }
+    int rc = s_receipts_sign(self, txn, err);
+    if (rc)
+        return rc;
     return broker_checkpoint_maybe(store, txn, self->keys, &self->cfg, self->ckpt_last_ms,
                                    nrm_now_ms(), &self->ckpt_made, err);
 }
@@ -1340,7 +1462,8 @@ s_sender_cert(broker_t *self, MDB_txn *txn, const nrm_envelope_t *env, const nrm
 {
     int which;
     int rc = nrm_registry_signer(self->store, txn, env->sender, NRM_CTX_ENVELOPE, rec->subject,
-                                 rec->subject_len, rec->signature, &which, NULL, cert, err);
+                                 rec->subject_len, rec->signature, &rec->batch, &which, NULL, cert,
+                                 err);
     if (rc == NRM_ENOTFOUND)
         return nrm_err_set(err, NRM_ECORRUPT, "no certificate of '%s' verifies the message of record "
                            "%llu", env->sender, (unsigned long long) rec->seq);
@@ -1385,6 +1508,7 @@ s_build_deliver(broker_t *self, MDB_txn *txn, uint64_t seq, const uint8_t *msg_i
     w.envelope.len = rec.subject_len;
     w.signature.data = rec.signature;
     w.signature.len = NRM_SIG_BYTES;
+    w.batch = rec.batch;
     w.sealed_body.data = body.mv_data;
     w.sealed_body.len = body.mv_size;
     w.signed_obj.body.data = cert_body;
@@ -1885,7 +2009,10 @@ s_admin_fn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
     if (rc)
         return rc;
     r.time_ms = now;
-    rc = s_receipt(a->self, a->it, &r, NULL, NULL, err);
+    s_receipts_reset(a->self);
+    rc = s_receipt(a->self, a->it, &r, NULL, err);
+    if (rc == 0)
+        rc = s_receipts_sign(a->self, txn, err);
     if (rc == 0 && r.status == 0)
         nrm_info("admin command from %s: %s", a->actor, r.reason);
     return rc;
@@ -2267,6 +2394,8 @@ broker_destroy(broker_t **self_p)
     nrm_store_destroy(&self->store);
     broker_refs_destroy(&self->refs);
     nrm_keys_destroy(&self->keys);
+    s_receipts_reset(self);
+    free(self->rcpts);
     free(self->items);
     free(self->peers);
     free(self->certc);

@@ -65,7 +65,7 @@ s_tree_catch_up(nrm_store_t *store, MDB_txn *txn, uint64_t tip_seq, nrm_err_t *e
                            "records; refusing to append", (unsigned long long) size,
                            (unsigned long long) tip_seq);
     for (; size < tip_seq && rc == 0; size++) {
-        nrm_bytes_t bytes;
+        nrm_bytes_t bytes = { NULL, 0 };
         uint8_t leaf[NRM_HASH_BYTES];
         rc = nrm_auditlog_get(store, txn, size + 1, &bytes, err);
         if (rc == 0) {

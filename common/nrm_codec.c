@@ -582,23 +582,120 @@ out:
 
 /* ---- signed ---- */
 
+/* ---- batch proof ---- */
+
+/* Most bytes a BatchProof message takes: 8 paths of 32 bytes with their
+   tags and lengths, and two varints. */
+#define S_PROOF_BYTES_MAX (NRM_BATCH_PATH_MAX * (2 + NRM_HASH_BYTES) + 16)
+
+/* The proof message m (NULL: none) into *p, with its caps and shape. */
+static int
+s_proof_from_pb(const Nrm__BatchProof *m, nrm_batch_proof_t *p, const char *what, nrm_err_t *err)
+{
+    memset(p, 0, sizeof *p);
+    if (!m)
+        return 0;
+    if (m->size < 2)
+        return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "%s.batch: size %u; a batch proof is for "
+                              "batches of 2 or more (a single item is signed directly)", what, m->size);
+    if (m->n_path > NRM_BATCH_PATH_MAX)
+        return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "%s.batch.path: %zu hashes, over the "
+                              "limit of %d", what, m->n_path, NRM_BATCH_PATH_MAX);
+    for (size_t i = 0; i < m->n_path; i++) {
+        if (m->path[i].len != NRM_HASH_BYTES)
+            return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "%s.batch.path[%zu]: %zu bytes, "
+                                  "must be %d", what, i, m->path[i].len, NRM_HASH_BYTES);
+        memcpy(p->path[i], m->path[i].data, NRM_HASH_BYTES);
+    }
+    p->index = m->index;
+    p->size = m->size;
+    p->npath = (uint32_t) m->n_path;
+    nrm_err_t why = { 0, 0, "" };
+    if (nrm_batch_proof_check(p, &why) != 0) {
+        memset(p, 0, sizeof *p);
+        return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "%s.batch: %s", what, why.msg);
+    }
+    return 0;
+}
+
+/* The message of proof p into m (paths borrowed from p, room in bins);
+   NULL when p is no proof. */
+static Nrm__BatchProof *
+s_proof_pb(const nrm_batch_proof_t *p, Nrm__BatchProof *m, ProtobufCBinaryData *bins)
+{
+    if (!p || p->size == 0)
+        return NULL;
+    Nrm__BatchProof init = NRM__BATCH_PROOF__INIT;
+    *m = init;
+    m->index = p->index;
+    m->size = p->size;
+    size_t n = p->npath <= NRM_BATCH_PATH_MAX ? p->npath : NRM_BATCH_PATH_MAX;
+    for (size_t i = 0; i < n; i++)
+        bins[i] = s_bin(p->path[i], NRM_HASH_BYTES);
+    m->n_path = n;
+    m->path = n ? bins : NULL;
+    return m;
+}
+
+int
+nrm_batch_proof_encode(const nrm_batch_proof_t *proof, uint8_t **out, size_t *len, nrm_err_t *err)
+{
+    Nrm__BatchProof m;
+    ProtobufCBinaryData bins[NRM_BATCH_PATH_MAX];
+    *out = NULL;
+    *len = 0;
+    if (!s_proof_pb(proof, &m, bins))
+        return 0;
+    return s_pack(&m.base, out, len, err);
+}
+
+int
+nrm_batch_proof_decode(const uint8_t *buf, size_t len, nrm_batch_proof_t *proof, nrm_err_t *err)
+{
+    memset(proof, 0, sizeof *proof);
+    if (len == 0)
+        return 0;
+    int rc = s_toobig(len, S_PROOF_BYTES_MAX, "batch proof", err);
+    if (rc)
+        return rc;
+    UNPACK_OR_REFUSE(m, Nrm__BatchProof, nrm__batch_proof__unpack, buf, len, "batch proof");
+    rc = s_proof_from_pb(m, proof, "proof", err);
+    nrm__batch_proof__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ---- signed ---- */
+
 int
 nrm_signed_encode(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG_BYTES],
                   uint8_t **out, size_t *out_len, nrm_err_t *err)
 {
-    Nrm__Signed m = NRM__SIGNED__INIT;
-    m.body = s_bin(body, len);
-    m.signature = s_bin(sig, NRM_SIG_BYTES);
-    return s_pack(&m.base, out, out_len, err);
+    return nrm_signed_encode_batch(body, len, sig, NULL, out, out_len, err);
 }
 
 int
-nrm_signed_decode(const uint8_t *buf, size_t len, size_t max_body, uint8_t **body,
-                  size_t *body_len, uint8_t sig[NRM_SIG_BYTES], nrm_err_t *err)
+nrm_signed_encode_batch(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG_BYTES],
+                        const nrm_batch_proof_t *proof, uint8_t **out, size_t *out_len,
+                        nrm_err_t *err)
+{
+    Nrm__Signed m = NRM__SIGNED__INIT;
+    Nrm__BatchProof pm;
+    ProtobufCBinaryData bins[NRM_BATCH_PATH_MAX];
+    m.body = s_bin(body, len);
+    m.signature = s_bin(sig, NRM_SIG_BYTES);
+    m.batch = s_proof_pb(proof, &pm, bins);
+    return s_pack(&m.base, out, out_len, err);
+}
+
+/* proof NULL: a batch proof is refused (objects signed directly only). */
+static int
+s_signed_decode(const uint8_t *buf, size_t len, size_t max_body, uint8_t **body,
+                size_t *body_len, uint8_t sig[NRM_SIG_BYTES], nrm_batch_proof_t *proof,
+                nrm_err_t *err)
 {
     *body = NULL;
     *body_len = 0;
-    int rc = s_toobig(len, max_body + 128, "signed object", err);
+    int rc = s_toobig(len, max_body + 128 + (proof ? S_PROOF_BYTES_MAX : 0), "signed object", err);
     if (rc)
         return rc;
     UNPACK_OR_REFUSE(m, Nrm__Signed, nrm__signed__unpack, buf, len, "signed object");
@@ -609,6 +706,13 @@ nrm_signed_decode(const uint8_t *buf, size_t len, size_t max_body, uint8_t **bod
                             m->body.len, max_body);
         goto out;
     }
+    if (!proof && m->batch) {
+        rc = nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "signed.batch: this object is signed "
+                            "directly, never in a batch");
+        goto out;
+    }
+    if (proof && (rc = s_proof_from_pb(m->batch, proof, "signed", err)))
+        goto out;
     *body = malloc(m->body.len);
     if (!*body) {
         rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
@@ -619,6 +723,21 @@ nrm_signed_decode(const uint8_t *buf, size_t len, size_t max_body, uint8_t **bod
 out:
     nrm__signed__free_unpacked(m, NULL);
     return rc;
+}
+
+int
+nrm_signed_decode(const uint8_t *buf, size_t len, size_t max_body, uint8_t **body,
+                  size_t *body_len, uint8_t sig[NRM_SIG_BYTES], nrm_err_t *err)
+{
+    return s_signed_decode(buf, len, max_body, body, body_len, sig, NULL, err);
+}
+
+int
+nrm_signed_decode_batch(const uint8_t *buf, size_t len, size_t max_body, uint8_t **body,
+                        size_t *body_len, uint8_t sig[NRM_SIG_BYTES], nrm_batch_proof_t *proof,
+                        nrm_err_t *err)
+{
+    return s_signed_decode(buf, len, max_body, body, body_len, sig, proof, err);
 }
 
 int
@@ -928,6 +1047,9 @@ nrm_record_encode(const nrm_record_t *rec, uint8_t **out, size_t *len, nrm_err_t
         m.frame_hash = s_bin(rec->frame_hash, NRM_HASH_BYTES);
     m.frame_size = rec->frame_size;
     m.refers_to = rec->refers_to;
+    Nrm__BatchProof pm;
+    ProtobufCBinaryData bins[NRM_BATCH_PATH_MAX];
+    m.batch = s_proof_pb(&rec->batch, &pm, bins);
     return s_pack(&m.base, out, len, err);
 }
 
@@ -968,6 +1090,12 @@ nrm_record_decode(const uint8_t *buf, size_t len, nrm_record_t *rec, nrm_err_t *
     rec->reason_code = m->reason_code;
     rec->frame_size = m->frame_size;
     rec->refers_to = m->refers_to;
+    if (m->batch && !m->signature.len) {
+        rc = nrm_err_refuse(err, NRM_R_INVALID_FIELD, "record.batch: a batch proof without a signature");
+        goto out;
+    }
+    if ((rc = s_proof_from_pb(m->batch, &rec->batch, "record", err)))
+        goto out;
     if (m->subject.len) {
         rec->subject = malloc(m->subject.len);
         if (!rec->subject) {
@@ -1092,12 +1220,21 @@ s_bytes(ProtobufCBinaryData b)
     return v;
 }
 
+/* proof NULL: the object is signed directly, a batch proof is refused. */
 static int
 s_signed_view(const Nrm__Signed *s, nrm_signed_view_t *v, size_t max_body,
-              const char *what, nrm_err_t *err)
+              nrm_batch_proof_t *proof, const char *what, nrm_err_t *err)
 {
     if (!s)
         return nrm_err_refuse(err, NRM_R_MALFORMED, "%s: missing", what);
+    if (!proof && s->batch)
+        return nrm_err_refuse(err, NRM_R_BAD_SIGNATURE, "%s.batch: signed directly, never in a "
+                              "batch", what);
+    if (proof) {
+        int rc = s_proof_from_pb(s->batch, proof, what, err);
+        if (rc)
+            return rc;
+    }
     if (s->signature.len != NRM_SIG_BYTES)
         return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "%s.signature: must be %d bytes",
                               what, NRM_SIG_BYTES);
@@ -1117,7 +1254,7 @@ static int
 s_cert_view(s_wire_t *self, const Nrm__Signed *s, nrm_signed_view_t *v, const char *what,
             nrm_err_t *err)
 {
-    int rc = s_signed_view(s, v, NRM_MAX_CERT_BYTES, what, err);
+    int rc = s_signed_view(s, v, NRM_MAX_CERT_BYTES, NULL, what, err);
     if (rc)
         return rc;
     if (s->n_cosignatures == 0)
@@ -1155,6 +1292,8 @@ s_encode_client(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     Nrm__StatusQuery status = NRM__STATUS_QUERY__INIT;
     Nrm__Ping ping = NRM__PING__INIT;
     Nrm__CheckpointRequest creq = NRM__CHECKPOINT_REQUEST__INIT;
+    Nrm__BatchProof pm;
+    ProtobufCBinaryData bins[NRM_BATCH_PATH_MAX];
     ProtobufCBinaryData *ids = NULL;
     int rc;
     switch (w->kind) {
@@ -1170,11 +1309,13 @@ s_encode_client(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         submit.envelope = s_bin(w->envelope.data, w->envelope.len);
         submit.signature = s_bin(w->signature.data, w->signature.len);
         submit.sealed_body = s_bin(w->sealed_body.data, w->sealed_body.len);
+        submit.batch = s_proof_pb(&w->batch, &pm, bins);
         m.m_case = NRM__CLIENT_MSG__M_SUBMIT;
         m.submit = &submit;
         break;
     case NRM_WIRE_ACK:
         ack = s_signed_pb(w->signed_obj);
+        ack.batch = s_proof_pb(&w->batch, &pm, bins);
         m.m_case = NRM__CLIENT_MSG__M_ACK;
         m.ack = &ack;
         break;
@@ -1229,6 +1370,8 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     Nrm__Signed *certs = NULL, **certp = NULL;
     Nrm__MsgStatus *items = NULL, **itemp = NULL;
     Nrm__Cosignature *cs = NULL, **csp = NULL;
+    Nrm__BatchProof pm;
+    ProtobufCBinaryData bins[NRM_BATCH_PATH_MAX];
     size_t ncs = 0;
     int rc = 0;
     switch (w->kind) {
@@ -1259,6 +1402,7 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         break;
     case NRM_WIRE_RECEIPT:
         receipt = s_signed_pb(w->signed_obj);
+        receipt.batch = s_proof_pb(&w->batch, &pm, bins);
         m.m_case = NRM__SERVER_MSG__M_RECEIPT;
         m.receipt = &receipt;
         break;
@@ -1267,6 +1411,7 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         deliver.envelope = s_bin(w->envelope.data, w->envelope.len);
         deliver.signature = s_bin(w->signature.data, w->signature.len);
         deliver.sealed_body = s_bin(w->sealed_body.data, w->sealed_body.len);
+        deliver.batch = s_proof_pb(&w->batch, &pm, bins);
         if (w->signed_obj.ncosigs >= NRM_MAX_ADMINS)
             return nrm_err_set(err, NRM_EINVAL, "deliver: too many cosignatures");
         cs = calloc(NRM_MAX_ADMINS, sizeof *cs);
@@ -1391,10 +1536,10 @@ s_decode_client(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
         if (w->sealed_body.len > NRM_MAX_BODY_BYTES)
             return nrm_err_refuse(err, NRM_R_TOO_BIG, "submit.sealed_body: %zu bytes, over the limit of %u",
                                   w->sealed_body.len, NRM_MAX_BODY_BYTES);
-        return 0;
+        return s_proof_from_pb(m->submit->batch, &w->batch, "submit", err);
     case NRM__CLIENT_MSG__M_ACK:
         w->kind = NRM_WIRE_ACK;
-        return s_signed_view(m->ack, &w->signed_obj, 1024, "ack", err);
+        return s_signed_view(m->ack, &w->signed_obj, 1024, &w->batch, "ack", err);
     case NRM__CLIENT_MSG__M_STATUS:
         w->kind = NRM_WIRE_STATUS;
         if (m->status->n_msg_ids > NRM_MAX_STATUS_IDS)
@@ -1419,7 +1564,7 @@ s_decode_client(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
         return 0;
     case NRM__CLIENT_MSG__M_ADMIN:
         w->kind = NRM_WIRE_ADMIN;
-        return s_signed_view(m->admin, &w->signed_obj, NRM_MAX_ACTION_BYTES, "admin", err);
+        return s_signed_view(m->admin, &w->signed_obj, NRM_MAX_ACTION_BYTES, NULL, "admin", err);
     case NRM__CLIENT_MSG__M_CHECKPOINT:
         w->kind = NRM_WIRE_CHECKPOINT_REQUEST;
         w->old_size = m->checkpoint->old_size;
@@ -1466,7 +1611,7 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
         return 0;
     case NRM__SERVER_MSG__M_RECEIPT:
         w->kind = NRM_WIRE_RECEIPT;
-        return s_signed_view(m->receipt, &w->signed_obj, 1024, "receipt", err);
+        return s_signed_view(m->receipt, &w->signed_obj, 1024, &w->batch, "receipt", err);
     case NRM__SERVER_MSG__M_DELIVER:
         w->kind = NRM_WIRE_DELIVER;
         w->seq = m->deliver->seq;
@@ -1481,6 +1626,8 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
             return nrm_err_refuse(err, NRM_R_TOO_BIG, "deliver.sealed_body: over the limit");
         if (!m->deliver->sender_cert)
             return nrm_err_refuse(err, NRM_R_MALFORMED, "deliver.sender_cert: missing");
+        if (s_proof_from_pb(m->deliver->batch, &w->batch, "deliver", err) != 0)
+            return NRM_EINVAL;
         if (s_cosig_reserve(self, NRM_MAX_ADMINS - 1, err) != 0)
             return NRM_ENOMEM;
         return s_cert_view(self, m->deliver->sender_cert, &w->signed_obj, "deliver.sender_cert", err);
@@ -1510,7 +1657,7 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
         return 0;
     case NRM__SERVER_MSG__M_ADMIN_RECEIPT:
         w->kind = NRM_WIRE_ADMIN_RECEIPT;
-        return s_signed_view(m->admin_receipt, &w->signed_obj, 1024, "admin_receipt", err);
+        return s_signed_view(m->admin_receipt, &w->signed_obj, 1024, NULL, "admin_receipt", err);
     case NRM__SERVER_MSG__M_CHECKPOINT:
         w->kind = NRM_WIRE_CHECKPOINT;
         w->note = s_bytes(m->checkpoint->note);
@@ -1536,7 +1683,7 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
         return 0;
     case NRM__SERVER_MSG__M_NOTICE:
         w->kind = NRM_WIRE_NOTICE;
-        return s_signed_view(m->notice, &w->signed_obj, 1024, "notice", err);
+        return s_signed_view(m->notice, &w->signed_obj, 1024, NULL, "notice", err);
     default:
         return nrm_err_refuse(err, NRM_R_MALFORMED, "frame: empty or unknown server message");
     }

@@ -8,6 +8,7 @@
 #ifndef NRM_CODEC_H_INCLUDED
 #define NRM_CODEC_H_INCLUDED
 #include "nrm.h"
+#include "nrm_batchsig.h"
 
 typedef struct { const uint8_t *data; size_t len; } nrm_bytes_t;
 
@@ -108,12 +109,30 @@ int nrm_genesis_admin_curve(const nrm_genesis_t *g, const uint8_t pk[NRM_PK_BYTE
 int nrm_genesis_encode(const nrm_genesis_t *g, uint8_t **out, size_t *len, nrm_err_t *err) NRM_WUR;
 int nrm_genesis_decode(const uint8_t *buf, size_t len, nrm_genesis_t *g, nrm_err_t *err) NRM_WUR;
 
-/* Signed{body, signature}. Decoding copies body into *body (caller frees). */
+/* Signed{body, signature}. Decoding copies body into *body (caller frees).
+   A Signed with a batch proof is refused here (certificates and notices are
+   signed directly); acks and receipts use the _batch pair. */
 int nrm_signed_encode(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG_BYTES],
                       uint8_t **out, size_t *out_len, nrm_err_t *err) NRM_WUR;
 int nrm_signed_decode(const uint8_t *buf, size_t len, size_t max_body,
                       uint8_t **body, size_t *body_len, uint8_t sig[NRM_SIG_BYTES],
                       nrm_err_t *err) NRM_WUR;
+/* Signed{body, signature, batch}: proof NULL or of size 0 for a direct
+   signature. Decoding fills *proof (size 0 when absent) and checks its shape
+   (nrm_batch_proof_check). */
+int nrm_signed_encode_batch(const uint8_t *body, size_t len, const uint8_t sig[NRM_SIG_BYTES],
+                            const nrm_batch_proof_t *proof, uint8_t **out, size_t *out_len,
+                            nrm_err_t *err) NRM_WUR;
+int nrm_signed_decode_batch(const uint8_t *buf, size_t len, size_t max_body,
+                            uint8_t **body, size_t *body_len, uint8_t sig[NRM_SIG_BYTES],
+                            nrm_batch_proof_t *proof, nrm_err_t *err) NRM_WUR;
+/* A BatchProof message alone (the agent keeps it beside a signature in its
+   store). Encoding a proof of size 0 gives 0 bytes; decoding 0 bytes gives
+   size 0. */
+int nrm_batch_proof_encode(const nrm_batch_proof_t *proof, uint8_t **out, size_t *len,
+                           nrm_err_t *err) NRM_WUR;
+int nrm_batch_proof_decode(const uint8_t *buf, size_t len, nrm_batch_proof_t *proof,
+                           nrm_err_t *err) NRM_WUR;
 
 /* Another administrator's signature of a certificate (Signed.cosignatures). */
 typedef struct {
@@ -217,6 +236,7 @@ typedef struct {
     uint8_t  frame_hash[NRM_HASH_BYTES];
     uint64_t frame_size;
     uint64_t refers_to;
+    nrm_batch_proof_t batch;       /* size 0: signature is a direct one */
 } nrm_record_t;
 
 /* Encoding borrows rec->subject. */
@@ -293,6 +313,8 @@ typedef struct nrm_wire_t {
     uint64_t    time_ms;        /* hello, ping, pong, welcome */
     nrm_bytes_t envelope;       /* submit, deliver */
     nrm_bytes_t signature;      /* submit, deliver: envelope signature */
+    nrm_batch_proof_t batch;    /* submit, deliver: of the envelope signature;
+                                   ack, receipt: of signed_obj's; size 0: none */
     nrm_bytes_t sealed_body;    /* submit, deliver */
     nrm_signed_view_t signed_obj; /* ack, receipt, notice; deliver: sender certificate */
     uint64_t    seq;            /* deliver */

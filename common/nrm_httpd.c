@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -313,6 +314,16 @@ nrm_httpd_run(nrm_httpd_t *self)
 {
     if (self != NULL && self->mhd != NULL)
         (void) MHD_run(self->mhd);
+}
+
+long
+nrm_httpd_wait_ms(const nrm_httpd_t *self)
+{
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+
+    if (self == NULL || self->mhd == NULL || MHD_get_timeout(self->mhd, &ms) != MHD_YES)
+        return -1;
+    return ms > (MHD_UNSIGNED_LONG_LONG) LONG_MAX ? LONG_MAX : (long) ms;
 }
 
 void

@@ -57,6 +57,10 @@ const char *nrm_httpd_url(const nrm_httpd_t *self);
 int nrm_httpd_fd(const nrm_httpd_t *self);
 /* Accepts, reads, answers whatever is ready; never blocks. */
 void nrm_httpd_run(nrm_httpd_t *self);
+/* How long the caller may poll nrm_httpd_fd before nrm_httpd_run must run
+   anyway (work left from the last run, a connection's idle timeout), in
+   ms; -1 when only input can give it work. */
+long nrm_httpd_wait_ms(const nrm_httpd_t *self);
 /* Stops, closes every connection, removes the Unix socket. NULL-safe. */
 void nrm_httpd_destroy(nrm_httpd_t **self_p);
 

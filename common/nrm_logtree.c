@@ -48,7 +48,7 @@ static int
 s_node(void *ctx, unsigned level, uint64_t index, uint8_t out[NRM_HASH_BYTES], nrm_err_t *err)
 {
     s_src_t *src = ctx;
-    nrm_bytes_t v;
+    nrm_bytes_t v = { NULL, 0 };
     if (level > 62 || index >= (NRM_MERKLE_SIZE_MAX >> level))
         return nrm_err_set(err, NRM_EINVAL, "no subtree at level %u index %llu", level,
                            (unsigned long long) index);

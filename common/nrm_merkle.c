@@ -130,9 +130,9 @@ nrm_merkle_consistency_proof(nrm_merkle_node_fn *fn, void *ctx, uint64_t old_siz
 }
 
 int
-nrm_merkle_inclusion_verify(uint64_t index, uint64_t size, const uint8_t leaf_hash[NRM_HASH_BYTES],
-                            const nrm_hash_t *path, size_t len, const uint8_t root[NRM_HASH_BYTES],
-                            nrm_err_t *err)
+nrm_merkle_inclusion_root(uint64_t index, uint64_t size, const uint8_t leaf_hash[NRM_HASH_BYTES],
+                          const nrm_hash_t *path, size_t len, uint8_t root[NRM_HASH_BYTES],
+                          nrm_err_t *err)
 {
     if (index >= size)
         return nrm_err_set(err, NRM_ECRYPTO, "leaf index %llu is not below tree size %llu",
@@ -162,6 +162,32 @@ nrm_merkle_inclusion_verify(uint64_t index, uint64_t size, const uint8_t leaf_ha
         return nrm_err_set(err, NRM_ECRYPTO, "inclusion path of %zu hashes is too short for "
                            "leaf %llu of a tree of size %llu", len,
                            (unsigned long long) index, (unsigned long long) size);
+    memcpy(root, r, NRM_HASH_BYTES);
+    return 0;
+}
+
+size_t
+nrm_merkle_inclusion_len(uint64_t index, uint64_t size)
+{
+    if (index >= size)
+        return 0;
+    /* RFC 9162 2.1.3.2: the bits where index and size - 1 differ give the
+       inner part of the path, the set bits of index above them the border. */
+    uint64_t x = index ^ (size - 1);
+    unsigned inner = x ? 64u - (unsigned) __builtin_clzll(x) : 0u;
+    unsigned border = inner < 64 ? (unsigned) __builtin_popcountll(index >> inner) : 0u;
+    return inner + border;
+}
+
+int
+nrm_merkle_inclusion_verify(uint64_t index, uint64_t size, const uint8_t leaf_hash[NRM_HASH_BYTES],
+                            const nrm_hash_t *path, size_t len, const uint8_t root[NRM_HASH_BYTES],
+                            nrm_err_t *err)
+{
+    uint8_t r[NRM_HASH_BYTES];
+    int rc = nrm_merkle_inclusion_root(index, size, leaf_hash, path, len, r, err);
+    if (rc)
+        return rc;
     if (memcmp(r, root, NRM_HASH_BYTES) != 0)
         return nrm_err_set(err, NRM_ECRYPTO, "inclusion path leads to a different root");
     return 0;

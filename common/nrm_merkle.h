@@ -48,6 +48,18 @@ int nrm_merkle_consistency_proof(nrm_merkle_node_fn *fn, void *ctx, uint64_t old
                                  uint64_t new_size, nrm_hash_t *path, size_t *len,
                                  nrm_err_t *err) NRM_WUR;
 
+/* The root that path leads to from leaf_hash as leaf index of a tree of
+   size leaves (RFC 9162 2.1.3.2 without the final comparison). The path
+   must have exactly nrm_merkle_inclusion_len(index, size) hashes;
+   NRM_ECRYPTO with err saying why otherwise. */
+int nrm_merkle_inclusion_root(uint64_t index, uint64_t size,
+                              const uint8_t leaf_hash[NRM_HASH_BYTES],
+                              const nrm_hash_t *path, size_t len,
+                              uint8_t root[NRM_HASH_BYTES], nrm_err_t *err) NRM_WUR;
+/* Number of hashes in the inclusion path of leaf index in a tree of size
+   leaves (0 when index >= size). */
+size_t nrm_merkle_inclusion_len(uint64_t index, uint64_t size);
+
 /* 0 if path proves that leaf_hash is leaf index of the tree of size leaves
    whose root is root (RFC 9162 2.1.3.2); NRM_ECRYPTO with err saying why
    otherwise. */

@@ -128,7 +128,13 @@ s_intern(s_parse_t *c, s_name_t *names, size_t *n, size_t from, const char *name
         s_problem(c, "more than %zu %s types", NRM_POLICY_MAX_TYPES - from, what);
         return -1;
     }
-    snprintf(names[*n], sizeof names[0], "%s", name);
+    size_t len = strlen(name);
+    if (len >= sizeof names[0]) {
+        s_problem(c, "%s type '%.*s...': longer than %zu characters", what, 16, name,
+                  sizeof names[0] - 1);
+        return -1;
+    }
+    memcpy(names[*n], name, len + 1);
     return (int) (*n)++;
 }
 

@@ -293,28 +293,30 @@ nrm_registry_retire(nrm_store_t *store, MDB_txn *txn, const char *org_id, nrm_er
 /* Whether the certificate in v has a signing key that verifies sig. */
 static bool
 s_cert_signed(const MDB_val *v, const char *org_id, const char *ctx, const uint8_t *data,
-              size_t len, const uint8_t sig[NRM_SIG_BYTES], nrm_cert_t *cert)
+              size_t len, const uint8_t sig[NRM_SIG_BYTES], const nrm_batch_proof_t *proof,
+              nrm_cert_t *cert)
 {
     nrm_cert_t local;
     nrm_cert_t *c = cert ? cert : &local;
     return s_cert_of(v, org_id, c, NULL) == 0
-           && nrm_verify(c->sign_pk, ctx, data, len, sig) == 0;
+           && nrm_batch_verify(c->sign_pk, ctx, data, len, sig, proof, NULL) == 0;
 }
 
 int
 nrm_registry_signer(nrm_store_t *store, MDB_txn *txn, const char *org_id, const char *ctx,
                     const uint8_t *data, size_t len, const uint8_t sig[NRM_SIG_BYTES],
-                    int *which, nrm_cert_t *cert, nrm_bytes_t *signed_bytes, nrm_err_t *err)
+                    const nrm_batch_proof_t *proof, int *which, nrm_cert_t *cert,
+                    nrm_bytes_t *signed_bytes, nrm_err_t *err)
 {
     MDB_val v, k;
     MDB_cursor *cur;
     uint8_t key[NRM_ID_MAX + 9];
     size_t n = strlen(org_id);
     int rc = nrm_store_get(store, txn, "registry", org_id, n, &v, err);
-    if (rc == 0 && s_cert_signed(&v, org_id, ctx, data, len, sig, cert))
+    if (rc == 0 && s_cert_signed(&v, org_id, ctx, data, len, sig, proof, cert))
         *which = NRM_SIGNER_CURRENT;
     else if (rc == 0 && (rc = nrm_store_get(store, txn, "oldcerts", org_id, n, &v, err)) == 0
-             && s_cert_signed(&v, org_id, ctx, data, len, sig, cert))
+             && s_cert_signed(&v, org_id, ctx, data, len, sig, proof, cert))
         *which = NRM_SIGNER_OLD;
     else if (rc && rc != NRM_ENOTFOUND)
         return rc;
@@ -330,7 +332,7 @@ nrm_registry_signer(nrm_store_t *store, MDB_txn *txn, const char *org_id, const 
              mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             if (k.mv_size != n + 9 || memcmp(k.mv_data, key, n + 1) != 0)
                 break;
-            if (s_cert_signed(&v, org_id, ctx, data, len, sig, cert)) {
+            if (s_cert_signed(&v, org_id, ctx, data, len, sig, proof, cert)) {
                 *which = NRM_SIGNER_RETIRED;
                 rc = 0;
                 break;

@@ -110,15 +110,16 @@ int nrm_registry_replace(nrm_store_t *store, MDB_txn *txn, const nrm_cert_t *cer
 int nrm_registry_retire(nrm_store_t *store, MDB_txn *txn, const char *org_id,
                         nrm_err_t *err) NRM_WUR;
 /* Finds the certificate of org_id whose signing key made sig over
-   ctx || data: the one in force (*which = NRM_SIGNER_CURRENT), a
+   ctx || data (directly, or through batch proof when it is not NULL and
+   of size > 0: nrm_batch_verify): the one in force (*which = NRM_SIGNER_CURRENT), a
    rotation's old one still accepted (NRM_SIGNER_OLD) or a retired one
    (NRM_SIGNER_RETIRED). cert and signed bytes (borrowed until txn ends)
    may be NULL. NRM_ENOTFOUND when none verifies. */
 enum { NRM_SIGNER_CURRENT = 0, NRM_SIGNER_OLD = 1, NRM_SIGNER_RETIRED = 2 };
 int nrm_registry_signer(nrm_store_t *store, MDB_txn *txn, const char *org_id, const char *ctx,
                         const uint8_t *data, size_t len, const uint8_t sig[NRM_SIG_BYTES],
-                        int *which, nrm_cert_t *cert, nrm_bytes_t *signed_bytes,
-                        nrm_err_t *err) NRM_WUR;
+                        const nrm_batch_proof_t *proof, int *which, nrm_cert_t *cert,
+                        nrm_bytes_t *signed_bytes, nrm_err_t *err) NRM_WUR;
 
 /* Network genesis (admin and broker keys). */
 int nrm_registry_set_genesis(nrm_store_t *store, MDB_txn *txn,

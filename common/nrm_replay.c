@@ -480,8 +480,8 @@ s_retired(nrm_replay_t *self, const nrm_record_t *rec, char *why, size_t n)
     if (!s || !s->enrolled || !s->org.has_old)
         return s_why(why, n, "KEY_RETIRED for '%s', which had no key to retire", rec->actor);
     if (!rec->has_signature
-        || nrm_verify(s->org.cert.sign_pk, NRM_CTX_ENVELOPE, rec->subject, rec->subject_len,
-                      rec->signature) != 0)
+        || nrm_batch_verify(s->org.cert.sign_pk, NRM_CTX_ENVELOPE, rec->subject, rec->subject_len,
+                            rec->signature, &rec->batch, NULL) != 0)
         return s_why(why, n, "KEY_RETIRED: the envelope is not signed by the new key of '%s'", rec->actor);
     s->org.has_old = false;
     return 0;

@@ -26,6 +26,16 @@ typedef struct s_batch_t {
     struct s_batch_t *next;      /* in the free list */
 } s_batch_t;
 
+/* Batch signatures queued lately (adding thread only): the same check is
+   queued once. Direct-mapped on a byte of the root. */
+#define S_SEEN 64
+typedef struct {
+    bool    used, has_alt;
+    uint8_t pk[NRM_PK_BYTES], alt_pk[NRM_PK_BYTES];
+    uint8_t msg[NRM_BATCH_SIGNED_BYTES];
+    uint8_t sig[NRM_SIG_BYTES];
+} s_seen_t;
+
 struct nrm_sigpool_t {
     pthread_mutex_t mu;
     pthread_cond_t  more, idle;
@@ -40,6 +50,7 @@ struct nrm_sigpool_t {
     uint64_t        failed;         /* lowest failed seq, 0 = none     */
     char            failed_what[S_WHAT_MAX + 1];
     uint64_t        done;
+    s_seen_t        seen[S_SEEN];   /* touched by the adding thread only */
 };
 
 /* A batch's arena may grow to this before the batch is sent. */
@@ -142,11 +153,57 @@ s_flush(nrm_sigpool_t *self)
     s_run(self, b);
 }
 
+/* Records a failure found by the adding thread itself. */
+static void
+s_fail(nrm_sigpool_t *self, uint64_t seq, const char *what, const char *why)
+{
+    pthread_mutex_lock(&self->mu);
+    if (self->failed == 0 || seq < self->failed) {
+        self->failed = seq;
+        snprintf(self->failed_what, sizeof self->failed_what, "%s: %s", what, why);
+    }
+    pthread_mutex_unlock(&self->mu);
+}
+
+/* Whether this batch check is queued already; if not, remembers it. */
+static bool
+s_seen(nrm_sigpool_t *self, const uint8_t pk[NRM_PK_BYTES], const uint8_t *alt_pk,
+       const uint8_t msg[NRM_BATCH_SIGNED_BYTES], const uint8_t sig[NRM_SIG_BYTES])
+{
+    s_seen_t *e = &self->seen[msg[8] % S_SEEN];
+    if (e->used && e->has_alt == (alt_pk != NULL) && memcmp(e->msg, msg, sizeof e->msg) == 0
+        && memcmp(e->pk, pk, NRM_PK_BYTES) == 0 && memcmp(e->sig, sig, NRM_SIG_BYTES) == 0
+        && (!alt_pk || memcmp(e->alt_pk, alt_pk, NRM_PK_BYTES) == 0))
+        return true;
+    e->used = true;
+    e->has_alt = alt_pk != NULL;
+    memcpy(e->pk, pk, NRM_PK_BYTES);
+    if (alt_pk)
+        memcpy(e->alt_pk, alt_pk, NRM_PK_BYTES);
+    memcpy(e->msg, msg, sizeof e->msg);
+    memcpy(e->sig, sig, NRM_SIG_BYTES);
+    return false;
+}
+
 int
 nrm_sigpool_add(nrm_sigpool_t *self, uint64_t seq, const uint8_t pk[NRM_PK_BYTES],
                 const uint8_t *alt_pk, const char *ctx, const uint8_t *data, size_t len,
-                const uint8_t sig[NRM_SIG_BYTES], const char *what)
+                const uint8_t sig[NRM_SIG_BYTES], const nrm_batch_proof_t *proof,
+                const char *what)
 {
+    uint8_t msg[NRM_BATCH_SIGNED_BYTES];
+    if (proof && proof->size && ctx) {
+        nrm_err_t why = { 0, 0, "" };
+        if (nrm_batch_signed_bytes(ctx, data, len, proof, msg, &why) != 0) {
+            s_fail(self, seq, what, why.msg);
+            return 0;
+        }
+        if (s_seen(self, pk, alt_pk, msg, sig))
+            return 0;
+        ctx = NRM_CTX_BATCH;
+        data = msg;
+        len = sizeof msg;
+    }
     size_t clen = ctx ? strlen(ctx) + 1 : 0;
     if (!self->cur) {
         pthread_mutex_lock(&self->mu);

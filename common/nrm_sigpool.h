@@ -11,6 +11,7 @@
 #ifndef NRM_SIGPOOL_H_INCLUDED
 #define NRM_SIGPOOL_H_INCLUDED
 #include "nrm.h"
+#include "nrm_batchsig.h"
 
 #define NRM_SIGPOOL_BATCH   256     /* checks per batch                    */
 #define NRM_SIGPOOL_QUEUE   8       /* batches waiting for a worker        */
@@ -27,10 +28,18 @@ void nrm_sigpool_destroy(nrm_sigpool_t **self_p);
 /* Queues a check of sig over ctx || NUL || data (ctx NULL: data alone, as
    nrm_verify_text) by pk, or by alt_pk when it is not NULL and pk fails (a
    key being rotated), on behalf of record seq; what is the message reported
-   if it fails (copied, truncated to 200 bytes). Returns 0 or NRM_ENOMEM. */
+   if it fails (copied, truncated to 200 bytes). With a batch proof (not
+   NULL, size > 0) sig is a batch signature (nrm_batchsig): the adding
+   thread computes the root from the proof at once (a proof that does not
+   lead to one fails seq now) and queues the check of the signature over
+   it, unless the very same check (keys, size, root, signature) is queued
+   already: its answer is the answer for every item of that batch, and a
+   failure is reported at the lowest record, as a sequential pass would.
+   Returns 0 or NRM_ENOMEM. */
 int nrm_sigpool_add(nrm_sigpool_t *self, uint64_t seq, const uint8_t pk[NRM_PK_BYTES],
                     const uint8_t *alt_pk, const char *ctx, const uint8_t *data, size_t len,
-                    const uint8_t sig[NRM_SIG_BYTES], const char *what) NRM_WUR;
+                    const uint8_t sig[NRM_SIG_BYTES], const nrm_batch_proof_t *proof,
+                    const char *what) NRM_WUR;
 
 /* Lowest seq whose check has failed so far (0 if none): lets the reader
    stop early. */

@@ -130,11 +130,14 @@ s_sig(s_verify_t *v, const nrm_replay_org_t *o, const char *ctx, const nrm_recor
     va_list ap;
     va_start(ap, fmt);
     int n = snprintf(what, sizeof what, "record %llu: ", (unsigned long long) seq);
-    vsnprintf(what + n, sizeof what - (size_t) n, fmt, ap);
+    n += vsnprintf(what + n, sizeof what - (size_t) n, fmt, ap);
     va_end(ap);
+    if (rec->batch.size && n > 0 && (size_t) n < sizeof what)
+        snprintf(what + n, sizeof what - (size_t) n, " (batch signature, item %u of %u)",
+                 rec->batch.index, rec->batch.size);
     v->res->signatures++;
     if (nrm_sigpool_add(v->pool, seq, o->cert.sign_pk, o->has_old ? o->old.sign_pk : NULL, ctx,
-                        rec->subject, rec->subject_len, rec->signature, what) != 0)
+                        rec->subject, rec->subject_len, rec->signature, &rec->batch, what) != 0)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     return 0;
 }
@@ -227,9 +230,11 @@ s_signer(const nrm_replay_org_t *o, const char *ctx, const nrm_record_t *rec)
 {
     if (!rec->has_signature)
         return NULL;
-    if (nrm_verify(o->cert.sign_pk, ctx, rec->subject, rec->subject_len, rec->signature) == 0)
+    if (nrm_batch_verify(o->cert.sign_pk, ctx, rec->subject, rec->subject_len, rec->signature,
+                         &rec->batch, NULL) == 0)
         return &o->cert;
-    if (o->has_old && nrm_verify(o->old.sign_pk, ctx, rec->subject, rec->subject_len, rec->signature) == 0)
+    if (o->has_old && nrm_batch_verify(o->old.sign_pk, ctx, rec->subject, rec->subject_len,
+                                       rec->signature, &rec->batch, NULL) == 0)
         return &o->old;
     return NULL;
 }

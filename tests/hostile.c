@@ -217,7 +217,9 @@ s_submit_frame(client_t *c, spec_t *s, pb_t *f)
 
 /* ---- the cases ---- */
 
-enum { EXPECT_REFUSAL, EXPECT_OK, EXPECT_SAME_RECEIPT, EXPECT_NO_RECEIPT, EXPECT_WELCOME };
+enum { EXPECT_REFUSAL, EXPECT_OK, EXPECT_SAME_RECEIPT, EXPECT_NO_RECEIPT, EXPECT_WELCOME,
+       EXPECT_BURST };
+#define BURST 4     /* copies of one new frame sent at once (EXPECT_BURST) */
 
 typedef struct {
     const char *name;
@@ -475,6 +477,10 @@ static const case_t s_cases[] = {
     SUBMIT("unknown-recipient", NRM_R_UNKNOWN_RECIPIENT, t_unknown_recipient),
     { "genuine", EXPECT_OK, 0, t_valid, NULL },
     { "replayed-frame", EXPECT_SAME_RECEIPT, 0, NULL, f_replay },
+    /* a new message sent 4 times at once: the copies the broker decides
+       in the same commit as the first get its receipt, not yet signed
+       when they are decided (signed with the batch) */
+    { "new-frame-4-times-at-once", EXPECT_BURST, 0, t_valid, NULL },
     SUBMIT("replayed-id-other-content", NRM_R_DUPLICATE, t_reuse_id),
     /* clocks: tolerated within the limit, refused beyond it */
     FRAME("hello-clock-1h-ahead", NRM_R_CLOCK_SKEW, f_clock_ahead),
@@ -516,7 +522,8 @@ hostile_table_run(client_t *c)
             tc_send(c, f.data, f.len, true);
             tc_send(c, (const uint8_t *) "b", 1, false);
         } else {
-            tc_send(c, f.data, f.len, false);
+            for (int copy = 0; copy < (k->expect == EXPECT_BURST ? BURST : 1); copy++)
+                tc_send(c, f.data, f.len, false);
         }
         if (k->tweak) {
             free(c->last_frame);
@@ -546,6 +553,17 @@ hostile_table_run(client_t *c)
                  && memcmp(r.record_hash, genuine.record_hash, 32) == 0;
             snprintf(want, sizeof want, "the first receipt again (seq %llu)",
                      (unsigned long long) genuine.seq);
+            break;
+        case EXPECT_BURST:
+            ok = answered && r.status == 0 && r.seq > 0;
+            for (int copy = 1; ok && copy < BURST; copy++) {
+                nrm_receipt_t again;
+                ok = tc_receipt(c, 5000, &again) && again.status == 0 && again.seq == r.seq
+                     && again.time_ms == r.time_ms
+                     && memcmp(again.record_hash, r.record_hash, 32) == 0
+                     && memcmp(again.frame_hash, r.frame_hash, 32) == 0;
+            }
+            snprintf(want, sizeof want, "%d identical receipts of one ACCEPTED record", BURST);
             break;
         case EXPECT_NO_RECEIPT:
             ok = !answered;

@@ -106,9 +106,9 @@ tc_receipt(client_t *c, int ms, nrm_receipt_t *r)
         return false;
     }
     nrm_err_t err;
-    if (nrm_verify(c->broker_sign, NRM_CTX_RECEIPT, w->signed_obj.body.data,
-                   w->signed_obj.body.len, w->signed_obj.sig.data) != 0)
-        s_die("receipt signature does not verify");
+    if (nrm_batch_verify(c->broker_sign, NRM_CTX_RECEIPT, w->signed_obj.body.data,
+                         w->signed_obj.body.len, w->signed_obj.sig.data, &w->batch, &err) != 0)
+        s_die(err.msg);
     if (nrm_receipt_decode(w->signed_obj.body.data, w->signed_obj.body.len, r, &err) != 0)
         s_die(err.msg);
     nrm_wire_destroy(&w);

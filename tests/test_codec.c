@@ -369,6 +369,199 @@ test_wire(void)
     free(big);
 }
 
+/* A real proof: item i of a batch of n items signed by k. */
+static nrm_batch_proof_t
+s_proof(nrm_keys_t *k, size_t n, size_t i, uint8_t sig[NRM_SIG_BYTES])
+{
+    uint8_t data[64][4];
+    nrm_batch_item_t items[64];
+    nrm_batch_proof_t proofs[64];
+    for (size_t j = 0; j < n; j++) {
+        memcpy(data[j], &j, 4);
+        items[j] = (nrm_batch_item_t) { data[j], 4 };
+    }
+    if (nrm_batch_sign(k, NRM_CTX_ACK, items, n, sig, proofs, NULL) != 0)
+        t_failures++;
+    return proofs[i];
+}
+
+static bool
+s_proof_eq(const nrm_batch_proof_t *a, const nrm_batch_proof_t *b)
+{
+    return a->index == b->index && a->size == b->size && a->npath == b->npath
+           && memcmp(a->path, b->path, a->npath * NRM_HASH_BYTES) == 0;
+}
+
+/* Batch proofs travel on Submit, Deliver, the Signed of acks and receipts,
+   and in records; every bad shape is refused as bad-signature, naming the
+   field; objects signed directly refuse one. */
+static void
+test_batch(void)
+{
+    nrm_keys_t *k = nrm_keys_generate(NRM_KEYS_SIGN);
+    uint8_t sig[NRM_SIG_BYTES], env[40], body[60], *buf = NULL, *back = NULL;
+    size_t len = 0, back_len = 0;
+    nrm_err_t err = { 0, 0, "" };
+    nrm_wire_t *w = NULL;
+    nrm_batch_proof_t p = s_proof(k, 11, 9, sig), got;
+    memset(env, 7, sizeof env);
+    memset(body, 9, sizeof body);
+
+    /* Submit and Deliver */
+    nrm_wire_t s = { .kind = NRM_WIRE_SUBMIT };
+    s.envelope = (nrm_bytes_t) { env, sizeof env };
+    s.signature = (nrm_bytes_t) { sig, sizeof sig };
+    s.sealed_body = (nrm_bytes_t) { body, sizeof body };
+    s.batch = p;
+    CHECK_RC(nrm_wire_encode(&s, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, true, &w, &err), 0);
+    CHECK(w && s_proof_eq(&w->batch, &p));
+    nrm_wire_destroy(&w);
+    free(buf);
+    nrm_cosig_t none[1];
+    nrm_wire_t d = { .kind = NRM_WIRE_DELIVER, .seq = 5 };
+    d.envelope = s.envelope;
+    d.signature = s.signature;
+    d.sealed_body = s.sealed_body;
+    d.signed_obj = (nrm_signed_view_t) { { body, 10 }, { sig, 64 }, 0, none };
+    d.batch = p;
+    CHECK_RC(nrm_wire_encode(&d, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), 0);
+    CHECK(w && s_proof_eq(&w->batch, &p));
+    nrm_wire_destroy(&w);
+    free(buf);
+    /* without a proof: size 0 */
+    d.batch.size = 0;
+    CHECK_RC(nrm_wire_encode(&d, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), 0);
+    CHECK(w && w->batch.size == 0);
+    nrm_wire_destroy(&w);
+    free(buf);
+
+    /* Ack and receipt: the proof of their Signed */
+    nrm_wire_t a = { .kind = NRM_WIRE_ACK };
+    a.signed_obj = (nrm_signed_view_t) { { body, 30 }, { sig, 64 }, 0, NULL };
+    a.batch = p;
+    CHECK_RC(nrm_wire_encode(&a, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, true, &w, &err), 0);
+    CHECK(w && s_proof_eq(&w->batch, &p));
+    nrm_wire_destroy(&w);
+    free(buf);
+    a.kind = NRM_WIRE_RECEIPT;
+    CHECK_RC(nrm_wire_encode(&a, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), 0);
+    CHECK(w && s_proof_eq(&w->batch, &p));
+    nrm_wire_destroy(&w);
+    free(buf);
+
+    /* Bad shapes, on a Submit: size 1, index not below size, a path one
+       hash short or long, over the cap */
+    struct { uint32_t index, size, npath; const char *what; } bad[] = {
+        { 0, 1, 0, "a single item is signed directly" },
+        { 11, 11, 4, "is not below its size" },
+        { 9, 11, 2, "needs exactly 3" },
+        { 9, 11, 4, "needs exactly 3" },
+        { 0, 257, 8, "over the limit of 256" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s.batch = p;
+        s.batch.index = bad[i].index;
+        s.batch.size = bad[i].size;
+        s.batch.npath = bad[i].npath;
+        memset(&err, 0, sizeof err);
+        CHECK_RC(nrm_wire_encode(&s, &buf, &len, &err), 0);
+        CHECK(nrm_wire_decode(buf, len, true, &w, &err) == NRM_EINVAL);
+        CHECK(err.reason == NRM_R_BAD_SIGNATURE);
+        CHECK_STR_HAS(err.msg, "submit.batch");
+        CHECK_STR_HAS(err.msg, bad[i].what);
+        free(buf);
+    }
+    s.batch = p;
+
+    /* Signed with a proof: round trip; the direct decoder refuses it */
+    CHECK_RC(nrm_signed_encode_batch(body, 30, sig, &p, &buf, &len, &err), 0);
+    CHECK_RC(nrm_signed_decode_batch(buf, len, 1024, &back, &back_len, sig, &got, &err), 0);
+    CHECK(back_len == 30 && s_proof_eq(&got, &p));
+    free(back);
+    back = NULL;
+    CHECK(nrm_signed_decode(buf, len, 1024, &back, &back_len, sig, &err) == NRM_EINVAL);
+    CHECK_STR_HAS(err.msg, "signed directly");
+    CHECK(back == NULL);
+    free(buf);
+    CHECK_RC(nrm_signed_encode_batch(body, 30, sig, NULL, &buf, &len, &err), 0);
+    CHECK_RC(nrm_signed_decode_batch(buf, len, 1024, &back, &back_len, sig, &got, &err), 0);
+    CHECK(got.size == 0);
+    free(back);
+    back = NULL;
+    free(buf);
+
+    /* A certificate, a notice or an admin receipt never carries one */
+    d.batch.size = 0;
+    uint8_t *frame = NULL;
+    CHECK_RC(nrm_wire_encode(&d, &frame, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(frame, len, false, &w, &err), 0);
+    nrm_wire_destroy(&w);
+    free(frame);
+    /* the receipt frame's Signed (with its proof) moved to the notice
+       (field 40) and admin_receipt (field 10) fields of ServerMsg */
+    a.kind = NRM_WIRE_RECEIPT;
+    CHECK_RC(nrm_wire_encode(&a, &buf, &len, &err), 0);
+    CHECK(buf[0] == 0x12);                        /* field 2, length-delimited */
+    uint8_t moved[512];
+    const uint8_t tags[2][2] = { { 0xc2, 0x02 }, { 0x52, 0x00 } };
+    for (int t = 0; t < 2; t++) {
+        size_t tl = tags[t][1] ? 2 : 1;
+        memcpy(moved, tags[t], tl);
+        memcpy(moved + tl, buf + 1, len - 1);
+        memset(&err, 0, sizeof err);
+        CHECK(nrm_wire_decode(moved, len - 1 + tl, false, &w, &err) == NRM_EINVAL);
+        CHECK_STR_HAS(err.msg, "signed directly, never in a batch");
+    }
+    free(buf);
+
+    /* A proof alone (the agent's stores) */
+    CHECK_RC(nrm_batch_proof_encode(&p, &buf, &len, &err), 0);
+    CHECK(len > 0 && len <= 300);
+    CHECK_RC(nrm_batch_proof_decode(buf, len, &got, &err), 0);
+    CHECK(s_proof_eq(&got, &p));
+    free(buf);
+    nrm_batch_proof_t none_p = { 0, 0, 0, { { 0 } } };
+    CHECK_RC(nrm_batch_proof_encode(&none_p, &buf, &len, &err), 0);
+    CHECK(buf == NULL && len == 0);
+    CHECK_RC(nrm_batch_proof_decode(NULL, 0, &got, &err), 0);
+    CHECK(got.size == 0);
+    CHECK(nrm_batch_proof_decode((const uint8_t *) "\x10\x01", 2, &got, &err) == NRM_EINVAL);
+
+    /* Records keep the proof of their signature */
+    nrm_record_t rec, rback;
+    memset(&rec, 0, sizeof rec);
+    rec.seq = 3;
+    rec.kind = NRM_REC_ACCEPTED;
+    snprintf(rec.actor, sizeof rec.actor, "police");
+    rec.subject = env;
+    rec.subject_len = sizeof env;
+    rec.has_signature = true;
+    memcpy(rec.signature, sig, sizeof sig);
+    rec.batch = p;
+    CHECK_RC(nrm_record_encode(&rec, &buf, &len, &err), 0);
+    CHECK_RC(nrm_record_decode(buf, len, &rback, &err), 0);
+    CHECK(s_proof_eq(&rback.batch, &p));
+    nrm_record_clear(&rback);
+    free(buf);
+    rec.batch.npath = 1;
+    CHECK_RC(nrm_record_encode(&rec, &buf, &len, &err), 0);
+    CHECK(nrm_record_decode(buf, len, &rback, &err) != 0);
+    CHECK_STR_HAS(err.msg, "record.batch");
+    free(buf);
+    rec.batch = p;
+    rec.has_signature = false;
+    CHECK_RC(nrm_record_encode(&rec, &buf, &len, &err), 0);
+    CHECK(nrm_record_decode(buf, len, &rback, &err) != 0);
+    CHECK_STR_HAS(err.msg, "without a signature");
+    free(buf);
+    nrm_keys_destroy(&k);
+}
+
 int
 main(void)
 {
@@ -380,5 +573,6 @@ main(void)
     test_text();
     test_cert();
     test_wire();
+    test_batch();
     TEST_DONE();
 }

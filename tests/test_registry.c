@@ -5,6 +5,7 @@
 #include "nrm_crypto.h"
 #include "nrm_registry.h"
 #include "nrm_util.h"
+#include "testkeys.h"
 #include "testutil.h"
 
 #define N 3
@@ -14,15 +15,7 @@ static nrm_keys_t *s_admins[N], *s_stranger;
 static void
 s_genesis(nrm_genesis_t *g, uint32_t quorum)
 {
-    memset(g, 0, sizeof *g);
-    snprintf(g->network, sizeof g->network, "test");
-    memcpy(g->admin_pk, nrm_keys_sign_pk(s_admins[0]), 32);
-    g->nadmins = N;
-    g->quorum = quorum;
-    for (int i = 0; i < N; i++) {
-        memcpy(g->admin_sign_pks[i], nrm_keys_sign_pk(s_admins[i]), 32);
-        memcpy(g->admin_curve_pks[i], nrm_keys_curve_pk(s_admins[i]), 32);
-    }
+    t_genesis(g, s_admins, N, quorum);
 }
 
 static void
@@ -37,21 +30,7 @@ static void
 s_cert(nrm_genesis_t *g, uint8_t **body, size_t *len)
 {
     nrm_cert_t c;
-    nrm_keys_t *org = nrm_keys_generate(NRM_KEYS_ALL);
-    memset(&c, 0, sizeof c);
-    snprintf(c.org_id, sizeof c.org_id, "police");
-    snprintf(c.org_type, sizeof c.org_type, "police");
-    snprintf(c.name, sizeof c.name, "Police");
-    memcpy(c.sign_pk, nrm_keys_sign_pk(org), 32);
-    memcpy(c.curve_pk, nrm_keys_curve_pk(org), 32);
-    memcpy(c.box_pk, nrm_keys_box_pk(org), 32);
-    memcpy(c.issuer_pk, g->admin_pk, 32);
-    c.not_before_ms = 1000;
-    c.not_after_ms = 2000;
-    c.serial = 3;
-    if (nrm_cert_encode(&c, body, len, NULL) != 0)
-        exit(2);
-    nrm_keys_destroy(&org);
+    t_cert(g->admin_pk, "police", 3, &c, body, len);
 }
 
 int

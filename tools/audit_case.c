@@ -77,10 +77,11 @@ s_check_sig(const s_case_t *c, audit_row_t *r, const nrm_record_t *rec, const ch
     const nrm_replay_org_t *o = nrm_replay_org(c->reg, org);
     r->sig_checked = true;
     r->sig_ok = o && rec->has_signature
-                && (nrm_verify(o->cert.sign_pk, ctx, rec->subject, rec->subject_len,
-                               rec->signature) == 0
-                    || (o->has_old && nrm_verify(o->old.sign_pk, ctx, rec->subject,
-                                                 rec->subject_len, rec->signature) == 0));
+                && (nrm_batch_verify(o->cert.sign_pk, ctx, rec->subject, rec->subject_len,
+                                     rec->signature, &rec->batch, NULL) == 0
+                    || (o->has_old && nrm_batch_verify(o->old.sign_pk, ctx, rec->subject,
+                                                       rec->subject_len, rec->signature,
+                                                       &rec->batch, NULL) == 0));
 }
 
 /* Proves each step's record in the latest checkpoint: the note verified

@@ -103,6 +103,28 @@ s_subject_view(json_t *o, const nrm_record_t *rec)
     return audit_json_set(o, "subject_error", audit_json_text(derr.msg));
 }
 
+/* {"index", "size", "path": [hex, ...]} of a batch signature's proof. */
+static json_t *
+s_batch(const nrm_batch_proof_t *p)
+{
+    json_t *o = json_object(), *path = json_array();
+    int rc = o == NULL || path == NULL;
+    for (uint32_t i = 0; rc == 0 && i < p->npath; i++)
+        rc |= json_array_append_new(path, audit_json_hex(p->path[i], NRM_HASH_BYTES));
+    if (rc == 0) {
+        rc |= audit_json_set(o, "index", json_integer(p->index));
+        rc |= audit_json_set(o, "size", json_integer(p->size));
+        rc |= json_object_set_new(o, "path", path);
+        path = NULL;
+    }
+    json_decref(path);
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static int
 s_export_one(void *vctx, uint64_t key_seq, nrm_bytes_t bytes, const nrm_record_t *rec,
              nrm_err_t *err)
@@ -134,6 +156,8 @@ s_export_one(void *vctx, uint64_t key_seq, nrm_bytes_t bytes, const nrm_record_t
         rc |= audit_json_set(o, "subject", s_base64(x, rec->subject, rec->subject_len));
         if (rec->has_signature)
             rc |= audit_json_set(o, "signature", audit_json_hex(rec->signature, NRM_SIG_BYTES));
+        if (rec->batch.size)
+            rc |= audit_json_set(o, "batch", s_batch(&rec->batch));
         if (rec->has_msg_id)
             rc |= audit_json_set(o, "msg_id", audit_json_hex(rec->msg_id, NRM_MSGID_BYTES));
         rc |= audit_json_set(o, "reason_code", json_integer(rec->reason_code));

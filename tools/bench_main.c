@@ -48,7 +48,10 @@ s_help(FILE *out)
         "  --window W           messages in flight per sender (1..%d; default 64)\n"
         "  --body BYTES         referral document bytes (%u..%u; default 1024)\n"
         "  --send-batch B       messages stored per outbox commit (1..%d; default 1,\n"
-        "                       what `nrm-agent send` does)\n"
+        "                       what `nrm-agent send` does), or auto: each sender\n"
+        "                       passes every window slot free at that moment in one\n"
+        "                       call (1 under single, up to W under max), so that\n"
+        "                       its envelopes share one batch signature\n"
         "  --warmup N           messages per pair before the steps, not reported\n"
         "                       (default 20)\n"
         "  --out DIR            results folder (default bench-results)\n"
@@ -193,8 +196,10 @@ s_cmd_run(int argc, char **argv)
                                    BENCH_BODY_MAX);
             break;
         case 'B':
-            if (!s_uint(optarg, 1, AGENT_SEND_MAX, &o.send_batch))
-                return bench_usage(P, "--send-batch '%s' is not 1..1024", optarg);
+            if (strcmp(optarg, "auto") == 0)
+                o.send_batch = BENCH_SEND_AUTO;
+            else if (!s_uint(optarg, 1, AGENT_SEND_MAX, &o.send_batch))
+                return bench_usage(P, "--send-batch '%s' is not 1..1024 or auto", optarg);
             break;
         case 'W':
             if (!bench_u64(optarg, 0, 1000000, &o.warmup))

@@ -23,13 +23,15 @@
 #define BENCH_BODY_MAX    16384u   /* its narrative is one text value (NRM_BODY_STRING_MAX) */
 #define BENCH_BIN_MAX     2048
 #define BENCH_IDLE_MAX    3000     /* idle organisations (the broker's peer table is 4,096) */
+#define BENCH_SEND_AUTO   0u       /* --send-batch auto: every free window slot */
 
 typedef struct {
     char         bin[BENCH_BIN_MAX];  /* build folder: tools/, agents/, broker/ */
     const char  *workdir;             /* NULL: a new folder under $TMPDIR      */
     const char  *out;                 /* results folder                         */
     const char  *log_level;           /* of the broker and agents               */
-    unsigned     pairs, window, body, send_batch, round, timeout_s, poll_us;
+    unsigned     pairs, window, body, round, timeout_s, poll_us;
+    unsigned     send_batch;          /* messages per send call, or BENCH_SEND_AUTO */
     unsigned     idle_agents;         /* enrolled, connected, idle (bench_idle.c) */
     uint64_t     preload;             /* records in the log before the run (bench_preload.c) */
     const char  *preload_cache;       /* NULL: $TMPDIR/nrm-bench-preload */

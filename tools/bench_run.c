@@ -9,8 +9,11 @@
     once per poll interval, and stamps each message when it first sees it
     accepted (broker receipt stored), in the inbox, and delivered (the
     broker logged DELIVERED and told the sender). The stamp is taken after
-    the read, so a latency is never under-reported; it may be over-reported
-    by up to one look (a few tens of microseconds) plus the poll interval. */
+    the read; it may be over-reported by up to one look (a few tens of
+    microseconds) plus the poll interval. A read sees a commit once LMDB
+    has written its meta page, which is durable when that O_DSYNC write
+    returns, so a stamp may also be early by up to one such write (about
+    0.1 ms on the development machine). */
 #include "bench_nrm.h"
 #include "agent_send.h"
 #include "agent_store.h"
@@ -99,6 +102,14 @@ s_fail(s_pair_t *p, int rc)
     return rc;
 }
 
+/* Most messages one send call passes: --send-batch, or the window under
+   auto. */
+static unsigned
+s_send_most(const bench_opts_t *o)
+{
+    return o->send_batch == BENCH_SEND_AUTO ? o->window : o->send_batch;
+}
+
 /* ---- setting up one pair ---- */
 
 static int
@@ -155,12 +166,13 @@ s_pair_open(s_pair_t *p)
     bench_org_id(false, p->idx, p->rid, sizeof p->rid);
     snprintf(p->case_ref, sizeof p->case_ref, "bench-case-%u", p->idx);
     p->slots = calloc(BENCH_WINDOW_MAX, sizeof *p->slots);
-    p->docs = malloc((size_t) o->send_batch * o->body);
-    p->reqs = calloc(o->send_batch, sizeof *p->reqs);
-    p->newids = calloc(o->send_batch, sizeof *p->newids);
+    unsigned most = s_send_most(o);
+    p->docs = malloc((size_t) most * o->body);
+    p->reqs = calloc(most, sizeof *p->reqs);
+    p->newids = calloc(most, sizeof *p->newids);
     if (p->slots == NULL || p->docs == NULL || p->reqs == NULL || p->newids == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-    for (i = 0; i < o->send_batch; i++) {
+    for (i = 0; i < most; i++) {
         p->reqs[i].to = p->rid;
         p->reqs[i].type = "referral";
         p->reqs[i].case_ref = p->case_ref;
@@ -421,7 +433,9 @@ s_step(s_pair_t *p)
         if (atomic_load(&b->failed) || s_interrupted)
             return nrm_err_set(err, NRM_EIO, "stopped (another pair failed, or a signal)");
         while (sent < quota && p->nslots < b->window) {
-            uint64_t n = o->send_batch;
+            /* auto: every slot free now, in one call (one outbox commit,
+               one batch signature) */
+            uint64_t n = o->send_batch == BENCH_SEND_AUTO ? b->window : o->send_batch;
             if (n > quota - sent)
                 n = quota - sent;
             if (n > b->window - p->nslots)
@@ -760,9 +774,14 @@ bench_nrm_run(const bench_opts_t *o)
             fclose(csv);
         return 1;
     }
-    printf("nrm-bench: %u pairs, %u-byte bodies, window %u, send batch %u, %llu messages "
+    char batch[16];
+    if (o->send_batch == BENCH_SEND_AUTO)
+        snprintf(batch, sizeof batch, "auto");
+    else
+        snprintf(batch, sizeof batch, "%u", o->send_batch);
+    printf("nrm-bench: %u pairs, %u-byte bodies, window %u, send batch %s, %llu messages "
            "per step, %u idle agents, %llu records preloaded; setting up the network...\n",
-           o->pairs, o->body, o->window, o->send_batch, (unsigned long long) o->messages,
+           o->pairs, o->body, o->window, batch, (unsigned long long) o->messages,
            o->idle_agents, (unsigned long long) o->preload);
     fflush(stdout);
     if (bench_net_start(o, &b.net, &err) != 0) {

@@ -22,4 +22,9 @@ const char *fuzz_setup(void);
    (static buffer) or aborts. */
 const char *fuzz_write(const char *name, const uint8_t *data, size_t size, int mode);
 
+/* The property every decoded batch proof has (proof is an
+   nrm_batch_proof_t): none (size 0), or a shape nrm_batch_proof_check
+   accepts that leads from the leaf of ctx || data to a root. */
+void fuzz_check_proof(const void *proof, const char *ctx, const uint8_t *data, size_t len);
+
 #endif

@@ -1,9 +1,11 @@
 /*  fuzz_deliver -- what an agent reads from the broker: a ServerMsg frame,
     then everything the agent checks in it: the sender certificate and the
     envelope of a Deliver with the seal and the body
-    (agent_delivery_check), the receipt decoding (agent_receipt_check), the
-    certificates of a Welcome. The keys are made once per process; the
-    fuzzer cannot forge signatures, so this covers the decoding and the
+    (agent_delivery_check_cached, through a cache of verified certificates
+    as the daemon does), the receipt decoding (agent_receipt_check), the
+    batch proofs of either, the certificates of a Welcome. The keys are
+    made once per process; the fuzzer cannot forge signatures, so this
+    covers the decoding and the
     order of checks. Property: a refused delivery has a reason, and a
     delivery whose envelope decoded names the message id. */
 #include "fuzz.h"
@@ -15,6 +17,7 @@
 
 static nrm_keys_t *s_keys;
 static nrm_genesis_t s_genesis;
+static agent_certcache_t *s_certs;
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -30,6 +33,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(s_genesis.broker_sign_pk, nrm_keys_sign_pk(s_keys), NRM_PK_BYTES);
         s_genesis.nadmins = 1;
         s_genesis.quorum = 1;
+        s_certs = agent_certcache_new(16);
+        FUZZ_CHECK(s_certs != NULL);
     }
     if (nrm_wire_decode(data, size, false, &w, &err) != 0) {
         FUZZ_CHECK(w == NULL && err.code != 0);
@@ -39,7 +44,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case NRM_WIRE_DELIVER: {
         agent_delivery_t d;
         const nrm_keys_t *keys[1] = { s_keys };
-        agent_delivery_check(w, "msdhs", keys, 1, &s_genesis, &d);
+        fuzz_check_proof(&w->batch, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len);
+        agent_delivery_check_cached(w, "msdhs", keys, 1, &s_genesis, s_certs, &d);
         FUZZ_CHECK(d.status != 0 || d.has_env);
         if (d.status != 0)
             FUZZ_CHECK(d.reason[0] != '\0');
@@ -47,6 +53,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case NRM_WIRE_RECEIPT: {
         nrm_receipt_t r;
+        fuzz_check_proof(&w->batch, NRM_CTX_RECEIPT, w->signed_obj.body.data,
+                         w->signed_obj.body.len);
         if (agent_receipt_check(w, s_genesis.broker_sign_pk, &r, &err) != 0)
             FUZZ_CHECK(err.code != 0);
         break;

@@ -1,7 +1,8 @@
 /*  fuzz_signed -- the decoders of every signed object: Signed{body,sig}
     wrappers, and inside them Certificate, EnrollRequest, Genesis, Ack and
-    Receipt. The input is tried as each of them (a Signed wrapper and its
-    body are both untrusted bytes). Property: an object that decodes is
+    Receipt, a Signed with a batch proof, and a batch proof alone. The input
+    is tried as each of them (a Signed wrapper and its body are both
+    untrusted bytes). Property: an object that decodes is
     canonical (its encoding gives the input again), and a wrapper that
     decodes re-encodes to the input too. */
 #include "fuzz.h"
@@ -52,5 +53,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s_objects(body, body_len);
         free(body);
     }
+    /* acks and receipts: a Signed that may carry a batch proof */
+    nrm_batch_proof_t proof;
+    body = NULL;
+    if (nrm_signed_decode_batch(data, size, 1024, &body, &body_len, sig, &proof, &err) == 0) {
+        FUZZ_CHECK(body_len >= 1 && body_len <= 1024);
+        fuzz_check_proof(&proof, NRM_CTX_RECEIPT, body, body_len);
+        uint8_t *again = NULL, *body2 = NULL, sig2[NRM_SIG_BYTES];
+        size_t len = 0, body2_len = 0;
+        nrm_batch_proof_t proof2;
+        FUZZ_CHECK(nrm_signed_encode_batch(body, body_len, sig, &proof, &again, &len, NULL) == 0);
+        FUZZ_CHECK(nrm_signed_decode_batch(again, len, 1024, &body2, &body2_len, sig2, &proof2,
+                                           NULL) == 0);
+        FUZZ_CHECK(body2_len == body_len && memcmp(body2, body, body_len) == 0
+                   && proof2.size == proof.size && proof2.index == proof.index
+                   && proof2.npath == proof.npath);
+        free(body2);
+        free(again);
+        free(body);
+    }
+    /* a proof alone, as an agent keeps it beside a signature */
+    if (nrm_batch_proof_decode(data, size, &proof, &err) == 0)
+        fuzz_check_proof(&proof, NRM_CTX_ACK, data, size);
     return 0;
 }

@@ -1,5 +1,6 @@
 /*  fuzz_util -- setup shared by the fuzz targets. */
 #include "fuzz.h"
+#include "nrm_batchsig.h"
 #include "nrm_crypto.h"
 #include "nrm_log.h"
 
@@ -66,4 +67,16 @@ fuzz_write(const char *name, const uint8_t *data, size_t size, int mode)
         fuzz_fail(__FILE__, __LINE__, "chmod temporary file");
     close(fd);
     return path;
+}
+
+void
+fuzz_check_proof(const void *proof, const char *ctx, const uint8_t *data, size_t len)
+{
+    const nrm_batch_proof_t *p = proof;
+    uint8_t msg[NRM_BATCH_SIGNED_BYTES];
+    if (p->size == 0)
+        return;
+    FUZZ_CHECK(nrm_batch_proof_check(p, NULL) == 0);
+    FUZZ_CHECK(p->npath <= NRM_BATCH_PATH_MAX);
+    FUZZ_CHECK(nrm_batch_signed_bytes(ctx, data, len, p, msg, NULL) == 0);
 }

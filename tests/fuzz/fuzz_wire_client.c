@@ -1,8 +1,10 @@
 /*  fuzz_wire_client -- what the broker reads from an authenticated agent:
     a ClientMsg frame (nrm_wire_decode with from_client), then what the
     broker decodes inside it: the envelope of a Submit, the Ack inside a
-    Signed. Property: a frame that decodes holds what its kind needs within
-    the caps, and its view encodes again. Every kind an agent or an
+    Signed, and the batch proof of either. Property: a frame that decodes
+    holds what its kind needs within the caps (a batch proof of the exact
+    RFC 9162 shape that leads to a root), and its view encodes again with
+    the same proof. Every kind an agent or an
     administrator may send is listed; any other kind fails. */
 #include "fuzz.h"
 #include "nrm_codec.h"
@@ -28,6 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(w->sealed_body.len <= NRM_MAX_BODY_BYTES);
         if (nrm_envelope_decode(w->envelope.data, w->envelope.len, &env, &err) != 0)
             FUZZ_CHECK(err.reason != 0);
+        fuzz_check_proof(&w->batch, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len);
         break;
     }
     case NRM_WIRE_ACK: {
@@ -36,6 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(w->signed_obj.body.len >= 1 && w->signed_obj.body.len <= 1024);
         if (nrm_ack_decode(w->signed_obj.body.data, w->signed_obj.body.len, &ack, &err) != 0)
             FUZZ_CHECK(err.reason != 0);
+        fuzz_check_proof(&w->batch, NRM_CTX_ACK, w->signed_obj.body.data, w->signed_obj.body.len);
         break;
     }
     case NRM_WIRE_STATUS:
@@ -62,8 +66,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     uint8_t *again = NULL;
     size_t len = 0;
-    if (w->kind != NRM_WIRE_HELLO || w->org_id)
+    if (w->kind != NRM_WIRE_HELLO || w->org_id) {
         FUZZ_CHECK(nrm_wire_encode(w, &again, &len, NULL) == 0);
+        /* the proof survives the round trip */
+        nrm_wire_t *back = NULL;
+        if (w->batch.size && nrm_wire_decode(again, len, true, &back, NULL) == 0) {
+            FUZZ_CHECK(back->batch.size == w->batch.size && back->batch.index == w->batch.index
+                       && back->batch.npath == w->batch.npath
+                       && memcmp(back->batch.path, w->batch.path,
+                                 w->batch.npath * NRM_HASH_BYTES) == 0);
+        }
+        nrm_wire_destroy(&back);
+    }
     free(again);
     nrm_wire_destroy(&w);
     return 0;

@@ -301,6 +301,117 @@ main(int argc, char **argv)
     s_put("deliver", "pong", f, flen);
     free(f);
 
+    /* Batch signatures: three envelopes under one signature, two acks
+       under another, three receipts under a third, each item with its
+       proof (Submit, Deliver, the Signed of acks and receipts, records). */
+    {
+        uint8_t *envs[3] = { env, NULL, NULL };
+        size_t envl[3] = { env_len, 0, 0 };
+        OK(nrm_envelope_encode(&e2, &envs[1], &envl[1], NULL));
+        e2.priority = 1;
+        OK(nrm_envelope_encode(&e2, &envs[2], &envl[2], NULL));
+        nrm_batch_item_t items[3];
+        nrm_batch_proof_t proofs[3];
+        uint8_t bsig[64];
+        for (int i = 0; i < 3; i++)
+            items[i] = (nrm_batch_item_t) { envs[i], envl[i] };
+        OK(nrm_batch_sign(police, NRM_CTX_ENVELOPE, items, 3, bsig, proofs, NULL));
+        w = (nrm_wire_t) { .kind = NRM_WIRE_SUBMIT };
+        w.envelope = (nrm_bytes_t) { env, env_len };
+        w.signature = (nrm_bytes_t) { bsig, 64 };
+        w.sealed_body = (nrm_bytes_t) { sealed, slen };
+        w.batch = proofs[0];
+        OK(nrm_wire_encode(&w, &f, &flen, NULL));
+        s_put("wire_client", "submit-batch", f, flen);
+        free(f);
+        w = (nrm_wire_t) { .kind = NRM_WIRE_DELIVER, .seq = 4 };
+        w.envelope = (nrm_bytes_t) { env, env_len };
+        w.signature = (nrm_bytes_t) { bsig, 64 };
+        w.sealed_body = (nrm_bytes_t) { sealed, slen };
+        w.signed_obj = (nrm_signed_view_t) { .body = { cert, cert_len }, .sig = { csig, 64 } };
+        w.batch = proofs[0];
+        OK(nrm_wire_encode(&w, &f, &flen, NULL));
+        s_put("deliver", "deliver-batch", f, flen);
+        free(f);
+        OK(nrm_batch_proof_encode(&proofs[2], &f, &flen, NULL));
+        s_put("signed", "batch-proof", f, flen);
+        free(f);
+        memset(&rec, 0, sizeof rec);
+        rec.seq = 4;
+        rec.time_ms = now;
+        rec.kind = NRM_REC_ACCEPTED;
+        snprintf(rec.actor, sizeof rec.actor, "police");
+        rec.subject = envs[1];
+        rec.subject_len = envl[1];
+        rec.has_signature = true;
+        memcpy(rec.signature, bsig, 64);
+        rec.batch = proofs[1];
+        rec.has_msg_id = true;
+        memcpy(rec.msg_id, e2.msg_id, 16);
+        nrm_random(rec.prev_hash, 32);
+        OK(nrm_record_encode(&rec, &r, &rlen, NULL));
+        s_put("record", "accepted-batch", r, rlen);
+        free(r);
+        free(envs[1]);
+        free(envs[2]);
+
+        uint8_t *acks[2];
+        size_t ackl[2];
+        a.status = 0;
+        a.reason[0] = '\0';
+        OK(nrm_ack_encode(&a, &acks[0], &ackl[0], NULL));
+        a.accepted_seq = 9;
+        OK(nrm_ack_encode(&a, &acks[1], &ackl[1], NULL));
+        items[0] = (nrm_batch_item_t) { acks[0], ackl[0] };
+        items[1] = (nrm_batch_item_t) { acks[1], ackl[1] };
+        OK(nrm_batch_sign(msdhs, NRM_CTX_ACK, items, 2, bsig, proofs, NULL));
+        w = (nrm_wire_t) { .kind = NRM_WIRE_ACK };
+        w.signed_obj = (nrm_signed_view_t) { .body = { acks[1], ackl[1] }, .sig = { bsig, 64 } };
+        w.batch = proofs[1];
+        OK(nrm_wire_encode(&w, &f, &flen, NULL));
+        s_put("wire_client", "ack-batch", f, flen);
+        free(f);
+        memset(&rec, 0, sizeof rec);
+        rec.seq = 5;
+        rec.time_ms = now;
+        rec.kind = NRM_REC_DELIVERED;
+        snprintf(rec.actor, sizeof rec.actor, "msdhs");
+        rec.subject = acks[0];
+        rec.subject_len = ackl[0];
+        rec.has_signature = true;
+        memcpy(rec.signature, bsig, 64);
+        rec.batch = proofs[0];
+        rec.has_msg_id = true;
+        memcpy(rec.msg_id, e.msg_id, 16);
+        rec.refers_to = 4;
+        nrm_random(rec.prev_hash, 32);
+        OK(nrm_record_encode(&rec, &r, &rlen, NULL));
+        s_put("record", "delivered-batch", r, rlen);
+        free(r);
+        free(acks[0]);
+        free(acks[1]);
+
+        uint8_t *rcs[3];
+        size_t rcl[3];
+        for (int i = 0; i < 3; i++) {
+            rc.seq = 4 + (uint64_t) i;
+            OK(nrm_receipt_encode(&rc, &rcs[i], &rcl[i], NULL));
+            items[i] = (nrm_batch_item_t) { rcs[i], rcl[i] };
+        }
+        OK(nrm_batch_sign(broker, NRM_CTX_RECEIPT, items, 3, bsig, proofs, NULL));
+        w = (nrm_wire_t) { .kind = NRM_WIRE_RECEIPT };
+        w.signed_obj = (nrm_signed_view_t) { .body = { rcs[2], rcl[2] }, .sig = { bsig, 64 } };
+        w.batch = proofs[2];
+        OK(nrm_wire_encode(&w, &f, &flen, NULL));
+        s_put("deliver", "receipt-batch", f, flen);
+        free(f);
+        OK(nrm_signed_encode_batch(rcs[1], rcl[1], bsig, &proofs[1], &f, &flen, NULL));
+        s_put("signed", "receipt-batch", f, flen);
+        free(f);
+        for (int i = 0; i < 3; i++)
+            free(rcs[i]);
+    }
+
     /* Config files as the programs write them. */
     char z85[41], hex[2 * 4096 + 1], text[16384];
     OK(nrm_z85_encode(nrm_keys_curve_pk(broker), z85));
