@@ -34,6 +34,9 @@
 #define BROKER_PUMP_RETRY_MS 50      /* a recipient whose pipe was full     */
 #define BROKER_FULL_RETRY_MS 1000    /* after the store refused a batch     */
 #define BROKER_PURGE_TICK_MAX 64      /* bodies purged per timer tick       */
+#define BROKER_CERT_CACHE    1024    /* organisations whose certificate and
+                                        status are kept decoded (direct-mapped) */
+#define BROKER_SUMMARY_MS    10000   /* one info line on the traffic this often */
 #define BROKER_RCVHWM        512     /* frames queued per peer by ZeroMQ: with
                                         the hard frame cap, bounds what one
                                         authenticated peer can make us hold */
@@ -68,6 +71,22 @@ typedef struct {
     uint64_t ckpt_size;          /* tree size of the checkpoint it has */
 } peer_t;
 
+/* An organisation's certificate, decoded, and its status, as the registry
+   held them at generation gen (broker_t.reg_gen). Read for every frame of
+   a connection and for every recipient: the registry lookup and the
+   certificate decode are done once per organisation and registry change
+   instead. The registry and the statuses change only through the admin
+   endpoint (a write transaction of its own, after which reg_gen moves on)
+   while the broker runs: nrm-admin writes the folder only when no broker
+   holds it (broker.lock). A key retirement inside a batch changes the old
+   certificates only, which are not kept here. */
+typedef struct {
+    uint64_t        gen;            /* 0: empty */
+    char            org[NRM_ID_MAX + 1];
+    nrm_cert_t      cert;
+    nrm_orgstatus_t st;
+} certc_t;
+
 /* One frame taken into a batch, and what the batch decided for it. */
 typedef struct {
     uint8_t  rid[BROKER_RID_MAX];
@@ -85,6 +104,7 @@ typedef struct {
     bool     ckpt_asked;             /* a CheckpointRequest was answered */
     uint64_t ckpt_size;              /* tree size the peer now holds */
     bool     admin;                  /* from the admin endpoint */
+    bool     welcome;                /* reply: the batch's shared Welcome */
 } item_t;
 
 /* A receipt decided in the running transaction, signed with the others of
@@ -122,6 +142,19 @@ struct broker_t {
     uint64_t ckpt_last_ms;           /* when the last checkpoint was made */
     bool     ckpt_made;              /* by the transaction just run */
     broker_metrics_t *metrics;       /* Prometheus endpoint, or NULL        */
+    /* The Welcome of this batch, encoded once and sent to every Hello of
+       the batch without a copy (ZeroMQ shares the buffer between the
+       pipes): with a thousand organisations a Welcome is a few hundred
+       KiB, and a thousand agents connecting at once would otherwise hold a
+       copy each (docs/performance.md, p-scale). */
+    zmq_msg_t welcome;
+    bool      welcome_ok;
+    certc_t  *certc;                 /* BROKER_CERT_CACHE entries */
+    uint64_t  reg_gen;               /* registry generation, from 1 */
+    /* Messages decided in the batch being written, and since the last
+       summary line (per-message lines are at debug level). */
+    uint64_t  b_accepted, b_delivered, b_refused;
+    uint64_t  s_accepted, s_delivered, s_refused, s_frames, s_batches, s_ms;
     /* purge notices to push as status replies after the purge commit */
     nrm_msg_status_t purged[BROKER_PURGE_TICK_MAX];
     char     purged_to[BROKER_PURGE_TICK_MAX][NRM_ID_MAX + 1];
@@ -133,6 +166,7 @@ struct broker_t {
 static peer_t *s_peer(broker_t *self, const char *org, bool create);
 static int s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data,
                   size_t len);
+static int s_send_shared(broker_t *self, const uint8_t *rid, size_t rid_len, zmq_msg_t *shared);
 
 /* ---- configuration ---- */
 
@@ -481,6 +515,59 @@ s_reject(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, uint32_t r
    a rotation its old key. *retire is set when the new key signed while the
    old one is still accepted. NRM_EINVAL with err->reason key-retired or
    bad-signature when neither verifies. */
+/* ---- certificates of the registry, kept decoded ---- */
+
+static certc_t *
+s_certc(broker_t *self, MDB_txn *txn, const char *org, nrm_err_t *err, int *rc)
+{
+    uint32_t h = 2166136261u;       /* FNV-1a of the id */
+    for (const char *p = org; *p; p++)
+        h = (h ^ (uint8_t) *p) * 16777619u;
+    certc_t *c = &self->certc[h & (BROKER_CERT_CACHE - 1)];
+    *rc = 0;
+    if (c->gen == self->reg_gen && strcmp(c->org, org) == 0)
+        return c;
+    c->gen = 0;
+    if ((*rc = nrm_registry_find(self->store, txn, org, &c->cert, NULL, err)) != 0
+        || (*rc = nrm_registry_status(self->store, txn, org, &c->st, err)) != 0)
+        return NULL;
+    snprintf(c->org, sizeof c->org, "%s", org);
+    c->gen = self->reg_gen;
+    return c;
+}
+
+/* nrm_registry_usable, from the cache. */
+static int
+s_usable(broker_t *self, MDB_txn *txn, const char *org, uint64_t now, nrm_cert_t *cert,
+         nrm_err_t *err)
+{
+    int rc;
+    const certc_t *c = s_certc(self, txn, org, err, &rc);
+    if (!c)
+        return rc;
+    if (cert)
+        *cert = c->cert;
+    return nrm_registry_usable_at(&c->cert, &c->st, now, err);
+}
+
+/* nrm_registry_find of the certificate, from the cache. */
+static int
+s_cert(broker_t *self, MDB_txn *txn, const char *org, nrm_cert_t *cert, nrm_err_t *err)
+{
+    int rc;
+    const certc_t *c = s_certc(self, txn, org, err, &rc);
+    if (c)
+        *cert = c->cert;
+    return rc;
+}
+
+/* After the registry may have changed: every entry is stale. */
+static void
+s_certc_flush(broker_t *self)
+{
+    self->reg_gen++;
+}
+
 static int
 s_signer_check(broker_t *self, MDB_txn *txn, const nrm_cert_t *cert, const char *ctx,
                nrm_bytes_t data, const uint8_t *sig, const nrm_batch_proof_t *proof,
@@ -561,7 +648,7 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return s_reject(self, txn, it, s, NRM_R_SENDER_MISMATCH, text, false, err);
     }
     uint64_t now = s->now;
-    rc = nrm_registry_usable(self->store, txn, it->org, now, &sender, &why);
+    rc = s_usable(self, txn, it->org, now, &sender, &why);
     if (rc == NRM_ENOTFOUND)
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_SENDER, why.msg, false, err);
     if (rc == NRM_EINVAL)
@@ -601,7 +688,7 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     }
     if (rc != NRM_ENOTFOUND)
         return rc;
-    rc = nrm_registry_usable(self->store, txn, s->env.recipient, now, &recipient, &why);
+    rc = s_usable(self, txn, s->env.recipient, now, &recipient, &why);
     if (rc == NRM_ENOTFOUND) {
         snprintf(text, sizeof text, "recipient '%s' is not enrolled", s->env.recipient);
         return s_reject(self, txn, it, s, NRM_R_UNKNOWN_RECIPIENT, text, true, err);
@@ -684,8 +771,9 @@ s_submit(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
     if (rc == 0)
         rc = s_receipt(self, it, &r, s->env.msg_id, err);
     snprintf(it->wake, sizeof it->wake, "%s", s->env.recipient);
-    nrm_info("accepted %s %s -> %s, record %llu", s->env.type, it->org, s->env.recipient,
-             (unsigned long long) seq);
+    self->b_accepted++;
+    nrm_debug("accepted %s %s -> %s, record %llu", s->env.type, it->org, s->env.recipient,
+              (unsigned long long) seq);
     return rc;
 }
 
@@ -746,7 +834,7 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
                             "signed for another organisation", err);
     /* The signature first: nothing an ack does, not even freeing a slot
        of the delivery window, happens on an unverified one. */
-    rc = nrm_registry_find(self->store, txn, it->org, &cert, NULL, &why);
+    rc = s_cert(self, txn, it->org, &cert, &why);
     if (rc == NRM_ENOTFOUND)
         return s_reject_ack(self, txn, it, s, ack.msg_id, NRM_R_UNKNOWN_SENDER, why.msg, err);
     bool retire = false;
@@ -848,8 +936,12 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     it->status.state = ack.status == 0 ? NRM_MSG_DELIVERED : NRM_MSG_REFUSED_BY_RECIPIENT;
     it->status.accepted_seq = m.accepted_seq;
     it->status.delivered_seq = seq;
-    nrm_info("%s %s -> %s, record %llu (of %llu)", ack.status ? "delivery refused" : "delivered",
-             m.sender, it->org, (unsigned long long) seq, (unsigned long long) m.accepted_seq);
+    if (ack.status)
+        self->b_refused++;
+    else
+        self->b_delivered++;
+    nrm_debug("%s %s -> %s, record %llu (of %llu)", ack.status ? "delivery refused" : "delivered",
+              m.sender, it->org, (unsigned long long) seq, (unsigned long long) m.accepted_seq);
     return 0;
 }
 
@@ -929,6 +1021,56 @@ out:
     return rc;
 }
 
+/* Wraps a malloc'd frame in a ZeroMQ message that owns it. */
+static void
+s_free_frame(void *data, void *hint)
+{
+    (void) hint;
+    free(data);
+}
+
+static int
+s_frame_msg(zmq_msg_t *msg, uint8_t *frame, size_t len, nrm_err_t *err)
+{
+    if (zmq_msg_init_data(msg, frame, len, s_free_frame, NULL) != 0) {
+        free(frame);
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Answers a Hello with the batch's Welcome, built at the first Hello of
+   the batch. Every Hello of one batch is decided in the same transaction,
+   so they would all get the same directory; they get the same time too. */
+static int
+s_welcome_shared(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
+{
+    if (!self->welcome_ok) {
+        item_t tmp;
+        memset(&tmp, 0, sizeof tmp);
+        int rc = s_welcome(self, txn, &tmp, err);
+        if (rc == 0)
+            rc = s_frame_msg(&self->welcome, tmp.reply, tmp.reply_len, err);
+        else
+            free(tmp.reply);
+        if (rc)
+            return rc;
+        self->welcome_ok = true;
+    }
+    free(it->reply);
+    it->reply = NULL;
+    it->welcome = true;
+    return 0;
+}
+
+static void
+s_welcome_drop(broker_t *self)
+{
+    if (self->welcome_ok)
+        zmq_msg_close(&self->welcome);
+    self->welcome_ok = false;
+}
+
 /* True if connection rid of org is still there: a Pong is sent to it (the
    agent ignores it). With ZMQ_ROUTER_MANDATORY a routing id whose
    connection has closed gives EHOSTUNREACH; a full pipe (EAGAIN) means a
@@ -974,7 +1116,7 @@ s_hello(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return s_reject(self, txn, it, s, NRM_R_CLOCK_SKEW, text, false, err);
     }
     if (w->observer)
-        return s_welcome(self, txn, it, err);   /* the directory, no deliveries */
+        return s_welcome_shared(self, txn, it, err);   /* the directory, no deliveries */
     bool taken = false;
     /* An earlier Hello of the same batch from another connection... */
     for (item_t *o = self->items; o < it && !taken; o++)
@@ -993,7 +1135,7 @@ s_hello(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return s_reject(self, txn, it, s, NRM_R_IDENTITY_IN_USE, text, false, err);
     }
     it->hello = true;
-    return s_welcome(self, txn, it, err);
+    return s_welcome_shared(self, txn, it, err);
 }
 
 static int
@@ -1079,7 +1221,7 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
         /* A revoked, suspended or expired organisation is told so on every
            frame (its connection may predate the change: a ROUTER cannot
            close it). Submissions say it in their own checks. */
-        rc = nrm_registry_usable(self->store, txn, it->org, s.now, NULL, &why);
+        rc = s_usable(self, txn, it->org, s.now, NULL, &why);
         if (rc == NRM_EINVAL || rc == NRM_ENOTFOUND) {
             uint32_t reason = rc == NRM_EINVAL ? why.reason : NRM_R_UNKNOWN_SENDER;
             rc = w->kind == NRM_WIRE_ACK
@@ -1158,10 +1300,12 @@ s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         item_t *it = &self->items[i];
         free(it->reply);
         it->reply = NULL;
-        it->notify = it->hello = it->acked = it->ckpt_asked = false;
+        it->notify = it->hello = it->acked = it->ckpt_asked = it->welcome = false;
         it->wake[0] = '\0';
     }
+    s_welcome_drop(self);   /* a retry after map growth builds it again */
     self->records = 0;      /* recounted on a retry after map growth */
+    self->b_accepted = self->b_delivered = self->b_refused = 0;
     s_receipts_reset(self);
     for (size_t i = 0; i < self->nitems; i++) {
         int rc = s_process(self, txn, &self->items[i], err);
@@ -1223,21 +1367,35 @@ s_checkpoint_push(broker_t *self)
         nrm_error("checkpoint: %s", err.msg);
         return;
     }
+    /* Peers that hold the same tree size get the same frame: it is built
+       (consistency proof included) once per size and shared, not once per
+       peer; after the first push nearly every agent holds the last size. */
+    zmq_msg_t frame;
+    bool have = false;
+    uint64_t have_old = 0, size = 0;
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
-        uint8_t *frame = NULL;
-        size_t flen = 0;
-        uint64_t size = 0;
         if (!p->live || !p->ckpt_asked)
             continue;
-        if (broker_checkpoint_frame(self->store, txn, p->ckpt_size, &frame, &flen, &size, &err) != 0) {
-            nrm_error("checkpoint for '%s': %s", p->org, err.msg);
-            continue;
+        if (!have || have_old != p->ckpt_size) {
+            uint8_t *bytes = NULL;
+            size_t flen = 0;
+            if (have)
+                zmq_msg_close(&frame);
+            have = false;
+            if (broker_checkpoint_frame(self->store, txn, p->ckpt_size, &bytes, &flen, &size, &err) != 0
+                || s_frame_msg(&frame, bytes, flen, &err) != 0) {
+                nrm_error("checkpoint for '%s': %s", p->org, err.msg);
+                continue;
+            }
+            have = true;
+            have_old = p->ckpt_size;
         }
-        if (s_send(self, p->rid, p->rid_len, frame, flen) == 0)
+        if (s_send_shared(self, p->rid, p->rid_len, &frame) == 0)
             p->ckpt_size = size;
-        free(frame);
     }
+    if (have)
+        zmq_msg_close(&frame);
     nrm_store_read_end(&txn);
 }
 
@@ -1273,6 +1431,25 @@ static int
 s_send(broker_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data, size_t len)
 {
     return s_send_on(self->router, rid, rid_len, data, len);
+}
+
+/* Sends a message shared between many peers: a reference, not a copy. */
+static int
+s_send_shared(broker_t *self, const uint8_t *rid, size_t rid_len, zmq_msg_t *shared)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_copy(&m, shared) != 0 || zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&m);
+        return e;
+    }
+    if (zmq_msg_send(&m, self->router, ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&m);
+        return e;
+    }
+    return 0;
 }
 
 /* The certificate that goes with a delivery: the sender's certificate
@@ -1366,7 +1543,7 @@ s_pump(broker_t *self, peer_t *p)
     }
     /* Held: nothing goes to a revoked, suspended or expired organisation;
        its queue stays as it is until it is resumed. */
-    if (nrm_registry_usable(self->store, txn, p->org, nrm_now_ms(), NULL, &err) != 0) {
+    if (s_usable(self, txn, p->org, nrm_now_ms(), NULL, &err) != 0) {
         if (!p->held)
             nrm_info("deliveries to '%s' held: %s", p->org, err.msg);
         p->held = true;
@@ -1428,6 +1605,7 @@ s_items_release(broker_t *self)
         self->items[i].reply = NULL;
     }
     self->nitems = 0;
+    s_welcome_drop(self);
 }
 
 /* Reads one whole message from the ROUTER into a batch item: the routing
@@ -1502,6 +1680,8 @@ s_after_commit(broker_t *self)
         }
         if (it->reply)
             (void) s_send(self, it->rid, it->rid_len, it->reply, it->reply_len);
+        else if (it->welcome && self->welcome_ok)
+            (void) s_send_shared(self, it->rid, it->rid_len, &self->welcome);
         if (it->acked && p) {
             if (p->inflight)
                 p->inflight--;
@@ -1848,22 +2028,29 @@ s_push_directory(broker_t *self)
     MDB_txn *txn = NULL;
     nrm_err_t err = { 0, 0, "" };
     item_t w;
+    zmq_msg_t shared;
     size_t sent = 0;
     memset(&w, 0, sizeof w);
     if (nrm_store_read_begin(self->store, &txn, &err) != 0 || s_welcome(self, txn, &w, &err) != 0) {
+        free(w.reply);
         nrm_error("directory not pushed: %s", err.msg);
         goto out;
     }
+    if (s_frame_msg(&shared, w.reply, w.reply_len, &err) != 0) {   /* owns w.reply now */
+        nrm_error("directory not pushed: %s", err.msg);
+        goto out;
+    }
+    /* one buffer for every peer (see s_welcome_shared) */
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
         if (p->live && nrm_registry_usable(self->store, txn, p->org, nrm_now_ms(), NULL, NULL) == 0
-            && s_send(self, p->rid, p->rid_len, w.reply, w.reply_len) == 0)
+            && s_send_shared(self, p->rid, p->rid_len, &shared) == 0)
             sent++;
     }
+    zmq_msg_close(&shared);
     nrm_info("certificate in force: directory sent to %zu connected organisations", sent);
 out:
     nrm_store_read_end(&txn);
-    free(w.reply);
 }
 
 /* Reads and answers every admin command waiting. */
@@ -1879,7 +2066,9 @@ s_admin_handle(broker_t *self)
             a.frame_len = 0;        /* refused below as malformed */
         it.admin = true;
         /* The receipt goes out only after the commit. */
-        if (nrm_store_write(self->store, s_admin_fn, &a, &err) == 0) {
+        int wrc = nrm_store_write(self->store, s_admin_fn, &a, &err);
+        s_certc_flush(self);        /* enrolled, revoked, suspended, rotated... */
+        if (wrc == 0) {
             if (it.reply)
                 (void) s_send_on(self->admin, it.rid, it.rid_len, it.reply, it.reply_len);
             if (a.res.effect)
@@ -1893,9 +2082,29 @@ s_admin_handle(broker_t *self)
     }
 }
 
+/* One info line on the messages decided since the last one, every
+   BROKER_SUMMARY_MS while there is traffic (and at the end); the lines
+   about each message are at debug level. Refusals keep their own lines. */
+static void
+s_summary(broker_t *self, bool last)
+{
+    uint64_t now = nrm_now_ms();
+    if (!self->s_frames || (!last && now - self->s_ms < BROKER_SUMMARY_MS))
+        return;
+    nrm_info("last %llu s: %llu messages accepted, %llu delivered, %llu delivery refusals; "
+             "%llu frames in %llu batches", (unsigned long long) ((now - self->s_ms + 500) / 1000),
+             (unsigned long long) self->s_accepted, (unsigned long long) self->s_delivered,
+             (unsigned long long) self->s_refused, (unsigned long long) self->s_frames,
+             (unsigned long long) self->s_batches);
+    self->s_accepted = self->s_delivered = self->s_refused = 0;
+    self->s_frames = self->s_batches = 0;
+    self->s_ms = now;
+}
+
 int
 broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
 {
+    self->s_ms = nrm_now_ms();
     uint64_t last_timer = nrm_now_ms();
     while (!*stop) {
         bool pending = false;
@@ -1953,6 +2162,11 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
             if (rc == 0) {
                 self->batches++;
                 self->frames += self->nitems;
+                self->s_accepted += self->b_accepted;
+                self->s_delivered += self->b_delivered;
+                self->s_refused += self->b_refused;
+                self->s_frames += self->nitems;
+                self->s_batches++;
                 s_after_commit(self);
                 if (self->ckpt_made)
                     s_checkpoint_push(self);
@@ -1967,6 +2181,7 @@ broker_run(broker_t *self, volatile int *stop, nrm_err_t *err)
             if (self->peers[i].want_pump && self->peers[i].pump_after_ms <= now)
                 s_pump(self, &self->peers[i]);
         if (nrm_now_ms() - last_timer > 1000) {
+            s_summary(self, false);
             s_timers(self);
             s_checkpoint_timer(self);
             last_timer = nrm_now_ms();
@@ -2064,7 +2279,9 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
         goto fail;
     self->items = calloc(cfg->batch_max, sizeof *self->items);
     self->peers = calloc(BROKER_MAX_PEERS, sizeof *self->peers);
-    if (!self->items || !self->peers) {
+    self->certc = calloc(BROKER_CERT_CACHE, sizeof *self->certc);
+    self->reg_gen = 1;
+    if (!self->items || !self->peers || !self->certc) {
         nrm_err_set(err, NRM_ENOMEM, "out of memory");
         goto fail;
     }
@@ -2084,12 +2301,28 @@ broker_new(const broker_config_t *cfg, nrm_err_t *err)
     if (nrm_store_read_begin(self->store, &txn, err) != 0
         || nrm_registry_genesis(self->store, txn, &self->genesis, err) != 0)
         goto fail;
-    nrm_store_read_end(&txn);
     if (memcmp(self->genesis.broker_sign_pk, nrm_keys_sign_pk(self->keys), NRM_PK_BYTES) != 0
         || memcmp(self->genesis.broker_curve_pk, nrm_keys_curve_pk(self->keys), NRM_PK_BYTES) != 0) {
         nrm_err_set(err, NRM_EINVAL, "broker.key does not hold the keys named in this network's genesis");
         goto fail;
     }
+    /* The head of the log, in O(log n) whatever its length: start-up
+       never reads the whole log (docs/audit-log.md, section 1). */
+    {
+        nrm_loghead_t head;
+        uint64_t t0 = nrm_mono_us();
+        if (nrm_auditlog_head_check(self->store, txn, self->genesis.broker_sign_pk,
+                                    cfg->network, &head, err) != 0) {
+            nrm_err_prefix(err, "the audit log's head does not check (nrm-audit verify --dir %s "
+                           "says more)", cfg->dir);
+            goto fail;
+        }
+        nrm_info("audit log: %llu records; tip, last link, tree of %llu leaves%s checked in %llu us",
+                 (unsigned long long) head.records, (unsigned long long) head.tree_size,
+                 head.ckpt_root_ok ? " and the latest checkpoint's signature and root" : "",
+                 (unsigned long long) (nrm_mono_us() - t0));
+    }
+    nrm_store_read_end(&txn);
 
     self->zctx = zmq_ctx_new();
     self->zap = self->zctx ? zmq_socket(self->zctx, ZMQ_REP) : NULL;
@@ -2139,7 +2372,9 @@ broker_destroy(broker_t **self_p)
         nrm_info("stopping: %llu frames in %llu batches, %llu commits",
                  (unsigned long long) self->frames, (unsigned long long) self->batches,
                  (unsigned long long) (self->store ? nrm_store_commits(self->store) : 0));
+    s_summary(self, true);
     s_items_release(self);
+    s_welcome_drop(self);
     broker_metrics_destroy(&self->metrics);
     if (self->router)
         zmq_close(self->router);
@@ -2163,6 +2398,7 @@ broker_destroy(broker_t **self_p)
     free(self->rcpts);
     free(self->items);
     free(self->peers);
+    free(self->certc);
     free(self);
     *self_p = NULL;
 }

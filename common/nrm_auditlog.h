@@ -60,6 +60,27 @@ int nrm_auditlog_append_checkpoint(nrm_store_t *store, MDB_txn *txn, const nrm_k
                                    const char *network, uint64_t time_ms, uint64_t *seq,
                                    nrm_err_t *err) NRM_WUR;
 
+/* What the broker checks of the log at start-up (nrm_loghead.c), reading
+   a few records and O(log n) tree entries, never the whole log:
+   - the tip: the last key of "log" is the tip's seq, the last record hashes
+     to the tip's leaf hash, says its own seq, and links (prev_hash) to the
+     leaf hash of the record before it;
+   - the tree: at most as many leaves as records, and when it is complete
+     its last leaf is the tip's leaf hash (a tree behind the log, as in a
+     log written before the tree existed, is built at the first append);
+   - the latest checkpoint: a CHECKPOINT record, signed with broker_pk under
+     "nrmbus/<network>", for the tree of exactly the records before it, and
+     the stored tree of that size has the root it signs.
+   Fills out; NRM_ECORRUPT with the reason in err when a check fails. */
+typedef struct {
+    uint64_t records;            /* tip seq                              */
+    uint64_t tree_size;          /* leaves in "merkle"                   */
+    uint64_t ckpt_seq, ckpt_size;/* latest checkpoint, 0 when none       */
+    bool     ckpt_root_ok;       /* its root was compared with the tree  */
+} nrm_loghead_t;
+int nrm_auditlog_head_check(nrm_store_t *store, MDB_txn *txn, const uint8_t broker_pk[NRM_PK_BYTES],
+                            const char *network, nrm_loghead_t *out, nrm_err_t *err) NRM_WUR;
+
 /* ---- the Merkle tree over the log (nrm_logtree.c) ---- */
 
 /* Appends the leaf of index (= seq - 1) to "merkle"; the entries of every

@@ -173,12 +173,19 @@ nrm_registry_usable(nrm_store_t *store, MDB_txn *txn, const char *org_id, uint64
         rc = nrm_registry_status(store, txn, org_id, &st, err);
     if (rc)
         return rc;
-    if (st.status == NRM_ORG_REVOKED)
+    return nrm_registry_usable_at(c, &st, now, err);
+}
+
+int
+nrm_registry_usable_at(const nrm_cert_t *c, const nrm_orgstatus_t *st, uint64_t now, nrm_err_t *err)
+{
+    const char *org_id = c->org_id;
+    if (st->status == NRM_ORG_REVOKED)
         return nrm_err_refuse(err, NRM_R_REVOKED, "organisation '%s' is revoked (record %llu: %s)",
-                              org_id, (unsigned long long) st.seq, st.reason);
-    if (st.status == NRM_ORG_SUSPENDED)
+                              org_id, (unsigned long long) st->seq, st->reason);
+    if (st->status == NRM_ORG_SUSPENDED)
         return nrm_err_refuse(err, NRM_R_SUSPENDED, "organisation '%s' is suspended (record %llu: %s)",
-                              org_id, (unsigned long long) st.seq, st.reason);
+                              org_id, (unsigned long long) st->seq, st->reason);
     if (now < c->not_before_ms || now >= c->not_after_ms) {
         char a[32], b[32];
         nrm_time_format(c->not_before_ms, a, sizeof a);

@@ -74,6 +74,11 @@ int nrm_registry_set_status(nrm_store_t *store, MDB_txn *txn, const char *org_id
 int nrm_registry_usable(nrm_store_t *store, MDB_txn *txn, const char *org_id, uint64_t now,
                         nrm_cert_t *cert, nrm_err_t *err) NRM_WUR;
 
+/* The same decision from a certificate and a status already read (the
+   broker keeps them per organisation between registry changes). */
+int nrm_registry_usable_at(const nrm_cert_t *cert, const nrm_orgstatus_t *st, uint64_t now,
+                           nrm_err_t *err) NRM_WUR;
+
 /* The certificate a rotation replaced (database "oldcerts"), while its key
    is still accepted: NRM_ENOTFOUND when there is none. */
 int nrm_registry_old_cert(nrm_store_t *store, MDB_txn *txn, const char *org_id,

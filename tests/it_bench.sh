@@ -69,6 +69,46 @@ if command -v gnuplot >/dev/null; then
   check "the PNG is a PNG" bash -c "head -c 8 '$RES/nrmbus-latency.png' | od -An -tx1 | grep -q '89 50 4e 47'"
 fi
 
+# Idle agents, a preloaded log and restarts, tiny: 5 idle organisations
+# enrolled in bulk and kept connected, a log of 3,000 records made once
+# into a cache, 2 restarts.
+RES2=$T/results2
+WORK2=$T/work2
+CACHE=$T/preload
+out=$("$BENCH" --pairs 1 --messages 50 --loads 100 --warmup 2 --window 8 --idle-agents 5 \
+        --preload-log 3000 --preload-cache "$CACHE" --restarts 2 --no-plot \
+        --out "$RES2" --workdir "$WORK2" --keep 2>&1)
+rc=$?
+echo "$out" | sed 's/^/  /'
+check "nrm-bench with idle agents, a preloaded log and restarts exits 0" test $rc -eq 0
+check "the preloaded log was generated into the cache" grep -q '^3000 records generated in' "$CACHE/3000/complete"
+check "the 5 idle agents were welcomed" grep -q '^5 idle agents connected and welcomed' <<<"$out"
+check "the idle helper saw every Welcome" grep -q 'all 5 idle agents welcomed' "$WORK2/idle.log"
+check "its log verifies whole, preloaded part included, and counts the run's records" \
+  grep -q -E "^audit log: [0-9]+ records verified; after the 3000 preloaded, 52 ACCEPTED, 52 DELIVERED, 0 refusals" <<<"$out"
+check "the 5 idle organisations are enrolled, with the run's own" \
+  bash -c "'$BIN_ADMIN' list --dir '$WORK2/net' | grep -c 'bench-i[0-4]' | grep -qx 5"
+check "nrm-audit verify agrees" "$BIN_AUDIT" verify --dir "$WORK2/net"
+check "scale CSV: start-up and step rows with the broker's memory" python3 - "$RES2/nrmbus-scale.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [r["load"] for r in rows] == ["start-up", "100"], rows
+for r in rows:
+    assert r["idle_agents"] == "5" and r["preload_records"] == "3000", r
+    rss, hwm = int(r["broker_rss_kib"]), int(r["broker_hwm_kib"])
+    assert 1000 < rss <= hwm and int(r["broker_anon_kib"]) + int(r["broker_file_kib"]) <= rss + 4, r
+assert float(rows[1]["throughput_per_s"]) > 0
+PY
+check "restart CSV: two restarts, bound before the first Welcome" python3 - "$RES2/nrmbus-restart.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [r["restart"] for r in rows] == ["1", "2"], rows
+for r in rows:
+    assert 0 < float(r["bound_ms"]) <= float(r["welcome_ms"]), r
+PY
+check "the restarted broker checked the log's head" \
+  bash -c "grep -c 'audit log: [0-9]* records; tip, last link, tree of' '$WORK2/broker.log' | grep -qx 3"
+
 # A broken CSV is refused with its line number.
 cp "$RES/nrmbus.csv" "$T/bad.csv"
 echo "nrmbus,1,max,0,2,16,1024,oops" >> "$T/bad.csv"

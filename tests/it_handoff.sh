@@ -83,6 +83,9 @@ frames=$(echo "$line" | sed -E 's/.*: ([0-9]+) frames in ([0-9]+) batches.*/\1/'
 batches=$(echo "$line" | sed -E 's/.*: ([0-9]+) frames in ([0-9]+) batches.*/\2/')
 echo "group commit: $line"
 check "many frames share one commit ($frames frames, $batches batches)" test "$((batches * 3))" -lt "$frames"
+# 7b. At info level, no line per message: a summary of the burst instead.
+check "no line per accepted message at info level" bash -c "! grep -q -E 'accepted [a-z]+ police -> labour, record' '$T/broker.log'"
+check "a summary line counts the burst" grep -q -E 'last [0-9]+ s: (2[0-9][0-9]|[3-9][0-9][0-9]) messages accepted' "$T/broker.log"
 it_broker_start
 
 # 8. No victim data in clear at the broker: not in its folder, not in its log.

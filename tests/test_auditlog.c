@@ -670,6 +670,73 @@ test_tree_and_checkpoints(world_t *w)
     t_rmdir(dir);
 }
 
+/* The broker's start-up check of the log's head (nrm_auditlog_head_check):
+   a good log passes and says what it checked; each tampering at the head
+   is refused with its reason. */
+enum { H_OK, H_FLIP_LAST, H_TREE_LAST, H_CKPT_ROOT, H_CKPT_KEY };
+typedef struct { world_t *w; int op; } head_t;
+
+static int
+s_head_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
+{
+    head_t *h = ctx;
+    surgery_t s = { OP_FLIP, 48, 0, 20, NULL };
+    switch (h->op) {
+    case H_FLIP_LAST:
+        return s_surgery_fn(store, txn, &s, err);
+    case H_TREE_LAST:
+        s.op = OP_TREE_FLIP;
+        s.at = 3;
+        return s_surgery_fn(store, txn, &s, err);
+    case H_CKPT_ROOT:
+        return s_append_forged_checkpoint(store, txn, h->w->broker, true, err);
+    case H_CKPT_KEY:
+        return s_append_forged_checkpoint(store, txn, h->w->admin, false, err);
+    default:
+        return 0;
+    }
+}
+
+static void
+s_head_case(world_t *w, int op, const char *want, int line)
+{
+    char dir[64];
+    nrm_err_t err = { 0, 0, "" };
+    nrm_loghead_t head;
+    head_t h = { w, op };
+    MDB_txn *txn = NULL;
+    w->extra = true;
+    nrm_store_t *store = s_build(w, dir, sizeof dir);
+    w->extra = false;
+    if (nrm_store_write(store, s_head_fn, &h, &err) != 0) {
+        fprintf(stderr, "line %d: surgery failed: %s\n", line, err.msg);
+        t_failures++;
+    }
+    CHECK_RC(nrm_store_read_begin(store, &txn, &err), 0);
+    int rc = nrm_auditlog_head_check(store, txn, nrm_keys_sign_pk(w->broker), "test", &head, &err);
+    t_checks++;
+    if (op == H_OK ? rc != 0 || head.records != 48 || head.tree_size != 48 || head.ckpt_seq != 38
+                         || head.ckpt_size != 37 || !head.ckpt_root_ok
+                   : rc != NRM_ECORRUPT || !strstr(err.msg, want)) {
+        t_failures++;
+        fprintf(stderr, "line %d: head check returned %d '%s', expected '%s'\n", line, rc, err.msg,
+                want);
+    }
+    nrm_store_read_end(&txn);
+    nrm_store_destroy(&store);
+    t_rmdir(dir);
+}
+
+static void
+test_head_check(world_t *w)
+{
+    s_head_case(w, H_OK, "", __LINE__);
+    s_head_case(w, H_FLIP_LAST, "record 48 does not hash to the tip", __LINE__);
+    s_head_case(w, H_TREE_LAST, "last leaf of the Merkle tree", __LINE__);
+    s_head_case(w, H_CKPT_ROOT, "does not have the root that checkpoint record 49 signs", __LINE__);
+    s_head_case(w, H_CKPT_KEY, "checkpoint record 49 is not signed by this broker's key", __LINE__);
+}
+
 /* Tamperings of the stored log with checkpoints: each must fail verify at
    the record named, with the reason given. */
 static void
@@ -815,6 +882,7 @@ main(void)
 
     test_tree_and_checkpoints(&w);
     test_tamper_table(&w);
+    test_head_check(&w);
 
     nrm_keys_destroy(&w.broker);
     nrm_keys_destroy(&w.admin);

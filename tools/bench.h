@@ -107,6 +107,13 @@ void bench_row_print(FILE *f, const bench_row_t *r);
 double bench_proc_cpu(pid_t pid);
 /* Peak resident set of pid in KiB (VmHWM), 0 if it cannot be read. */
 uint64_t bench_proc_hwm(pid_t pid);
+/* Memory of pid in KiB from /proc/PID/status: resident now (VmRSS), its
+   peak (VmHWM), and the resident anonymous (heap, stacks, ZeroMQ buffers)
+   and file-backed (LMDB map, libraries) parts. All 0 if it cannot be read. */
+typedef struct {
+    uint64_t rss, hwm, anon, file;
+} bench_mem_t;
+void bench_proc_mem(pid_t pid, bench_mem_t *out);
 /* CPU seconds of this process, all threads, and of its waited-for children. */
 double bench_self_cpu(void);
 

@@ -65,12 +65,23 @@ s_help(FILE *out)
         "  --poll-us U          shortest interval between two looks at the stores\n"
         "                       (default 200)\n"
         "  --log-level LEVEL    of the broker and agents (default info)\n"
+        "  --idle-agents N      N more organisations (0..%d; default 0), enrolled in\n"
+        "                       bulk and kept connected and idle by one helper\n"
+        "                       process while the pairs run their steps\n"
+        "  --preload-log N      start from a network whose audit log already holds\n"
+        "                       N records (10..10^9), generated once with nrm-loggen\n"
+        "                       into the cache and copied for each run\n"
+        "  --preload-cache DIR  where preloaded networks are kept (default\n"
+        "                       $TMPDIR/nrm-bench-preload; one folder per N)\n"
+        "  --restarts K         after the steps, restart the broker K times and time\n"
+        "                       exec to bound and to the first Welcome (0..100)\n"
         "  --bin DIR            build folder with tools/, agents/, broker/ (default:\n"
         "                       the one this program is in)\n"
         "\n"
         "Exit status: 0 every step done and every check passed, 1 failure,\n"
         "2 bad command line.\n",
-        BENCH_PAIRS_MAX, BENCH_WINDOW_MAX, BENCH_BODY_MIN, BENCH_BODY_MAX, AGENT_SEND_MAX);
+        BENCH_PAIRS_MAX, BENCH_WINDOW_MAX, BENCH_BODY_MIN, BENCH_BODY_MAX, AGENT_SEND_MAX,
+        BENCH_IDLE_MAX);
 }
 
 
@@ -121,6 +132,10 @@ s_cmd_run(int argc, char **argv)
         { "poll-us", required_argument, NULL, 'p' },
         { "log-level", required_argument, NULL, 'l' },
         { "bin", required_argument, NULL, 'x' },
+        { "idle-agents", required_argument, NULL, 'I' },
+        { "preload-log", required_argument, NULL, 'G' },
+        { "preload-cache", required_argument, NULL, 'C' },
+        { "restarts", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -214,6 +229,19 @@ s_cmd_run(int argc, char **argv)
             o.log_level = optarg;
             break;
         case 'x': bin = optarg; break;
+        case 'I':
+            if (!s_uint(optarg, 0, BENCH_IDLE_MAX, &o.idle_agents))
+                return bench_usage(P, "--idle-agents '%s' is not 0..%d", optarg, BENCH_IDLE_MAX);
+            break;
+        case 'G':
+            if (!bench_u64(optarg, 10, 1000000000, &o.preload))
+                return bench_usage(P, "--preload-log '%s' is not 10..1000000000", optarg);
+            break;
+        case 'C': o.preload_cache = optarg; break;
+        case 'R':
+            if (!s_uint(optarg, 0, 100, &o.restarts))
+                return bench_usage(P, "--restarts '%s' is not 0..100", optarg);
+            break;
         case 'h': s_help(stdout); return S_EXIT_OK;
         case ':': return bench_usage(P, "option %s needs a value", argv[optind - 1]);
         default:  return bench_usage(P, "unknown option '%s'", argv[optind - 1]);
@@ -221,6 +249,8 @@ s_cmd_run(int argc, char **argv)
     }
     if (optind < argc)
         return bench_usage(P, "unexpected argument '%s'", argv[optind]);
+    if (o.preload_cache != NULL && o.preload_cache[0] == '\0')
+        return bench_usage(P, "%s", "--preload-cache must not be empty");
     if (o.max_messages == 0)
         o.max_messages = o.messages;
     if (o.messages < o.pairs || o.max_messages < o.pairs)
@@ -287,6 +317,8 @@ main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "plot") == 0)
         return s_cmd_plot(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "idle-agents") == 0)
+        return bench_idle_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "run") == 0)
         return s_cmd_run(argc - 1, argv + 1);
     return s_cmd_run(argc, argv);

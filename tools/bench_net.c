@@ -146,9 +146,23 @@ s_start_agent(const bench_opts_t *o, bench_net_t *net, bool sender, unsigned i, 
 }
 
 int
-bench_net_start(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err)
+bench_net_spawn_broker(const bench_opts_t *o, bench_net_t *net, const char *listen, nrm_err_t *err)
 {
     char exe[BENCH_BIN_MAX + 32], log[BENCH_BIN_MAX + 32];
+
+    if (nrm_path(exe, sizeof exe, "%s/broker/nrm-broker", o->bin) != 0
+        || nrm_path(log, sizeof log, "%s/broker.log", net->work) != 0)
+        return nrm_err_set(err, NRM_EINVAL, "path too long");
+    char *argv[] = { exe, (char *) "--dir", net->net, (char *) "--log-level",
+                     (char *) o->log_level, (char *) "--listen", (char *) listen, NULL };
+    if (listen == NULL)
+        argv[5] = NULL;
+    return bench_spawn(argv, log, &net->broker, err);
+}
+
+int
+bench_net_start(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err)
+{
     unsigned i;
     int rc;
 
@@ -174,7 +188,11 @@ bench_net_start(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err)
     net->agents = calloc(2 * (size_t) o->pairs, sizeof *net->agents);
     if (net->agents == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-    {
+    if (o->preload > 0) {
+        rc = bench_preload_net(o, net, err);
+        if (rc != 0)
+            return rc;
+    } else {
         char *argv[] = { (char *) "tools/nrm-admin", (char *) "init", (char *) "--dir",
                          net->net, (char *) "--network", (char *) "bench", (char *) "--listen",
                          (char *) "tcp://127.0.0.1:0", NULL };
@@ -189,16 +207,13 @@ bench_net_start(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err)
         if (rc != 0)
             return rc;
     }
-    if (nrm_path(exe, sizeof exe, "%s/broker/nrm-broker", o->bin) != 0
-        || nrm_path(log, sizeof log, "%s/broker.log", net->work) != 0)
-        return nrm_err_set(err, NRM_EINVAL, "path too long");
-    {
-        char *argv[] = { exe, (char *) "--dir", net->net, (char *) "--log-level",
-                         (char *) o->log_level, NULL };
-        rc = bench_spawn(argv, log, &net->broker, err);
-    }
+    if (o->idle_agents > 0 && (rc = bench_idle_enroll(o, net, err)) != 0)
+        return rc;
+    rc = bench_net_spawn_broker(o, net, NULL, err);
     if (rc == 0)
         rc = s_broker_endpoint(net, err);
+    if (rc == 0 && o->idle_agents > 0)
+        rc = bench_idle_start(o, net, err);
     for (i = 0; rc == 0 && i < o->pairs; i++)
         rc = s_start_agent(o, net, true, i, err);
     for (i = 0; rc == 0 && i < o->pairs; i++)
@@ -223,6 +238,9 @@ bench_net_stop(bench_net_t *net)
         net->agents[i] = 0;
     }
     net->nagents = 0;
+    if (net->idle > 0)
+        (void) bench_stop(net->idle, S_STOP_GRACE_MS);
+    net->idle = 0;
     if (net->broker > 0)
         (void) bench_stop(net->broker, S_STOP_GRACE_MS);
     net->broker = 0;
@@ -287,12 +305,13 @@ bench_net_check_log(const bench_net_t *net, uint64_t sent, nrm_err_t *err)
     }
     rc = nrm_store_read_begin(store, &txn, err);
     if (rc == 0)
-        rc = nrm_auditlog_each(store, txn, 1, s_count_kind, &k, err);
+        rc = nrm_auditlog_each(store, txn, net->preloaded + 1, s_count_kind, &k, err);
     nrm_store_read_end(&txn);
     if (rc != 0)
         goto out;
-    printf("audit log: %llu records verified; %llu ACCEPTED, %llu DELIVERED, %llu refusals\n",
-           (unsigned long long) res.count, (unsigned long long) k.accepted,
+    printf("audit log: %llu records verified; after the %llu preloaded, %llu ACCEPTED, %llu DELIVERED, %llu refusals\n",
+           (unsigned long long) res.count, (unsigned long long) net->preloaded,
+           (unsigned long long) k.accepted,
            (unsigned long long) k.delivered, (unsigned long long) k.refused);
     if (k.accepted != sent || k.delivered != sent || k.refused != 0)
         rc = nrm_err_set(err, NRM_ECORRUPT, "the audit log should hold %llu ACCEPTED and "

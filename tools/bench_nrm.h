@@ -22,6 +22,7 @@
 #define BENCH_BODY_MIN    640u     /* a referral document with its fields */
 #define BENCH_BODY_MAX    16384u   /* its narrative is one text value (NRM_BODY_STRING_MAX) */
 #define BENCH_BIN_MAX     2048
+#define BENCH_IDLE_MAX    3000     /* idle organisations (the broker's peer table is 4,096) */
 #define BENCH_SEND_AUTO   0u       /* --send-batch auto: every free window slot */
 
 typedef struct {
@@ -31,6 +32,10 @@ typedef struct {
     const char  *log_level;           /* of the broker and agents               */
     unsigned     pairs, window, body, round, timeout_s, poll_us;
     unsigned     send_batch;          /* messages per send call, or BENCH_SEND_AUTO */
+    unsigned     idle_agents;         /* enrolled, connected, idle (bench_idle.c) */
+    uint64_t     preload;             /* records in the log before the run (bench_preload.c) */
+    const char  *preload_cache;       /* NULL: $TMPDIR/nrm-bench-preload */
+    unsigned     restarts;            /* broker restarts timed after the steps */
     uint64_t     messages;            /* per step, over all pairs               */
     uint64_t     single_messages;     /* of a "single" step                     */
     uint64_t     max_messages;        /* of a "max" step, over all pairs        */
@@ -47,6 +52,8 @@ typedef struct {
     char     endpoint[256];
     unsigned pairs;
     pid_t    broker;
+    pid_t    idle;                    /* the idle agents' helper, or 0 */
+    uint64_t preloaded;               /* records in the log before the run */
     pid_t   *agents;                  /* 2 * pairs: senders, then recipients */
     size_t   nagents;
     bool     made_work;               /* we created work: remove it at the end */
@@ -70,6 +77,32 @@ int bench_net_check_log(const bench_net_t *net, uint64_t sent, nrm_err_t *err) N
 void bench_net_destroy(bench_net_t *net, bool keep);
 /* CPU seconds of all agents. */
 double bench_net_agents_cpu(const bench_net_t *net);
+
+/* Idle organisations (bench_idle.c): ids bench-i<k>, keys in WORK/idle.
+   bench_idle_enroll enrols o->idle_agents of them on the stopped broker's
+   folder in a few write transactions (nrm_regadmin_apply, as nrm-admin
+   enroll does); bench_idle_start starts the helper process that connects
+   them all and waits until each has its Welcome; bench_idle_main is that
+   helper (`nrm-bench idle-agents`). */
+void bench_idle_id(unsigned i, char *buf, size_t size);
+int bench_idle_enroll(const bench_opts_t *o, const bench_net_t *net, nrm_err_t *err) NRM_WUR;
+int bench_idle_start(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err) NRM_WUR;
+int bench_idle_main(int argc, char **argv);
+
+/* Starts nrm-broker on the network (listen: NULL for broker.ini's, or the
+   endpoint to bind, for a restart on the same port); logs to
+   WORK/broker.log. */
+int bench_net_spawn_broker(const bench_opts_t *o, bench_net_t *net, const char *listen,
+                           nrm_err_t *err) NRM_WUR;
+
+/* Preloaded logs and restarts (bench_preload.c). bench_preload_net makes
+   NET a copy of a cached network whose log holds o->preload records
+   (generated once with nrm-loggen) and sets net->preloaded.
+   bench_restarts stops and starts the broker o->restarts times and times
+   exec -> bound and exec -> first Welcome, one CSV row each to csv (may be
+   NULL): round,idle_agents,preload_records,restart,bound_ms,welcome_ms. */
+int bench_preload_net(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err) NRM_WUR;
+int bench_restarts(const bench_opts_t *o, bench_net_t *net, FILE *csv, nrm_err_t *err) NRM_WUR;
 
 /* The whole run: network, warm-up, every load step (a CSV row each),
    exactly-once check, log check, plot. Returns a process exit code. */

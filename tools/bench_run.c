@@ -661,6 +661,51 @@ out:
     free(done);
 }
 
+/* One line on stdout and one row of OUT/nrmbus-scale.csv with the
+   broker's memory now; row is NULL for a line about a moment (label). */
+static void
+s_scale_row(const s_bench_t *b, FILE *scale, const bench_row_t *row, const char *label)
+{
+    const bench_opts_t *o = b->o;
+    bench_mem_t m;
+
+    bench_proc_mem(b->net.broker, &m);
+    printf("broker memory %s: VmRSS %llu KiB (anonymous %llu, file %llu), VmHWM %llu KiB; "
+           "%u idle agents, %llu records preloaded\n", row ? row->load : label,
+           (unsigned long long) m.rss, (unsigned long long) m.anon, (unsigned long long) m.file,
+           (unsigned long long) m.hwm, o->idle_agents, (unsigned long long) b->net.preloaded);
+    if (scale == NULL)
+        return;
+    fprintf(scale, "%u,%u,%llu,%s,%.1f,%llu,%llu,%llu,%llu\n", o->round, o->idle_agents,
+            (unsigned long long) b->net.preloaded, row ? row->load : "start-up",
+            row ? row->throughput : 0.0, (unsigned long long) m.rss, (unsigned long long) m.hwm,
+            (unsigned long long) m.anon, (unsigned long long) m.file);
+    fflush(scale);
+}
+
+static FILE *
+s_scale_open(const bench_opts_t *o, nrm_err_t *err)
+{
+    char path[BENCH_BIN_MAX + 32];
+    FILE *f;
+    long end;
+
+    if (nrm_path(path, sizeof path, "%s/nrmbus-scale.csv", o->out) != 0) {
+        nrm_err_set(err, NRM_EINVAL, "--out path too long");
+        return NULL;
+    }
+    f = fopen(path, "a");
+    if (f == NULL) {
+        nrm_err_set(err, NRM_EIO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    end = ftell(f);
+    if (end == 0)
+        fprintf(f, "round,idle_agents,preload_records,load,throughput_per_s,broker_rss_kib,"
+                   "broker_hwm_kib,broker_anon_kib,broker_file_kib\n");
+    return f;
+}
+
 static int
 s_write_results(const bench_opts_t *o, const bench_row_t *rows, size_t nrows, nrm_err_t *err)
 {
@@ -704,7 +749,7 @@ bench_nrm_run(const bench_opts_t *o)
     char csvpath[BENCH_BIN_MAX + 32];
     nrm_err_t err = { 0, 0, "" };
     struct sigaction sa;
-    FILE *csv = NULL;
+    FILE *csv = NULL, *scale = NULL;
     unsigned started = 0;
     bool ok = false;
     int rc;
@@ -723,8 +768,10 @@ bench_nrm_run(const bench_opts_t *o)
         return 1;
     }
     csv = bench_csv_open(csvpath, &err);
-    if (csv == NULL) {
+    if (csv == NULL || (scale = s_scale_open(o, &err)) == NULL) {
         fprintf(stderr, "nrm-bench: %s\n", err.msg);
+        if (csv != NULL)
+            fclose(csv);
         return 1;
     }
     char batch[16];
@@ -733,17 +780,20 @@ bench_nrm_run(const bench_opts_t *o)
     else
         snprintf(batch, sizeof batch, "%u", o->send_batch);
     printf("nrm-bench: %u pairs, %u-byte bodies, window %u, send batch %s, %llu messages "
-           "per step; setting up the network...\n", o->pairs, o->body, o->window,
-           batch, (unsigned long long) o->messages);
+           "per step, %u idle agents, %llu records preloaded; setting up the network...\n",
+           o->pairs, o->body, o->window, batch, (unsigned long long) o->messages,
+           o->idle_agents, (unsigned long long) o->preload);
     fflush(stdout);
     if (bench_net_start(o, &b.net, &err) != 0) {
         fprintf(stderr, "nrm-bench: %s\n", err.msg);
         bench_net_destroy(&b.net, true);
         fclose(csv);
+        fclose(scale);
         return 1;
     }
     printf("broker pid %ld at %s; %zu agents; work folder %s\n", (long) b.net.broker,
            b.net.endpoint, b.net.nagents, b.net.work);
+    s_scale_row(&b, scale, NULL, "after start-up");
     b.pairs = calloc(o->pairs, sizeof *b.pairs);
     if (b.pairs == NULL || pthread_barrier_init(&b.bar, NULL, o->pairs + 1) != 0) {
         fprintf(stderr, "nrm-bench: out of memory\n");
@@ -782,6 +832,7 @@ bench_nrm_run(const bench_opts_t *o)
         row->offered = l->rate;
         bench_csv_write(csv, row);
         bench_row_print(stdout, row);
+        s_scale_row(&b, scale, row, NULL);
         fflush(stdout);
         nrows++;
     }
@@ -814,6 +865,21 @@ bench_nrm_run(const bench_opts_t *o)
         fprintf(stderr, "nrm-bench: FAILED: not every message arrived exactly once\n");
         goto out;
     }
+    if (o->restarts > 0) {
+        char rpath[BENCH_BIN_MAX + 32];
+        FILE *rcsv = NULL;
+        if (nrm_path(rpath, sizeof rpath, "%s/nrmbus-restart.csv", o->out) == 0
+            && (rcsv = fopen(rpath, "a")) != NULL && ftell(rcsv) == 0)
+            fprintf(rcsv, "round,idle_agents,preload_records,restart,bound_ms,welcome_ms\n");
+        rc = bench_restarts(o, &b.net, rcsv, &err);
+        if (rcsv != NULL)
+            fclose(rcsv);
+        if (rc != 0) {
+            fprintf(stderr, "nrm-bench: FAILED: restart: %s\n", err.msg);
+            goto out;
+        }
+        s_scale_row(&b, NULL, NULL, "after the restarts");
+    }
     bench_net_stop(&b.net);
     if (o->verify) {
         rc = bench_net_check_log(&b.net, sent, &err);
@@ -832,6 +898,8 @@ bench_nrm_run(const bench_opts_t *o)
 out:
     if (csv != NULL)
         fclose(csv);
+    if (scale != NULL)
+        fclose(scale);
     bench_net_destroy(&b.net, o->keep || !ok);
     if (b.pairs != NULL)
         pthread_barrier_destroy(&b.bar);

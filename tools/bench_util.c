@@ -383,6 +383,31 @@ bench_proc_hwm(pid_t pid)
     return kib;
 }
 
+void
+bench_proc_mem(pid_t pid, bench_mem_t *out)
+{
+    char path[64], line[256];
+    unsigned long long kib;
+    FILE *f;
+
+    memset(out, 0, sizeof *out);
+    snprintf(path, sizeof path, "/proc/%ld/status", (long) pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "VmRSS: %llu kB", &kib) == 1)
+            out->rss = kib;
+        else if (sscanf(line, "VmHWM: %llu kB", &kib) == 1)
+            out->hwm = kib;
+        else if (sscanf(line, "RssAnon: %llu kB", &kib) == 1)
+            out->anon = kib;
+        else if (sscanf(line, "RssFile: %llu kB", &kib) == 1)
+            out->file = kib;
+    }
+    fclose(f);
+}
+
 double
 bench_self_cpu(void)
 {
