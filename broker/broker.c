@@ -69,6 +69,7 @@ typedef struct {
     uint64_t pump_after_ms;      /* pipe was full: not before this time */
     bool     ckpt_asked;         /* speaks the checkpoint protocol */
     uint64_t ckpt_size;          /* tree size of the checkpoint it has */
+    uint8_t  curve_pk[NRM_PK_BYTES];  /* CURVE key of the connection that said Hello */
 } peer_t;
 
 /* An organisation's certificate, decoded, and its status, as the registry
@@ -92,6 +93,8 @@ typedef struct {
     uint8_t  rid[BROKER_RID_MAX];
     size_t   rid_len;
     char     org[NRM_ID_MAX + 1];   /* ZAP User-Id */
+    uint8_t  curve_pk[NRM_PK_BYTES];/* ZAP metadata BROKER_CURVE_PROP */
+    bool     has_curve;
     zmq_msg_t msg;
     int      parts;
     uint8_t *reply;                  /* frame to send back, or NULL */
@@ -1194,6 +1197,34 @@ s_checkpoint_reply(broker_t *self, MDB_txn *txn, item_t *it, uint64_t old_size, 
     return rc;
 }
 
+/* Whether the CURVE key of a connection is still one the registry accepts
+   for its organisation (curvekeys: the certificate in force, and during a
+   rotation the old one until it is retired). A connection outlives its ZAP
+   check: a ROUTER cannot close it, so this is asked on every frame and
+   before every delivery. 0, NRM_EINVAL with reason key-retired, or a store
+   error. */
+static int
+s_conn_key_ok(broker_t *self, MDB_txn *txn, const char *org, bool has_curve,
+              const uint8_t curve_pk[NRM_PK_BYTES], nrm_err_t *err)
+{
+    char owner[NRM_ID_MAX + 1];
+    if (!has_curve)
+        return nrm_err_refuse(err, NRM_R_KEY_RETIRED, "the connection of '%s' carries no CURVE key "
+                              "from its authentication; reconnect", org);
+    nrm_err_t why = { 0, 0, "" };
+    int rc = nrm_registry_find_curve(self->store, txn, curve_pk, owner, &why);
+    if (rc == NRM_ENOTFOUND || (rc == 0 && strcmp(owner, org) != 0)) {
+        char fp[17];
+        nrm_fingerprint(curve_pk, fp);
+        return nrm_err_refuse(err, NRM_R_KEY_RETIRED, "this connection of '%s' was opened with CURVE "
+                              "key %s, which a rotation has retired; reconnect with the new key",
+                              org, fp);
+    }
+    if (rc)
+        return nrm_err_set(err, rc, "%s", why.msg);
+    return 0;
+}
+
 /* Decides one frame inside the batch's write transaction. Returns < 0 only
    for store failures, which abort (and retry) the whole batch. */
 static int
@@ -1217,6 +1248,17 @@ s_process(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
                         false, err);
     }
     s.w = w;
+    rc = s_conn_key_ok(self, txn, it->org, it->has_curve, it->curve_pk, &why);
+    if (rc == NRM_EINVAL) {
+        rc = w->kind == NRM_WIRE_ACK ? s_reject_ack(self, txn, it, &s, NULL, why.reason, why.msg, err)
+                                     : s_reject(self, txn, it, &s, why.reason, why.msg, false, err);
+        nrm_wire_destroy(&w);
+        return rc;
+    }
+    if (rc) {
+        nrm_wire_destroy(&w);
+        return nrm_err_set(err, rc, "%s", why.msg);
+    }
     if (w->kind != NRM_WIRE_SUBMIT) {
         /* A revoked, suspended or expired organisation is told so on every
            frame (its connection may predate the change: a ROUTER cannot
@@ -1550,6 +1592,14 @@ s_pump(broker_t *self, peer_t *p)
         goto out;
     }
     p->held = false;
+    /* The connection that said Hello must still hold an accepted key: after
+       a rotation retires it, nothing more goes to it until the
+       organisation connects with its new key and says Hello again. */
+    if (s_conn_key_ok(self, txn, p->org, true, p->curve_pk, &err) != 0) {
+        nrm_info("deliveries to '%s' stopped: %s", p->org, err.msg);
+        p->live = false;
+        goto out;
+    }
     if (mdb_cursor_open(txn, nrm_store_dbi(self->store, "queue"), &cur) != 0)
         goto out;
     MDB_val k = { s_queue_key(key, p->org, p->sent_upto + 1), key }, v;
@@ -1624,6 +1674,7 @@ s_read_one(void *sock, item_t *it)
     memcpy(it->rid, zmq_msg_data(&part), it->rid_len);
     it->parts = 0;
     it->org[0] = '\0';
+    it->has_curve = false;
     it->reply = NULL;
     it->admin = false;
     zmq_msg_init(&it->msg);
@@ -1636,7 +1687,10 @@ s_read_one(void *sock, item_t *it)
         more = zmq_msg_more(&part);
         if (it->parts++ == 0) {
             const char *user = zmq_msg_gets(&part, "User-Id");
+            const char *key = zmq_msg_gets(&part, BROKER_CURVE_PROP);
             snprintf(it->org, sizeof it->org, "%s", user ? user : "");
+            it->has_curve = key && strlen(key) == 2 * NRM_PK_BYTES
+                            && nrm_hex_decode(key, it->curve_pk, NRM_PK_BYTES) == 0;
             zmq_msg_move(&it->msg, &part);
         }
     }
@@ -1669,6 +1723,7 @@ s_after_commit(broker_t *self)
             /* (Re)connection: deliver everything unacknowledged again. */
             memcpy(p->rid, it->rid, it->rid_len);
             p->rid_len = it->rid_len;
+            memcpy(p->curve_pk, it->curve_pk, NRM_PK_BYTES);
             p->live = true;
             p->sent_upto = 0;
             p->inflight = 0;

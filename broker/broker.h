@@ -41,6 +41,9 @@ int broker_run(broker_t *self, volatile int *stop, nrm_err_t *err) NRM_WUR;
    becomes the connection's User-Id. */
 typedef struct nrm_store_t nrm_store_t;
 #define BROKER_ADMIN_DOMAIN "nrmbus-admin"
+/* ZAP metadata property on an organisation's connection: its CURVE key in
+   hex (libzmq: application properties start with "X-"). */
+#define BROKER_CURVE_PROP "X-Nrm-Curve-Key"
 /* The admin endpoint's ZAP domain admits only the CURVE keys of the
    genesis administrators (User-Id "admin:FINGERPRINT"); the agents' domain
    only organisations that are enrolled, active and within validity. */

@@ -114,8 +114,9 @@ check "...and nothing is pending after the refusals" bash -c "! '$BIN_ADMIN' lis
 # ---- approval with quorum 2; the old key works until the new one is used ----
 # The police agent is stopped: the rotation takes effect while its outbox
 # holds a message signed with the old key. A client with the old keys
-# sends on one open connection until the broker refuses it.
-"$BIN_TESTCLIENT" --org "$T/police-old" --endpoint "$ENDPOINT" --to msdhs until-refused \
+# sends on one open connection until the broker refuses it; then that
+# connection, opened with the retired CURVE key, is refused a Hello too.
+"$BIN_TESTCLIENT" --org "$T/police-old" --endpoint "$ENDPOINT" --to msdhs until-refused hello-again \
   > "$T/until.txt" 2>>"$T/tc.err" &
 tc=$!
 check "the old key is accepted before the rotation" wait_for 10 grep -q '^until-refused ok' "$T/until.txt"
@@ -143,7 +144,9 @@ check "a message signed with the new key is accepted" \
 wait "$tc"
 tail -2 "$T/until.txt"
 check "...after which the old key is refused with key-retired" bash -c \
-  "tail -1 '$T/until.txt' | grep -q '^until-refused key-retired'"
+  "grep '^until-refused' '$T/until.txt' | tail -1 | grep -q '^until-refused key-retired'"
+check "...and the connection opened with the old CURVE key gets no Welcome any more" \
+  grep -q "^hello-again key-retired reason=.*opened with CURVE key .* which a rotation has retired" "$T/until.txt"
 check "the log holds KEY_RETIRED" bash -c \
   "'$BIN_AUDIT' export --dir '$NET' --format jsonl | grep -q '\"KEY_RETIRED\"'"
 

@@ -357,6 +357,26 @@ main(int argc, char **argv)
                     break;
                 usleep(20000);
             }
+        } else if (strcmp(k, "hello-again") == 0) {
+            /* A Hello on the same open connection (after until-refused: a
+               connection whose CURVE key a rotation has since retired). */
+            nrm_wire_t *old;
+            while ((old = s_recv(&c, 300)) != NULL)      /* pushes, late answers */
+                nrm_wire_destroy(&old);
+            s_hello(&c);
+            nrm_wire_t *a = s_recv(&c, 5000);
+            if (a && a->kind == NRM_WIRE_WELCOME) {
+                printf("%s welcomed\n", k);
+            } else if (a && a->kind == NRM_WIRE_RECEIPT) {
+                nrm_receipt_t r;
+                if (nrm_receipt_decode(a->signed_obj.body.data, a->signed_obj.body.len, &r, &err) != 0)
+                    s_die(err.msg);
+                printf("%s %s reason=%s\n", k, nrm_reason_name(r.status), r.reason);
+            } else {
+                printf("%s no-answer\n", k);
+            }
+            fflush(stdout);
+            nrm_wire_destroy(&a);
         } else if (strcmp(k, "resend") == 0) {
             s_submit(&c, "valid", NULL);
             s_receipt(&c, "resend-first");
