@@ -3,6 +3,9 @@
 # record log"): in each round, one after the other, nrm-bench with
 #   plain    P pairs, nothing else                         (2P agents)
 #   idle     P pairs and IDLE idle agents                  (2P + IDLE agents)
+#            that hold the broker's directory (as after a broker restart)
+#   fresh    the same, the idle agents holding no directory yet (their first
+#            connection: every Welcome carries the whole directory)
 #   preload  P pairs on a log preloaded with PRELOAD records, then RESTARTS
 #            broker restarts timed
 # and, when BASE_BIN is set (a build folder, or a folder of links
@@ -19,7 +22,7 @@ PRELOAD=${NRM_SCALE_PRELOAD:-10000000}
 RESTARTS=${NRM_SCALE_RESTARTS:-5}
 MAX=${NRM_SCALE_MAX:-20000}
 CACHE=${NRM_SCALE_CACHE:-${TMPDIR:-/tmp}/nrm-bench-preload}
-CONFIGS=${NRM_SCALE_CONFIGS:-plain idle preload}
+CONFIGS=${NRM_SCALE_CONFIGS:-plain idle fresh preload}   # a subset: e.g. "plain idle"
 mkdir -p "$OUT"
 run() {   # name bin extra-options...
   local name=$1 bin=$2; shift 2
@@ -35,6 +38,7 @@ for r in $(seq 1 "$ROUNDS"); do
       case $c in
         plain)   run "$c-$v" "$bin" ;;
         idle)    run "$c-$v" "$bin" --idle-agents "$IDLE" ;;
+        fresh)   run "$c-$v" "$bin" --idle-agents "$IDLE" --idle-fresh ;;
         preload) run "$c-$v" "$bin" --preload-log "$PRELOAD" --restarts "$RESTARTS" ;;
       esac
     done

@@ -176,6 +176,12 @@ main(int argc, char **argv)
     OK(nrm_wire_encode(&w, &b, &blen, NULL));
     s_put("wire_client", "hello", b, blen);
     free(b);
+    uint8_t dir[NRM_HASH_BYTES];
+    memset(dir, 0xd1, sizeof dir);
+    w.directory = (nrm_bytes_t) { dir, sizeof dir };   /* names the directory it holds */
+    OK(nrm_wire_encode(&w, &b, &blen, NULL));
+    s_put("wire_client", "hello-directory", b, blen);
+    free(b);
     w = (nrm_wire_t) { .kind = NRM_WIRE_SUBMIT };
     w.envelope = (nrm_bytes_t) { env, env_len };
     w.signature = (nrm_bytes_t) { esig, 64 };
@@ -289,6 +295,15 @@ main(int argc, char **argv)
     w = (nrm_wire_t) { .kind = NRM_WIRE_WELCOME, .time_ms = now, .count = 2, .certs = certs };
     OK(nrm_wire_encode(&w, &f, &flen, NULL));
     s_put("deliver", "welcome", f, flen);
+    free(f);
+    w.directory = (nrm_bytes_t) { dir, sizeof dir };
+    OK(nrm_wire_encode(&w, &f, &flen, NULL));
+    s_put("deliver", "welcome-named", f, flen);
+    free(f);
+    w = (nrm_wire_t) { .kind = NRM_WIRE_WELCOME, .time_ms = now, .unchanged = true,
+                       .directory = { dir, sizeof dir } };
+    OK(nrm_wire_encode(&w, &f, &flen, NULL));
+    s_put("deliver", "welcome-unchanged", f, flen);
     free(f);
     nrm_msg_status_t st = { .state = NRM_MSG_DELIVERED, .accepted_seq = 4, .delivered_seq = 5 };
     memcpy(st.msg_id, e.msg_id, 16);
