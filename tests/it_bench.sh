@@ -97,6 +97,7 @@ for r in rows:
     assert r["idle_agents"] == "5" and r["preload_records"] == "3000", r
     rss, hwm = int(r["broker_rss_kib"]), int(r["broker_hwm_kib"])
     assert 1000 < rss <= hwm and int(r["broker_anon_kib"]) + int(r["broker_file_kib"]) <= rss + 4, r
+    assert 0 < int(r["broker_lmdb_kib"]) <= int(r["broker_file_kib"]), r
 assert float(rows[1]["throughput_per_s"]) > 0
 PY
 check "restart CSV: two restarts, bound before the first Welcome" python3 - "$RES2/nrmbus-restart.csv" <<'PY'

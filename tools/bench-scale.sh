@@ -48,7 +48,7 @@ python3 - "$OUT" <<'PY'
 import csv, glob, os, statistics, sys
 out = sys.argv[1]
 print("\nmedians over the rounds (max step)")
-print("config           rounds  handoffs/s  broker VmRSS MiB  VmHWM MiB  anon MiB  file MiB")
+print("config           rounds  handoffs/s  broker VmRSS MiB  VmHWM MiB  anon MiB  file MiB  (LMDB map)")
 for d in sorted(glob.glob(os.path.join(out, "*"))):
     f = os.path.join(d, "nrmbus-scale.csv")
     if not os.path.exists(f):
@@ -59,7 +59,8 @@ for d in sorted(glob.glob(os.path.join(out, "*"))):
     med = lambda k: statistics.median(float(r[k]) for r in rows)
     print(f"{os.path.basename(d):16s} {len(rows):6d} {med('throughput_per_s'):11.0f} "
           f"{med('broker_rss_kib')/1024:17.1f} {med('broker_hwm_kib')/1024:10.1f} "
-          f"{med('broker_anon_kib')/1024:9.1f} {med('broker_file_kib')/1024:9.1f}")
+          f"{med('broker_anon_kib')/1024:9.1f} {med('broker_file_kib')/1024:9.1f}"
+          f"  ({med('broker_lmdb_kib')/1024:.1f})" if 'broker_lmdb_kib' in rows[0] else "")
     rf = os.path.join(d, "nrmbus-restart.csv")
     if os.path.exists(rf):
         rr = list(csv.DictReader(open(rf)))
