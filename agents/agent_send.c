@@ -41,6 +41,46 @@ typedef struct {
     const agent_send_req_t *reqs;
 } s_batch_t;
 
+/* The sealers of one signature batch: one ephemeral key per recipient
+   (nrm_sealer_t, format 2). They are destroyed, which wipes their shared
+   keys, when the batch's messages are sealed, so one ephemeral key never
+   covers messages under two batch signatures (docs/protocol.md). */
+typedef struct {
+    nrm_sealer_t **sealers;
+    size_t         count, cap;
+} s_sealers_t;
+
+static void
+s_sealers_clear(s_sealers_t *s)
+{
+    for (size_t i = 0; i < s->count; i++)
+        nrm_sealer_destroy(&s->sealers[i]);
+    s->count = 0;
+}
+
+/* *out = the sealer to box_pk in s, made on first use. */
+static int
+s_sealer_for(s_sealers_t *s, const uint8_t box_pk[NRM_PK_BYTES], const char *to,
+             nrm_sealer_t **out, nrm_err_t *err)
+{
+    int rc;
+
+    for (size_t i = 0; i < s->count; i++)
+        if (memcmp(nrm_sealer_recipient(s->sealers[i]), box_pk, NRM_PK_BYTES) == 0) {
+            *out = s->sealers[i];
+            return 0;
+        }
+    if (s->count == s->cap)     /* cap = messages in the batch: cannot happen */
+        return nrm_err_set(err, NRM_EINVAL, "more recipients than messages in one batch");
+    rc = nrm_sealer_new(box_pk, &s->sealers[s->count]);
+    if (rc != 0)
+        return nrm_err_set(err, rc, "no ephemeral key to seal to '%s': %s", to,
+                           rc == NRM_ENOMEM ? "out of memory"
+                           : "its box key is not a usable X25519 key");
+    *out = s->sealers[s->count++];
+    return 0;
+}
+
 int
 agent_sender_open(const char *dir, agent_sender_t **out, nrm_err_t *err)
 {
@@ -167,10 +207,10 @@ s_req_check(const agent_send_req_t *r, nrm_err_t *err)
 
 /* Validates and minimises the document (agent_doc_prepare fills the clear
    metadata: type, created_ms, priority, consent, deadline, ...), seals the
-   protobuf body and builds the envelope into m (s_sign signs it). */
+   protobuf body with sealer (to cert's box key) and builds the envelope into m (s_sign signs it). */
 static int
 s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cert,
-          s_ready_t *m, nrm_err_t *err)
+          nrm_sealer_t *sealer, s_ready_t *m, nrm_err_t *err)
 {
     agent_doc_report_t report;
     nrm_envelope_t env;
@@ -185,13 +225,13 @@ s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cer
     rc = agent_doc_prepare(&dreq, self->policy, cert, &env, &body, &body_len, &report, err);
     if (rc != 0)
         goto out;
-    m->sealed_len = body_len + NRM_SEAL_OVERHEAD;
+    m->sealed_len = body_len + NRM_SEAL2_OVERHEAD;
     m->sealed = malloc(m->sealed_len);
     if (m->sealed == NULL) {
         rc = nrm_err_set(err, NRM_ENOMEM, "out of memory sealing the document");
         goto out;
     }
-    rc = nrm_seal(cert->box_pk, body, body_len, m->sealed);
+    rc = nrm_sealer_seal(sealer, body, body_len, m->sealed);
     if (rc != 0) {
         rc = nrm_err_set(err, rc, "sealing the document to '%s' failed", r->to);
         goto out;
@@ -324,10 +364,11 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
                   uint8_t (*ids)[NRM_MSGID_BYTES], nrm_err_t *err)
 {
     s_batch_t b = { NULL, 0, reqs };
+    s_sealers_t seal = { NULL, 0, 0 };
     nrm_cert_t *certs = NULL;
     MDB_txn *txn = NULL;
     uint64_t now = nrm_now_ms();
-    size_t i;
+    size_t i, n;
     int rc = 0;
 
     if (count == 0 || count > AGENT_SEND_MAX)
@@ -335,7 +376,9 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
                            count, AGENT_SEND_MAX);
     b.msgs = calloc(count, sizeof *b.msgs);
     certs = calloc(count, sizeof *certs);
-    if (b.msgs == NULL || certs == NULL) {
+    seal.cap = count < NRM_BATCH_MAX ? count : NRM_BATCH_MAX;
+    seal.sealers = calloc(seal.cap, sizeof *seal.sealers);
+    if (b.msgs == NULL || certs == NULL || seal.sealers == NULL) {
         rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
         goto out;
     }
@@ -363,13 +406,21 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
     nrm_store_read_end(&txn);       /* one txn per thread: end before writing */
     if (rc != 0)
         goto bad;
-    for (i = 0; i < count; i++) {
+    /* s_sign signs the messages not stored already, NRM_BATCH_MAX at a
+       time in this order: new sealers for each such batch. */
+    for (i = 0, n = 0; i < count; i++) {
         if (b.msgs[i].hit)
             continue;
-        rc = s_prepare(self, &reqs[i], &certs[i], &b.msgs[i], err);
+        if (n++ % NRM_BATCH_MAX == 0)
+            s_sealers_clear(&seal);
+        nrm_sealer_t *sealer = NULL;
+        rc = s_sealer_for(&seal, certs[i].box_pk, reqs[i].to, &sealer, err);
+        if (rc == 0)
+            rc = s_prepare(self, &reqs[i], &certs[i], sealer, &b.msgs[i], err);
         if (rc != 0)
             goto bad;
     }
+    s_sealers_clear(&seal);
     /* Every one a repeat: nothing to write. */
     for (i = 0; i < count && b.msgs[i].hit; i++)
         ;
@@ -404,5 +455,7 @@ out:
     }
     free(b.msgs);
     free(certs);
+    s_sealers_clear(&seal);
+    free(seal.sealers);
     return rc;
 }
