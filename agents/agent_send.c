@@ -19,6 +19,8 @@ struct agent_sender_t {
     bool            own_store;  /* false: borrowed (agent_sender_open_store) */
     nrm_policy_t   *policy;     /* ORG/policy.ini, or NULL (defaults) */
     agent_certcache_t *certs;   /* recipients' certificates verified   */
+    nrm_sealer_t   *sealer;     /* one ephemeral key per recipient of a
+                                   signature batch (docs/protocol.md 3.2) */
 };
 
 /* Recipients whose certificates a sender keeps verified: an organisation
@@ -40,46 +42,6 @@ typedef struct {
     size_t     count;
     const agent_send_req_t *reqs;
 } s_batch_t;
-
-/* The sealers of one signature batch: one ephemeral key per recipient
-   (nrm_sealer_t, format 2). They are destroyed, which wipes their shared
-   keys, when the batch's messages are sealed, so one ephemeral key never
-   covers messages under two batch signatures (docs/protocol.md). */
-typedef struct {
-    nrm_sealer_t **sealers;
-    size_t         count, cap;
-} s_sealers_t;
-
-static void
-s_sealers_clear(s_sealers_t *s)
-{
-    for (size_t i = 0; i < s->count; i++)
-        nrm_sealer_destroy(&s->sealers[i]);
-    s->count = 0;
-}
-
-/* *out = the sealer to box_pk in s, made on first use. */
-static int
-s_sealer_for(s_sealers_t *s, const uint8_t box_pk[NRM_PK_BYTES], const char *to,
-             nrm_sealer_t **out, nrm_err_t *err)
-{
-    int rc;
-
-    for (size_t i = 0; i < s->count; i++)
-        if (memcmp(nrm_sealer_recipient(s->sealers[i]), box_pk, NRM_PK_BYTES) == 0) {
-            *out = s->sealers[i];
-            return 0;
-        }
-    if (s->count == s->cap)     /* cap = messages in the batch: cannot happen */
-        return nrm_err_set(err, NRM_EINVAL, "more recipients than messages in one batch");
-    rc = nrm_sealer_new(box_pk, &s->sealers[s->count]);
-    if (rc != 0)
-        return nrm_err_set(err, rc, "no ephemeral key to seal to '%s': %s", to,
-                           rc == NRM_ENOMEM ? "out of memory"
-                           : "its box key is not a usable X25519 key");
-    *out = s->sealers[s->count++];
-    return 0;
-}
 
 int
 agent_sender_open(const char *dir, agent_sender_t **out, nrm_err_t *err)
@@ -118,6 +80,8 @@ agent_sender_open_store(const char *dir, nrm_store_t *store, agent_sender_t **ou
         rc = agent_policy_load(dir, &self->policy, err);
     if (rc == 0 && (self->certs = agent_certcache_new(S_CERTS_CACHED)) == NULL)
         rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    if (rc == 0 && (self->sealer = nrm_sealer_new(NRM_BATCH_MAX)) == NULL)
+        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
     if (rc != 0) {
         agent_sender_destroy(&self);
         return rc;
@@ -138,6 +102,7 @@ agent_sender_destroy(agent_sender_t **self_p)
         nrm_store_destroy(&self->store);
     nrm_policy_free(&self->policy);
     agent_certcache_destroy(&self->certs);
+    nrm_sealer_destroy(&self->sealer);
     agent_connect_clear(&self->conn);
     nrm_keys_destroy(&self->keys);
     free(self);
@@ -207,10 +172,10 @@ s_req_check(const agent_send_req_t *r, nrm_err_t *err)
 
 /* Validates and minimises the document (agent_doc_prepare fills the clear
    metadata: type, created_ms, priority, consent, deadline, ...), seals the
-   protobuf body with sealer (to cert's box key) and builds the envelope into m (s_sign signs it). */
+   protobuf body with self->sealer (to cert's box key) and builds the envelope into m (s_sign signs it). */
 static int
 s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cert,
-          nrm_sealer_t *sealer, s_ready_t *m, nrm_err_t *err)
+          s_ready_t *m, nrm_err_t *err)
 {
     agent_doc_report_t report;
     nrm_envelope_t env;
@@ -231,9 +196,10 @@ s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cer
         rc = nrm_err_set(err, NRM_ENOMEM, "out of memory sealing the document");
         goto out;
     }
-    rc = nrm_sealer_seal(sealer, body, body_len, m->sealed);
+    rc = nrm_sealer_seal(self->sealer, cert->box_pk, body, body_len, m->sealed);
     if (rc != 0) {
-        rc = nrm_err_set(err, rc, "sealing the document to '%s' failed", r->to);
+        rc = nrm_err_set(err, rc, "sealing the document to '%s' failed%s", r->to,
+                         rc == NRM_ECRYPTO ? ": its box key is not a usable X25519 key" : "");
         goto out;
     }
     env.version = NRM_ENVELOPE_VERSION;
@@ -364,7 +330,6 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
                   uint8_t (*ids)[NRM_MSGID_BYTES], nrm_err_t *err)
 {
     s_batch_t b = { NULL, 0, reqs };
-    s_sealers_t seal = { NULL, 0, 0 };
     nrm_cert_t *certs = NULL;
     MDB_txn *txn = NULL;
     uint64_t now = nrm_now_ms();
@@ -376,9 +341,7 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
                            count, AGENT_SEND_MAX);
     b.msgs = calloc(count, sizeof *b.msgs);
     certs = calloc(count, sizeof *certs);
-    seal.cap = count < NRM_BATCH_MAX ? count : NRM_BATCH_MAX;
-    seal.sealers = calloc(seal.cap, sizeof *seal.sealers);
-    if (b.msgs == NULL || certs == NULL || seal.sealers == NULL) {
+    if (b.msgs == NULL || certs == NULL) {
         rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
         goto out;
     }
@@ -407,20 +370,18 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
     if (rc != 0)
         goto bad;
     /* s_sign signs the messages not stored already, NRM_BATCH_MAX at a
-       time in this order: new sealers for each such batch. */
+       time in this order: new ephemeral keys for each such batch, so that
+       one never covers messages under two signatures. */
     for (i = 0, n = 0; i < count; i++) {
         if (b.msgs[i].hit)
             continue;
         if (n++ % NRM_BATCH_MAX == 0)
-            s_sealers_clear(&seal);
-        nrm_sealer_t *sealer = NULL;
-        rc = s_sealer_for(&seal, certs[i].box_pk, reqs[i].to, &sealer, err);
-        if (rc == 0)
-            rc = s_prepare(self, &reqs[i], &certs[i], sealer, &b.msgs[i], err);
+            nrm_sealer_end_batch(self->sealer);
+        rc = s_prepare(self, &reqs[i], &certs[i], &b.msgs[i], err);
         if (rc != 0)
             goto bad;
     }
-    s_sealers_clear(&seal);
+    nrm_sealer_end_batch(self->sealer);     /* wipes the shared keys */
     /* Every one a repeat: nothing to write. */
     for (i = 0; i < count && b.msgs[i].hit; i++)
         ;
@@ -453,9 +414,8 @@ out:
         free(b.msgs[i].sealed);
         free(b.msgs[i].env_bytes);
     }
+    nrm_sealer_end_batch(self->sealer);
     free(b.msgs);
     free(certs);
-    s_sealers_clear(&seal);
-    free(seal.sealers);
     return rc;
 }

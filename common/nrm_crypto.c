@@ -287,44 +287,39 @@ s_seal2_nonce(const uint8_t epk[SEAL_EPK], const uint8_t pk[NRM_PK_BYTES],
     crypto_generichash_final(&st, nonce, crypto_box_NONCEBYTES);
 }
 
-struct nrm_sealer_t {
+/* One recipient of the current batch: public parts only. */
+typedef struct {
+    uint8_t  pk[NRM_PK_BYTES];
     uint8_t  epk[SEAL_EPK];             /* canonical: bit 7 of byte 31 clear */
-    uint8_t  recipient[NRM_PK_BYTES];
     uint64_t next;                      /* counter of the next message */
-    uint8_t *key;                       /* sodium_malloc: the shared key */
+} s_sealto_t;
+
+struct nrm_sealer_t {
+    size_t      max, count;             /* recipients: allowed, in this batch */
+    s_sealto_t *to;
+    uint8_t    *secret;                 /* sodium_malloc: max shared keys, then
+                                           one ephemeral secret key (scratch) */
 };
 
-int
-nrm_sealer_new(const uint8_t recipient_box_pk[NRM_PK_BYTES], nrm_sealer_t **out)
+nrm_sealer_t *
+nrm_sealer_new(size_t max_recipients)
 {
     nrm_sealer_t *self;
-    uint8_t *esk;
-    int rc = 0;
 
-    *out = NULL;
+    if (max_recipients == 0 || max_recipients > 4096)
+        return NULL;
     self = calloc(1, sizeof *self);
-    /* one guarded allocation: shared key | ephemeral secret key */
-    esk = NULL;
-    if (self != NULL && (self->key = sodium_malloc(crypto_box_BEFORENMBYTES
-                                                   + crypto_box_SECRETKEYBYTES)) != NULL)
-        esk = self->key + crypto_box_BEFORENMBYTES;
-    if (esk == NULL) {
-        rc = NRM_ENOMEM;
-        goto out;
-    }
-    memcpy(self->recipient, recipient_box_pk, NRM_PK_BYTES);
-    if (crypto_box_keypair(self->epk, esk) != 0
-        || crypto_box_beforenm(self->key, recipient_box_pk, esk) != 0)
-        rc = NRM_ECRYPTO;               /* a small-order recipient key */
-    sodium_memzero(esk, crypto_box_SECRETKEYBYTES);
-    /* crypto_scalarmult_base encodes canonically; the flag bit is ours. */
-    if (rc == 0 && (self->epk[SEAL_EPK - 1] & SEAL_FLAG) != 0)
-        rc = NRM_ECRYPTO;
-out:
-    if (rc != 0)
+    if (self == NULL)
+        return NULL;
+    self->max = max_recipients;
+    self->to = calloc(max_recipients, sizeof *self->to);
+    self->secret = sodium_malloc((max_recipients + 1) * crypto_box_BEFORENMBYTES);
+    if (self->to == NULL || self->secret == NULL) {
         nrm_sealer_destroy(&self);
-    *out = self;
-    return rc;
+        return NULL;
+    }
+    sodium_memzero(self->secret, (max_recipients + 1) * crypto_box_BEFORENMBYTES);
+    return self;
 }
 
 void
@@ -332,35 +327,80 @@ nrm_sealer_destroy(nrm_sealer_t **self_p)
 {
     if (self_p == NULL || *self_p == NULL)
         return;
-    sodium_free((*self_p)->key);        /* wipes before freeing; NULL is fine */
+    sodium_free((*self_p)->secret);     /* wipes before freeing; NULL is fine */
+    free((*self_p)->to);
     free(*self_p);
     *self_p = NULL;
 }
 
-const uint8_t *
-nrm_sealer_recipient(const nrm_sealer_t *self)
+void
+nrm_sealer_end_batch(nrm_sealer_t *self)
 {
-    return self->recipient;
+    if (self == NULL)
+        return;
+    sodium_memzero(self->secret, self->count * crypto_box_BEFORENMBYTES);
+    memset(self->to, 0, self->count * sizeof *self->to);
+    self->count = 0;
+}
+
+/* The index of pk's ephemeral key in this batch, made on first use;
+   (size_t) -1 with *rc set on failure. */
+static size_t
+s_sealer_to(nrm_sealer_t *self, const uint8_t pk[NRM_PK_BYTES], int *rc)
+{
+    uint8_t *esk = self->secret + self->max * crypto_box_BEFORENMBYTES;
+    size_t i;
+
+    for (i = 0; i < self->count; i++)
+        if (memcmp(self->to[i].pk, pk, NRM_PK_BYTES) == 0)
+            return i;
+    if (self->count == self->max) {
+        *rc = NRM_ETOOBIG;
+        return (size_t) -1;
+    }
+    *rc = 0;
+    if (crypto_box_keypair(self->to[i].epk, esk) != 0
+        || crypto_box_beforenm(self->secret + i * crypto_box_BEFORENMBYTES, pk, esk) != 0
+        /* crypto_scalarmult_base encodes canonically; the flag bit is ours */
+        || (self->to[i].epk[SEAL_EPK - 1] & SEAL_FLAG) != 0)
+        *rc = NRM_ECRYPTO;              /* a small-order recipient key */
+    sodium_memzero(esk, crypto_box_SECRETKEYBYTES);
+    if (*rc != 0) {
+        sodium_memzero(self->secret + i * crypto_box_BEFORENMBYTES, crypto_box_BEFORENMBYTES);
+        return (size_t) -1;
+    }
+    memcpy(self->to[i].pk, pk, NRM_PK_BYTES);
+    self->to[i].next = 0;
+    self->count++;
+    return i;
 }
 
 int
-nrm_sealer_seal(nrm_sealer_t *self, const uint8_t *plain, size_t len, uint8_t *out)
+nrm_sealer_seal(nrm_sealer_t *self, const uint8_t recipient_box_pk[NRM_PK_BYTES],
+                const uint8_t *plain, size_t len, uint8_t *out)
 {
     uint8_t nonce[crypto_box_NONCEBYTES];
     uint8_t *ctr = out + SEAL_EPK + 1;
+    s_sealto_t *to;
+    int rc = 0;
+    size_t i = s_sealer_to(self, recipient_box_pk, &rc);
 
-    if (self->next > UINT32_MAX)
+    if (i == (size_t) -1)
+        return rc;
+    to = &self->to[i];
+    if (to->next > UINT32_MAX)
         return NRM_ETOOBIG;
-    memcpy(out, self->epk, SEAL_EPK);
+    memcpy(out, to->epk, SEAL_EPK);
     out[SEAL_EPK - 1] |= SEAL_FLAG;
     out[SEAL_EPK] = NRM_SEAL2_VERSION;
-    ctr[0] = (uint8_t) (self->next >> 24);
-    ctr[1] = (uint8_t) (self->next >> 16);
-    ctr[2] = (uint8_t) (self->next >> 8);
-    ctr[3] = (uint8_t) self->next;
-    self->next++;
-    s_seal2_nonce(self->epk, self->recipient, ctr, nonce);
-    return crypto_box_easy_afternm(out + SEAL2_HEADER, plain, len, nonce, self->key) == 0
+    ctr[0] = (uint8_t) (to->next >> 24);
+    ctr[1] = (uint8_t) (to->next >> 16);
+    ctr[2] = (uint8_t) (to->next >> 8);
+    ctr[3] = (uint8_t) to->next;
+    to->next++;
+    s_seal2_nonce(to->epk, to->pk, ctr, nonce);
+    return crypto_box_easy_afternm(out + SEAL2_HEADER, plain, len, nonce,
+                                   self->secret + i * crypto_box_BEFORENMBYTES) == 0
                ? 0 : NRM_ECRYPTO;
 }
 

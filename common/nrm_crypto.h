@@ -95,22 +95,27 @@ void nrm_fingerprint(const uint8_t pk[NRM_PK_BYTES], char out[17]);
 int nrm_seal1(const uint8_t recipient_box_pk[NRM_PK_BYTES], const uint8_t *plain,
               size_t len, uint8_t *out) NRM_WUR;
 
-/* One ephemeral X25519 key pair and its shared key with one recipient,
-   for the messages of one batch (format 2). The secret key and the shared
-   key are in sodium_malloc memory; the secret key is wiped as soon as the
-   shared key is made, the shared key by nrm_sealer_destroy. */
+/* Seals the messages of one batch (format 2): one ephemeral X25519 key
+   pair per recipient, made when the batch's first message to it is
+   sealed, and each message under the next counter of that key. The
+   ephemeral secret keys are wiped as soon as their shared keys are made;
+   the shared keys are in sodium_malloc memory (allocated once, by
+   nrm_sealer_new) and wiped by nrm_sealer_end_batch and
+   nrm_sealer_destroy. One sealer serves batch after batch. */
 typedef struct nrm_sealer_t nrm_sealer_t;
-/* *out is the new sealer; NRM_ECRYPTO when the recipient key is one of
-   the points X25519 refuses (small order), NRM_ENOMEM. */
-int nrm_sealer_new(const uint8_t recipient_box_pk[NRM_PK_BYTES], nrm_sealer_t **out) NRM_WUR;
+/* A sealer for batches to at most max_recipients recipients (1..4096);
+   NULL when out of memory. */
+nrm_sealer_t *nrm_sealer_new(size_t max_recipients);
 void nrm_sealer_destroy(nrm_sealer_t **self_p);
-/* Borrowed: the recipient's box key this sealer seals to. */
-const uint8_t *nrm_sealer_recipient(const nrm_sealer_t *self);
-/* Seals plain into out (len + NRM_SEAL2_OVERHEAD bytes) under the next
-   counter. NRM_ETOOBIG when the counter is used up (2^32 messages: make a
-   new sealer), NRM_ECRYPTO if libsodium fails. */
-int nrm_sealer_seal(nrm_sealer_t *self, const uint8_t *plain, size_t len,
-                    uint8_t *out) NRM_WUR;
+/* Seals plain to recipient_box_pk into out (len + NRM_SEAL2_OVERHEAD
+   bytes). NRM_ECRYPTO when the recipient's key is one X25519 refuses
+   (small order) or libsodium fails; NRM_ETOOBIG when the batch already
+   has max_recipients recipients or 2^32 messages to this one. */
+int nrm_sealer_seal(nrm_sealer_t *self, const uint8_t recipient_box_pk[NRM_PK_BYTES],
+                    const uint8_t *plain, size_t len, uint8_t *out) NRM_WUR;
+/* Ends the batch: wipes every shared key, so that the next message to
+   any recipient starts a new ephemeral key. */
+void nrm_sealer_end_batch(nrm_sealer_t *self);
 
 /* The plaintext length of a sealed body of either format: 0, or
    NRM_ECRYPTO with the reason (too short, unknown version) in err. */

@@ -84,17 +84,18 @@ test_seal2(void)
     nrm_err_t err;
 
     CHECK(cache != NULL && sealed != NULL);
-    CHECK_RC(nrm_sealer_new(nrm_keys_box_pk(bob), &sealer), 0);
-    CHECK(memcmp(nrm_sealer_recipient(sealer), nrm_keys_box_pk(bob), NRM_PK_BYTES) == 0);
+    CHECK(nrm_sealer_new(0) == NULL);
+    sealer = nrm_sealer_new(2);
+    CHECK(sealer != NULL);
     /* round trip of a batch of many, each under its own counter */
     for (int i = 0; i < N; i++) {
         memset(plain, 'a' + i % 26, LEN);
-        CHECK_RC(nrm_sealer_seal(sealer, plain, LEN, sealed[i]), 0);
+        CHECK_RC(nrm_sealer_seal(sealer, nrm_keys_box_pk(bob), plain, LEN, sealed[i]), 0);
         CHECK((sealed[i][31] & 0x80) != 0 && sealed[i][32] == NRM_SEAL2_VERSION);
         CHECK(sealed[i][33] == (uint8_t) (i >> 24) && sealed[i][36] == (uint8_t) i);
         CHECK(memmem(sealed[i], sizeof sealed[i], plain, 8) == NULL);
     }
-    /* one ephemeral key for the whole batch, fresh for another sealer */
+    /* one ephemeral key for the whole batch */
     CHECK(memcmp(sealed[0], sealed[N - 1], 32) == 0);
     CHECK(memcmp(sealed[0] + 37, sealed[1] + 37, 16) != 0);
     CHECK_RC(nrm_seal_plain_len(sealed[0], sizeof sealed[0], &plen, &err), 0);
@@ -134,14 +135,15 @@ test_seal2(void)
     }
     /* another batch's ephemeral key on this body */
     {
-        nrm_sealer_t *other = NULL;
+        nrm_sealer_t *other = nrm_sealer_new(1);
         uint8_t copy[LEN + NRM_SEAL2_OVERHEAD], theirs[LEN + NRM_SEAL2_OVERHEAD];
-        CHECK_RC(nrm_sealer_new(nrm_keys_box_pk(bob), &other), 0);
-        CHECK_RC(nrm_sealer_seal(other, plain, LEN, theirs), 0);
+        CHECK_RC(nrm_sealer_seal(other, nrm_keys_box_pk(bob), plain, LEN, theirs), 0);
         CHECK(memcmp(theirs, sealed[0], 32) != 0);
         memcpy(copy, sealed[3], sizeof copy);
         memcpy(copy, theirs, 32);
         CHECK_RC(nrm_seal_open(bob, cache, copy, sizeof copy, opened, &err), NRM_ECRYPTO);
+        /* a second recipient in the batch is over this sealer's limit */
+        CHECK_RC(nrm_sealer_seal(other, nrm_keys_box_pk(eve), plain, LEN, theirs), NRM_ETOOBIG);
         nrm_sealer_destroy(&other);
         nrm_sealer_destroy(&other);         /* safe twice */
         CHECK(other == NULL);
@@ -174,7 +176,7 @@ test_seal2(void)
     CHECK_RC(nrm_seal_open(bob, cache, sealed[3], sizeof sealed[3] - 1, opened, &err),
              NRM_ECRYPTO);
     /* an empty plaintext */
-    CHECK_RC(nrm_sealer_seal(sealer, plain, 0, sealed[0]), 0);
+    CHECK_RC(nrm_sealer_seal(sealer, nrm_keys_box_pk(bob), plain, 0, sealed[0]), 0);
     CHECK_RC(nrm_seal_open(bob, cache, sealed[0], NRM_SEAL2_OVERHEAD, opened, &err), 0);
     /* a small-order ephemeral key (zero) is refused, not computed with */
     {
@@ -185,12 +187,28 @@ test_seal2(void)
         CHECK_RC(nrm_seal_open(bob, cache, copy, sizeof copy, opened, &err), NRM_ECRYPTO);
         CHECK_STR_HAS(err.msg, "small order");
     }
-    /* a sealer to a small-order recipient key is refused */
+    /* a second recipient in the batch gets its own ephemeral key; after
+       the end of the batch, every recipient gets a new one */
     {
-        uint8_t zero[NRM_PK_BYTES] = { 0 };
-        nrm_sealer_t *bad = (nrm_sealer_t *) &bad;
-        CHECK_RC(nrm_sealer_new(zero, &bad), NRM_ECRYPTO);
-        CHECK(bad == NULL);
+        uint8_t a[8 + NRM_SEAL2_OVERHEAD], b[8 + NRM_SEAL2_OVERHEAD], c[8 + NRM_SEAL2_OVERHEAD];
+        CHECK_RC(nrm_sealer_seal(sealer, nrm_keys_box_pk(eve), plain, 8, a), 0);
+        CHECK(memcmp(a, sealed[0], 32) != 0 && a[33] == 0 && a[36] == 0);
+        CHECK_RC(nrm_seal_open(eve, cache, a, sizeof a, opened, &err), 0);
+        CHECK_RC(nrm_seal_open(bob, cache, a, sizeof a, opened, &err), NRM_ECRYPTO);
+        nrm_sealer_end_batch(sealer);
+        CHECK_RC(nrm_sealer_seal(sealer, nrm_keys_box_pk(bob), plain, 8, b), 0);
+        CHECK_RC(nrm_sealer_seal(sealer, nrm_keys_box_pk(eve), plain, 8, c), 0);
+        CHECK(memcmp(b, sealed[0], 32) != 0 && memcmp(c, a, 32) != 0 && b[36] == 0);
+        CHECK_RC(nrm_seal_open(bob, cache, b, sizeof b, opened, &err), 0);
+        CHECK(memcmp(opened, plain, 8) == 0);
+    }
+    /* a small-order recipient key is refused, and takes no place */
+    {
+        uint8_t zero[NRM_PK_BYTES] = { 0 }, out[8 + NRM_SEAL2_OVERHEAD];
+        nrm_sealer_end_batch(sealer);
+        CHECK_RC(nrm_sealer_seal(sealer, zero, plain, 8, out), NRM_ECRYPTO);
+        CHECK_RC(nrm_sealer_seal(sealer, nrm_keys_box_pk(bob), plain, 8, out), 0);
+        CHECK_RC(nrm_sealer_seal(sealer, nrm_keys_box_pk(eve), plain, 8, out), 0);
     }
     /* a key set without a box key opens nothing */
     {
@@ -224,9 +242,9 @@ test_sealcache(void)
 
     CHECK(nrm_sealcache_new(0) == NULL);
     for (int i = 0; i < 5; i++) {
-        nrm_sealer_t *s = NULL;
-        CHECK_RC(nrm_sealer_new(nrm_keys_box_pk(i == 4 ? carol : bob), &s), 0);
-        CHECK_RC(nrm_sealer_seal(s, (const uint8_t *) "12345678", 8, sealed[i]), 0);
+        nrm_sealer_t *s = nrm_sealer_new(1);
+        CHECK_RC(nrm_sealer_seal(s, nrm_keys_box_pk(i == 4 ? carol : bob),
+                                 (const uint8_t *) "12345678", 8, sealed[i]), 0);
         nrm_sealer_destroy(&s);
     }
     /* batches 0, 1 fill the cache; 0 is used again; 2 evicts 1 */

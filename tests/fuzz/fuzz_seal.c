@@ -59,7 +59,7 @@ s_one(const uint8_t *data, size_t size)
 static void
 s_batch(const uint8_t *data, size_t size)
 {
-    nrm_sealer_t *sealer = NULL;
+    nrm_sealer_t *sealer = nrm_sealer_new(1);
     nrm_err_t err = { 0, 0, "" };
     size_t n, which, pos, plen;
     uint8_t mask, *sealed, *out;
@@ -75,10 +75,10 @@ s_batch(const uint8_t *data, size_t size)
     plen = size - 5 > S_PLAIN_MAX ? S_PLAIN_MAX : size - 5;
     sealed = malloc(n * (plen + NRM_SEAL2_OVERHEAD));
     out = malloc(plen + 1);
-    FUZZ_CHECK(sealed != NULL && out != NULL);
-    FUZZ_CHECK(nrm_sealer_new(nrm_keys_box_pk(s_keys), &sealer) == 0);
+    FUZZ_CHECK(sealer != NULL && sealed != NULL && out != NULL);
     for (size_t i = 0; i < n; i++)
-        FUZZ_CHECK(nrm_sealer_seal(sealer, plain, plen, sealed + i * (plen + NRM_SEAL2_OVERHEAD)) == 0);
+        FUZZ_CHECK(nrm_sealer_seal(sealer, nrm_keys_box_pk(s_keys), plain, plen,
+                                   sealed + i * (plen + NRM_SEAL2_OVERHEAD)) == 0);
     nrm_sealer_destroy(&sealer);
     sealed[which * (plen + NRM_SEAL2_OVERHEAD) + pos % (plen + NRM_SEAL2_OVERHEAD)] ^= mask;
     for (size_t i = 0; i < n; i++) {

@@ -75,7 +75,7 @@ s_seal_seeds(void)
     uint8_t file[FUZZ_SEAL_KEYFILE_BYTES], one[512], two[4][512];
     char path[4096];
     nrm_keys_t *k = NULL;
-    nrm_sealer_t *sealer = NULL;
+    nrm_sealer_t *sealer = nrm_sealer_new(1);
     const char *doc = "{\"cas_OutgoingReferralDetails\":\"seed\"}";
     size_t n = strlen(doc);
 
@@ -89,15 +89,16 @@ s_seal_seeds(void)
     remove(path);
     OK(nrm_seal1(nrm_keys_box_pk(k), (const uint8_t *) doc, n, one));
     s_seal_put("format1", 0, one, n + NRM_SEAL1_OVERHEAD);
-    OK(nrm_sealer_new(nrm_keys_box_pk(k), &sealer));
+    if (!sealer)
+        s_die("sealer");
     for (int i = 0; i < 4; i++)
-        OK(nrm_sealer_seal(sealer, (const uint8_t *) doc, n, two[i]));
+        OK(nrm_sealer_seal(sealer, nrm_keys_box_pk(k), (const uint8_t *) doc, n, two[i]));
     s_seal_put("format2", 0, two[0], n + NRM_SEAL2_OVERHEAD);
     s_seal_put("format2-counter3", 0, two[3], n + NRM_SEAL2_OVERHEAD);
     s_seal_put("format2-truncated", 0, two[1], NRM_SEAL2_OVERHEAD - 1);
     two[2][32] = 9;
     s_seal_put("format2-version9", 0, two[2], n + NRM_SEAL2_OVERHEAD);
-    OK(nrm_sealer_seal(sealer, (const uint8_t *) doc, 0, two[2]));
+    OK(nrm_sealer_seal(sealer, nrm_keys_box_pk(k), (const uint8_t *) doc, 0, two[2]));
     s_seal_put("format2-empty", 0, two[2], NRM_SEAL2_OVERHEAD);
     nrm_sealer_destroy(&sealer);
     /* batches: 4 messages, the second's ephemeral key altered; 8 clean */
