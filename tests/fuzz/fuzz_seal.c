@@ -59,7 +59,7 @@ s_one(const uint8_t *data, size_t size)
 static void
 s_batch(const uint8_t *data, size_t size)
 {
-    nrm_sealer_t *sealer = nrm_sealer_new(1);
+    nrm_sealer_t *sealer;
     nrm_err_t err = { 0, 0, "" };
     size_t n, which, pos, plen;
     uint8_t mask, *sealed, *out;
@@ -73,6 +73,7 @@ s_batch(const uint8_t *data, size_t size)
     mask = data[4];
     plain = data + 5;
     plen = size - 5 > S_PLAIN_MAX ? S_PLAIN_MAX : size - 5;
+    sealer = nrm_sealer_new(1);
     sealed = malloc(n * (plen + NRM_SEAL2_OVERHEAD));
     out = malloc(plen + 1);
     FUZZ_CHECK(sealer != NULL && sealed != NULL && out != NULL);
