@@ -75,6 +75,7 @@
 #define AGENT_SKEW_WARN_MS   (5u * 60u * 1000u)
 #define AGENT_MONITOR_EP     "inproc://nrm-agent-monitor"
 #define AGENT_CERTS_CACHED   128     /* senders' certificates kept verified */
+#define AGENT_SEALS_CACHED   64      /* shared keys of senders' batches (format 2) */
 
 static const char *const s_cmd = "run";
 static volatile sig_atomic_t s_stop;
@@ -174,6 +175,7 @@ typedef struct {
     agent_conf_t     conf;
     agent_integ_t   *integ;              /* API, hooks, metrics (agent_integ) */
     agent_certcache_t *certs;            /* senders' verified certificates  */
+    nrm_sealcache_t   *seals;            /* shared keys of batches' bodies   */
 } s_daemon_t;
 
 static void
@@ -762,7 +764,8 @@ s_prepare_deliver(s_daemon_t *d, s_item_t *it)
         keys[nkeys++] = d->next;
     for (size_t i = 0; i < d->nretired; i++)
         keys[nkeys++] = d->retired[i];
-    agent_delivery_check_cached(w, d->org.id, keys, nkeys, &d->conn.genesis, d->certs, &it->d);
+    agent_delivery_check_cached(w, d->org.id, keys, nkeys, &d->conn.genesis, d->certs, d->seals,
+                                &it->d);
     if (!it->d.has_env) {
         nrm_error("delivery seq %llu cannot be acknowledged: %s: %s",
                   (unsigned long long) w->seq, nrm_reason_name(it->d.status), it->d.reason);
@@ -1827,7 +1830,8 @@ s_run(s_daemon_t *d, const char *endpoint, int level, int format, nrm_err_t *err
         return rc;
     d->batch = calloc(AGENT_BATCH_MAX, sizeof *d->batch);
     d->certs = agent_certcache_new(AGENT_CERTS_CACHED);
-    if (d->batch == NULL || d->certs == NULL)
+    d->seals = nrm_sealcache_new(AGENT_SEALS_CACHED);
+    if (d->batch == NULL || d->certs == NULL || d->seals == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     drop = getenv("NRM_TEST_DROP_ACKS");
     d->drop_acks = drop != NULL && strcmp(drop, "1") == 0;
@@ -1941,6 +1945,7 @@ agent_cmd_run(int argc, char **argv)
     s_batch_clear(d);
     free(d->batch);
     agent_certcache_destroy(&d->certs);
+    nrm_sealcache_destroy(&d->seals);   /* wipes the shared keys */
     s_socket_close(d);
     nrm_store_destroy(&d->store);
     agent_connect_clear(&d->conn);

@@ -390,7 +390,7 @@ s_in_decode(uint64_t key, const MDB_val *val, agent_in_t *rec, nrm_err_t *err)
         if (!s_get_field(&r, 0, 0, &rec->sealed_body) || !s_get_u64(&r, &rec->purged_ms)
             || rec->purged_ms == 0)
             return s_corrupt(err, "inbox", key, "bad purged entry");
-    } else if (!s_get_field(&r, NRM_SEAL_OVERHEAD, NRM_MAX_BODY_BYTES, &rec->sealed_body)) {
+    } else if (!s_get_field(&r, NRM_SEAL_MIN_BYTES, NRM_MAX_BODY_BYTES, &rec->sealed_body)) {
         return s_corrupt(err, "inbox", key, "bad sealed body field");
     }
     if (r.left != 0)
@@ -653,7 +653,7 @@ agent_out_body(nrm_store_t *store, MDB_txn *txn, uint64_t key, nrm_bytes_t *body
     rc = nrm_store_get(store, txn, "outbody", kbuf, 8, &val, err);
     if (rc != 0)
         return rc;
-    if (val.mv_size < NRM_SEAL_OVERHEAD || val.mv_size > NRM_MAX_BODY_BYTES)
+    if (val.mv_size < NRM_SEAL_MIN_BYTES || val.mv_size > NRM_MAX_BODY_BYTES)
         return s_corrupt(err, "outbody", key, "size out of range");
     body->data = val.mv_data;
     body->len = val.mv_size;

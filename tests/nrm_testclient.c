@@ -204,7 +204,7 @@ s_submit(client_t *c, const char *tweak, const uint8_t *reuse_id)
         s_die(berr.msg);
     nrm_body_free(&body);
     uint8_t sealed[256], sig[64], *env = NULL, *frame = NULL;
-    size_t env_len = 0, frame_len = 0, slen = doc_len + NRM_SEAL_OVERHEAD;
+    size_t env_len = 0, frame_len = 0, slen = doc_len + NRM_SEAL1_OVERHEAD;
     memset(&e, 0, sizeof e);
     e.version = strcmp(tweak, "bad-version") == 0 ? 7 : NRM_ENVELOPE_VERSION;
     if (reuse_id)
@@ -228,7 +228,7 @@ s_submit(client_t *c, const char *tweak, const uint8_t *reuse_id)
         memcpy(box, c->recipient.box_pk, 32);
     else
         nrm_random(box, 32);
-    if (nrm_seal(box, doc, doc_len, sealed) != 0)
+    if (nrm_seal1(box, doc, doc_len, sealed) != 0)
         s_die("seal");
     free(doc);
     nrm_sha256(sealed, slen, e.body_hash);
