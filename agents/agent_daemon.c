@@ -124,6 +124,9 @@ typedef struct {
     size_t            ndir, nbad;
     bool              dir_stale;         /* unchanged, but not our directory */
     bool              dir_named;         /* the digest names what we keep    */
+    const char       *delta_bad;         /* directory delta: refused (prepare) */
+    bool              delta_applied;     /* ...written (apply)               */
+    const char       *delta_why;         /* ...or why not (static text)      */
     /* status reply: one outcome per item */
     uint8_t          *status_outcome;
     /* checkpoint */
@@ -145,6 +148,9 @@ typedef struct {
     size_t           nretired;
     uint8_t          dir_digest[NRM_HASH_BYTES]; /* names the directory held, */
     bool             dir_digest_ok;      /* sent in the Hello (agent_dir_digest) */
+    uint8_t          tx_digest[NRM_HASH_BYTES]; /* the same, as the batch being */
+    bool             tx_digest_ok;       /* applied leaves it (s_apply)      */
+    bool             hello_again;        /* a delta did not apply: Hello now */
     uint8_t         *rotated;            /* own rotated Signed{Certificate}   */
     size_t           rotated_len;        /* from a Welcome, to switch to     */
     nrm_store_t     *store;
@@ -296,9 +302,10 @@ s_hello_tick(s_daemon_t *d, uint64_t mono)
 {
     nrm_wire_t w;
 
-    if (d->welcomed || s_hello_at(d) > mono)
+    if ((d->welcomed && !d->hello_again) || s_hello_at(d) > mono)
         return;
     d->last_hello = mono;
+    d->hello_again = false;
     memset(&w, 0, sizeof w);
     w.kind = NRM_WIRE_HELLO;
     w.version = NRM_PROTOCOL_VERSION;
@@ -709,6 +716,29 @@ s_prepare_welcome(s_daemon_t *d, s_item_t *it)
     }
 }
 
+/* A directory delta: its certificates are checked as a Welcome's; one
+   refused, or an id changed twice, and it is not applied. */
+static void
+s_prepare_delta(s_daemon_t *d, s_item_t *it)
+{
+    const nrm_wire_t *w = it->w;
+    size_t i, j;
+
+    s_prepare_welcome(d, it);
+    if (it->nbad > 0)
+        it->delta_bad = "a certificate in it was refused";
+    for (i = 0; i < it->ndir && it->delta_bad == NULL; i++) {
+        for (j = 0; j < i; j++)
+            if (strcmp(it->dir[i].org_id, it->dir[j].org_id) == 0)
+                it->delta_bad = "it changes one organisation twice";
+        for (j = 0; j < w->nremoved; j++)
+            if (strcmp(it->dir[i].org_id, w->removed[j]) == 0)
+                it->delta_bad = "it changes one organisation twice";
+    }
+    if (it->delta_bad == NULL && it->dir == NULL && w->count > 0)
+        it->delta_bad = "out of memory";
+}
+
 static void
 s_prepare_receipt(s_daemon_t *d, s_item_t *it)
 {
@@ -793,6 +823,9 @@ s_prepare(s_daemon_t *d, s_item_t *it)
     switch (it->w->kind) {
     case NRM_WIRE_WELCOME:
         s_prepare_welcome(d, it);
+        break;
+    case NRM_WIRE_DIRECTORY_DELTA:
+        s_prepare_delta(d, it);
         break;
     case NRM_WIRE_RECEIPT:
         s_prepare_receipt(d, it);
@@ -967,8 +1000,13 @@ s_apply_deliver(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
     return rc;
 }
 
-/* nrm_store_fn: applies the whole batch. May run more than once (map
-   growth), so every outcome is set afresh and nothing leaves the txn. */
+/* True if c is the certificate this agent uses. */
+static bool
+s_is_our_cert(const s_daemon_t *d, const nrm_bytes_t *c)
+{
+    return c->len == d->conn.cert_len && memcmp(c->data, d->conn.cert_signed, c->len) == 0;
+}
+
 /* A Welcome with certificates replaces the directory. Its digest is kept
    only when every certificate was kept (the directory held is then the
    broker's whole directory) and ours in it is the one we use: a newer one
@@ -984,23 +1022,75 @@ s_apply_welcome(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
     bool own = false;
     size_t i;
     if (w->unchanged) {
-        it->dir_stale = !d->dir_digest_ok
-                        || memcmp(w->directory.data, d->dir_digest, NRM_HASH_BYTES) != 0;
+        it->dir_stale = !d->tx_digest_ok
+                        || memcmp(w->directory.data, d->tx_digest, NRM_HASH_BYTES) != 0;
         if (!it->dir_stale)
             return 0;
+        d->tx_digest_ok = false;
         return agent_dir_digest_drop(d->store, txn, err);
     }
     if (it->dir == NULL && w->count > 0)
         return 0;           /* out of memory while reading it: keep ours */
     for (i = 0; i < it->ndir; i++)
         if (strcmp(it->dir[i].org_id, d->org.id) == 0)
-            own = it->dir[i].signed_cert.len == d->conn.cert_len
-                  && memcmp(it->dir[i].signed_cert.data, d->conn.cert_signed, d->conn.cert_len) == 0;
+            own = s_is_our_cert(d, &it->dir[i].signed_cert);
     it->dir_named = w->directory.len == NRM_HASH_BYTES && it->nbad == 0 && own;
+    d->tx_digest_ok = it->dir_named;
+    if (it->dir_named)
+        memcpy(d->tx_digest, w->directory.data, NRM_HASH_BYTES);
     return agent_dir_replace(d->store, txn, it->dir, it->ndir,
                              it->dir_named ? w->directory.data : NULL, err);
 }
 
+/* A directory delta applies to the directory named `previous` only, and
+   only if the result is named `directory` (agent_dir_delta): then the
+   directory held is again the broker's, certificate for certificate. Its
+   digest is kept on the same terms as a Welcome's (s_apply_welcome): not
+   when it changes our own certificate to one we do not use yet. Otherwise
+   nothing is written, the digest is forgotten, and the Hello said after
+   this commit asks for the whole directory (s_finish_delta). */
+static int
+s_apply_delta(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
+{
+    const nrm_wire_t *w = it->w;
+    bool keep = true;
+    size_t i;
+    int rc;
+
+    it->delta_applied = false;
+    it->delta_why = it->delta_bad;
+    if (it->delta_why == NULL && !d->tx_digest_ok)
+        it->delta_why = "we hold no directory digest";
+    else if (it->delta_why == NULL && memcmp(w->previous.data, d->tx_digest, NRM_HASH_BYTES) != 0)
+        it->delta_why = "it applies to another directory than ours";
+    if (it->delta_why == NULL) {
+        for (i = 0; i < it->ndir; i++)
+            if (strcmp(it->dir[i].org_id, d->org.id) == 0)
+                keep = s_is_our_cert(d, &it->dir[i].signed_cert);
+        for (i = 0; i < w->nremoved; i++)
+            if (strcmp(w->removed[i], d->org.id) == 0)
+                keep = false;
+        rc = agent_dir_delta(d->store, txn, it->dir, it->ndir, w->removed, w->nremoved,
+                             w->directory.data, keep, &it->delta_applied, err);
+        if (rc != 0 && rc != NRM_EINVAL)
+            return rc;
+        if (!it->delta_applied)
+            it->delta_why = "the directory it makes is not the one it names";
+    }
+    if (!it->delta_applied) {
+        d->tx_digest_ok = false;
+        return agent_dir_digest_drop(d->store, txn, err);
+    }
+    it->dir_named = keep;
+    d->tx_digest_ok = keep;
+    if (keep)
+        memcpy(d->tx_digest, w->directory.data, NRM_HASH_BYTES);
+    return 0;
+}
+
+/* nrm_store_fn: applies the whole batch. May run more than once (map
+   growth), so every outcome is set afresh and nothing leaves the txn
+   (tx_digest starts again from dir_digest). */
 static int
 s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
 {
@@ -1009,12 +1099,17 @@ s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
     int rc = 0;
 
     (void) store;
+    d->tx_digest_ok = d->dir_digest_ok;
+    memcpy(d->tx_digest, d->dir_digest, NRM_HASH_BYTES);
     for (i = 0; i < d->nbatch && rc == 0; i++) {
         s_item_t *it = &d->batch[i];
         it->outcome = S_NONE;
         switch (it->w->kind) {
         case NRM_WIRE_WELCOME:
             rc = s_apply_welcome(d, txn, it, err);
+            break;
+        case NRM_WIRE_DIRECTORY_DELTA:
+            rc = s_apply_delta(d, txn, it, err);
             break;
         case NRM_WIRE_RECEIPT:
             rc = s_apply_receipt(d, txn, it, err);
@@ -1100,7 +1195,7 @@ s_finish_checkpoint(s_daemon_t *d, const s_item_t *it)
 static void
 s_rotated_seen(s_daemon_t *d, const nrm_bytes_t *c)
 {
-    if (c->len == d->conn.cert_len && memcmp(c->data, d->conn.cert_signed, c->len) == 0)
+    if (s_is_our_cert(d, c))
         return;
     free(d->rotated);
     d->rotated = malloc(c->len);
@@ -1267,6 +1362,35 @@ s_finish_status(s_daemon_t *d, const s_item_t *it)
     }
 }
 
+static void
+s_finish_delta(s_daemon_t *d, const s_item_t *it)
+{
+    const nrm_wire_t *w = it->w;
+    char from[17], to[17];
+    size_t i;
+
+    nrm_hex_encode(w->previous.data, 8, from);
+    nrm_hex_encode(w->directory.data, 8, to);
+    if (!it->delta_applied) {
+        nrm_warn("directory update %s -> %s not applied: %s; asking for the whole directory",
+                 from, to, it->delta_why ? it->delta_why : "unknown");
+        d->dir_digest_ok = false;
+        if (d->welcomed) {
+            d->hello_again = true;
+            d->last_hello = 0;
+        }
+        return;
+    }
+    nrm_info("directory update %s -> %s applied: %zu certificates, %zu removed", from, to,
+             it->ndir, w->nremoved);
+    d->dir_digest_ok = it->dir_named;
+    if (d->dir_digest_ok)
+        memcpy(d->dir_digest, w->directory.data, NRM_HASH_BYTES);
+    for (i = 0; i < it->ndir; i++)
+        if (strcmp(it->dir[i].org_id, d->org.id) == 0)
+            s_rotated_seen(d, &it->dir[i].signed_cert);
+}
+
 /* Commits the batch; on success acts on it and clears it, else keeps it for
    a retry (nothing has been acknowledged). */
 static void
@@ -1294,6 +1418,7 @@ s_batch_commit(s_daemon_t *d, uint64_t mono)
         const s_item_t *it = &d->batch[i];
         switch (it->w->kind) {
         case NRM_WIRE_WELCOME:      s_finish_welcome(d, it); break;
+        case NRM_WIRE_DIRECTORY_DELTA: s_finish_delta(d, it); break;
         case NRM_WIRE_RECEIPT:      s_finish_receipt(d, it); break;
         case NRM_WIRE_DELIVER:      s_finish_deliver(d, it); break;
         case NRM_WIRE_STATUS_REPLY: s_finish_status(d, it); break;
@@ -1642,9 +1767,9 @@ s_next_wait(const s_daemon_t *d, uint64_t mono)
     long integ;
     size_t i;
 
-    if (!d->welcomed) {
+    if (!d->welcomed || d->hello_again)
         s_sooner(&wait, mono, s_hello_at(d));
-    } else {
+    if (d->welcomed) {
         for (i = 0; i < d->ninflight; i++) {
             uint64_t at = s_due_at(&d->inflight[i]);
             s_sooner(&wait, mono, at > mono ? at : mono + AGENT_BUSY_MS);

@@ -3,6 +3,7 @@
 #include "agent_store.h"
 #include "agent_checkpoint.h"
 #include "nrm_crypto.h"
+#include "nrm_registry.h"
 #include "nrm_util.h"
 
 #include <errno.h>
@@ -14,8 +15,8 @@
 #define S_FORMAT      1
 #define S_OUT_HEAD    (4 + 8 * 4 + 4 + NRM_MSGID_BYTES)
 #define S_IN_HEAD     (4 + 8 * 2 + NRM_MSGID_BYTES)
-#define S_IN_PURGED   0x01
-#define S_DIR_DIGEST  "#digest"  /* directory key of its digest: not an id */     /* inbox flags byte: body purged (retention) */
+#define S_IN_PURGED   0x01       /* inbox flags byte: body purged (retention) */
+#define S_DIR_DIGEST  "#digest"  /* directory key of its digest: not an id */
 
 static const char *const s_dbs[] = {
     "outbox", "outbody", "outidx", "outq", "outacc",
@@ -855,6 +856,118 @@ agent_dir_digest(nrm_store_t *store, MDB_txn *txn, uint8_t digest[NRM_HASH_BYTES
         return nrm_err_set(err, NRM_ECORRUPT, "agent store: the directory digest has a bad size");
     memcpy(digest, val.mv_data, NRM_HASH_BYTES);
     return 0;
+}
+
+/* LMDB's default key order: bytes, then the shorter first. */
+static int
+s_key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+typedef struct {
+    const char  *id;
+    nrm_bytes_t  cert;          /* data NULL: removed */
+} s_change_t;
+
+/* The digest of the directory held with the changes made (sorted by id,
+   distinct), in the order the broker hashes its own. */
+static int
+s_dir_merged_digest(nrm_store_t *store, MDB_txn *txn, const s_change_t *ch, size_t n,
+                    uint8_t digest[NRM_HASH_BYTES], nrm_err_t *err)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    size_t ci = 0;
+    char id[NRM_ID_MAX + 1];
+    nrm_dirhash_t *h = nrm_dirhash_new();
+    int mrc, rc = 0;
+    if (h == NULL)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    mrc = mdb_cursor_open(txn, nrm_store_dbi(store, "directory"), &cur);
+    if (mrc != 0) {
+        nrm_dirhash_final(&h, NULL);
+        return nrm_store_lmdb_error(mrc, "directory", err);
+    }
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while ((mrc == 0 || ci < n) && rc == 0) {
+        int c;
+        if (mrc == 0 && k.mv_size == sizeof S_DIR_DIGEST - 1
+            && memcmp(k.mv_data, S_DIR_DIGEST, k.mv_size) == 0) {
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        if (mrc == 0 && (k.mv_size == 0 || k.mv_size > NRM_ID_MAX)) {
+            rc = nrm_err_set(err, NRM_ECORRUPT, "agent store: a directory key has a bad size");
+            break;
+        }
+        c = mrc != 0 ? 1 : ci >= n ? -1 : s_key_cmp(k.mv_data, k.mv_size, ch[ci].id, strlen(ch[ci].id));
+        if (c < 0) {
+            memcpy(id, k.mv_data, k.mv_size);
+            id[k.mv_size] = '\0';
+            nrm_dirhash_add(h, id, (nrm_bytes_t) { v.mv_data, v.mv_size });
+        } else {
+            if (ch[ci].cert.data != NULL)
+                nrm_dirhash_add(h, ch[ci].id, ch[ci].cert);
+            ci++;
+        }
+        if (c <= 0)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = nrm_store_lmdb_error(mrc, "directory", err);
+    nrm_dirhash_final(&h, rc == 0 ? digest : NULL);
+    return rc;
+}
+
+int
+agent_dir_delta(nrm_store_t *store, MDB_txn *txn, const agent_dir_entry_t *entries, size_t count,
+                const char *const *removed, size_t nremoved, const uint8_t after[NRM_HASH_BYTES],
+                bool keep, bool *applied, nrm_err_t *err)
+{
+    s_change_t ch[AGENT_DIR_DELTA_MAX];
+    uint8_t digest[NRM_HASH_BYTES];
+    size_t n = 0, i, j;
+    int rc;
+
+    *applied = false;
+    if (count + nremoved > AGENT_DIR_DELTA_MAX)
+        return nrm_err_set(err, NRM_EINVAL, "directory delta: %zu changes, over the limit of %d",
+                           count + nremoved, AGENT_DIR_DELTA_MAX);
+    for (i = 0; i < count; i++)
+        ch[n++] = (s_change_t) { entries[i].org_id, entries[i].signed_cert };
+    for (i = 0; i < nremoved; i++)
+        ch[n++] = (s_change_t) { removed[i], { NULL, 0 } };
+    for (i = 1; i < n; i++) {               /* at most 16: insertion sort */
+        s_change_t x = ch[i];
+        for (j = i; j > 0 && strcmp(ch[j - 1].id, x.id) > 0; j--)
+            ch[j] = ch[j - 1];
+        ch[j] = x;
+    }
+    for (i = 1; i < n; i++)
+        if (strcmp(ch[i - 1].id, ch[i].id) == 0)
+            return nrm_err_set(err, NRM_EINVAL, "directory delta: '%s' changed twice", ch[i].id);
+    rc = s_dir_merged_digest(store, txn, ch, n, digest, err);
+    if (rc != 0 || memcmp(digest, after, NRM_HASH_BYTES) != 0)
+        return rc;
+    for (i = 0; i < n && rc == 0; i++) {
+        if (ch[i].cert.data != NULL)
+            rc = nrm_store_put(store, txn, "directory", ch[i].id, strlen(ch[i].id), ch[i].cert.data,
+                               ch[i].cert.len, 0, err);
+        else if ((rc = nrm_store_del(store, txn, "directory", ch[i].id, strlen(ch[i].id), err))
+                 == NRM_ENOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0)
+        rc = keep ? nrm_store_put(store, txn, "directory", S_DIR_DIGEST, sizeof S_DIR_DIGEST - 1,
+                                  after, NRM_HASH_BYTES, 0, err)
+                  : agent_dir_digest_drop(store, txn, err);
+    *applied = rc == 0;
+    return rc;
 }
 
 int

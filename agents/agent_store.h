@@ -174,6 +174,19 @@ int agent_dir_digest_drop(nrm_store_t *store, MDB_txn *txn, nrm_err_t *err) NRM_
    none. */
 int agent_dir_digest(nrm_store_t *store, MDB_txn *txn, uint8_t digest[NRM_HASH_BYTES],
                      nrm_err_t *err) NRM_WUR;
+/* Inside a write txn: a directory delta (DirectoryDelta), applied only if
+   its result is the directory named `after`: the directory held with
+   entries put (new or replacing) and the ids `removed` deleted, hashed as
+   the broker names its directory (nrm_registry_directory). Then the
+   changes are written, and the digest `after` when keep (else it is
+   forgotten), and *applied is set; otherwise nothing is written and
+   *applied stays false. At most AGENT_DIR_DELTA_MAX changes, ids
+   distinct (NRM_EINVAL otherwise). */
+#define AGENT_DIR_DELTA_MAX NRM_MAX_DELTA
+int agent_dir_delta(nrm_store_t *store, MDB_txn *txn, const agent_dir_entry_t *entries,
+                    size_t count, const char *const *removed, size_t nremoved,
+                    const uint8_t after[NRM_HASH_BYTES], bool keep, bool *applied,
+                    nrm_err_t *err) NRM_WUR;
 /* Borrowed Signed{Certificate} bytes of org_id; NRM_ENOTFOUND if absent. */
 int agent_dir_get(nrm_store_t *store, MDB_txn *txn, const char *org_id,
                   nrm_bytes_t *signed_cert, nrm_err_t *err) NRM_WUR;

@@ -2030,7 +2030,70 @@ typedef struct {
     size_t frame_len;
     item_t *it;                     /* reply goes here */
     nrm_regadmin_result_t res;
+    uint8_t *delta;                 /* DirectoryDelta to push after the */
+    size_t delta_len;               /* commit, or NULL (s_delta_build)  */
 } admin_ctx_t;
+
+/* The DirectoryDelta of an applied admin command that changed the
+   directory: a certificate took effect (ENROLLED, ROTATED: the new one) or
+   an organisation was revoked (its id leaves). `before` names the
+   directory before the command, in the same transaction; the delta names
+   the one after. Sent instead of the whole directory (about 350 bytes per
+   organisation), which libzmq would otherwise hold encrypted once per
+   connected organisation (docs/performance.md). Returns only a store
+   error; a delta that cannot be made is logged and left out (a->delta
+   NULL: a certificate in force is then pushed as the whole directory). */
+static int
+s_delta_build(admin_ctx_t *a, MDB_txn *txn, const uint8_t before[NRM_HASH_BYTES], nrm_err_t *err)
+{
+    broker_t *self = a->self;
+    uint8_t after[NRM_HASH_BYTES];
+    nrm_bytes_t cert;
+    const char *removed[1] = { a->res.org_id };
+    certs_ctx_t c;
+    nrm_signed_view_t view;
+    uint8_t *body = NULL;
+    uint8_t sig[NRM_SIG_BYTES];
+    nrm_cosig_t cosigs[NRM_MAX_ADMINS];
+    item_t tmp;
+    bool revoked = a->res.kind == NRM_REC_REVOKED;
+    int rc;
+
+    if (!a->res.effect && !revoked)
+        return 0;
+    rc = nrm_registry_directory(self->store, txn, NULL, NULL, after, NULL, err);
+    if (rc || memcmp(before, after, NRM_HASH_BYTES) == 0)
+        return rc;
+    memset(&c, 0, sizeof c);
+    c.views = &view;
+    c.bodies = &body;
+    c.sigs = &sig;
+    c.cosigs = &cosigs;
+    c.cap = 1;
+    if (!revoked) {
+        rc = nrm_registry_find(self->store, txn, a->res.org_id, NULL, &cert, err);
+        if (rc == 0 && (s_collect_cert(&c, a->res.org_id, cert) != 0 || c.n != 1))
+            rc = nrm_err_set(err, NRM_ECORRUPT, "the certificate of '%s' does not decode",
+                             a->res.org_id);
+    }
+    if (rc == 0) {
+        nrm_wire_t w = { .kind = NRM_WIRE_DIRECTORY_DELTA, .time_ms = nrm_now_ms(),
+                         .previous = { before, NRM_HASH_BYTES }, .directory = { after, sizeof after },
+                         .count = c.n, .certs = c.views, .nremoved = revoked ? 1 : 0,
+                         .removed = removed };
+        memset(&tmp, 0, sizeof tmp);
+        rc = s_wire_reply(&tmp, &w, err);
+        a->delta = tmp.reply;
+        a->delta_len = tmp.reply_len;
+    }
+    free(body);
+    if (rc) {
+        nrm_warn("directory change of '%s' cannot be sent as a delta: %s", a->res.org_id, err->msg);
+        free(a->delta);
+        a->delta = NULL;
+    }
+    return 0;
+}
 
 /* Decides one admin command in its own write transaction: applied, or
    refused and logged as ADMIN_REFUSED; answered with a signed receipt. */
@@ -2044,9 +2107,16 @@ s_admin_fn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
     uint64_t now = nrm_now_ms();
     const uint8_t *body = a->frame, *sig = NULL;
     size_t body_len = a->frame_len, sig_len = 0;
+    uint8_t before[NRM_HASH_BYTES];
     memset(&r, 0, sizeof r);
+    free(a->delta);                 /* from a run before map growth */
+    a->delta = NULL;
+    a->delta_len = 0;
     nrm_sha256(a->frame, a->frame_len, r.frame_hash);
-    int rc = nrm_wire_decode(a->frame, a->frame_len, true, &w, &why);
+    int rc = nrm_registry_directory(store, txn, NULL, NULL, before, NULL, err);
+    if (rc)
+        return rc;
+    rc = nrm_wire_decode(a->frame, a->frame_len, true, &w, &why);
     if (rc == 0 && w->kind != NRM_WIRE_ADMIN)
         rc = nrm_err_refuse(&why, NRM_R_MALFORMED, "the admin endpoint takes admin commands only");
     if (rc == 0) {
@@ -2056,7 +2126,9 @@ s_admin_fn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
         sig_len = w->signed_obj.sig.len;
         rc = nrm_regadmin_apply(store, txn, body, body_len, sig, sig_len, now, &a->res, &why);
     }
-    if (rc == 0) {
+    if (rc == 0 && (rc = s_delta_build(a, txn, before, &why)) != 0)
+        rc = nrm_err_set(err, rc, "%s", why.msg);
+    else if (rc == 0) {
         r.seq = a->res.seq;
         memcpy(r.record_hash, a->res.leaf, NRM_HASH_BYTES);
         if (a->res.effect)
@@ -2091,29 +2163,19 @@ s_admin_fn(nrm_store_t *store, MDB_txn *txn, void *vctx, nrm_err_t *err)
     return rc;
 }
 
-/* After a certificate took effect (ENROLLED, ROTATED): the directory
-   goes at once to every connected organisation that may use the network,
-   so that senders seal to the new keys and a rotated organisation's agent
-   learns its new certificate and switches to it. */
-static void
-s_push_directory(broker_t *self)
+/* Sends frame (taken) to every connected organisation that may use the
+   network, one buffer for every peer (see s_welcome_shared); txn reads
+   the registry. Returns how many it went to. */
+static size_t
+s_push_frame(broker_t *self, MDB_txn *txn, uint8_t *frame, size_t len)
 {
-    MDB_txn *txn = NULL;
     nrm_err_t err = { 0, 0, "" };
-    item_t w;
     zmq_msg_t shared;
     size_t sent = 0;
-    memset(&w, 0, sizeof w);
-    if (nrm_store_read_begin(self->store, &txn, &err) != 0 || s_welcome(self, txn, &w, &err) != 0) {
-        free(w.reply);
+    if (s_frame_msg(&shared, frame, len, &err) != 0) {   /* owns frame now */
         nrm_error("directory not pushed: %s", err.msg);
-        goto out;
+        return 0;
     }
-    if (s_frame_msg(&shared, w.reply, w.reply_len, &err) != 0) {   /* owns w.reply now */
-        nrm_error("directory not pushed: %s", err.msg);
-        goto out;
-    }
-    /* one buffer for every peer (see s_welcome_shared) */
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
         if (p->live && nrm_registry_usable(self->store, txn, p->org, nrm_now_ms(), NULL, NULL) == 0
@@ -2121,8 +2183,39 @@ s_push_directory(broker_t *self)
             sent++;
     }
     zmq_msg_close(&shared);
-    nrm_info("certificate in force: directory sent to %zu connected organisations", sent);
-out:
+    return sent;
+}
+
+/* After the directory changed, at once to every connected organisation
+   that may use the network, so that senders seal to the new keys (and no
+   longer to a revoked organisation) and a rotated organisation's agent
+   learns its new certificate and switches to it: the DirectoryDelta
+   (taken; s_delta_build), or when there is none and a certificate took
+   effect, the whole directory as a Welcome (the fallback: libzmq then
+   holds a CURVE-encrypted copy of it per peer until sent). */
+static void
+s_push_directory(broker_t *self, uint8_t *delta, size_t delta_len)
+{
+    MDB_txn *txn = NULL;
+    nrm_err_t err = { 0, 0, "" };
+    item_t w;
+    memset(&w, 0, sizeof w);
+    if (nrm_store_read_begin(self->store, &txn, &err) != 0) {
+        free(delta);
+        nrm_error("directory not pushed: %s", err.msg);
+        return;
+    }
+    if (delta) {
+        size_t sent = s_push_frame(self, txn, delta, delta_len);
+        nrm_info("directory change (%zu bytes) sent to %zu connected organisations", delta_len, sent);
+    } else if (s_welcome(self, txn, &w, &err) != 0) {
+        free(w.reply);
+        nrm_error("directory not pushed: %s", err.msg);
+    } else {
+        size_t len = w.reply_len, sent = s_push_frame(self, txn, w.reply, len);
+        nrm_info("certificate in force: directory (%zu bytes) sent to %zu connected organisations",
+                 len, sent);
+    }
     nrm_store_read_end(&txn);
 }
 
@@ -2133,7 +2226,7 @@ s_admin_handle(broker_t *self)
     item_t it;
     memset(&it, 0, sizeof it);
     while (s_read_one(self->admin, &it)) {
-        admin_ctx_t a = { self, it.org, zmq_msg_data(&it.msg), zmq_msg_size(&it.msg), &it, { 0 } };
+        admin_ctx_t a = { self, it.org, zmq_msg_data(&it.msg), zmq_msg_size(&it.msg), &it, { 0 }, NULL, 0 };
         nrm_err_t err = { 0, 0, "" };
         if (it.parts != 1)
             a.frame_len = 0;        /* refused below as malformed */
@@ -2144,14 +2237,16 @@ s_admin_handle(broker_t *self)
         if (wrc == 0) {
             if (it.reply)
                 (void) s_send_on(self->admin, it.rid, it.rid_len, it.reply, it.reply_len);
-            if (a.res.effect)
-                s_push_directory(self);
+            if (a.delta || a.res.effect)
+                s_push_directory(self, a.delta, a.delta_len);   /* takes it */
+            a.delta = NULL;
         } else if (err.code) {
             nrm_error("admin command not committed: %s", err.msg);
         }
         zmq_msg_close(&it.msg);
         free(it.reply);
         it.reply = NULL;
+        free(a.delta);
     }
 }
 

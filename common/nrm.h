@@ -66,6 +66,8 @@ const char *nrm_strerror(int code);
 #define NRM_MAX_RECORD_BYTES     (NRM_MAX_FRAME_BYTES + 8192u)
 #define NRM_MAX_STATUS_IDS       256
 #define NRM_MAX_CERTS            4096
+#define NRM_MAX_DELTA            16      /* certificates + removed ids of a
+                                            DirectoryDelta                */
 #define NRM_MAX_FILE_BYTES       (4u * 1024u * 1024u)
 #define NRM_MAX_ADMINS           16      /* administrators of one network   */
 #define NRM_MAX_POLICY_BYTES     (64u * 1024u) /* routing policy text       */

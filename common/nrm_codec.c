@@ -1356,11 +1356,38 @@ s_encode_client(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     return rc;
 }
 
+/* The certificates of a Welcome or a DirectoryDelta (w->certs), with
+   their cosignatures, in arrays the caller frees. */
+static int
+s_certs_pb(const nrm_wire_t *w, Nrm__Signed **certs, Nrm__Signed ***certp,
+           Nrm__Cosignature **cs, Nrm__Cosignature ***csp, nrm_err_t *err)
+{
+    size_t ncs = 0;
+    if (w->count == 0)
+        return 0;
+    for (size_t i = 0; i < w->count; i++)
+        ncs += w->certs[i].ncosigs;
+    *certs = calloc(w->count, sizeof **certs);
+    *certp = calloc(w->count, sizeof **certp);
+    *cs = calloc(ncs + 1, sizeof **cs);
+    *csp = calloc(ncs + 1, sizeof **csp);
+    if (!*certs || !*certp || !*cs || !*csp)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    ncs = 0;
+    for (size_t i = 0; i < w->count; i++) {
+        (*certs)[i] = s_cert_pb(w->certs[i], *cs + ncs, *csp + ncs);
+        ncs += w->certs[i].ncosigs;
+        (*certp)[i] = &(*certs)[i];
+    }
+    return 0;
+}
+
 static int
 s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
 {
     Nrm__ServerMsg m = NRM__SERVER_MSG__INIT;
     Nrm__Welcome welcome = NRM__WELCOME__INIT;
+    Nrm__DirectoryDelta delta = NRM__DIRECTORY_DELTA__INIT;
     Nrm__Signed receipt = NRM__SIGNED__INIT, sender_cert = NRM__SIGNED__INIT;
     Nrm__Signed notice = NRM__SIGNED__INIT;
     Nrm__Deliver deliver = NRM__DELIVER__INIT;
@@ -1373,29 +1400,12 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
     Nrm__Cosignature *cs = NULL, **csp = NULL;
     Nrm__BatchProof pm;
     ProtobufCBinaryData bins[NRM_BATCH_PATH_MAX];
-    size_t ncs = 0;
     int rc = 0;
     switch (w->kind) {
     case NRM_WIRE_WELCOME:
         welcome.time_ms = w->time_ms;
-        if (w->count) {
-            for (size_t i = 0; i < w->count; i++)
-                ncs += w->certs[i].ncosigs;
-            certs = calloc(w->count, sizeof *certs);
-            certp = calloc(w->count, sizeof *certp);
-            cs = calloc(ncs + 1, sizeof *cs);
-            csp = calloc(ncs + 1, sizeof *csp);
-            if (!certs || !certp || !cs || !csp) {
-                rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
-                goto out;
-            }
-            ncs = 0;
-            for (size_t i = 0; i < w->count; i++) {
-                certs[i] = s_cert_pb(w->certs[i], cs + ncs, csp + ncs);
-                ncs += w->certs[i].ncosigs;
-                certp[i] = &certs[i];
-            }
-        }
+        if ((rc = s_certs_pb(w, &certs, &certp, &cs, &csp, err)))
+            goto out;
         welcome.n_certificates = w->count;
         welcome.certificates = certp;
         welcome.directory = s_bin(w->directory.data, w->directory.len);
@@ -1477,6 +1487,19 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         ckpt.proof = proof;
         m.m_case = NRM__SERVER_MSG__M_CHECKPOINT;
         m.checkpoint = &ckpt;
+        break;
+    case NRM_WIRE_DIRECTORY_DELTA:
+        delta.time_ms = w->time_ms;
+        if ((rc = s_certs_pb(w, &certs, &certp, &cs, &csp, err)))
+            goto out;
+        delta.n_certificates = w->count;
+        delta.certificates = certp;
+        delta.previous = s_bin(w->previous.data, w->previous.len);
+        delta.directory = s_bin(w->directory.data, w->directory.len);
+        delta.n_removed = w->nremoved;
+        delta.removed = (char **) w->removed;
+        m.m_case = NRM__SERVER_MSG__M_DIRECTORY;
+        m.directory = &delta;
         break;
     case NRM_WIRE_NOTICE:
         notice = s_signed_pb(w->signed_obj);
@@ -1581,6 +1604,74 @@ s_decode_client(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
     }
 }
 
+/* The certificates of a Welcome or a DirectoryDelta (count checked
+   against its cap by the caller). */
+static int
+s_certs_view(s_wire_t *self, Nrm__Signed **pb, size_t n, const char *what, nrm_err_t *err)
+{
+    nrm_wire_t *w = &self->view;
+    size_t ncs = 0;
+    w->count = n;
+    if (n) {
+        w->certs = calloc(n, sizeof *w->certs);
+        if (!w->certs)
+            return nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        ncs += pb[i]->n_cosignatures;
+    if (ncs > n * (NRM_MAX_ADMINS - 1))
+        return nrm_err_refuse(err, NRM_R_TOO_BIG, "%s: too many cosignatures", what);
+    if (s_cosig_reserve(self, ncs, err) != 0)
+        return NRM_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int rc = s_cert_view(self, pb[i], &w->certs[i], what, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A DirectoryDelta: two digests that differ, 1 to NRM_MAX_DELTA changes,
+   removed ids valid and distinct. That a certificate's id is neither
+   repeated nor removed too is checked by the agent once it has decoded
+   the certificate (a delta breaking it is not applied). */
+static int
+s_delta_view(s_wire_t *self, const Nrm__DirectoryDelta *d, nrm_err_t *err)
+{
+    nrm_wire_t *w = &self->view;
+    w->time_ms = d->time_ms;
+    w->previous = s_bytes(d->previous);
+    w->directory = s_bytes(d->directory);
+    if (w->previous.len != NRM_HASH_BYTES || w->directory.len != NRM_HASH_BYTES)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "directory delta: previous (%zu bytes) and "
+                              "directory (%zu bytes) must be %d bytes each", w->previous.len,
+                              w->directory.len, NRM_HASH_BYTES);
+    if (memcmp(w->previous.data, w->directory.data, NRM_HASH_BYTES) == 0)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "directory delta: previous and directory "
+                              "are the same digest, a delta that changes nothing");
+    if (d->n_certificates + d->n_removed == 0)
+        return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "directory delta: no certificate and no "
+                              "removed id");
+    if (d->n_certificates > NRM_MAX_DELTA || d->n_removed > NRM_MAX_DELTA
+        || d->n_certificates + d->n_removed > NRM_MAX_DELTA)
+        return nrm_err_refuse(err, NRM_R_TOO_BIG, "directory delta: %zu certificates and %zu "
+                              "removed ids, over the limit of %d changes", d->n_certificates,
+                              d->n_removed, NRM_MAX_DELTA);
+    for (size_t i = 0; i < d->n_removed; i++) {
+        if (!nrm_id_valid(d->removed[i]))
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "directory delta: removed[%zu] is not "
+                                  "a valid id", i);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(d->removed[i], d->removed[j]) == 0)
+                return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "directory delta: '%s' removed "
+                                      "twice", d->removed[i]);
+    }
+    w->nremoved = d->n_removed;
+    w->removed = (const char *const *) d->removed;
+    return s_certs_view(self, d->certificates, d->n_certificates,
+                        "directory delta: certificates[]", err);
+}
+
 static int
 s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
 {
@@ -1604,26 +1695,11 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
         if (m->welcome->n_certificates > NRM_MAX_CERTS)
             return nrm_err_refuse(err, NRM_R_TOO_BIG, "welcome.certificates: %zu, over the limit of %d",
                                   m->welcome->n_certificates, NRM_MAX_CERTS);
-        w->count = m->welcome->n_certificates;
-        if (w->count) {
-            w->certs = calloc(w->count, sizeof *w->certs);
-            if (!w->certs)
-                return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-        }
-        size_t ncs = 0;
-        for (size_t i = 0; i < w->count; i++)
-            ncs += m->welcome->certificates[i]->n_cosignatures;
-        if (ncs > w->count * (NRM_MAX_ADMINS - 1))
-            return nrm_err_refuse(err, NRM_R_TOO_BIG, "welcome.certificates[]: too many cosignatures");
-        if (s_cosig_reserve(self, ncs, err) != 0)
-            return NRM_ENOMEM;
-        for (size_t i = 0; i < w->count; i++) {
-            int rc = s_cert_view(self, m->welcome->certificates[i], &w->certs[i],
-                                 "welcome.certificates[]", err);
-            if (rc)
-                return rc;
-        }
-        return 0;
+        return s_certs_view(self, m->welcome->certificates, m->welcome->n_certificates,
+                            "welcome.certificates[]", err);
+    case NRM__SERVER_MSG__M_DIRECTORY:
+        w->kind = NRM_WIRE_DIRECTORY_DELTA;
+        return s_delta_view(self, m->directory, err);
     case NRM__SERVER_MSG__M_RECEIPT:
         w->kind = NRM_WIRE_RECEIPT;
         return s_signed_view(m->receipt, &w->signed_obj, 1024, &w->batch, "receipt", err);

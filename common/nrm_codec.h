@@ -256,6 +256,7 @@ enum {
     NRM_WIRE_PONG,
     NRM_WIRE_ADMIN_RECEIPT,    /* admin endpoint: Signed{Receipt}           */
     NRM_WIRE_CHECKPOINT,
+    NRM_WIRE_DIRECTORY_DELTA = 30, /* directory: previous -> directory      */
     NRM_WIRE_NOTICE = 40,       /* lifecycle: signed_obj = Signed{Notice} */
 };
 
@@ -312,7 +313,12 @@ typedef struct nrm_wire_t {
     bool        unchanged;      /* welcome: certificates left out, the
                                    agent's directory (hello) is current */
     nrm_bytes_t directory;      /* hello, welcome: directory digest,
-                                   NRM_HASH_BYTES or empty */
+                                   NRM_HASH_BYTES or empty; directory
+                                   delta: the digest after it */
+    nrm_bytes_t previous;       /* directory delta: the digest it applies
+                                   to (NRM_HASH_BYTES, != directory) */
+    size_t      nremoved;       /* directory delta: ids leaving it */
+    const char *const *removed;
     const char *org_id;         /* hello */
     uint64_t    time_ms;        /* hello, ping, pong, welcome */
     nrm_bytes_t envelope;       /* submit, deliver */
@@ -322,9 +328,11 @@ typedef struct nrm_wire_t {
     nrm_bytes_t sealed_body;    /* submit, deliver */
     nrm_signed_view_t signed_obj; /* ack, receipt, notice; deliver: sender certificate */
     uint64_t    seq;            /* deliver */
-    size_t      count;          /* status: ids; welcome: certs; status reply: items */
+    size_t      count;          /* status: ids; welcome, directory delta:
+                                   certs; status reply: items; a delta has
+                                   1 <= count + nremoved <= NRM_MAX_DELTA */
     nrm_bytes_t *ids;           /* status */
-    nrm_signed_view_t *certs;   /* welcome */
+    nrm_signed_view_t *certs;   /* welcome, directory delta */
     nrm_msg_status_t  *items;   /* status reply */
     nrm_bytes_t note;           /* checkpoint: the signed note (<= 4 KiB) */
     uint64_t    old_size;       /* checkpoint, checkpoint request */

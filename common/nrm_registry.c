@@ -435,12 +435,52 @@ nrm_registry_each(nrm_store_t *store, MDB_txn *txn, nrm_registry_fn *fn, void *c
     return 0;
 }
 
+struct nrm_dirhash_t {
+    crypto_hash_sha256_state h;
+};
+
+nrm_dirhash_t *
+nrm_dirhash_new(void)
+{
+    static const char tag[] = "nrmbus directory v1\n";
+    nrm_dirhash_t *self = malloc(sizeof *self);
+    if (self == NULL)
+        return NULL;
+    crypto_hash_sha256_init(&self->h);
+    crypto_hash_sha256_update(&self->h, (const uint8_t *) tag, sizeof tag - 1);
+    return self;
+}
+
+void
+nrm_dirhash_add(nrm_dirhash_t *self, const char *org_id, nrm_bytes_t signed_bytes)
+{
+    uint8_t idlen = (uint8_t) strlen(org_id);
+    uint8_t be[4] = { (uint8_t) (signed_bytes.len >> 24), (uint8_t) (signed_bytes.len >> 16),
+                      (uint8_t) (signed_bytes.len >> 8), (uint8_t) signed_bytes.len };
+    crypto_hash_sha256_update(&self->h, &idlen, 1);
+    crypto_hash_sha256_update(&self->h, (const uint8_t *) org_id, idlen);
+    crypto_hash_sha256_update(&self->h, be, sizeof be);
+    crypto_hash_sha256_update(&self->h, signed_bytes.data, signed_bytes.len);
+}
+
+void
+nrm_dirhash_final(nrm_dirhash_t **self_p, uint8_t digest[NRM_HASH_BYTES])
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    if (digest != NULL)
+        crypto_hash_sha256_final(&(*self_p)->h, digest);
+    sodium_memzero(*self_p, sizeof **self_p);
+    free(*self_p);
+    *self_p = NULL;
+}
+
 typedef struct {
     nrm_store_t *store;
     MDB_txn *txn;
     nrm_registry_fn *fn;
     void *ctx;
-    crypto_hash_sha256_state h;
+    nrm_dirhash_t *h;
     size_t n;
 } s_dir_t;
 
@@ -449,18 +489,12 @@ s_dir_entry(void *vctx, const char *org_id, nrm_bytes_t signed_bytes)
 {
     s_dir_t *d = vctx;
     nrm_orgstatus_t st;
-    uint8_t idlen = (uint8_t) strlen(org_id);
-    uint8_t be[4] = { (uint8_t) (signed_bytes.len >> 24), (uint8_t) (signed_bytes.len >> 16),
-                      (uint8_t) (signed_bytes.len >> 8), (uint8_t) signed_bytes.len };
     if (d->n >= NRM_MAX_CERTS)
         return 1;
     /* A revoked organisation leaves the directory: nobody seals to it. */
     if (nrm_registry_status(d->store, d->txn, org_id, &st, NULL) == 0 && st.status == NRM_ORG_REVOKED)
         return 0;
-    crypto_hash_sha256_update(&d->h, &idlen, 1);
-    crypto_hash_sha256_update(&d->h, (const uint8_t *) org_id, idlen);
-    crypto_hash_sha256_update(&d->h, be, sizeof be);
-    crypto_hash_sha256_update(&d->h, signed_bytes.data, signed_bytes.len);
+    nrm_dirhash_add(d->h, org_id, signed_bytes);
     d->n++;
     return d->fn ? d->fn(d->ctx, org_id, signed_bytes) : 0;
 }
@@ -469,13 +503,11 @@ int
 nrm_registry_directory(nrm_store_t *store, MDB_txn *txn, nrm_registry_fn *fn, void *ctx,
                        uint8_t digest[NRM_HASH_BYTES], size_t *count, nrm_err_t *err)
 {
-    static const char tag[] = "nrmbus directory v1\n";
-    s_dir_t d = { .store = store, .txn = txn, .fn = fn, .ctx = ctx };
-    crypto_hash_sha256_init(&d.h);
-    crypto_hash_sha256_update(&d.h, (const uint8_t *) tag, sizeof tag - 1);
+    s_dir_t d = { .store = store, .txn = txn, .fn = fn, .ctx = ctx, .h = nrm_dirhash_new() };
+    if (d.h == NULL)
+        return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     int rc = nrm_registry_each(store, txn, s_dir_entry, &d, err);
-    if (rc == 0 && digest)
-        crypto_hash_sha256_final(&d.h, digest);
+    nrm_dirhash_final(&d.h, rc == 0 ? digest : NULL);
     if (count)
         *count = d.n;
     return rc;

@@ -113,6 +113,15 @@ int nrm_registry_directory(nrm_store_t *store, MDB_txn *txn, nrm_registry_fn *fn
                            uint8_t digest[NRM_HASH_BYTES], size_t *count,
                            nrm_err_t *err) NRM_WUR;
 
+/* The running digest of a directory (nrm_registry_directory), for whoever
+   holds one: entries are added in id order. new returns NULL when out of
+   memory; final writes the digest (digest may be NULL: just release) and
+   frees, clearing the caller's pointer (NULL is harmless). */
+typedef struct nrm_dirhash_t nrm_dirhash_t;
+nrm_dirhash_t *nrm_dirhash_new(void);
+void nrm_dirhash_add(nrm_dirhash_t *self, const char *org_id, nrm_bytes_t signed_bytes);
+void nrm_dirhash_final(nrm_dirhash_t **self_p, uint8_t digest[NRM_HASH_BYTES]);
+
 /* Replaces a certificate after a rotation: the old one moves to
    "oldcerts" (its CURVE key stays admitted), the new one takes its place. */
 int nrm_registry_replace(nrm_store_t *store, MDB_txn *txn, const nrm_cert_t *cert,

@@ -169,12 +169,20 @@ check "msdhs -> police after the rotation is delivered (sealed to the new key)" 
 "$BIN_ADMIN" rotate --dir "$NET" "$T/msdhs/rotate-request.nrm" --key "$NET/admin-2.key" > "$T/msdhs.r.log" 2>&1
 "$BIN_ADMIN" approve --dir "$NET" msdhs --key "$NET/admin-3.key" >> "$T/msdhs.r.log" 2>&1
 check "msdhs rotated by administrators 2 and 3" grep -q "quorum met, ROTATED" "$T/msdhs.r.log"
+check "the rotation reaches the connected police agent as a delta: msdhs's new certificate only" \
+  wait_for 10 grep -qE "directory update [0-9a-f]{16} -> [0-9a-f]{16} applied: 1 certificates, 0 removed" \
+  "$T/police.agent.log"
+check "...and the rotated msdhs agent finds its own new certificate in the delta" \
+  wait_for 10 grep -qE "directory update [0-9a-f]{16} -> [0-9a-f]{16} applied: 1 certificates, 0 removed" \
+  "$T/msdhs.agent.log"
+check "...the broker sent the delta, not the whole directory" \
+  bash -c "grep -q 'directory change (.* bytes) sent to 2 connected' '$T/broker.log' && ! grep -q 'certificate in force: directory' '$T/broker.log'"
 check "the running msdhs agent switches to its new keys without a restart" \
   wait_for 10 test -s "$T/msdhs/certificate.nrm"
 check "...reconnecting with its new CURVE key" wait_for 10 grep -q "key rotation: certificate serial" \
   "$T/msdhs.agent.log"
 id_m=$(send_ok police msdhs referral case-r6)
-check "police -> msdhs after msdhs rotated is delivered" \
+check "police -> msdhs after msdhs rotated is delivered (sealed to the key the delta brought)" \
   "$BIN_AGENT" wait --dir "$T/police" --msg "$id_m" --state delivered --timeout 20
 tip3=$(send_ok msdhs police tip case-r7)
 check "msdhs -> police signed with msdhs's new key is delivered" \

@@ -140,7 +140,7 @@ tc_receipt(client_t *c, int ms, nrm_receipt_t *r)
     nrm_wire_t *w = s_recv(c, ms);
     /* A directory the broker pushes (a certificate took effect) is not
        the answer. */
-    while (w && w->kind == NRM_WIRE_WELCOME) {
+    while (w && (w->kind == NRM_WIRE_WELCOME || w->kind == NRM_WIRE_DIRECTORY_DELTA)) {
         nrm_wire_destroy(&w);
         w = s_recv(c, ms);
     }

@@ -630,6 +630,104 @@ test_directory(void)
     free(buf);
 }
 
+/* The frame of d, decoded as a server message, is refused with rc and a
+   reason containing why. */
+static void
+s_delta_refused(const nrm_wire_t *d, int rc, const char *why)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    nrm_err_t err = { 0, 0, "" };
+    nrm_wire_t *w = NULL;
+    CHECK_RC(nrm_wire_encode(d, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), rc);
+    CHECK(w == NULL);
+    CHECK_STR_HAS(err.msg, why);
+    free(buf);
+}
+
+/* A DirectoryDelta (docs/protocol.md 5.1): two different 32-byte digests,
+   1 to NRM_MAX_DELTA changes, removed ids valid and distinct; never read
+   by the broker. */
+static void
+test_directory_delta(void)
+{
+    uint8_t before[NRM_HASH_BYTES + 1], after[NRM_HASH_BYTES], sig[NRM_SIG_BYTES], body[20];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    nrm_err_t err = { 0, 0, "" };
+    nrm_wire_t *w = NULL;
+    const char *gone[NRM_MAX_DELTA + 1];
+    nrm_signed_view_t certs[NRM_MAX_DELTA + 1];
+    memset(before, 0xb0, sizeof before);
+    memset(after, 0xa0, sizeof after);
+    memset(sig, 3, sizeof sig);
+    memset(body, 4, sizeof body);
+    for (size_t i = 0; i <= NRM_MAX_DELTA; i++) {
+        certs[i] = (nrm_signed_view_t) { { body, sizeof body }, { sig, sizeof sig }, 0, NULL };
+        gone[i] = "labour";
+    }
+    const char *removed[2] = { "labour", "ngo" };
+    nrm_wire_t d = { .kind = NRM_WIRE_DIRECTORY_DELTA, .time_ms = 5,
+                     .previous = { before, NRM_HASH_BYTES }, .directory = { after, NRM_HASH_BYTES },
+                     .count = 1, .certs = certs, .nremoved = 2, .removed = removed };
+    CHECK_RC(nrm_wire_encode(&d, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), 0);
+    CHECK(w && w->kind == NRM_WIRE_DIRECTORY_DELTA && w->time_ms == 5 && w->count == 1
+          && w->nremoved == 2 && strcmp(w->removed[1], "ngo") == 0
+          && w->certs[0].body.len == sizeof body
+          && memcmp(w->previous.data, before, NRM_HASH_BYTES) == 0
+          && memcmp(w->directory.data, after, NRM_HASH_BYTES) == 0);
+    nrm_wire_destroy(&w);
+    CHECK_RC(nrm_wire_decode(buf, len, true, &w, &err), NRM_EINVAL);   /* not from an agent */
+    free(buf);
+
+    nrm_wire_t x = d;
+    x.previous.len = 0;
+    s_delta_refused(&x, NRM_EINVAL, "previous (0 bytes) and directory (32 bytes) must be 32 bytes each");
+    x = d;
+    x.previous.len = 33;
+    s_delta_refused(&x, NRM_EINVAL, "previous (33 bytes)");
+    x = d;
+    x.directory.len = 31;
+    s_delta_refused(&x, NRM_EINVAL, "directory (31 bytes)");
+    x = d;
+    x.previous.data = after;
+    s_delta_refused(&x, NRM_EINVAL, "the same digest, a delta that changes nothing");
+    x = d;
+    x.count = 0;
+    x.nremoved = 0;
+    s_delta_refused(&x, NRM_EINVAL, "no certificate and no removed id");
+    x = d;
+    x.count = NRM_MAX_DELTA;
+    x.nremoved = 1;
+    s_delta_refused(&x, NRM_ETOOBIG, "over the limit of 16 changes");
+    x = d;
+    x.count = NRM_MAX_DELTA + 1;
+    x.nremoved = 0;
+    s_delta_refused(&x, NRM_ETOOBIG, "17 certificates and 0 removed ids");
+    x = d;
+    x.count = 0;
+    x.nremoved = 2;
+    x.removed = gone;
+    s_delta_refused(&x, NRM_EINVAL, "'labour' removed twice");
+    const char *bad[1] = { "Not An Id" };
+    x.nremoved = 1;
+    x.removed = bad;
+    s_delta_refused(&x, NRM_EINVAL, "removed[0] is not a valid id");
+    x = d;
+    certs[0].sig.len = 10;
+    s_delta_refused(&x, NRM_EINVAL, "directory delta: certificates[].signature");
+    certs[0].sig.len = sizeof sig;
+    x.count = NRM_MAX_DELTA;            /* the cap itself is taken */
+    x.nremoved = 0;
+    CHECK_RC(nrm_wire_encode(&x, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), 0);
+    CHECK(w && w->count == NRM_MAX_DELTA);
+    nrm_wire_destroy(&w);
+    free(buf);
+}
+
 int
 main(void)
 {
@@ -643,5 +741,6 @@ main(void)
     test_wire();
     test_batch();
     test_directory();
+    test_directory_delta();
     TEST_DONE();
 }

@@ -236,6 +236,7 @@ typedef struct {
 typedef struct {
     unsigned welcomed, full, same;       /* Welcomes: first ones, with and */
     uint64_t pushes, frames;             /* without the certificates       */
+    uint64_t deltas, missed;             /* directory deltas applied, not  */
 } s_counts_t;
 
 static volatile sig_atomic_t s_stop;
@@ -334,6 +335,19 @@ s_drain(s_conn_t *c, unsigned i, s_counts_t *k)
                 k->welcomed++;
                 if (s_send_wire(c->sock, &req) != 0)
                     fprintf(stderr, "idle agent %u: checkpoint request not sent\n", i);
+            } else if (w->kind == NRM_WIRE_DIRECTORY_DELTA) {
+                /* as the agent: applied on the directory it names, else
+                   a Hello for the whole directory (its certificates are
+                   not checked here: the broker's side is measured) */
+                if (c->has_dir && memcmp(c->dir, w->previous.data, NRM_HASH_BYTES) == 0) {
+                    memcpy(c->dir, w->directory.data, NRM_HASH_BYTES);
+                    k->deltas++;
+                } else {
+                    c->has_dir = false;
+                    c->welcomed = false;
+                    c->last_hello = 0;
+                    k->missed++;
+                }
             } else if (w->kind == NRM_WIRE_CHECKPOINT) {
                 k->pushes++;
             } else if (w->kind == NRM_WIRE_RECEIPT) {
@@ -442,8 +456,10 @@ s_idle_run(const char *dir, const char *net_dir, unsigned n, const char *endpoin
         }
     }
     printf("stopping: %u of %u welcomed, %llu frames read, %llu checkpoints pushed to us, "
-           "Welcomes with the directory %u, without %u\n", k.welcomed, n,
-           (unsigned long long) k.frames, (unsigned long long) k.pushes, k.full, k.same);
+           "Welcomes with the directory %u, without %u, directory deltas applied %llu, "
+           "not applied %llu\n", k.welcomed, n, (unsigned long long) k.frames,
+           (unsigned long long) k.pushes, k.full, k.same, (unsigned long long) k.deltas,
+           (unsigned long long) k.missed);
 out:
     for (i = 0; conns != NULL && i < n; i++)
         if (conns[i].sock != NULL)
