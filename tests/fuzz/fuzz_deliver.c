@@ -3,7 +3,9 @@
     envelope of a Deliver with the seal and the body
     (agent_delivery_check_cached, through a cache of verified certificates
     as the daemon does), the receipt decoding (agent_receipt_check), the
-    batch proofs of either, the certificates of a Welcome. The keys are
+    batch proofs of either, the certificates of a Welcome or of a
+    DirectoryDelta (within its caps, its digests 32 bytes and different,
+    its removed ids valid and distinct). The keys are
     made once per process; the fuzzer cannot forge signatures, so this
     covers the decoding and the
     order of checks. Property: a refused delivery has a reason, and a
@@ -11,6 +13,7 @@
 #include "fuzz.h"
 #include "agent_verify.h"
 #include "nrm_codec.h"
+#include "nrm_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +73,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(err.code != 0);
         }
         break;
+    case NRM_WIRE_DIRECTORY_DELTA:
+        FUZZ_CHECK(w->count + w->nremoved >= 1 && w->count + w->nremoved <= NRM_MAX_DELTA);
+        FUZZ_CHECK(w->previous.len == NRM_HASH_BYTES && w->directory.len == NRM_HASH_BYTES);
+        FUZZ_CHECK(memcmp(w->previous.data, w->directory.data, NRM_HASH_BYTES) != 0);
+        for (size_t i = 0; i < w->nremoved; i++) {
+            FUZZ_CHECK(nrm_id_valid(w->removed[i]));
+            for (size_t j = 0; j < i; j++)
+                FUZZ_CHECK(strcmp(w->removed[i], w->removed[j]) != 0);
+        }
+        for (size_t i = 0; i < w->count; i++) {
+            nrm_cert_t cert;
+            if (agent_cert_check(&w->certs[i], &s_genesis, &cert, &err) != 0)
+                FUZZ_CHECK(err.code != 0);
+        }
+        break;
     case NRM_WIRE_STATUS_REPLY:
     case NRM_WIRE_PONG:
+    case NRM_WIRE_ADMIN_RECEIPT:    /* server frames too: their bodies are */
+    case NRM_WIRE_CHECKPOINT:       /* the signed and checkpoint targets'  */
+    case NRM_WIRE_NOTICE:
         break;
     default:
         fuzz_fail(__FILE__, __LINE__, "a server frame decoded as a client message");

@@ -367,6 +367,27 @@ main(int argc, char **argv)
     OK(nrm_wire_encode(&w, &f, &flen, NULL));
     s_put("deliver", "welcome-unchanged", f, flen);
     free(f);
+    {
+        /* Directory deltas: a certificate in force, a revocation, and a
+           near miss for the broker's side (never read from an agent). */
+        uint8_t after[32];
+        const char *gone[1] = { "labour" };
+        nrm_random(after, sizeof after);
+        w = (nrm_wire_t) { .kind = NRM_WIRE_DIRECTORY_DELTA, .time_ms = now, .count = 1,
+                           .certs = certs, .previous = { dir, sizeof dir },
+                           .directory = { after, sizeof after } };
+        OK(nrm_wire_encode(&w, &f, &flen, NULL));
+        s_put("deliver", "delta-certificate", f, flen);
+        s_put("wire_client", "server-delta", f, flen);
+        free(f);
+        w.count = 0;
+        w.certs = NULL;
+        w.nremoved = 1;
+        w.removed = gone;
+        OK(nrm_wire_encode(&w, &f, &flen, NULL));
+        s_put("deliver", "delta-revoked", f, flen);
+        free(f);
+    }
     nrm_msg_status_t st = { .state = NRM_MSG_DELIVERED, .accepted_seq = 4, .delivered_seq = 5 };
     memcpy(st.msg_id, e.msg_id, 16);
     w = (nrm_wire_t) { .kind = NRM_WIRE_STATUS_REPLY, .count = 1, .items = &st };
