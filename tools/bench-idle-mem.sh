@@ -11,6 +11,10 @@
 #   - with TRIM=1: after gdb calls malloc_trim(0) in the broker, and after
 #     the idle agents have gone (again trimmed, with malloc_stats());
 #   - FRESH=1: the idle agents hold no directory.
+#   - with ENROLL=ID: then one organisation ID (a fresh id each run) is
+#     enrolled through the running broker, which pushes the change to every
+#     connected organisation; printed 3 s later ("enrolled:"), VmHWM being
+#     the peak of that push unless the connections' was higher.
 # Extra arguments are environment assignments for the broker
 # (GLIBC_TUNABLES=glibc.malloc.arena_max=1). Processes are stopped by pid.
 # usage: tools/bench-idle-mem.sh BUILD WORK N [MSGS [VAR=VALUE...]]
@@ -21,13 +25,14 @@ mem() { awk '/VmRSS|VmHWM|RssAnon|RssFile/{printf "%s %s ", $1, $2}' "/proc/$1/s
 trim() { [ -n "${TRIM:-}" ] && gdb -p "$1" -batch -ex 'call (int) malloc_trim(0)' >/dev/null 2>&1 \
            && echo "trimmed:   $(mem "$1")"; }
 LOG=$W/mem-broker.log
+LEVEL=warn; [ -n "${ENROLL:-}" ] && LEVEL=info   # the push's line
 if [ "$M" -gt 0 ]; then
   sed -i 's/^checkpoint_records = .*/checkpoint_records = 1/' "$W/net/broker.ini"
 else
   sed -i 's/^checkpoint_records = .*/checkpoint_records = 1000/' "$W/net/broker.ini"
 fi
 rm -f "$W/net/broker.endpoint" "$W/idle/ready"
-env "$@" "$B/broker/nrm-broker" --dir "$W/net" --listen tcp://127.0.0.1:0 --log-level warn > "$LOG" 2>&1 &
+env "$@" "$B/broker/nrm-broker" --dir "$W/net" --listen tcp://127.0.0.1:0 --log-level "$LEVEL" > "$LOG" 2>&1 &
 BP=$!
 for _ in $(seq 100); do [ -s "$W/net/broker.endpoint" ] && break; sleep 0.1; done
 EP=$(cat "$W/net/broker.endpoint"); sleep 1
@@ -39,6 +44,15 @@ for _ in $(seq 600); do [ -f "$W/idle/ready" ] && break; sleep 0.1; done
 cat "$W/idle/ready"; echo; sleep 5
 echo "connected: $(mem $BP)"
 trim $BP
+if [ -n "${ENROLL:-}" ]; then
+  "$B/agents/nrm-agent" keygen --dir "$W/enroll-$ENROLL" --id "$ENROLL" --type ngo \
+    --name "Enrolled $ENROLL" > "$W/mem-enroll.log" 2>&1
+  "$B/tools/nrm-admin" enroll --dir "$W/net" "$W/enroll-$ENROLL/request.nrm" >> "$W/mem-enroll.log" 2>&1 \
+    || { echo "enrolment failed:"; cat "$W/mem-enroll.log"; }
+  sleep 3
+  echo "enrolled:  $(mem $BP)"
+  grep -E "directory.* sent to" "$LOG" | tail -1
+fi
 if [ "$M" -gt 0 ]; then
   "$B/agents/nrm-agent" run --dir "$W/s0" --endpoint "$EP" --log-level warn > "$W/mem-s0.log" 2>&1 & S0=$!
   "$B/agents/nrm-agent" run --dir "$W/r0" --endpoint "$EP" --log-level warn > "$W/mem-r0.log" 2>&1 & R0=$!
