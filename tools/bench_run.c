@@ -4,16 +4,15 @@
     Timing: a handoff starts when agent_sender_send has returned (the
     message is committed to the sender's outbox: `send` accepted it). The
     pair's thread then looks at the sender's outbox and the recipient's
-    inbox whenever one of their store files is written (inotify IN_MODIFY:
-    every LMDB commit writes its pages and meta page with pwrite), at most
-    once per poll interval, and stamps each message when it first sees it
-    accepted (broker receipt stored), in the inbox, and delivered (the
-    broker logged DELIVERED and told the sender). The stamp is taken after
-    the read; it may be over-reported by up to one look (a few tens of
-    microseconds) plus the poll interval. A read sees a commit once LMDB
-    has written its meta page, which is durable when that O_DSYNC write
-    returns, so a stamp may also be early by up to one such write (about
-    0.1 ms on the development machine). */
+    inbox once either store has a newer commit (s_moved: it is woken by
+    inotify IN_MODIFY, as every LMDB commit writes its pages and meta page
+    with pwrite), at most once per poll interval, and stamps each message
+    when it first sees it accepted (broker receipt stored), in the inbox,
+    and delivered (the broker logged DELIVERED and told the sender). A new
+    read transaction sees a commit only after its meta page's O_DSYNC
+    write has returned, so a stamp is never early; it is late by the
+    wake-up and the look (tens of microseconds), and by up to the poll
+    interval when the commit came just after a look. */
 #include "bench_nrm.h"
 #include "agent_send.h"
 #include "agent_store.h"
@@ -52,6 +51,7 @@ typedef struct {
     agent_sender_t *snd;
     nrm_store_t    *rstore;
     int             ino;
+    uint64_t        read_txn[2];           /* sender's, recipient's last look */
     s_slot_t       *slots;
     size_t          nslots;
     uint8_t        *docs;                  /* send_batch documents of body bytes */
@@ -295,6 +295,7 @@ s_look(s_pair_t *p, uint64_t *done, nrm_err_t *err)
     rc = nrm_store_read_begin(ss, &txn, err);
     if (rc != 0)
         return rc;
+    p->read_txn[0] = mdb_txn_id(txn);
     for (i = 0; i < p->nslots; i++) {
         s_slot_t *s = &p->slots[i];
         agent_out_t rec;
@@ -331,6 +332,7 @@ s_look(s_pair_t *p, uint64_t *done, nrm_err_t *err)
     rc = nrm_store_read_begin(p->rstore, &txn, err);
     if (rc != 0)
         return rc;
+    p->read_txn[1] = mdb_txn_id(txn);
     for (i = 0; i < p->nslots; i++) {
         s_slot_t *s = &p->slots[i];
         agent_in_t rec;
@@ -372,6 +374,22 @@ s_look(s_pair_t *p, uint64_t *done, nrm_err_t *err)
         *s = p->slots[--p->nslots];
     }
     return 0;
+}
+
+/* True when either store has a commit newer than the last look read: its
+   meta page is written. inotify says only that a store file was written,
+   and the page writes of a commit come before its meta page; and a look
+   that follows the meta page's event at once can still read the
+   transaction before, as LMDB publishes the commit to new readers just
+   after that write returns. Looking only when this is true, and looking
+   again soon while it stays true, stamps each commit at the first look
+   that can see it and never waits for a commit whose event was taken by
+   a look that came too early. */
+static bool
+s_moved(s_pair_t *p)
+{
+    return nrm_store_last_txn(agent_sender_store(p->snd)) > p->read_txn[0]
+           || nrm_store_last_txn(p->rstore) > p->read_txn[1];
 }
 
 /* Sleeps until a store file is written or timeout_ns pass. */
@@ -453,27 +471,34 @@ s_step(s_pair_t *p)
             sent += n;
             now = bench_now();
         }
-        if (now - last_look < o->poll_us / 1e6) {
-            long rest = (long) ((o->poll_us / 1e6 - (now - last_look)) * 1e9);
-            nanosleep(&(struct timespec){ 0, rest }, NULL);
+        if (s_moved(p)) {
+            if (now - last_look < o->poll_us / 1e6) {
+                long rest = (long) ((o->poll_us / 1e6 - (now - last_look)) * 1e9);
+                nanosleep(&(struct timespec){ 0, rest }, NULL);
+            }
+            last_look = bench_now();
+            rc = s_look(p, &done, err);
+            if (rc != 0)
+                return rc;
+            if (done == quota)
+                break;
         }
-        last_look = bench_now();
-        rc = s_look(p, &done, err);
-        if (rc != 0)
-            return rc;
-        if (done == quota)
-            break;
         now = bench_now();
         if (now > deadline)
             return nrm_err_set(err, NRM_EIO, "pair %u: only %llu of %llu messages handed "
                                "over within %u s (see the logs in %s)", p->idx,
                                (unsigned long long) done, (unsigned long long) quota,
                                o->timeout_s, b->net.work);
+        if (rate == 0 && sent < quota && p->nslots < b->window)
+            wait_ns = 0;            /* closed loop: a slot is free, send now */
         if (rate > 0 && sent < quota && p->nslots < b->window) {
             double next = t0 + (double) sent / rate - now;
             if (next < (double) wait_ns / 1e9)
                 wait_ns = next > 0 ? (long) (next * 1e9) : 0;
         }
+        /* written but not yet readable: look again after the poll interval */
+        if (s_moved(p) && wait_ns > (long) o->poll_us * 1000)
+            wait_ns = (long) o->poll_us * 1000;
         s_wait(p, wait_ns);
     }
     return 0;
