@@ -32,6 +32,8 @@
 
 #define S_DIR_WAIT_S    30       /* for the sender's directory (Welcome)   */
 #define S_IDLE_WAIT_NS  5000000L /* longest sleep between looks            */
+#define S_PUBLISH_NS    10000L   /* a written commit not yet readable: again */
+#define S_PUBLISH_TRIES 20       /* ... at most this often in one look      */
 
 typedef struct {
     uint8_t id[NRM_MSGID_BYTES];
@@ -282,6 +284,25 @@ s_send(s_pair_t *p, size_t n, nrm_err_t *err)
     return 0;
 }
 
+/* Begins a read of store whose snapshot is the newest commit written: the
+   writer publishes a commit to new readers microseconds after its meta
+   page is written, so a read begun in between is taken again a little
+   later (a few times at most). Sets *id to the snapshot read. */
+static int
+s_read_newest(nrm_store_t *store, MDB_txn **txn, uint64_t *id, nrm_err_t *err)
+{
+    for (int tries = 0;; tries++) {
+        int rc = nrm_store_read_begin(store, txn, err);
+        if (rc != 0)
+            return rc;
+        *id = mdb_txn_id(*txn);
+        if (*id >= nrm_store_last_txn(store) || tries == S_PUBLISH_TRIES)
+            return 0;
+        nrm_store_read_end(txn);
+        nanosleep(&(struct timespec){ 0, S_PUBLISH_NS }, NULL);
+    }
+}
+
 /* One look at both stores; completed handoffs leave the window. */
 static int
 s_look(s_pair_t *p, uint64_t *done, nrm_err_t *err)
@@ -292,10 +313,9 @@ s_look(s_pair_t *p, uint64_t *done, nrm_err_t *err)
     double t;
     int rc;
 
-    rc = nrm_store_read_begin(ss, &txn, err);
+    rc = s_read_newest(ss, &txn, &p->read_txn[0], err);
     if (rc != 0)
         return rc;
-    p->read_txn[0] = mdb_txn_id(txn);
     for (i = 0; i < p->nslots; i++) {
         s_slot_t *s = &p->slots[i];
         agent_out_t rec;
@@ -329,10 +349,9 @@ s_look(s_pair_t *p, uint64_t *done, nrm_err_t *err)
         if (p->slots[i].t_done < 0)
             p->slots[i].t_done = t;
     }
-    rc = nrm_store_read_begin(p->rstore, &txn, err);
+    rc = s_read_newest(p->rstore, &txn, &p->read_txn[1], err);
     if (rc != 0)
         return rc;
-    p->read_txn[1] = mdb_txn_id(txn);
     for (i = 0; i < p->nslots; i++) {
         s_slot_t *s = &p->slots[i];
         agent_in_t rec;
@@ -496,7 +515,7 @@ s_step(s_pair_t *p)
             if (next < (double) wait_ns / 1e9)
                 wait_ns = next > 0 ? (long) (next * 1e9) : 0;
         }
-        /* written but not yet readable: look again after the poll interval */
+        /* written but still not readable: look again after the poll interval */
         if (s_moved(p) && wait_ns > (long) o->poll_us * 1000)
             wait_ns = (long) o->poll_us * 1000;
         s_wait(p, wait_ns);
