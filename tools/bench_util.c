@@ -140,7 +140,7 @@ bench_csv_open(const char *path, nrm_err_t *err)
 void
 bench_csv_write(FILE *f, const bench_row_t *r)
 {
-    fprintf(f, "%s,%u,%s,%.1f,%u,%u,%u,%llu,%.3f,%.1f,"
+    fprintf(f, "%s,%u,%s,%.1f,%u,%u,%u,%llu,%.6f,%.1f,"
                "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,"
                "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f,%llu,%.3f\n",
             r->system, r->round, r->load, r->offered, r->pairs, r->window, r->body,
