@@ -452,6 +452,7 @@ s_step(s_pair_t *p)
     uint64_t quota = b->single && p->idx != 0 ? 0 : b->quota;
     uint64_t sent = 0, done = 0;
     double rate = b->rate, t0, deadline, last_look = 0;
+    bench_pace_t pace;
     int rc;
 
     p->nlat = 0;
@@ -463,6 +464,8 @@ s_step(s_pair_t *p)
         return rc;
     t0 = p->t_first = bench_now();
     deadline = t0 + o->timeout_s;
+    if (rate > 0)
+        pace = bench_pace(t0, rate, p->idx, o->pairs);
     while (done < quota) {
         double now = bench_now();
         long wait_ns = S_IDLE_WAIT_NS;
@@ -478,7 +481,7 @@ s_step(s_pair_t *p)
             if (n > b->window - p->nslots)
                 n = b->window - p->nslots;
             if (rate > 0) {
-                uint64_t due = (uint64_t) ((now - t0) * rate) + 1;
+                uint64_t due = bench_pace_due(&pace, now);
                 if (due <= sent)
                     break;
                 if (n > due - sent)
@@ -511,7 +514,7 @@ s_step(s_pair_t *p)
         if (rate == 0 && sent < quota && p->nslots < b->window)
             wait_ns = 0;            /* closed loop: a slot is free, send now */
         if (rate > 0 && sent < quota && p->nslots < b->window) {
-            double next = t0 + (double) sent / rate - now;
+            double next = bench_pace_next(&pace, sent, now);
             if (next < (double) wait_ns / 1e9)
                 wait_ns = next > 0 ? (long) (next * 1e9) : 0;
         }
