@@ -75,6 +75,7 @@
 #define AGENT_SKEW_WARN_MS   (5u * 60u * 1000u)
 #define AGENT_MONITOR_EP     "inproc://nrm-agent-monitor"
 #define AGENT_CERTS_CACHED   128     /* senders' certificates kept verified */
+#define AGENT_SEALS_CACHED   64      /* shared keys of senders' batches (format 2) */
 #define AGENT_SUMMARY_MS     10000   /* one info line on the traffic this often */
 
 static const char *const s_cmd = "run";
@@ -122,6 +123,8 @@ typedef struct {
     /* welcome */
     agent_dir_entry_t *dir;              /* owned, signed bytes owned */
     size_t            ndir, nbad;
+    bool              dir_stale;         /* unchanged, but not our directory */
+    bool              dir_named;         /* the digest names what we keep    */
     /* status reply: one outcome per item */
     uint8_t          *status_outcome;
     /* checkpoint */
@@ -141,6 +144,8 @@ typedef struct {
     nrm_keys_t      *next;               /* secret.keys.next, when it exists */
     nrm_keys_t      *retired[AGENT_RETIRED_MAX]; /* ORG/retired: open old seals */
     size_t           nretired;
+    uint8_t          dir_digest[NRM_HASH_BYTES]; /* names the directory held, */
+    bool             dir_digest_ok;      /* sent in the Hello (agent_dir_digest) */
     uint8_t         *rotated;            /* own rotated Signed{Certificate}   */
     size_t           rotated_len;        /* from a Welcome, to switch to     */
     nrm_store_t     *store;
@@ -171,6 +176,7 @@ typedef struct {
     agent_conf_t     conf;
     agent_integ_t   *integ;              /* API, hooks, metrics (agent_integ) */
     agent_certcache_t *certs;            /* senders' verified certificates  */
+    nrm_sealcache_t   *seals;            /* shared keys of batches' bodies   */
     /* traffic since the last summary line (s_summary): each message is a
        debug line, the summary an info line, as at the broker */
     uint64_t         sum_ms, sum_accepted, sum_delivered, sum_received;
@@ -302,6 +308,11 @@ s_hello_tick(s_daemon_t *d, uint64_t mono)
     w.version = NRM_PROTOCOL_VERSION;
     w.org_id = d->org.id;
     w.time_ms = d->now_ms;
+    if (d->dir_digest_ok) {
+        /* the broker leaves the certificates out if this is its directory */
+        w.directory.data = d->dir_digest;
+        w.directory.len = NRM_HASH_BYTES;
+    }
     if (s_send_wire(d, &w, "hello") == 0)
         nrm_debug("hello sent");
 }
@@ -757,7 +768,8 @@ s_prepare_deliver(s_daemon_t *d, s_item_t *it)
         keys[nkeys++] = d->next;
     for (size_t i = 0; i < d->nretired; i++)
         keys[nkeys++] = d->retired[i];
-    agent_delivery_check_cached(w, d->org.id, keys, nkeys, &d->conn.genesis, d->certs, &it->d);
+    agent_delivery_check_cached(w, d->org.id, keys, nkeys, &d->conn.genesis, d->certs, d->seals,
+                                &it->d);
     if (!it->d.has_env) {
         nrm_error("delivery seq %llu cannot be acknowledged: %s: %s",
                   (unsigned long long) w->seq, nrm_reason_name(it->d.status), it->d.reason);
@@ -961,6 +973,38 @@ s_apply_deliver(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
 
 /* nrm_store_fn: applies the whole batch. May run more than once (map
    growth), so every outcome is set afresh and nothing leaves the txn. */
+/* A Welcome with certificates replaces the directory. Its digest is kept
+   only when every certificate was kept (the directory held is then the
+   broker's whole directory) and ours in it is the one we use: a newer one
+   (a rotation) is switched to after this commit (s_rotate), and an agent
+   that stops before it has switched must find it in the next Welcome, so
+   that Hello must not name this directory. An unchanged Welcome keeps the
+   directory, unless it names another directory than ours: then the digest
+   is forgotten, and the next Hello asks for the whole directory. */
+static int
+s_apply_welcome(s_daemon_t *d, MDB_txn *txn, s_item_t *it, nrm_err_t *err)
+{
+    const nrm_wire_t *w = it->w;
+    bool own = false;
+    size_t i;
+    if (w->unchanged) {
+        it->dir_stale = !d->dir_digest_ok
+                        || memcmp(w->directory.data, d->dir_digest, NRM_HASH_BYTES) != 0;
+        if (!it->dir_stale)
+            return 0;
+        return agent_dir_digest_drop(d->store, txn, err);
+    }
+    if (it->dir == NULL && w->count > 0)
+        return 0;           /* out of memory while reading it: keep ours */
+    for (i = 0; i < it->ndir; i++)
+        if (strcmp(it->dir[i].org_id, d->org.id) == 0)
+            own = it->dir[i].signed_cert.len == d->conn.cert_len
+                  && memcmp(it->dir[i].signed_cert.data, d->conn.cert_signed, d->conn.cert_len) == 0;
+    it->dir_named = w->directory.len == NRM_HASH_BYTES && it->nbad == 0 && own;
+    return agent_dir_replace(d->store, txn, it->dir, it->ndir,
+                             it->dir_named ? w->directory.data : NULL, err);
+}
+
 static int
 s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
 {
@@ -974,8 +1018,7 @@ s_apply(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         it->outcome = S_NONE;
         switch (it->w->kind) {
         case NRM_WIRE_WELCOME:
-            if (it->dir != NULL || it->w->count == 0)
-                rc = agent_dir_replace(d->store, txn, it->dir, it->ndir, err);
+            rc = s_apply_welcome(d, txn, it, err);
             break;
         case NRM_WIRE_RECEIPT:
             rc = s_apply_receipt(d, txn, it, err);
@@ -1056,16 +1099,51 @@ s_finish_checkpoint(s_daemon_t *d, const s_item_t *it)
     }
 }
 
+/* Our own certificate c, if it differs from ours: a rotation took effect.
+   The switch waits for the end of this round (s_rotate). */
+static void
+s_rotated_seen(s_daemon_t *d, const nrm_bytes_t *c)
+{
+    if (c->len == d->conn.cert_len && memcmp(c->data, d->conn.cert_signed, c->len) == 0)
+        return;
+    free(d->rotated);
+    d->rotated = malloc(c->len);
+    d->rotated_len = 0;
+    if (d->rotated == NULL) {
+        nrm_error("out of memory keeping our new certificate");
+        return;
+    }
+    memcpy(d->rotated, c->data, c->len);
+    d->rotated_len = c->len;
+}
+
 static void
 s_finish_welcome(s_daemon_t *d, const s_item_t *it)
 {
+    const nrm_wire_t *w = it->w;
     uint64_t skew;
     size_t i;
 
-    nrm_info("welcome from the broker: %zu certificates in the directory, %zu refused",
-             it->ndir, it->nbad);
-    skew = it->w->time_ms > d->now_ms ? it->w->time_ms - d->now_ms
-                                      : d->now_ms - it->w->time_ms;
+    if (w->unchanged && it->dir_stale) {
+        /* Not the directory we hold (ours changed since the Hello, or the
+           broker is wrong): ask again at once for the whole directory. */
+        nrm_warn("welcome without certificates names another directory than ours: "
+                 "asking for the whole directory");
+        d->dir_digest_ok = false;
+        d->last_hello = 0;
+        return;
+    }
+    if (w->unchanged)
+        nrm_info("welcome from the broker: the directory we hold is current");
+    else
+        nrm_info("welcome from the broker: %zu certificates in the directory, %zu refused",
+                 it->ndir, it->nbad);
+    if (!w->unchanged && !(it->dir == NULL && w->count > 0)) {
+        d->dir_digest_ok = it->dir_named;
+        if (d->dir_digest_ok)
+            memcpy(d->dir_digest, w->directory.data, NRM_HASH_BYTES);
+    }
+    skew = w->time_ms > d->now_ms ? w->time_ms - d->now_ms : d->now_ms - w->time_ms;
     if (skew > AGENT_SKEW_WARN_MS)
         nrm_warn("this machine's clock differs from the broker's by %llu s",
                  (unsigned long long) (skew / 1000u));
@@ -1078,22 +1156,9 @@ s_finish_welcome(s_daemon_t *d, const s_item_t *it)
         d->inflight[i].backoff = 0;
     }
     d->last_status = 0;
-    /* Our own certificate, newer than ours: a rotation took effect. The
-       switch waits for the end of this round (s_rotate). */
-    for (i = 0; i < it->ndir; i++) {
-        const nrm_bytes_t *c = &it->dir[i].signed_cert;
-        if (strcmp(it->dir[i].org_id, d->org.id) != 0
-            || (c->len == d->conn.cert_len && memcmp(c->data, d->conn.cert_signed, c->len) == 0))
-            continue;
-        free(d->rotated);
-        d->rotated = malloc(c->len);
-        if (d->rotated == NULL) {
-            nrm_error("out of memory keeping our new certificate");
-            break;
-        }
-        memcpy(d->rotated, c->data, c->len);
-        d->rotated_len = c->len;
-    }
+    for (i = 0; i < it->ndir; i++)
+        if (strcmp(it->dir[i].org_id, d->org.id) == 0)
+            s_rotated_seen(d, &it->dir[i].signed_cert);
     s_checkpoint_request(d);
 }
 
@@ -1753,6 +1818,7 @@ static int
 s_run(s_daemon_t *d, const char *endpoint, int level, int format, nrm_err_t *err)
 {
     struct sigaction sa;
+    MDB_txn *txn = NULL;
     const char *drop;
     int rc;
 
@@ -1784,9 +1850,18 @@ s_run(s_daemon_t *d, const char *endpoint, int level, int format, nrm_err_t *err
     rc = agent_store_open(d->dir, 0, &d->store, err);
     if (rc != 0)
         return rc;
+    rc = nrm_store_read_begin(d->store, &txn, err);
+    if (rc != 0)
+        return rc;
+    rc = agent_dir_digest(d->store, txn, d->dir_digest, err);
+    nrm_store_read_end(&txn);
+    d->dir_digest_ok = rc == 0;
+    if (rc != 0 && rc != NRM_ENOTFOUND)
+        return rc;
     d->batch = calloc(AGENT_BATCH_MAX, sizeof *d->batch);
     d->certs = agent_certcache_new(AGENT_CERTS_CACHED);
-    if (d->batch == NULL || d->certs == NULL)
+    d->seals = nrm_sealcache_new(AGENT_SEALS_CACHED);
+    if (d->batch == NULL || d->certs == NULL || d->seals == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
     drop = getenv("NRM_TEST_DROP_ACKS");
     d->drop_acks = drop != NULL && strcmp(drop, "1") == 0;
@@ -1900,6 +1975,7 @@ agent_cmd_run(int argc, char **argv)
     s_batch_clear(d);
     free(d->batch);
     agent_certcache_destroy(&d->certs);
+    nrm_sealcache_destroy(&d->seals);   /* wipes the shared keys */
     s_socket_close(d);
     nrm_store_destroy(&d->store);
     agent_connect_clear(&d->conn);

@@ -293,14 +293,18 @@ s_item_json(const s_item_t *it, const nrm_keys_t *keys, bool docs)
     }
     if (docs && !it->out) {
         const agent_in_t *in = &it->in_copy;
-        if (in->sealed_body.len < NRM_SEAL_OVERHEAD) {
+        size_t len = 0;
+        nrm_err_t err = { 0, 0, "" };
+        if (in->sealed_body.len == 0) {
             json_object_set_new(o, "document", json_string("(body purged)"));
+        } else if (nrm_seal_plain_len(in->sealed_body.data, in->sealed_body.len, &len,
+                                      &err) != 0) {
+            json_object_set_new(o, "document_error", json_string(err.msg));
         } else {
-            size_t len = in->sealed_body.len - NRM_SEAL_OVERHEAD;
             uint8_t *plain = malloc(len + 1);
             json_t *doc = NULL;
-            nrm_err_t err = { 0, 0, "" };
-            if (plain && nrm_seal_open(keys, in->sealed_body.data, in->sealed_body.len, plain) == 0
+            if (plain && nrm_seal_open(keys, NULL, in->sealed_body.data, in->sealed_body.len,
+                                       plain, &err) == 0
                 && agent_doc_json(&it->env, plain, len, &doc, &err) == 0)
                 json_object_set_new(o, "document", doc);
             else

@@ -19,6 +19,8 @@ struct agent_sender_t {
     bool            own_store;  /* false: borrowed (agent_sender_open_store) */
     nrm_policy_t   *policy;     /* ORG/policy.ini, or NULL (defaults) */
     agent_certcache_t *certs;   /* recipients' certificates verified   */
+    nrm_sealer_t   *sealer;     /* one ephemeral key per recipient of a
+                                   signature batch (docs/protocol.md 3.2) */
 };
 
 /* Recipients whose certificates a sender keeps verified: an organisation
@@ -78,6 +80,8 @@ agent_sender_open_store(const char *dir, nrm_store_t *store, agent_sender_t **ou
         rc = agent_policy_load(dir, &self->policy, err);
     if (rc == 0 && (self->certs = agent_certcache_new(S_CERTS_CACHED)) == NULL)
         rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
+    if (rc == 0 && (self->sealer = nrm_sealer_new(NRM_BATCH_MAX)) == NULL)
+        rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
     if (rc != 0) {
         agent_sender_destroy(&self);
         return rc;
@@ -98,6 +102,7 @@ agent_sender_destroy(agent_sender_t **self_p)
         nrm_store_destroy(&self->store);
     nrm_policy_free(&self->policy);
     agent_certcache_destroy(&self->certs);
+    nrm_sealer_destroy(&self->sealer);
     agent_connect_clear(&self->conn);
     nrm_keys_destroy(&self->keys);
     free(self);
@@ -167,7 +172,7 @@ s_req_check(const agent_send_req_t *r, nrm_err_t *err)
 
 /* Validates and minimises the document (agent_doc_prepare fills the clear
    metadata: type, created_ms, priority, consent, deadline, ...), seals the
-   protobuf body and builds the envelope into m (s_sign signs it). */
+   protobuf body with self->sealer (to cert's box key) and builds the envelope into m (s_sign signs it). */
 static int
 s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cert,
           s_ready_t *m, nrm_err_t *err)
@@ -185,15 +190,16 @@ s_prepare(agent_sender_t *self, const agent_send_req_t *r, const nrm_cert_t *cer
     rc = agent_doc_prepare(&dreq, self->policy, cert, &env, &body, &body_len, &report, err);
     if (rc != 0)
         goto out;
-    m->sealed_len = body_len + NRM_SEAL_OVERHEAD;
+    m->sealed_len = body_len + NRM_SEAL2_OVERHEAD;
     m->sealed = malloc(m->sealed_len);
     if (m->sealed == NULL) {
         rc = nrm_err_set(err, NRM_ENOMEM, "out of memory sealing the document");
         goto out;
     }
-    rc = nrm_seal(cert->box_pk, body, body_len, m->sealed);
+    rc = nrm_sealer_seal(self->sealer, cert->box_pk, body, body_len, m->sealed);
     if (rc != 0) {
-        rc = nrm_err_set(err, rc, "sealing the document to '%s' failed", r->to);
+        rc = nrm_err_set(err, rc, "sealing the document to '%s' failed%s", r->to,
+                         rc == NRM_ECRYPTO ? ": its box key is not a usable X25519 key" : "");
         goto out;
     }
     env.version = NRM_ENVELOPE_VERSION;
@@ -327,7 +333,7 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
     nrm_cert_t *certs = NULL;
     MDB_txn *txn = NULL;
     uint64_t now = nrm_now_ms();
-    size_t i;
+    size_t i, n;
     int rc = 0;
 
     if (count == 0 || count > AGENT_SEND_MAX)
@@ -363,13 +369,19 @@ agent_sender_send(agent_sender_t *self, const agent_send_req_t *reqs, size_t cou
     nrm_store_read_end(&txn);       /* one txn per thread: end before writing */
     if (rc != 0)
         goto bad;
-    for (i = 0; i < count; i++) {
+    /* s_sign signs the messages not stored already, NRM_BATCH_MAX at a
+       time in this order: new ephemeral keys for each such batch, so that
+       one never covers messages under two signatures. */
+    for (i = 0, n = 0; i < count; i++) {
         if (b.msgs[i].hit)
             continue;
+        if (n++ % NRM_BATCH_MAX == 0)
+            nrm_sealer_end_batch(self->sealer);
         rc = s_prepare(self, &reqs[i], &certs[i], &b.msgs[i], err);
         if (rc != 0)
             goto bad;
     }
+    nrm_sealer_end_batch(self->sealer);     /* wipes the shared keys */
     /* Every one a repeat: nothing to write. */
     for (i = 0; i < count && b.msgs[i].hit; i++)
         ;
@@ -402,6 +414,7 @@ out:
         free(b.msgs[i].sealed);
         free(b.msgs[i].env_bytes);
     }
+    nrm_sealer_end_batch(self->sealer);
     free(b.msgs);
     free(certs);
     return rc;

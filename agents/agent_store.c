@@ -14,7 +14,8 @@
 #define S_FORMAT      1
 #define S_OUT_HEAD    (4 + 8 * 4 + 4 + NRM_MSGID_BYTES)
 #define S_IN_HEAD     (4 + 8 * 2 + NRM_MSGID_BYTES)
-#define S_IN_PURGED   0x01     /* inbox flags byte: body purged (retention) */
+#define S_IN_PURGED   0x01
+#define S_DIR_DIGEST  "#digest"  /* directory key of its digest: not an id */     /* inbox flags byte: body purged (retention) */
 
 static const char *const s_dbs[] = {
     "outbox", "outbody", "outidx", "outq", "outacc",
@@ -389,7 +390,7 @@ s_in_decode(uint64_t key, const MDB_val *val, agent_in_t *rec, nrm_err_t *err)
         if (!s_get_field(&r, 0, 0, &rec->sealed_body) || !s_get_u64(&r, &rec->purged_ms)
             || rec->purged_ms == 0)
             return s_corrupt(err, "inbox", key, "bad purged entry");
-    } else if (!s_get_field(&r, NRM_SEAL_OVERHEAD, NRM_MAX_BODY_BYTES, &rec->sealed_body)) {
+    } else if (!s_get_field(&r, NRM_SEAL_MIN_BYTES, NRM_MAX_BODY_BYTES, &rec->sealed_body)) {
         return s_corrupt(err, "inbox", key, "bad sealed body field");
     }
     if (r.left != 0)
@@ -652,7 +653,7 @@ agent_out_body(nrm_store_t *store, MDB_txn *txn, uint64_t key, nrm_bytes_t *body
     rc = nrm_store_get(store, txn, "outbody", kbuf, 8, &val, err);
     if (rc != 0)
         return rc;
-    if (val.mv_size < NRM_SEAL_OVERHEAD || val.mv_size > NRM_MAX_BODY_BYTES)
+    if (val.mv_size < NRM_SEAL_MIN_BYTES || val.mv_size > NRM_MAX_BODY_BYTES)
         return s_corrupt(err, "outbody", key, "size out of range");
     body->data = val.mv_data;
     body->len = val.mv_size;
@@ -815,7 +816,7 @@ agent_in_each_from(nrm_store_t *store, MDB_txn *txn, uint64_t from, agent_in_fn 
 
 int
 agent_dir_replace(nrm_store_t *store, MDB_txn *txn, const agent_dir_entry_t *entries,
-                  size_t count, nrm_err_t *err)
+                  size_t count, const uint8_t digest[NRM_HASH_BYTES], nrm_err_t *err)
 {
     size_t i;
     int rc;
@@ -830,6 +831,29 @@ agent_dir_replace(nrm_store_t *store, MDB_txn *txn, const agent_dir_entry_t *ent
         if (rc != 0)
             return rc;
     }
+    if (digest != NULL)
+        return nrm_store_put(store, txn, "directory", S_DIR_DIGEST, sizeof S_DIR_DIGEST - 1,
+                             digest, NRM_HASH_BYTES, 0, err);
+    return 0;
+}
+
+int
+agent_dir_digest_drop(nrm_store_t *store, MDB_txn *txn, nrm_err_t *err)
+{
+    int rc = nrm_store_del(store, txn, "directory", S_DIR_DIGEST, sizeof S_DIR_DIGEST - 1, err);
+    return rc == NRM_ENOTFOUND ? 0 : rc;
+}
+
+int
+agent_dir_digest(nrm_store_t *store, MDB_txn *txn, uint8_t digest[NRM_HASH_BYTES], nrm_err_t *err)
+{
+    MDB_val val;
+    int rc = nrm_store_get(store, txn, "directory", S_DIR_DIGEST, sizeof S_DIR_DIGEST - 1, &val, err);
+    if (rc != 0)
+        return rc;
+    if (val.mv_size != NRM_HASH_BYTES)
+        return nrm_err_set(err, NRM_ECORRUPT, "agent store: the directory digest has a bad size");
+    memcpy(digest, val.mv_data, NRM_HASH_BYTES);
     return 0;
 }
 

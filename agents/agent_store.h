@@ -13,7 +13,9 @@
       outacc    be64 key -> msg_id: accepted, not yet delivered or refused
       inbox     be64 key -> inbox record (below), in order of arrival
       inidx     msg_id (16) -> be64 inbox key: at most one entry per msg_id
-      directory org id -> Signed{Certificate} bytes (from the last Welcome)
+      directory org id -> Signed{Certificate} bytes (from the last Welcome),
+                and "#digest" -> the 32-byte digest naming it (no id
+                starts with '#')
 
     Outbox record, format 1 (local data, still decoded with bounds checks):
       u8 'O', u8 1, u8 state, u8 0,
@@ -160,10 +162,18 @@ typedef struct {
     char         org_id[NRM_ID_MAX + 1];
     nrm_bytes_t  signed_cert;   /* Signed{Certificate} bytes */
 } agent_dir_entry_t;
-/* Inside a write txn: replaces the whole directory with these entries. */
+/* Inside a write txn: replaces the whole directory with these entries,
+   and the digest that names it (the Welcome's directory field; NULL:
+   none, the next Hello asks for the whole directory). */
 int agent_dir_replace(nrm_store_t *store, MDB_txn *txn,
                       const agent_dir_entry_t *entries, size_t count,
-                      nrm_err_t *err) NRM_WUR;
+                      const uint8_t digest[NRM_HASH_BYTES], nrm_err_t *err) NRM_WUR;
+/* Inside a write txn: forgets the digest (the directory stays). */
+int agent_dir_digest_drop(nrm_store_t *store, MDB_txn *txn, nrm_err_t *err) NRM_WUR;
+/* The digest of the directory held (agent_dir_replace); NRM_ENOTFOUND if
+   none. */
+int agent_dir_digest(nrm_store_t *store, MDB_txn *txn, uint8_t digest[NRM_HASH_BYTES],
+                     nrm_err_t *err) NRM_WUR;
 /* Borrowed Signed{Certificate} bytes of org_id; NRM_ENOTFOUND if absent. */
 int agent_dir_get(nrm_store_t *store, MDB_txn *txn, const char *org_id,
                   nrm_bytes_t *signed_cert, nrm_err_t *err) NRM_WUR;

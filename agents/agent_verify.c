@@ -211,7 +211,8 @@ agent_cert_verify_signed(agent_certcache_t *cache, const uint8_t *signed_bytes, 
 
 static bool
 s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys, size_t nkeys,
-        const nrm_genesis_t *g, agent_certcache_t *certs, agent_delivery_t *d)
+        const nrm_genesis_t *g, agent_certcache_t *certs, nrm_sealcache_t *seals,
+        agent_delivery_t *d)
 {
     nrm_err_t err = { 0 };
     uint8_t *plain = NULL;
@@ -254,17 +255,18 @@ s_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys, 
     if (memcmp(d->body_hash, d->env.body_hash, NRM_HASH_BYTES) != 0)
         return s_refuse(d, NRM_R_BODY_MISMATCH, "SHA-256 of the sealed body differs "
                         "from the envelope's body_hash");
-    if (w->sealed_body.len < NRM_SEAL_OVERHEAD || w->sealed_body.len > NRM_MAX_BODY_BYTES)
-        return s_refuse(d, NRM_R_BODY_MISMATCH, "sealed body of %zu bytes is out of "
-                        "range", w->sealed_body.len);
+    if (w->sealed_body.len > NRM_MAX_BODY_BYTES)
+        return s_refuse(d, NRM_R_BODY_MISMATCH, "sealed body of %zu bytes is over the "
+                        "limit of %u", w->sealed_body.len, NRM_MAX_BODY_BYTES);
+    if (nrm_seal_plain_len(w->sealed_body.data, w->sealed_body.len, &plain_len, &err) != 0)
+        return s_refuse(d, NRM_R_BODY_MISMATCH, "%s", err.msg);
 
-    plain_len = w->sealed_body.len - NRM_SEAL_OVERHEAD;
     plain = malloc(plain_len + 1);
     if (plain == NULL)
         return s_refuse(d, NRM_R_INTERNAL, "out of memory opening the body");
-    if (agent_seal_open(keys, nkeys, w->sealed_body.data, w->sealed_body.len, plain) != 0) {
-        ok = s_refuse(d, NRM_R_BODY_MISMATCH, "sealed body does not open with this "
-                      "organisation's box key");
+    if (agent_seal_open(keys, nkeys, seals, w->sealed_body.data, w->sealed_body.len, plain,
+                        &err) != 0) {
+        ok = s_refuse(d, NRM_R_BODY_MISMATCH, "%s", err.msg);
         goto out;
     }
     /* lifecycle (issue 4): the body fits its type's schema and agrees
@@ -281,23 +283,35 @@ out:
 }
 
 int
-agent_seal_open(const nrm_keys_t *const *keys, size_t nkeys, const uint8_t *sealed, size_t len,
-                uint8_t *out)
+agent_seal_open(const nrm_keys_t *const *keys, size_t nkeys, nrm_sealcache_t *seals,
+                const uint8_t *sealed, size_t len, uint8_t *out, nrm_err_t *err)
 {
-    for (size_t i = 0; i < nkeys; i++)
-        if (nrm_seal_open(keys[i], sealed, len, out) == 0)
+    nrm_err_t first = { 0, 0, "" };
+
+    for (size_t i = 0; i < nkeys; i++) {
+        nrm_err_t e = { 0, 0, "" };
+        if (nrm_seal_open(keys[i], seals, sealed, len, out, &e) == 0)
             return 0;
-    return NRM_ECRYPTO;
+        if (i == 0)
+            first = e;
+    }
+    if (nkeys == 0)
+        return nrm_err_set(err, NRM_ECRYPTO, "no box key to open the sealed body with");
+    /* The current key's reason: the others fail the same way or were
+       retired (a format error is the same for every key). */
+    return nrm_err_set(err, NRM_ECRYPTO, "%s%s", first.msg,
+                       nkeys > 1 ? " (nor with a key set a rotation replaced)" : "");
 }
 
 void
 agent_delivery_check_cached(const nrm_wire_t *w, const char *own_id,
                             const nrm_keys_t *const *keys, size_t nkeys, const nrm_genesis_t *g,
-                            agent_certcache_t *certs, agent_delivery_t *out)
+                            agent_certcache_t *certs, nrm_sealcache_t *seals,
+                            agent_delivery_t *out)
 {
     memset(out, 0, sizeof *out);
     nrm_sha256(w->sealed_body.data, w->sealed_body.len, out->body_hash);
-    if (s_check(w, own_id, keys, nkeys, g, certs, out))
+    if (s_check(w, own_id, keys, nkeys, g, certs, seals, out))
         out->status = NRM_R_OK;
 }
 
@@ -305,7 +319,7 @@ void
 agent_delivery_check(const nrm_wire_t *w, const char *own_id, const nrm_keys_t *const *keys,
                      size_t nkeys, const nrm_genesis_t *g, agent_delivery_t *out)
 {
-    agent_delivery_check_cached(w, own_id, keys, nkeys, g, NULL, out);
+    agent_delivery_check_cached(w, own_id, keys, nkeys, g, NULL, NULL, out);
 }
 
 int

@@ -35,16 +35,20 @@ void agent_delivery_check(const nrm_wire_t *w, const char *own_id,
                           const nrm_keys_t *const *keys, size_t nkeys,
                           const nrm_genesis_t *g, agent_delivery_t *out);
 /* The same, with the sender certificate checked through certs (an
-   agent_certcache_t below; NULL: verified every time). */
+   agent_certcache_t below; NULL: verified every time) and the body opened
+   through seals (shared keys of format 2 bodies, nrm_crypto.h; NULL: one
+   X25519 per body). */
 void agent_delivery_check_cached(const nrm_wire_t *w, const char *own_id,
                                  const nrm_keys_t *const *keys, size_t nkeys,
                                  const nrm_genesis_t *g, agent_certcache_t *certs,
-                                 agent_delivery_t *out);
+                                 nrm_sealcache_t *seals, agent_delivery_t *out);
 
-/* Opens a sealed body with the first of keys[0 .. nkeys) that opens it;
-   out holds len - NRM_SEAL_OVERHEAD bytes. NRM_ECRYPTO when none does. */
-int agent_seal_open(const nrm_keys_t *const *keys, size_t nkeys, const uint8_t *sealed,
-                    size_t len, uint8_t *out) NRM_WUR;
+/* Opens a sealed body of either format with the first of keys[0 .. nkeys)
+   that opens it, through seals (may be NULL); out holds
+   nrm_seal_plain_len bytes. NRM_ECRYPTO with the reason in err when none
+   does. */
+int agent_seal_open(const nrm_keys_t *const *keys, size_t nkeys, nrm_sealcache_t *seals,
+                    const uint8_t *sealed, size_t len, uint8_t *out, nrm_err_t *err) NRM_WUR;
 
 /* Checks a decoded NRM_WIRE_RECEIPT: the broker's signature (broker_pk,
    NRM_CTX_RECEIPT) over the exact body, then decodes it into *r.

@@ -147,16 +147,17 @@ s_inbox_doc(const agent_keyring_t *kr, const agent_in_t *rec, const nrm_envelope
     int rc = 0;
 
     *doc = NULL;
-    if (rec->sealed_body.len < NRM_SEAL_OVERHEAD)
-        return nrm_err_set(err, NRM_ECORRUPT, "the sealed body is too short");
-    len = rec->sealed_body.len - NRM_SEAL_OVERHEAD;
+    rc = nrm_seal_plain_len(rec->sealed_body.data, rec->sealed_body.len, &len, err);
+    if (rc != 0)
+        return rc;
     plain = malloc(len + 1);
     if (plain == NULL)
         return nrm_err_set(err, NRM_ENOMEM, "out of memory");
-    if (agent_seal_open((const nrm_keys_t *const *) kr->keys, kr->n, rec->sealed_body.data,
-                        rec->sealed_body.len, plain) != 0) {
-        rc = nrm_err_set(err, NRM_ECRYPTO, "the sealed body does not open with "
-                         "secret.keys or a key set a rotation replaced");
+    rc = agent_seal_open((const nrm_keys_t *const *) kr->keys, kr->n, NULL,
+                         rec->sealed_body.data, rec->sealed_body.len, plain, err);
+    if (rc != 0) {
+        nrm_err_prefix(err, "secret.keys and the key sets a rotation replaced do not "
+                       "open the body");
         goto out;
     }
     rc = agent_doc_json(env, plain, len, doc, err);

@@ -107,8 +107,11 @@ typedef struct {
     bool     ckpt_asked;             /* a CheckpointRequest was answered */
     uint64_t ckpt_size;              /* tree size the peer now holds */
     bool     admin;                  /* from the admin endpoint */
-    bool     welcome;                /* reply: the batch's shared Welcome */
+    uint8_t  welcome;                /* reply: the batch's shared Welcome,
+                                        WELCOME_FULL or WELCOME_SAME */
 } item_t;
+
+enum { WELCOME_NONE = 0, WELCOME_FULL = 1, WELCOME_SAME = 2 };
 
 /* A receipt decided in the running transaction, signed with the others of
    the transaction just before it commits (s_receipts_sign): one batch
@@ -149,9 +152,14 @@ struct broker_t {
        the batch without a copy (ZeroMQ shares the buffer between the
        pipes): with a thousand organisations a Welcome is a few hundred
        KiB, and a thousand agents connecting at once would otherwise hold a
-       copy each (docs/performance.md, p-scale). */
-    zmq_msg_t welcome;
-    bool      welcome_ok;
+       copy each (docs/performance.md, p-scale). A Hello that names the
+       directory the broker holds gets the Welcome without certificates
+       (welcome_same): a thousand agents reconnecting after a restart then
+       cost a few dozen bytes each instead of the whole directory. */
+    zmq_msg_t welcome, welcome_same;
+    bool      welcome_ok, welcome_same_ok;
+    uint8_t   dir_digest[NRM_HASH_BYTES];   /* the batch's directory ...  */
+    bool      dir_ok;                       /* ... once a Hello asked     */
     certc_t  *certc;                 /* BROKER_CERT_CACHE entries */
     uint64_t  reg_gen;               /* registry generation, from 1 */
     /* Messages decided in the batch being written, and since the last
@@ -948,23 +956,12 @@ s_ack(broker_t *self, MDB_txn *txn, item_t *it, const submit_t *s, nrm_err_t *er
     return 0;
 }
 
-static int
-s_count_cert(void *ctx, const char *org_id, nrm_bytes_t signed_bytes)
-{
-    (void) org_id;
-    (void) signed_bytes;
-    (*(size_t *) ctx)++;
-    return 0;
-}
-
 typedef struct {
     nrm_signed_view_t *views;
     uint8_t **bodies;
     size_t n, cap;
     uint8_t (*sigs)[NRM_SIG_BYTES];
     nrm_cosig_t (*cosigs)[NRM_MAX_ADMINS];
-    nrm_store_t *store;
-    MDB_txn *txn;
 } certs_ctx_t;
 
 static int
@@ -972,12 +969,9 @@ s_collect_cert(void *ctx, const char *org_id, nrm_bytes_t signed_bytes)
 {
     certs_ctx_t *c = ctx;
     size_t body_len = 0, ncosigs = 0;
-    nrm_orgstatus_t st;
+    (void) org_id;
     if (c->n >= c->cap)
         return 1;
-    /* A revoked organisation leaves the directory: nobody seals to it. */
-    if (nrm_registry_status(c->store, c->txn, org_id, &st, NULL) == 0 && st.status == NRM_ORG_REVOKED)
-        return 0;
     if (nrm_signed_decode_cosigs(signed_bytes.data, signed_bytes.len, NRM_MAX_CERT_BYTES,
                                  &c->bodies[c->n], &body_len, c->sigs[c->n], c->cosigs[c->n],
                                  &ncosigs, NULL) != 0)
@@ -992,26 +986,27 @@ s_collect_cert(void *ctx, const char *org_id, nrm_bytes_t signed_bytes)
     return 0;
 }
 
+/* The Welcome with the whole directory (nrm_registry_directory) and its
+   digest. */
 static int
 s_welcome(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
 {
     size_t count = 0;
-    int rc = nrm_registry_each(self->store, txn, s_count_cert, &count, err);
+    uint8_t digest[NRM_HASH_BYTES];
+    int rc = nrm_registry_directory(self->store, txn, NULL, NULL, NULL, &count, err);
     if (rc)
         return rc;
-    if (count > NRM_MAX_CERTS)
-        count = NRM_MAX_CERTS;
     certs_ctx_t c = { calloc(count + 1, sizeof *c.views), calloc(count + 1, sizeof *c.bodies),
                       0, count, calloc(count + 1, sizeof *c.sigs),
-                      calloc(count + 1, sizeof *c.cosigs), self->store, txn };
+                      calloc(count + 1, sizeof *c.cosigs) };
     if (!c.views || !c.bodies || !c.sigs || !c.cosigs) {
         rc = nrm_err_set(err, NRM_ENOMEM, "out of memory");
         goto out;
     }
-    rc = nrm_registry_each(self->store, txn, s_collect_cert, &c, err);
+    rc = nrm_registry_directory(self->store, txn, s_collect_cert, &c, digest, NULL, err);
     if (rc == 0) {
         nrm_wire_t w = { .kind = NRM_WIRE_WELCOME, .time_ms = nrm_now_ms(), .count = c.n,
-                         .certs = c.views };
+                         .certs = c.views, .directory = { digest, sizeof digest } };
         rc = s_wire_reply(it, &w, err);
     }
 out:
@@ -1043,26 +1038,44 @@ s_frame_msg(zmq_msg_t *msg, uint8_t *frame, size_t len, nrm_err_t *err)
 }
 
 /* Answers a Hello with the batch's Welcome, built at the first Hello of
-   the batch. Every Hello of one batch is decided in the same transaction,
-   so they would all get the same directory; they get the same time too. */
+   the batch that needs it. Every Hello of one batch is decided in the same
+   transaction, so they would all get the same directory; they get the same
+   time too. A Hello whose directory digest names the directory of this
+   transaction gets the Welcome without certificates (unchanged). */
 static int
-s_welcome_shared(broker_t *self, MDB_txn *txn, item_t *it, nrm_err_t *err)
+s_welcome_shared(broker_t *self, MDB_txn *txn, item_t *it, nrm_bytes_t digest, nrm_err_t *err)
 {
-    if (!self->welcome_ok) {
-        item_t tmp;
-        memset(&tmp, 0, sizeof tmp);
-        int rc = s_welcome(self, txn, &tmp, err);
+    int rc = 0;
+    if (!self->dir_ok) {
+        rc = nrm_registry_directory(self->store, txn, NULL, NULL, self->dir_digest, NULL, err);
+        if (rc)
+            return rc;
+        self->dir_ok = true;
+    }
+    bool same = digest.len == NRM_HASH_BYTES
+                && memcmp(digest.data, self->dir_digest, NRM_HASH_BYTES) == 0;
+    item_t tmp;
+    memset(&tmp, 0, sizeof tmp);
+    if (same && !self->welcome_same_ok) {
+        nrm_wire_t w = { .kind = NRM_WIRE_WELCOME, .time_ms = nrm_now_ms(), .unchanged = true,
+                         .directory = { self->dir_digest, NRM_HASH_BYTES } };
+        rc = s_wire_reply(&tmp, &w, err);
+        if (rc == 0)
+            rc = s_frame_msg(&self->welcome_same, tmp.reply, tmp.reply_len, err);
+        self->welcome_same_ok = rc == 0;
+    } else if (!same && !self->welcome_ok) {
+        rc = s_welcome(self, txn, &tmp, err);
         if (rc == 0)
             rc = s_frame_msg(&self->welcome, tmp.reply, tmp.reply_len, err);
         else
             free(tmp.reply);
-        if (rc)
-            return rc;
-        self->welcome_ok = true;
+        self->welcome_ok = rc == 0;
     }
+    if (rc)
+        return rc;
     free(it->reply);
     it->reply = NULL;
-    it->welcome = true;
+    it->welcome = same ? WELCOME_SAME : WELCOME_FULL;
     return 0;
 }
 
@@ -1071,7 +1084,9 @@ s_welcome_drop(broker_t *self)
 {
     if (self->welcome_ok)
         zmq_msg_close(&self->welcome);
-    self->welcome_ok = false;
+    if (self->welcome_same_ok)
+        zmq_msg_close(&self->welcome_same);
+    self->welcome_ok = self->welcome_same_ok = self->dir_ok = false;
 }
 
 /* True if connection rid of org is still there: a Pong is sent to it (the
@@ -1119,7 +1134,7 @@ s_hello(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return s_reject(self, txn, it, s, NRM_R_CLOCK_SKEW, text, false, err);
     }
     if (w->observer)
-        return s_welcome_shared(self, txn, it, err);   /* the directory, no deliveries */
+        return s_welcome_shared(self, txn, it, w->directory, err);   /* no deliveries */
     bool taken = false;
     /* An earlier Hello of the same batch from another connection... */
     for (item_t *o = self->items; o < it && !taken; o++)
@@ -1138,7 +1153,7 @@ s_hello(broker_t *self, MDB_txn *txn, item_t *it, submit_t *s, nrm_err_t *err)
         return s_reject(self, txn, it, s, NRM_R_IDENTITY_IN_USE, text, false, err);
     }
     it->hello = true;
-    return s_welcome_shared(self, txn, it, err);
+    return s_welcome_shared(self, txn, it, w->directory, err);
 }
 
 static int
@@ -1342,7 +1357,8 @@ s_batch_fn(nrm_store_t *store, MDB_txn *txn, void *ctx, nrm_err_t *err)
         item_t *it = &self->items[i];
         free(it->reply);
         it->reply = NULL;
-        it->notify = it->hello = it->acked = it->ckpt_asked = it->welcome = false;
+        it->notify = it->hello = it->acked = it->ckpt_asked = false;
+        it->welcome = WELCOME_NONE;
         it->wake[0] = '\0';
     }
     s_welcome_drop(self);   /* a retry after map growth builds it again */
@@ -1735,8 +1751,10 @@ s_after_commit(broker_t *self)
         }
         if (it->reply)
             (void) s_send(self, it->rid, it->rid_len, it->reply, it->reply_len);
-        else if (it->welcome && self->welcome_ok)
+        else if (it->welcome == WELCOME_FULL && self->welcome_ok)
             (void) s_send_shared(self, it->rid, it->rid_len, &self->welcome);
+        else if (it->welcome == WELCOME_SAME && self->welcome_same_ok)
+            (void) s_send_shared(self, it->rid, it->rid_len, &self->welcome_same);
         if (it->acked && p) {
             if (p->inflight)
                 p->inflight--;

@@ -1302,6 +1302,7 @@ s_encode_client(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         hello.org_id = (char *) (w->org_id ? w->org_id : "");
         hello.time_ms = w->time_ms;
         hello.observer = w->observer;
+        hello.directory = s_bin(w->directory.data, w->directory.len);
         m.m_case = NRM__CLIENT_MSG__M_HELLO;
         m.hello = &hello;
         break;
@@ -1397,6 +1398,8 @@ s_encode_server(const nrm_wire_t *w, uint8_t **out, size_t *len, nrm_err_t *err)
         }
         welcome.n_certificates = w->count;
         welcome.certificates = certp;
+        welcome.directory = s_bin(w->directory.data, w->directory.len);
+        welcome.unchanged = w->unchanged;
         m.m_case = NRM__SERVER_MSG__M_WELCOME;
         m.welcome = &welcome;
         break;
@@ -1519,6 +1522,10 @@ s_decode_client(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
         if (!nrm_id_valid(m->hello->org_id))
             return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "hello.org_id: not a valid id");
         w->org_id = m->hello->org_id;
+        w->directory = s_bytes(m->hello->directory);
+        if (w->directory.len != 0 && w->directory.len != NRM_HASH_BYTES)
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "hello.directory: %zu bytes, must be %d or none",
+                                  w->directory.len, NRM_HASH_BYTES);
         return 0;
     case NRM__CLIENT_MSG__M_SUBMIT:
         w->kind = NRM_WIRE_SUBMIT;
@@ -1586,6 +1593,14 @@ s_decode_server(s_wire_t *self, const uint8_t *buf, size_t len, nrm_err_t *err)
     case NRM__SERVER_MSG__M_WELCOME:
         w->kind = NRM_WIRE_WELCOME;
         w->time_ms = m->welcome->time_ms;
+        w->unchanged = m->welcome->unchanged;
+        w->directory = s_bytes(m->welcome->directory);
+        if (w->directory.len != 0 && w->directory.len != NRM_HASH_BYTES)
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD, "welcome.directory: %zu bytes, must be %d or none",
+                                  w->directory.len, NRM_HASH_BYTES);
+        if (w->unchanged && (w->directory.len == 0 || m->welcome->n_certificates != 0))
+            return nrm_err_refuse(err, NRM_R_INVALID_FIELD,
+                                  "welcome.unchanged: needs a directory digest and no certificates");
         if (m->welcome->n_certificates > NRM_MAX_CERTS)
             return nrm_err_refuse(err, NRM_R_TOO_BIG, "welcome.certificates: %zu, over the limit of %d",
                                   m->welcome->n_certificates, NRM_MAX_CERTS);

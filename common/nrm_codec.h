@@ -309,6 +309,10 @@ typedef struct nrm_wire_t {
     int         kind;
     uint32_t    version;        /* hello */
     bool        observer;       /* hello: wants no deliveries */
+    bool        unchanged;      /* welcome: certificates left out, the
+                                   agent's directory (hello) is current */
+    nrm_bytes_t directory;      /* hello, welcome: directory digest,
+                                   NRM_HASH_BYTES or empty */
     const char *org_id;         /* hello */
     uint64_t    time_ms;        /* hello, ping, pong, welcome */
     nrm_bytes_t envelope;       /* submit, deliver */

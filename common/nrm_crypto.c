@@ -251,20 +251,329 @@ nrm_fingerprint(const uint8_t pk[NRM_PK_BYTES], char out[17])
     nrm_hex_encode(h, 8, out);
 }
 
+/* ---- sealed bodies (nrm_crypto.h; the argument: docs/protocol.md) ---- */
+
+#define SEAL_EPK     32
+#define SEAL2_HEADER 37                 /* epk 32 | version 1 | counter 4 */
+#define SEAL_FLAG    0x80               /* byte 31: never set in a canonical key */
+
+_Static_assert(NRM_SEAL1_OVERHEAD == crypto_box_SEALBYTES, "format 1 is crypto_box_seal");
+_Static_assert(NRM_SEAL2_OVERHEAD == SEAL2_HEADER + crypto_box_MACBYTES, "format 2 layout");
+_Static_assert(crypto_box_BEFORENMBYTES == 32 && crypto_box_NONCEBYTES == 24
+               && crypto_box_PUBLICKEYBYTES == SEAL_EPK, "libsodium box sizes");
+_Static_assert(NRM_MAX_DOC_BYTES + NRM_SEAL_MAX_OVERHEAD <= NRM_MAX_BODY_BYTES,
+               "a document of the largest size must still fit sealed");
+
 int
-nrm_seal(const uint8_t recipient_box_pk[NRM_PK_BYTES], const uint8_t *plain,
-         size_t len, uint8_t *out)
+nrm_seal1(const uint8_t recipient_box_pk[NRM_PK_BYTES], const uint8_t *plain,
+          size_t len, uint8_t *out)
 {
     return crypto_box_seal(out, plain, len, recipient_box_pk) == 0 ? 0 : NRM_ECRYPTO;
 }
 
-int
-nrm_seal_open(const nrm_keys_t *self, const uint8_t *sealed, size_t len, uint8_t *out)
+/* Format 2's nonce: BLAKE2b-192(epk | recipient_pk | counter). One shared
+   key belongs to one (epk, recipient) pair and the sealer never repeats a
+   counter, so no nonce repeats under a key; hashing the recipient's key in
+   (as crypto_box_seal does) binds the box to that exact key. */
+static void
+s_seal2_nonce(const uint8_t epk[SEAL_EPK], const uint8_t pk[NRM_PK_BYTES],
+              const uint8_t counter[4], uint8_t nonce[crypto_box_NONCEBYTES])
 {
-    if (!(self->parts & NRM_KEYS_BOX) || len < NRM_SEAL_OVERHEAD)
-        return NRM_ECRYPTO;
-    return crypto_box_seal_open(out, sealed, len, self->box_pk, BOX_SK(self)) == 0
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, crypto_box_NONCEBYTES);
+    crypto_generichash_update(&st, epk, SEAL_EPK);
+    crypto_generichash_update(&st, pk, NRM_PK_BYTES);
+    crypto_generichash_update(&st, counter, 4);
+    crypto_generichash_final(&st, nonce, crypto_box_NONCEBYTES);
+}
+
+/* One recipient of the current batch: public parts only. */
+typedef struct {
+    uint8_t  pk[NRM_PK_BYTES];
+    uint8_t  epk[SEAL_EPK];             /* canonical: bit 7 of byte 31 clear */
+    uint64_t next;                      /* counter of the next message */
+} s_sealto_t;
+
+struct nrm_sealer_t {
+    size_t      max, count;             /* recipients: allowed, in this batch */
+    s_sealto_t *to;
+    uint8_t    *secret;                 /* sodium_malloc: max shared keys, then
+                                           one ephemeral secret key (scratch) */
+};
+
+nrm_sealer_t *
+nrm_sealer_new(size_t max_recipients)
+{
+    nrm_sealer_t *self;
+
+    if (max_recipients == 0 || max_recipients > 4096)
+        return NULL;
+    self = calloc(1, sizeof *self);
+    if (self == NULL)
+        return NULL;
+    self->max = max_recipients;
+    self->to = calloc(max_recipients, sizeof *self->to);
+    self->secret = sodium_malloc((max_recipients + 1) * crypto_box_BEFORENMBYTES);
+    if (self->to == NULL || self->secret == NULL) {
+        nrm_sealer_destroy(&self);
+        return NULL;
+    }
+    sodium_memzero(self->secret, (max_recipients + 1) * crypto_box_BEFORENMBYTES);
+    return self;
+}
+
+void
+nrm_sealer_destroy(nrm_sealer_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    sodium_free((*self_p)->secret);     /* wipes before freeing; NULL is fine */
+    free((*self_p)->to);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+nrm_sealer_end_batch(nrm_sealer_t *self)
+{
+    if (self == NULL)
+        return;
+    sodium_memzero(self->secret, self->count * crypto_box_BEFORENMBYTES);
+    memset(self->to, 0, self->count * sizeof *self->to);
+    self->count = 0;
+}
+
+/* The index of pk's ephemeral key in this batch, made on first use;
+   (size_t) -1 with *rc set on failure. */
+static size_t
+s_sealer_to(nrm_sealer_t *self, const uint8_t pk[NRM_PK_BYTES], int *rc)
+{
+    uint8_t *esk = self->secret + self->max * crypto_box_BEFORENMBYTES;
+    size_t i;
+
+    for (i = 0; i < self->count; i++)
+        if (memcmp(self->to[i].pk, pk, NRM_PK_BYTES) == 0)
+            return i;
+    if (self->count == self->max) {
+        *rc = NRM_ETOOBIG;
+        return (size_t) -1;
+    }
+    *rc = 0;
+    if (crypto_box_keypair(self->to[i].epk, esk) != 0
+        || crypto_box_beforenm(self->secret + i * crypto_box_BEFORENMBYTES, pk, esk) != 0
+        /* crypto_scalarmult_base encodes canonically; the flag bit is ours */
+        || (self->to[i].epk[SEAL_EPK - 1] & SEAL_FLAG) != 0)
+        *rc = NRM_ECRYPTO;              /* a small-order recipient key */
+    sodium_memzero(esk, crypto_box_SECRETKEYBYTES);
+    if (*rc != 0) {
+        sodium_memzero(self->secret + i * crypto_box_BEFORENMBYTES, crypto_box_BEFORENMBYTES);
+        return (size_t) -1;
+    }
+    memcpy(self->to[i].pk, pk, NRM_PK_BYTES);
+    self->to[i].next = 0;
+    self->count++;
+    return i;
+}
+
+int
+nrm_sealer_seal(nrm_sealer_t *self, const uint8_t recipient_box_pk[NRM_PK_BYTES],
+                const uint8_t *plain, size_t len, uint8_t *out)
+{
+    uint8_t nonce[crypto_box_NONCEBYTES];
+    uint8_t *ctr = out + SEAL_EPK + 1;
+    s_sealto_t *to;
+    int rc = 0;
+    size_t i = s_sealer_to(self, recipient_box_pk, &rc);
+
+    if (i == (size_t) -1)
+        return rc;
+    to = &self->to[i];
+    if (to->next > UINT32_MAX)
+        return NRM_ETOOBIG;
+    memcpy(out, to->epk, SEAL_EPK);
+    out[SEAL_EPK - 1] |= SEAL_FLAG;
+    out[SEAL_EPK] = NRM_SEAL2_VERSION;
+    ctr[0] = (uint8_t) (to->next >> 24);
+    ctr[1] = (uint8_t) (to->next >> 16);
+    ctr[2] = (uint8_t) (to->next >> 8);
+    ctr[3] = (uint8_t) to->next;
+    to->next++;
+    s_seal2_nonce(to->epk, to->pk, ctr, nonce);
+    return crypto_box_easy_afternm(out + SEAL2_HEADER, plain, len, nonce,
+                                   self->secret + i * crypto_box_BEFORENMBYTES) == 0
                ? 0 : NRM_ECRYPTO;
+}
+
+int
+nrm_seal_plain_len(const uint8_t *sealed, size_t len, size_t *plain_len, nrm_err_t *err)
+{
+    *plain_len = 0;
+    if (len < NRM_SEAL_MIN_BYTES)
+        return nrm_err_set(err, NRM_ECRYPTO, "the sealed body is truncated: %zu bytes, a "
+                           "sealed body has at least %d", len, NRM_SEAL_MIN_BYTES);
+    if ((sealed[SEAL_EPK - 1] & SEAL_FLAG) == 0) {
+        *plain_len = len - NRM_SEAL1_OVERHEAD;
+        return 0;
+    }
+    if (sealed[SEAL_EPK] != NRM_SEAL2_VERSION)
+        return nrm_err_set(err, NRM_ECRYPTO, "the sealed body has format version %u, which "
+                           "this agent does not know (it opens 1 and %d)",
+                           sealed[SEAL_EPK], NRM_SEAL2_VERSION);
+    if (len < NRM_SEAL2_OVERHEAD)
+        return nrm_err_set(err, NRM_ECRYPTO, "the sealed body is truncated: %zu bytes, a "
+                           "format %d body has at least %d", len, NRM_SEAL2_VERSION,
+                           NRM_SEAL2_OVERHEAD);
+    *plain_len = len - NRM_SEAL2_OVERHEAD;
+    return 0;
+}
+
+/* ---- the recipient's cache of format 2 shared keys ---- */
+
+typedef struct {
+    uint8_t  pk[NRM_PK_BYTES];          /* our box key */
+    uint8_t  epk[SEAL_EPK];             /* canonical */
+    uint64_t used;                      /* 0: empty; else the tick of last use */
+} s_sealslot_t;
+
+struct nrm_sealcache_t {
+    size_t        nslots;
+    uint64_t      tick, hits, misses;
+    s_sealslot_t *slots;
+    uint8_t      *keys;                 /* sodium_malloc: nslots shared keys */
+};
+
+nrm_sealcache_t *
+nrm_sealcache_new(size_t slots)
+{
+    nrm_sealcache_t *self;
+
+    if (slots == 0 || slots > 4096)
+        return NULL;
+    self = calloc(1, sizeof *self);
+    if (self == NULL)
+        return NULL;
+    self->nslots = slots;
+    self->slots = calloc(slots, sizeof *self->slots);
+    self->keys = sodium_malloc(slots * crypto_box_BEFORENMBYTES);
+    if (self->slots == NULL || self->keys == NULL) {
+        nrm_sealcache_destroy(&self);
+        return NULL;
+    }
+    sodium_memzero(self->keys, slots * crypto_box_BEFORENMBYTES);
+    return self;
+}
+
+void
+nrm_sealcache_destroy(nrm_sealcache_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    sodium_free((*self_p)->keys);       /* wipes before freeing */
+    free((*self_p)->slots);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+nrm_sealcache_stats(const nrm_sealcache_t *self, uint64_t *hits, uint64_t *misses)
+{
+    *hits = self != NULL ? self->hits : 0;
+    *misses = self != NULL ? self->misses : 0;
+}
+
+/* The cached shared key of (pk, epk), or NULL. */
+static const uint8_t *
+s_sealcache_find(nrm_sealcache_t *self, const uint8_t *pk, const uint8_t *epk)
+{
+    for (size_t i = 0; i < self->nslots; i++) {
+        s_sealslot_t *s = &self->slots[i];
+        if (s->used != 0 && memcmp(s->epk, epk, SEAL_EPK) == 0
+            && memcmp(s->pk, pk, NRM_PK_BYTES) == 0) {
+            s->used = ++self->tick;
+            return self->keys + i * crypto_box_BEFORENMBYTES;
+        }
+    }
+    return NULL;
+}
+
+/* Keeps key for (pk, epk) in an empty slot or in the least recently used
+   one, whose key is wiped first. O(slots), next to an X25519. */
+static void
+s_sealcache_put(nrm_sealcache_t *self, const uint8_t *pk, const uint8_t *epk,
+                const uint8_t *key)
+{
+    size_t victim = 0;
+    for (size_t i = 0; i < self->nslots; i++) {
+        if (self->slots[i].used < self->slots[victim].used)
+            victim = i;
+        if (self->slots[victim].used == 0)
+            break;
+    }
+    uint8_t *k = self->keys + victim * crypto_box_BEFORENMBYTES;
+    sodium_memzero(k, crypto_box_BEFORENMBYTES);
+    memcpy(k, key, crypto_box_BEFORENMBYTES);
+    memcpy(self->slots[victim].pk, pk, NRM_PK_BYTES);
+    memcpy(self->slots[victim].epk, epk, SEAL_EPK);
+    self->slots[victim].used = ++self->tick;
+}
+
+static int
+s_seal2_open(const nrm_keys_t *self, nrm_sealcache_t *cache, const uint8_t *sealed,
+             size_t len, uint8_t *out, nrm_err_t *err)
+{
+    uint8_t epk[SEAL_EPK], nonce[crypto_box_NONCEBYTES], tmp[crypto_box_BEFORENMBYTES];
+    const uint8_t *key = NULL;
+    int rc = 0;
+
+    memcpy(epk, sealed, SEAL_EPK);
+    epk[SEAL_EPK - 1] &= (uint8_t) ~SEAL_FLAG;
+    if (cache != NULL)
+        key = s_sealcache_find(cache, self->box_pk, epk);
+    if (key != NULL) {
+        cache->hits++;
+    } else {
+        if (cache != NULL)
+            cache->misses++;
+        if (crypto_box_beforenm(tmp, epk, BOX_SK(self)) != 0) {
+            rc = nrm_err_set(err, NRM_ECRYPTO, "the sealed body's ephemeral key is not "
+                             "usable (a point of small order)");
+            goto out;
+        }
+        key = tmp;
+    }
+    s_seal2_nonce(epk, self->box_pk, sealed + SEAL_EPK + 1, nonce);
+    if (crypto_box_open_easy_afternm(out, sealed + SEAL2_HEADER, len - SEAL2_HEADER, nonce,
+                                     key) != 0) {
+        rc = nrm_err_set(err, NRM_ECRYPTO, "the sealed body (format %d) does not open with "
+                         "this box key: sealed to another key, or its ephemeral key, "
+                         "counter or ciphertext was altered", NRM_SEAL2_VERSION);
+        goto out;
+    }
+    if (cache != NULL && key == tmp)
+        s_sealcache_put(cache, self->box_pk, epk, tmp);
+out:
+    sodium_memzero(tmp, sizeof tmp);
+    return rc;
+}
+
+int
+nrm_seal_open(const nrm_keys_t *self, nrm_sealcache_t *cache, const uint8_t *sealed,
+              size_t len, uint8_t *out, nrm_err_t *err)
+{
+    size_t plain_len;
+    int rc;
+
+    if (!(self->parts & NRM_KEYS_BOX))
+        return nrm_err_set(err, NRM_ECRYPTO, "this key set has no box key");
+    rc = nrm_seal_plain_len(sealed, len, &plain_len, err);
+    if (rc != 0)
+        return rc;
+    if ((sealed[SEAL_EPK - 1] & SEAL_FLAG) != 0)
+        return s_seal2_open(self, cache, sealed, len, out, err);
+    if (crypto_box_seal_open(out, sealed, len, self->box_pk, BOX_SK(self)) != 0)
+        return nrm_err_set(err, NRM_ECRYPTO, "the sealed body (format 1) does not open with "
+                           "this box key: sealed to another key, or altered");
+    return 0;
 }
 
 void

@@ -3,6 +3,7 @@
 #include "nrm_registry.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +433,52 @@ nrm_registry_each(nrm_store_t *store, MDB_txn *txn, nrm_registry_fn *fn, void *c
     if (mrc != MDB_NOTFOUND)
         return nrm_store_lmdb_error(mrc, "registry walk", err);
     return 0;
+}
+
+typedef struct {
+    nrm_store_t *store;
+    MDB_txn *txn;
+    nrm_registry_fn *fn;
+    void *ctx;
+    crypto_hash_sha256_state h;
+    size_t n;
+} s_dir_t;
+
+static int
+s_dir_entry(void *vctx, const char *org_id, nrm_bytes_t signed_bytes)
+{
+    s_dir_t *d = vctx;
+    nrm_orgstatus_t st;
+    uint8_t idlen = (uint8_t) strlen(org_id);
+    uint8_t be[4] = { (uint8_t) (signed_bytes.len >> 24), (uint8_t) (signed_bytes.len >> 16),
+                      (uint8_t) (signed_bytes.len >> 8), (uint8_t) signed_bytes.len };
+    if (d->n >= NRM_MAX_CERTS)
+        return 1;
+    /* A revoked organisation leaves the directory: nobody seals to it. */
+    if (nrm_registry_status(d->store, d->txn, org_id, &st, NULL) == 0 && st.status == NRM_ORG_REVOKED)
+        return 0;
+    crypto_hash_sha256_update(&d->h, &idlen, 1);
+    crypto_hash_sha256_update(&d->h, (const uint8_t *) org_id, idlen);
+    crypto_hash_sha256_update(&d->h, be, sizeof be);
+    crypto_hash_sha256_update(&d->h, signed_bytes.data, signed_bytes.len);
+    d->n++;
+    return d->fn ? d->fn(d->ctx, org_id, signed_bytes) : 0;
+}
+
+int
+nrm_registry_directory(nrm_store_t *store, MDB_txn *txn, nrm_registry_fn *fn, void *ctx,
+                       uint8_t digest[NRM_HASH_BYTES], size_t *count, nrm_err_t *err)
+{
+    static const char tag[] = "nrmbus directory v1\n";
+    s_dir_t d = { .store = store, .txn = txn, .fn = fn, .ctx = ctx };
+    crypto_hash_sha256_init(&d.h);
+    crypto_hash_sha256_update(&d.h, (const uint8_t *) tag, sizeof tag - 1);
+    int rc = nrm_registry_each(store, txn, s_dir_entry, &d, err);
+    if (rc == 0 && digest)
+        crypto_hash_sha256_final(&d.h, digest);
+    if (count)
+        *count = d.n;
+    return rc;
 }
 
 int

@@ -100,6 +100,19 @@ typedef int (nrm_registry_fn)(void *ctx, const char *org_id, nrm_bytes_t signed_
 int nrm_registry_each(nrm_store_t *store, MDB_txn *txn, nrm_registry_fn *fn,
                       void *ctx, nrm_err_t *err) NRM_WUR;
 
+/* The directory the broker sends in a Welcome: the certificates of every
+   organisation that is not revoked (expired and suspended ones too), in id
+   order, at most NRM_MAX_CERTS. Calls fn (may be NULL) for each, and
+   writes into digest (may be NULL) the SHA-256 that names this directory:
+   over "nrmbus directory v1\n", then per entry the id's length (1 byte),
+   the id, the signed bytes' length (4 bytes, big-endian) and the signed
+   bytes as stored. Equal digests mean equal Welcome certificates; any
+   enrolment, rotation or revocation changes it. *count (may be NULL): the
+   entries. */
+int nrm_registry_directory(nrm_store_t *store, MDB_txn *txn, nrm_registry_fn *fn, void *ctx,
+                           uint8_t digest[NRM_HASH_BYTES], size_t *count,
+                           nrm_err_t *err) NRM_WUR;
+
 /* Replaces a certificate after a rotation: the old one moves to
    "oldcerts" (its CURVE key stays admitted), the new one takes its place. */
 int nrm_registry_replace(nrm_store_t *store, MDB_txn *txn, const nrm_cert_t *cert,

@@ -130,9 +130,9 @@ s_spec_default(client_t *c, spec_t *s)
     s->priority = 1;
     s->sig_ctx = NRM_CTX_ENVELOPE;
     s->sig_len = 64;
-    s->body_len = strlen(s_doc) + NRM_SEAL_OVERHEAD;
+    s->body_len = strlen(s_doc) + NRM_SEAL1_OVERHEAD;
     s->body = malloc(s->body_len);
-    if (!s->body || nrm_seal(c->recipient.box_pk, (const uint8_t *) s_doc, strlen(s_doc), s->body) != 0) {
+    if (!s->body || nrm_seal1(c->recipient.box_pk, (const uint8_t *) s_doc, strlen(s_doc), s->body) != 0) {
         fprintf(stderr, "hostile: seal\n");
         exit(2);
     }

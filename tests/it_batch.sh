@@ -9,6 +9,9 @@
 # proof it keeps), and that in a copied log a record whose proof was changed
 # (and the chain after it rebuilt, so that only the signature can tell)
 # fails verification at that record, naming the batch signature.
+# Sealed bodies (format 2, docs/protocol.md 3): the messages under one
+# batch signature share one ephemeral key, which no other batch uses, each
+# under its own counter, and the recipients opened every one.
 . "$(dirname "$0")/lib.sh" "$1"
 BENCH=$BUILD/tools/nrm-bench
 WORK=$T/work
@@ -61,6 +64,45 @@ for i in range(2):
     assert all(m["state"] == "delivered" for m in out)
     batched += sum(1 for m in out if "batch" in m["receipt"])
 assert batched > 0, "no receipt was signed in a batch"
+PY
+
+check "each batch's bodies share one ephemeral key, unique to the batch, and open" \
+  python3 - "$BIN_AGENT" "$WORK" "$N" <<'PY'
+import collections, json, subprocess, sys
+agent, work, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def inbox(folder):
+    """(signature, sealed body) of each inbox record (agent_store.h, format 1)."""
+    dump = subprocess.run(["mdb_dump", "-s", "inbox", folder + "/data"], check=True,
+                          capture_output=True, text=True).stdout
+    rows = [l for l in dump.split("HEADER=END\n", 1)[1].splitlines() if l.startswith(" ")]
+    for hexval in rows[1::2]:
+        v = bytes.fromhex(hexval.strip())
+        assert v[0] == ord("I") and v[1] == 1, v[:4]
+        i, fs = 4 + 8 + 8 + 16, []
+        for _ in range(4):
+            k = int.from_bytes(v[i:i + 4], "big"); i += 4
+            fs.append(v[i:i + k]); i += k
+        yield fs[1][:64], fs[3]
+total, epks, shared = 0, set(), 0
+for r in ("r0", "r1"):
+    batches = collections.defaultdict(list)
+    for sig, body in inbox(f"{work}/{r}"):
+        assert body[31] & 0x80 and body[32] == 2, "not a format 2 body: %s" % body[:33].hex()
+        batches[sig].append(body)
+        total += 1
+    for bodies in batches.values():
+        keys = {b[:32] for b in bodies}
+        assert len(keys) == 1, "one batch, %d ephemeral keys" % len(keys)
+        counters = [b[33:37] for b in bodies]
+        assert len(set(counters)) == len(counters), "a counter repeats under one key"
+        assert not keys & epks, "an ephemeral key used by two batches"
+        epks |= keys
+        shared += len(bodies) > 1
+    docs = [json.loads(l) for l in subprocess.run([agent, "inbox", "--dir", f"{work}/{r}", "--json"],
+            check=True, capture_output=True, text=True).stdout.splitlines()]
+    assert all(isinstance(d.get("document"), dict) for d in docs), "a body did not open"
+assert total == n, total
+assert shared > 0, "no batch of more than one message"
 PY
 
 # A copied log with one proof changed: flip a bit of the first path hash of

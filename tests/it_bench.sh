@@ -82,7 +82,8 @@ rc=$?
 echo "$out" | sed 's/^/  /'
 check "nrm-bench with idle agents, a preloaded log and restarts exits 0" test $rc -eq 0
 check "the preloaded log was generated into the cache" grep -q '^3000 records generated in' "$CACHE/3000/complete"
-check "the 5 idle agents were welcomed" grep -q '^5 idle agents connected and welcomed' <<<"$out"
+check "the 5 idle agents were welcomed" grep -q '^5 idle agents connected (pid [0-9]*, holding the directory): 5 welcomed' <<<"$out"
+check "...by Welcomes without the directory they hold" grep -q 'Welcomes with the directory 0, without 5$' <<<"$out"
 check "the idle helper saw every Welcome" grep -q 'all 5 idle agents welcomed' "$WORK2/idle.log"
 check "its log verifies whole, preloaded part included, and counts the run's records" \
   grep -q -E "^audit log: [0-9]+ records verified; after the 3000 preloaded, 52 ACCEPTED, 52 DELIVERED, 0 refusals" <<<"$out"
@@ -97,6 +98,7 @@ for r in rows:
     assert r["idle_agents"] == "5" and r["preload_records"] == "3000", r
     rss, hwm = int(r["broker_rss_kib"]), int(r["broker_hwm_kib"])
     assert 1000 < rss <= hwm and int(r["broker_anon_kib"]) + int(r["broker_file_kib"]) <= rss + 4, r
+    assert 0 < int(r["broker_lmdb_kib"]) <= int(r["broker_file_kib"]), r
 assert float(rows[1]["throughput_per_s"]) > 0
 PY
 check "restart CSV: two restarts, bound before the first Welcome" python3 - "$RES2/nrmbus-restart.csv" <<'PY'

@@ -64,7 +64,9 @@ done
 check "wait reports the refusal (exit 3)" test $? -eq 3
 check "outbox shows the reason" bash -c "'$BIN_AGENT' outbox --dir '$T/police' | grep -F '${bad:0:8}' | grep -q bad-signature"
 
-# Accepted work is intact: both genuine messages reached msdhs.
+# Accepted work is intact: both genuine messages reached msdhs. (nrm-testclient
+# seals in format 1, crypto_box_seal, as agents before format 2 did: msdhs
+# opened them.)
 check "accepted messages delivered despite the refusals" bash -c \
   "[ \$('$BIN_AGENT' inbox --dir '$T/msdhs' --json | grep -c case-testclient) -ge 3 ]" 
 it_done

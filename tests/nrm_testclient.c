@@ -11,7 +11,10 @@
     CASE: valid malformed multipart oversize sender-mismatch bad-signature
           body-mismatch bad-version unknown-recipient duplicate resend
           table (every case of tests/hostile.c, each checked against its
-          expected refusal; exit 1 if any differs) */
+          expected refusal; exit 1 if any differs)
+          directory (prints the first Welcome's directory digest)
+          hello-dir=HEX (a Hello naming that directory: prints "unchanged"
+          or "full certs=N ids=A,B,...") */
 #include "testclient.h"
 #include "nrm_body.h"
 #include "nrm_config.h"
@@ -76,19 +79,59 @@ s_recv(client_t *c, int ms)
     return NULL;
 }
 
+/* dir: a directory digest for the Hello, or NULL. */
 static void
-s_hello(client_t *c)
+s_hello_dir(client_t *c, const uint8_t *dir)
 {
     /* An observer: the test client runs beside the organisation's agent
        and must not take its deliveries or its place. */
     nrm_wire_t h = { .kind = NRM_WIRE_HELLO, .version = NRM_PROTOCOL_VERSION, .org_id = c->org,
-                     .time_ms = nrm_now_ms(), .observer = true };
+                     .time_ms = nrm_now_ms(), .observer = true,
+                     .directory = { dir, dir ? 32 : 0 } };
     uint8_t *buf;
     size_t len;
     if (nrm_wire_encode(&h, &buf, &len, NULL) != 0)
         s_die("encode");
     s_send(c, buf, len, false);
     free(buf);
+}
+
+static void
+s_hello(client_t *c)
+{
+    s_hello_dir(c, NULL);
+}
+
+/* A Hello naming directory hex; prints what the Welcome carried. */
+static void
+s_hello_named(client_t *c, const char *k, const char *hex)
+{
+    uint8_t dir[32];
+    nrm_wire_t *w;
+    if (nrm_hex_decode(hex, dir, sizeof dir) != 0)
+        s_die("hello-dir=HEX: 64 hex digits");
+    while ((w = s_recv(c, 300)) != NULL)      /* pushes, late answers */
+        nrm_wire_destroy(&w);
+    s_hello_dir(c, dir);
+    w = s_recv(c, 5000);
+    if (!w || w->kind != NRM_WIRE_WELCOME) {
+        printf("%s no-welcome\n", k);
+    } else if (w->unchanged) {
+        printf("%s unchanged %s\n", k, memcmp(w->directory.data, dir, 32) == 0 ? "same" : "other");
+    } else {
+        printf("%s full certs=%zu ids=", k, w->count);
+        for (size_t i = 0; i < w->count; i++) {
+            nrm_cert_t cert;
+            nrm_err_t err;
+            if (nrm_cert_verify(w->certs[i].body.data, w->certs[i].body.len, w->certs[i].sig.data,
+                                w->certs[i].cosigs, w->certs[i].ncosigs, &c->genesis, &cert,
+                                &err) == 0)
+                printf("%s%s", i ? "," : "", cert.org_id);
+        }
+        printf("\n");
+    }
+    fflush(stdout);
+    nrm_wire_destroy(&w);
 }
 
 bool
@@ -161,7 +204,7 @@ s_submit(client_t *c, const char *tweak, const uint8_t *reuse_id)
         s_die(berr.msg);
     nrm_body_free(&body);
     uint8_t sealed[256], sig[64], *env = NULL, *frame = NULL;
-    size_t env_len = 0, frame_len = 0, slen = doc_len + NRM_SEAL_OVERHEAD;
+    size_t env_len = 0, frame_len = 0, slen = doc_len + NRM_SEAL1_OVERHEAD;
     memset(&e, 0, sizeof e);
     e.version = strcmp(tweak, "bad-version") == 0 ? 7 : NRM_ENVELOPE_VERSION;
     if (reuse_id)
@@ -185,7 +228,7 @@ s_submit(client_t *c, const char *tweak, const uint8_t *reuse_id)
         memcpy(box, c->recipient.box_pk, 32);
     else
         nrm_random(box, 32);
-    if (nrm_seal(box, doc, doc_len, sealed) != 0)
+    if (nrm_seal1(box, doc, doc_len, sealed) != 0)
         s_die("seal");
     free(doc);
     nrm_sha256(sealed, slen, e.body_hash);
@@ -308,6 +351,10 @@ main(int argc, char **argv)
     nrm_wire_t *w = s_recv(&c, 5000);
     if (!w || w->kind != NRM_WIRE_WELCOME)
         s_die("no welcome from the broker");
+    if (w->directory.len == 32) {
+        memcpy(c.dir, w->directory.data, 32);
+        c.has_dir = true;
+    }
     for (size_t i = 0; i < w->count; i++) {
         nrm_cert_t cert;
         if (nrm_cert_verify(w->certs[i].body.data, w->certs[i].body.len, w->certs[i].sig.data,
@@ -377,6 +424,13 @@ main(int argc, char **argv)
             }
             fflush(stdout);
             nrm_wire_destroy(&a);
+        } else if (strcmp(k, "directory") == 0) {
+            char hex[65];
+            nrm_hex_encode(c.dir, 32, hex);
+            printf("%s %s\n", k, c.has_dir ? hex : "none");
+            fflush(stdout);
+        } else if (strncmp(k, "hello-dir=", 10) == 0) {
+            s_hello_named(&c, "hello-dir", k + 10);
         } else if (strcmp(k, "resend") == 0) {
             s_submit(&c, "valid", NULL);
             s_receipt(&c, "resend-first");

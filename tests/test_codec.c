@@ -562,6 +562,74 @@ test_batch(void)
     nrm_keys_destroy(&k);
 }
 
+/* The directory digest of Hello and Welcome (docs/protocol.md 5.1): 32
+   bytes or none; an unchanged Welcome names a directory and carries no
+   certificates. */
+static void
+test_directory(void)
+{
+    uint8_t dig[NRM_HASH_BYTES + 1], sig[NRM_SIG_BYTES], body[20], *buf = NULL;
+    size_t len = 0;
+    nrm_err_t err = { 0, 0, "" };
+    nrm_wire_t *w = NULL;
+    memset(dig, 0xd1, sizeof dig);
+    memset(sig, 3, sizeof sig);
+    memset(body, 4, sizeof body);
+
+    nrm_wire_t h = { .kind = NRM_WIRE_HELLO, .version = 1, .org_id = "police", .time_ms = 9,
+                     .directory = { dig, NRM_HASH_BYTES } };
+    CHECK_RC(nrm_wire_encode(&h, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, true, &w, &err), 0);
+    CHECK(w && w->directory.len == NRM_HASH_BYTES && memcmp(w->directory.data, dig, NRM_HASH_BYTES) == 0);
+    nrm_wire_destroy(&w);
+    free(buf);
+    h.directory.len = 0;                /* none: an agent without a directory */
+    CHECK_RC(nrm_wire_encode(&h, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, true, &w, &err), 0);
+    CHECK(w && w->directory.len == 0);
+    nrm_wire_destroy(&w);
+    free(buf);
+    h.directory.len = 31;
+    CHECK_RC(nrm_wire_encode(&h, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, true, &w, &err), NRM_EINVAL);
+    CHECK_STR_HAS(err.msg, "hello.directory: 31 bytes, must be 32 or none");
+    free(buf);
+
+    nrm_wire_t u = { .kind = NRM_WIRE_WELCOME, .time_ms = 7, .unchanged = true,
+                     .directory = { dig, NRM_HASH_BYTES } };
+    CHECK_RC(nrm_wire_encode(&u, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), 0);
+    CHECK(w && w->unchanged && w->count == 0 && w->directory.len == NRM_HASH_BYTES
+          && memcmp(w->directory.data, dig, NRM_HASH_BYTES) == 0);
+    nrm_wire_destroy(&w);
+    free(buf);
+    memset(&err, 0, sizeof err);
+    u.directory.len = 0;                /* unchanged, but naming nothing */
+    CHECK_RC(nrm_wire_encode(&u, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), NRM_EINVAL);
+    CHECK_STR_HAS(err.msg, "welcome.unchanged");
+    free(buf);
+    nrm_signed_view_t cert = { { body, sizeof body }, { sig, sizeof sig }, 0, NULL };
+    u.directory.len = NRM_HASH_BYTES;       /* unchanged, with certificates */
+    u.count = 1;
+    u.certs = &cert;
+    CHECK_RC(nrm_wire_encode(&u, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), NRM_EINVAL);
+    CHECK_STR_HAS(err.msg, "welcome.unchanged");
+    free(buf);
+    u.unchanged = false;                /* the whole directory, named */
+    CHECK_RC(nrm_wire_encode(&u, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), 0);
+    CHECK(w && !w->unchanged && w->count == 1 && w->directory.len == NRM_HASH_BYTES);
+    nrm_wire_destroy(&w);
+    free(buf);
+    u.directory.len = 33;
+    CHECK_RC(nrm_wire_encode(&u, &buf, &len, &err), 0);
+    CHECK_RC(nrm_wire_decode(buf, len, false, &w, &err), NRM_EINVAL);
+    CHECK_STR_HAS(err.msg, "welcome.directory: 33 bytes");
+    free(buf);
+}
+
 int
 main(void)
 {
@@ -574,5 +642,6 @@ main(void)
     test_cert();
     test_wire();
     test_batch();
+    test_directory();
     TEST_DONE();
 }

@@ -17,6 +17,8 @@ typedef struct {
     uint8_t last_id[16];
     uint8_t *last_frame;
     size_t last_len;
+    uint8_t dir[32];                 /* the first Welcome's directory digest */
+    bool has_dir;
 } client_t;
 
 /* Sends one frame (more_after: another part follows). */

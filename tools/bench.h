@@ -124,9 +124,13 @@ double bench_proc_cpu(pid_t pid);
 uint64_t bench_proc_hwm(pid_t pid);
 /* Memory of pid in KiB from /proc/PID/status: resident now (VmRSS), its
    peak (VmHWM), and the resident anonymous (heap, stacks, ZeroMQ buffers)
-   and file-backed (LMDB map, libraries) parts. All 0 if it cannot be read. */
+   and file-backed (LMDB map, libraries) parts; from /proc/PID/smaps, the
+   resident part of its mappings of files named data.mdb (the LMDB map:
+   page-cache pages mapped into the process) and their size (the map as
+   mapped, not the file). All 0 if it cannot be read. */
 typedef struct {
     uint64_t rss, hwm, anon, file;
+    uint64_t lmdb;
 } bench_mem_t;
 void bench_proc_mem(pid_t pid, bench_mem_t *out);
 /* CPU seconds of this process, all threads, and of its waited-for children. */

@@ -229,7 +229,14 @@ typedef struct {
     void    *sock;
     bool     welcomed;
     uint64_t last_hello;
+    bool     has_dir;                    /* dir: the directory held, as the */
+    uint8_t  dir[NRM_HASH_BYTES];        /* agent keeps it (agent_dir_digest) */
 } s_conn_t;
+
+typedef struct {
+    unsigned welcomed, full, same;       /* Welcomes: first ones, with and */
+    uint64_t pushes, frames;             /* without the certificates       */
+} s_counts_t;
 
 static volatile sig_atomic_t s_stop;
 
@@ -297,7 +304,7 @@ s_socket(void *zctx, const char *dir, unsigned i, const uint8_t broker_pk[NRM_PK
 /* Reads every frame waiting on c; a Welcome is answered with a
    CheckpointRequest, as the agent does. Returns how many were read. */
 static unsigned
-s_drain(s_conn_t *c, unsigned i, unsigned *welcomed, uint64_t *pushes)
+s_drain(s_conn_t *c, unsigned i, s_counts_t *k)
 {
     unsigned n = 0;
     for (;;) {
@@ -310,14 +317,25 @@ s_drain(s_conn_t *c, unsigned i, unsigned *welcomed, uint64_t *pushes)
         }
         n++;
         if (nrm_wire_decode(zmq_msg_data(&m), zmq_msg_size(&m), false, &w, NULL) == 0) {
+            if (w->kind == NRM_WIRE_WELCOME) {
+                /* the agent keeps a whole directory and its digest */
+                if (!w->unchanged && w->directory.len == NRM_HASH_BYTES) {
+                    memcpy(c->dir, w->directory.data, NRM_HASH_BYTES);
+                    c->has_dir = true;
+                }
+                if (w->unchanged)
+                    k->same++;
+                else
+                    k->full++;
+            }
             if (w->kind == NRM_WIRE_WELCOME && !c->welcomed) {
                 nrm_wire_t req = { .kind = NRM_WIRE_CHECKPOINT_REQUEST };
                 c->welcomed = true;
-                (*welcomed)++;
+                k->welcomed++;
                 if (s_send_wire(c->sock, &req) != 0)
                     fprintf(stderr, "idle agent %u: checkpoint request not sent\n", i);
             } else if (w->kind == NRM_WIRE_CHECKPOINT) {
-                (*pushes)++;
+                k->pushes++;
             } else if (w->kind == NRM_WIRE_RECEIPT) {
                 /* a refused Hello (clock, identity): the broker says why */
                 fprintf(stderr, "idle agent %u: refused: %s\n", i, "see the broker's log");
@@ -329,17 +347,21 @@ s_drain(s_conn_t *c, unsigned i, unsigned *welcomed, uint64_t *pushes)
 }
 
 static int
-s_write_ready(const char *dir, unsigned n, double seconds, nrm_err_t *err)
+s_write_ready(const char *dir, unsigned n, double seconds, const s_counts_t *k, nrm_err_t *err)
 {
-    char path[BENCH_BIN_MAX + 16], text[96];
-    int len = snprintf(text, sizeof text, "%u welcomed in %.3f s\n", n, seconds);
+    char path[BENCH_BIN_MAX + 16], text[160];
+    int len = snprintf(text, sizeof text, "%u welcomed in %.3f s, Welcomes with the directory %u, "
+                       "without %u", n, seconds, k->full, k->same);
     if (nrm_path(path, sizeof path, "%s/ready", dir) != 0)
         return nrm_err_set(err, NRM_EINVAL, "path too long");
     return nrm_file_write(path, text, (size_t) len, 0644, err);
 }
 
+/* fresh: the agents hold no directory; else each holds the one in the
+   broker's registry now, as agents reconnecting after a broker restart. */
 static int
-s_idle_run(const char *dir, const char *net_dir, unsigned n, const char *endpoint, nrm_err_t *err)
+s_idle_run(const char *dir, const char *net_dir, unsigned n, const char *endpoint, bool fresh,
+           nrm_err_t *err)
 {
     nrm_store_t *store = NULL;
     MDB_txn *txn = NULL;
@@ -347,8 +369,9 @@ s_idle_run(const char *dir, const char *net_dir, unsigned n, const char *endpoin
     s_conn_t *conns = NULL;
     zmq_pollitem_t *items = NULL;
     void *zctx = NULL;
-    unsigned welcomed = 0, i;
-    uint64_t pushes = 0, frames = 0;
+    unsigned i;
+    s_counts_t k = { 0 };
+    uint8_t digest[NRM_HASH_BYTES];
     bool ready = false;
     double t0 = bench_now();
     int rc;
@@ -358,6 +381,8 @@ s_idle_run(const char *dir, const char *net_dir, unsigned n, const char *endpoin
         rc = nrm_store_read_begin(store, &txn, err);
     if (rc == 0)
         rc = nrm_registry_genesis(store, txn, &g, err);
+    if (rc == 0 && !fresh)
+        rc = nrm_registry_directory(store, txn, NULL, NULL, digest, NULL, err);
     nrm_store_read_end(&txn);
     nrm_store_destroy(&store);
     if (rc != 0)
@@ -377,6 +402,10 @@ s_idle_run(const char *dir, const char *net_dir, unsigned n, const char *endpoin
             goto out;
         }
         items[i] = (zmq_pollitem_t) { conns[i].sock, 0, ZMQ_POLLIN, 0 };
+        if (!fresh) {
+            memcpy(conns[i].dir, digest, NRM_HASH_BYTES);
+            conns[i].has_dir = true;
+        }
     }
     while (!s_stop) {
         uint64_t now = nrm_mono_us() / 1000;
@@ -388,28 +417,33 @@ s_idle_run(const char *dir, const char *net_dir, unsigned n, const char *endpoin
             bench_idle_id(i, id, sizeof id);
             nrm_wire_t w = { .kind = NRM_WIRE_HELLO, .version = NRM_PROTOCOL_VERSION,
                              .org_id = id, .time_ms = nrm_now_ms() };
+            if (c->has_dir)
+                w.directory = (nrm_bytes_t) { c->dir, NRM_HASH_BYTES };
             c->last_hello = now;
             (void) s_send_wire(c->sock, &w);   /* EAGAIN until connected */
         }
-        int k = zmq_poll(items, (int) n, 200);
-        if (k < 0 && zmq_errno() != EINTR) {
+        int np = zmq_poll(items, (int) n, 200);
+        if (np < 0 && zmq_errno() != EINTR) {
             rc = nrm_err_set(err, NRM_ENET, "poll: %s", zmq_strerror(zmq_errno()));
             goto out;
         }
-        for (i = 0; k > 0 && i < n; i++)
+        for (i = 0; np > 0 && i < n; i++)
             if (items[i].revents & ZMQ_POLLIN)
-                frames += s_drain(&conns[i], i, &welcomed, &pushes);
-        if (!ready && welcomed == n) {
+                k.frames += s_drain(&conns[i], i, &k);
+        if (!ready && k.welcomed == n) {
             ready = true;
-            printf("all %u idle agents welcomed in %.3f s\n", n, bench_now() - t0);
+            printf("all %u idle agents welcomed in %.3f s (%s; Welcomes with the directory %u, "
+                   "without %u)\n", n, bench_now() - t0,
+                   fresh ? "holding no directory" : "holding the directory", k.full, k.same);
             fflush(stdout);
-            rc = s_write_ready(dir, n, bench_now() - t0, err);
+            rc = s_write_ready(dir, n, bench_now() - t0, &k, err);
             if (rc != 0)
                 goto out;
         }
     }
-    printf("stopping: %u of %u welcomed, %llu frames read, %llu checkpoints pushed to us\n",
-           welcomed, n, (unsigned long long) frames, (unsigned long long) pushes);
+    printf("stopping: %u of %u welcomed, %llu frames read, %llu checkpoints pushed to us, "
+           "Welcomes with the directory %u, without %u\n", k.welcomed, n,
+           (unsigned long long) k.frames, (unsigned long long) k.pushes, k.full, k.same);
 out:
     for (i = 0; conns != NULL && i < n; i++)
         if (conns[i].sock != NULL)
@@ -429,10 +463,12 @@ bench_idle_main(int argc, char **argv)
         { "net", required_argument, NULL, 'n' },
         { "count", required_argument, NULL, 'c' },
         { "endpoint", required_argument, NULL, 'e' },
+        { "fresh", no_argument, NULL, 'f' },
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL, *net = NULL, *endpoint = NULL;
     uint64_t count = 0;
+    bool fresh = false;
     nrm_err_t err = { 0, 0, "" };
     struct sigaction sa;
 
@@ -445,6 +481,7 @@ bench_idle_main(int argc, char **argv)
         case 'd': dir = optarg; break;
         case 'n': net = optarg; break;
         case 'e': endpoint = optarg; break;
+        case 'f': fresh = true; break;
         case 'c':
             if (!bench_u64(optarg, 1, BENCH_IDLE_MAX, &count))
                 return bench_usage("nrm-bench idle-agents", "--count '%s' is not 1..%d", optarg,
@@ -463,7 +500,7 @@ bench_idle_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     if (nrm_crypto_init() != 0
-        || s_idle_run(dir, net, (unsigned) count, endpoint, &err) != 0) {
+        || s_idle_run(dir, net, (unsigned) count, endpoint, fresh, &err) != 0) {
         fprintf(stderr, "nrm-bench idle-agents: %s\n", err.msg[0] ? err.msg : "libsodium");
         return 1;
     }
@@ -489,7 +526,7 @@ bench_idle_start(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err)
     snprintf(count, sizeof count, "%u", o->idle_agents);
     char *argv[] = { exe, (char *) "idle-agents", (char *) "--dir", dir, (char *) "--net",
                      net->net, (char *) "--count", count, (char *) "--endpoint", net->endpoint,
-                     NULL };
+                     o->idle_fresh ? (char *) "--fresh" : NULL, NULL };
     rc = bench_spawn(argv, log, &net->idle, err);
     if (rc != 0)
         return rc;
@@ -504,6 +541,13 @@ bench_idle_start(const bench_opts_t *o, bench_net_t *net, nrm_err_t *err)
                                "%d s (see %s)", o->idle_agents, S_IDLE_READY_S, log);
         nanosleep(&(struct timespec){ 0, 20000000L }, NULL);
     }
-    printf("%u idle agents connected and welcomed (pid %ld)\n", o->idle_agents, (long) net->idle);
+    char text[160];
+    FILE *f = fopen(ready, "r");
+    if (f == NULL || fgets(text, sizeof text, f) == NULL)
+        snprintf(text, sizeof text, "%u welcomed", o->idle_agents);
+    if (f != NULL)
+        fclose(f);
+    printf("%u idle agents connected (pid %ld, %s): %s\n", o->idle_agents, (long) net->idle,
+           o->idle_fresh ? "holding no directory" : "holding the directory", text);
     return 0;
 }

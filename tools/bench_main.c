@@ -67,7 +67,11 @@ s_help(FILE *out)
         "  --log-level LEVEL    of the broker and agents (default info)\n"
         "  --idle-agents N      N more organisations (0..%d; default 0), enrolled in\n"
         "                       bulk and kept connected and idle by one helper\n"
-        "                       process while the pairs run their steps\n"
+        "                       process while the pairs run their steps; they\n"
+        "                       hold the broker's directory, as agents that\n"
+        "                       reconnect after a broker restart\n"
+        "  --idle-fresh         the idle agents hold no directory yet (their first\n"
+        "                       connection: every Welcome carries the directory)\n"
         "  --preload-log N      start from a network whose audit log already holds\n"
         "                       N records (10..10^9), generated once with nrm-loggen\n"
         "                       into the cache and copied for each run\n"
@@ -133,6 +137,7 @@ s_cmd_run(int argc, char **argv)
         { "log-level", required_argument, NULL, 'l' },
         { "bin", required_argument, NULL, 'x' },
         { "idle-agents", required_argument, NULL, 'I' },
+        { "idle-fresh", no_argument, NULL, 'F' },
         { "preload-log", required_argument, NULL, 'G' },
         { "preload-cache", required_argument, NULL, 'C' },
         { "restarts", required_argument, NULL, 'R' },
@@ -233,6 +238,7 @@ s_cmd_run(int argc, char **argv)
             if (!s_uint(optarg, 0, BENCH_IDLE_MAX, &o.idle_agents))
                 return bench_usage(P, "--idle-agents '%s' is not 0..%d", optarg, BENCH_IDLE_MAX);
             break;
+        case 'F': o.idle_fresh = true; break;
         case 'G':
             if (!bench_u64(optarg, 10, 1000000000, &o.preload))
                 return bench_usage(P, "--preload-log '%s' is not 10..1000000000", optarg);

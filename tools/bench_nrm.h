@@ -33,6 +33,7 @@ typedef struct {
     unsigned     pairs, window, body, round, timeout_s, poll_us;
     unsigned     send_batch;          /* messages per send call, or BENCH_SEND_AUTO */
     unsigned     idle_agents;         /* enrolled, connected, idle (bench_idle.c) */
+    bool         idle_fresh;          /* idle agents hold no directory yet */
     uint64_t     preload;             /* records in the log before the run (bench_preload.c) */
     const char  *preload_cache;       /* NULL: $TMPDIR/nrm-bench-preload */
     unsigned     restarts;            /* broker restarts timed after the steps */

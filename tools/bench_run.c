@@ -717,16 +717,17 @@ s_scale_row(const s_bench_t *b, FILE *scale, const bench_row_t *row, const char 
     bench_mem_t m;
 
     bench_proc_mem(b->net.broker, &m);
-    printf("broker memory %s: VmRSS %llu KiB (anonymous %llu, file %llu), VmHWM %llu KiB; "
-           "%u idle agents, %llu records preloaded\n", row ? row->load : label,
+    printf("broker memory %s: VmRSS %llu KiB (anonymous %llu, file %llu of which LMDB map %llu), "
+           "VmHWM %llu KiB; %u idle agents, %llu records preloaded\n", row ? row->load : label,
            (unsigned long long) m.rss, (unsigned long long) m.anon, (unsigned long long) m.file,
-           (unsigned long long) m.hwm, o->idle_agents, (unsigned long long) b->net.preloaded);
+           (unsigned long long) m.lmdb, (unsigned long long) m.hwm, o->idle_agents,
+           (unsigned long long) b->net.preloaded);
     if (scale == NULL)
         return;
-    fprintf(scale, "%u,%u,%llu,%s,%.1f,%llu,%llu,%llu,%llu\n", o->round, o->idle_agents,
+    fprintf(scale, "%u,%u,%llu,%s,%.1f,%llu,%llu,%llu,%llu,%llu\n", o->round, o->idle_agents,
             (unsigned long long) b->net.preloaded, row ? row->load : "start-up",
             row ? row->throughput : 0.0, (unsigned long long) m.rss, (unsigned long long) m.hwm,
-            (unsigned long long) m.anon, (unsigned long long) m.file);
+            (unsigned long long) m.anon, (unsigned long long) m.file, (unsigned long long) m.lmdb);
     fflush(scale);
 }
 
@@ -749,7 +750,7 @@ s_scale_open(const bench_opts_t *o, nrm_err_t *err)
     end = ftell(f);
     if (end == 0)
         fprintf(f, "round,idle_agents,preload_records,load,throughput_per_s,broker_rss_kib,"
-                   "broker_hwm_kib,broker_anon_kib,broker_file_kib\n");
+                   "broker_hwm_kib,broker_anon_kib,broker_file_kib,broker_lmdb_kib\n");
     return f;
 }
 

@@ -427,6 +427,23 @@ bench_proc_mem(pid_t pid, bench_mem_t *out)
             out->file = kib;
     }
     fclose(f);
+    snprintf(path, sizeof path, "/proc/%ld/smaps", (long) pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    bool in_map = false;
+    while (fgets(line, sizeof line, f) != NULL) {
+        size_t n = strlen(line);
+        unsigned long long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3) {
+            /* a mapping's first line: ... /path/data.mdb */
+            in_map = n > 10 && strcmp(line + n - 10, "/data.mdb\n") == 0;
+        } else if (in_map && sscanf(line, "Rss: %llu kB", &kib) == 1) {
+            out->lmdb += kib;
+        }
+    }
+    fclose(f);
 }
 
 double

@@ -18,6 +18,7 @@
 static nrm_keys_t *s_keys;
 static nrm_genesis_t s_genesis;
 static agent_certcache_t *s_certs;
+static nrm_sealcache_t *s_seals;
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,6 +36,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s_genesis.quorum = 1;
         s_certs = agent_certcache_new(16);
         FUZZ_CHECK(s_certs != NULL);
+        s_seals = nrm_sealcache_new(4);
+        FUZZ_CHECK(s_seals != NULL);
     }
     if (nrm_wire_decode(data, size, false, &w, &err) != 0) {
         FUZZ_CHECK(w == NULL && err.code != 0);
@@ -45,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         agent_delivery_t d;
         const nrm_keys_t *keys[1] = { s_keys };
         fuzz_check_proof(&w->batch, NRM_CTX_ENVELOPE, w->envelope.data, w->envelope.len);
-        agent_delivery_check_cached(w, "msdhs", keys, 1, &s_genesis, s_certs, &d);
+        agent_delivery_check_cached(w, "msdhs", keys, 1, &s_genesis, s_certs, s_seals, &d);
         FUZZ_CHECK(d.status != 0 || d.has_env);
         if (d.status != 0)
             FUZZ_CHECK(d.reason[0] != '\0');

@@ -6,6 +6,7 @@
         build/tests/fuzz/fuzz_seedgen tests/fuzz/corpus
 
     Key files in the seeds are throwaway keys made here, used nowhere. */
+#include "fuzz_seal_key.h"
 #include "nrm_codec.h"
 #include "nrm_crypto.h"
 #include "nrm_util.h"
@@ -51,6 +52,67 @@ s_signed(const nrm_keys_t *k, const char *ctx, const uint8_t *body, size_t len,
 {
     OK(nrm_sign(k, ctx, body, len, sig));
     OK(nrm_signed_encode(body, len, sig, out, out_len, NULL));
+}
+
+/* One seed of the seal target: mode byte, then bytes. */
+static void
+s_seal_put(const char *name, uint8_t mode, const uint8_t *data, size_t len)
+{
+    uint8_t *buf = malloc(len + 1);
+    if (!buf)
+        s_die("out of memory");
+    buf[0] = mode;
+    memcpy(buf + 1, data, len);
+    s_put("seal", name, buf, len + 1);
+    free(buf);
+}
+
+/* Seeds of the seal target, sealed to its fixed key (fuzz_seal_key.h):
+   bodies of both formats and near misses (mode 0), and batches (mode 1). */
+static void
+s_seal_seeds(void)
+{
+    uint8_t file[FUZZ_SEAL_KEYFILE_BYTES], one[512], two[4][512];
+    char path[4096];
+    nrm_keys_t *k = NULL;
+    nrm_sealer_t *sealer = nrm_sealer_new(1);
+    const char *doc = "{\"cas_OutgoingReferralDetails\":\"seed\"}";
+    size_t n = strlen(doc);
+
+    fuzz_seal_keyfile(file);
+    snprintf(path, sizeof path, "%s/seal.keys.tmp", s_root);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(file, 1, sizeof file, f) != sizeof file || fclose(f) != 0
+        || chmod(path, 0600) != 0)
+        s_die(path);
+    OK(nrm_keys_load(path, &k, NULL));
+    remove(path);
+    OK(nrm_seal1(nrm_keys_box_pk(k), (const uint8_t *) doc, n, one));
+    s_seal_put("format1", 0, one, n + NRM_SEAL1_OVERHEAD);
+    if (!sealer)
+        s_die("sealer");
+    for (int i = 0; i < 4; i++)
+        OK(nrm_sealer_seal(sealer, nrm_keys_box_pk(k), (const uint8_t *) doc, n, two[i]));
+    s_seal_put("format2", 0, two[0], n + NRM_SEAL2_OVERHEAD);
+    s_seal_put("format2-counter3", 0, two[3], n + NRM_SEAL2_OVERHEAD);
+    s_seal_put("format2-truncated", 0, two[1], NRM_SEAL2_OVERHEAD - 1);
+    two[2][32] = 9;
+    s_seal_put("format2-version9", 0, two[2], n + NRM_SEAL2_OVERHEAD);
+    OK(nrm_sealer_seal(sealer, nrm_keys_box_pk(k), (const uint8_t *) doc, 0, two[2]));
+    s_seal_put("format2-empty", 0, two[2], NRM_SEAL2_OVERHEAD);
+    nrm_sealer_destroy(&sealer);
+    /* batches: 4 messages, the second's ephemeral key altered; 8 clean */
+    uint8_t head[5 + 64];
+    head[1] = 3 | 1 << 3;
+    head[2] = 0;
+    head[3] = 5;
+    head[4] = 0x10;
+    memcpy(head + 5, doc, n);
+    s_seal_put("batch4-epk", 1, head + 1, 4 + n);
+    head[1] = 7;
+    head[4] = 0;
+    s_seal_put("batch8-clean", 1, head + 1, 4 + n);
+    nrm_keys_destroy(&k);
 }
 
 int
@@ -142,9 +204,9 @@ main(int argc, char **argv)
 
     /* Envelope police -> msdhs with a sealed document. */
     const char *doc = "{\"prs_age\":16,\"cas_reason\":\"shelter\"}";
-    size_t slen = strlen(doc) + NRM_SEAL_OVERHEAD;
+    size_t slen = strlen(doc) + NRM_SEAL1_OVERHEAD;
     uint8_t sealed[256];
-    OK(nrm_seal(nrm_keys_box_pk(msdhs), (const uint8_t *) doc, strlen(doc), sealed));
+    OK(nrm_seal1(nrm_keys_box_pk(msdhs), (const uint8_t *) doc, strlen(doc), sealed));
     nrm_envelope_t e;
     memset(&e, 0, sizeof e);
     e.version = NRM_ENVELOPE_VERSION;
@@ -175,6 +237,12 @@ main(int argc, char **argv)
     nrm_wire_t w = { .kind = NRM_WIRE_HELLO, .version = 1, .org_id = "police", .time_ms = now };
     OK(nrm_wire_encode(&w, &b, &blen, NULL));
     s_put("wire_client", "hello", b, blen);
+    free(b);
+    uint8_t dir[NRM_HASH_BYTES];
+    memset(dir, 0xd1, sizeof dir);
+    w.directory = (nrm_bytes_t) { dir, sizeof dir };   /* names the directory it holds */
+    OK(nrm_wire_encode(&w, &b, &blen, NULL));
+    s_put("wire_client", "hello-directory", b, blen);
     free(b);
     w = (nrm_wire_t) { .kind = NRM_WIRE_SUBMIT };
     w.envelope = (nrm_bytes_t) { env, env_len };
@@ -289,6 +357,15 @@ main(int argc, char **argv)
     w = (nrm_wire_t) { .kind = NRM_WIRE_WELCOME, .time_ms = now, .count = 2, .certs = certs };
     OK(nrm_wire_encode(&w, &f, &flen, NULL));
     s_put("deliver", "welcome", f, flen);
+    free(f);
+    w.directory = (nrm_bytes_t) { dir, sizeof dir };
+    OK(nrm_wire_encode(&w, &f, &flen, NULL));
+    s_put("deliver", "welcome-named", f, flen);
+    free(f);
+    w = (nrm_wire_t) { .kind = NRM_WIRE_WELCOME, .time_ms = now, .unchanged = true,
+                       .directory = { dir, sizeof dir } };
+    OK(nrm_wire_encode(&w, &f, &flen, NULL));
+    s_put("deliver", "welcome-unchanged", f, flen);
     free(f);
     nrm_msg_status_t st = { .state = NRM_MSG_DELIVERED, .accepted_seq = 4, .delivered_seq = 5 };
     memcpy(st.msg_id, e.msg_id, 16);
@@ -446,6 +523,7 @@ main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/keys/admin.keys", s_root);
     OK(nrm_keys_save(admin, path, NULL));
 
+    s_seal_seeds();
 
     free(env);
     free(cert);
