@@ -76,6 +76,7 @@
 #define AGENT_MONITOR_EP     "inproc://nrm-agent-monitor"
 #define AGENT_CERTS_CACHED   128     /* senders' certificates kept verified */
 #define AGENT_SEALS_CACHED   64      /* shared keys of senders' batches (format 2) */
+#define AGENT_SUMMARY_MS     10000   /* one info line on the traffic this often */
 
 static const char *const s_cmd = "run";
 static volatile sig_atomic_t s_stop;
@@ -182,6 +183,9 @@ typedef struct {
     agent_integ_t   *integ;              /* API, hooks, metrics (agent_integ) */
     agent_certcache_t *certs;            /* senders' verified certificates  */
     nrm_sealcache_t   *seals;            /* shared keys of batches' bodies   */
+    /* traffic since the last summary line (s_summary): each message is a
+       debug line, the summary an info line, as at the broker */
+    uint64_t         sum_ms, sum_accepted, sum_delivered, sum_received;
 } s_daemon_t;
 
 static void
@@ -1276,12 +1280,12 @@ s_finish_receipt(s_daemon_t *d, const s_item_t *it)
     s_inflight_remove(d, it->receipt.msg_id);
     switch (it->outcome) {
     case S_CHANGED:
-        /* One info line per message and side is enough: the sender's is
-           "delivered" (s_finish_status), which follows in milliseconds;
-           the outbox keeps the receipt. */
-        if (it->receipt.status == NRM_R_OK)
+        /* debug, counted in the summary (s_summary): the outbox keeps
+           the receipt */
+        if (it->receipt.status == NRM_R_OK) {
+            d->sum_accepted++;
             nrm_debug("msg %s accepted seq %llu", hex, (unsigned long long) it->receipt.seq);
-        else
+        } else
             nrm_warn("msg %s refused by the broker (seq %llu): %s: %s", hex,
                      (unsigned long long) it->receipt.seq,
                      nrm_reason_name(it->receipt.status), it->receipt.reason);
@@ -1307,10 +1311,13 @@ s_finish_deliver(s_daemon_t *d, const s_item_t *it)
     s_hex_id(e->msg_id, hex);
     switch (it->outcome) {
     case S_STORED:
+        /* debug, with a count in the summary: the inbox keeps the
+           message, its envelope and the sender's signature */
+        d->sum_received++;
         nrm_hex_encode(it->d.body_hash, NRM_HASH_BYTES, bh);
-        nrm_info("received msg %s type %s from %s case %s seq %llu body %s (%u bytes)",
-                 hex, e->type, e->sender, e->case_ref, (unsigned long long) it->w->seq,
-                 bh, e->body_size);
+        nrm_debug("received msg %s type %s from %s case %s seq %llu body %s (%u bytes)",
+                  hex, e->type, e->sender, e->case_ref, (unsigned long long) it->w->seq,
+                  bh, e->body_size);
         s_ack_queue(d, it, NRM_R_OK, "");
         break;
     case S_DUPLICATE:
@@ -1338,17 +1345,17 @@ s_finish_status(s_daemon_t *d, const s_item_t *it)
     char hex[2 * NRM_MSGID_BYTES + 1];
     size_t i;
 
-    (void) d;
     if (it->status_outcome == NULL)
         return;
     for (i = 0; i < it->w->count; i++) {
         const nrm_msg_status_t *s = &it->w->items[i];
         s_hex_id(s->msg_id, hex);
         if (it->status_outcome[i] == S_CHANGED) {
-            if (s->state == NRM_MSG_DELIVERED)
-                nrm_info("msg %s delivered seq %llu", hex,
-                         (unsigned long long) s->delivered_seq);
-            else if (s->state == NRM_MSG_PURGED)
+            if (s->state == NRM_MSG_DELIVERED) {
+                d->sum_delivered++;
+                nrm_debug("msg %s delivered seq %llu", hex,
+                          (unsigned long long) s->delivered_seq);
+            } else if (s->state == NRM_MSG_PURGED)
                 nrm_warn("msg %s not delivered: the broker purged its body after its retention "
                          "(seq %llu)", hex, (unsigned long long) s->delivered_seq);
             else
@@ -1743,6 +1750,27 @@ s_purge_tick(s_daemon_t *d, uint64_t mono)
                  (unsigned long long) d->org.retention_days);
 }
 
+/* One info line on the traffic of the last AGENT_SUMMARY_MS while there
+   is some, and one at the end (last): the lines per message are at debug.
+   Refusals, redeliveries and everything else unusual keep their own
+   lines. */
+static void
+s_summary(s_daemon_t *d, uint64_t mono, bool last)
+{
+    if (!(d->sum_accepted || d->sum_delivered || d->sum_received)) {
+        d->sum_ms = mono;               /* idle: the next period starts now */
+        return;
+    }
+    if (!last && mono - d->sum_ms < AGENT_SUMMARY_MS)
+        return;
+    nrm_info("last %llu s: %llu of our messages accepted by the broker, %llu delivered; "
+             "%llu messages received", (unsigned long long) ((mono - d->sum_ms + 500) / 1000),
+             (unsigned long long) d->sum_accepted, (unsigned long long) d->sum_delivered,
+             (unsigned long long) d->sum_received);
+    d->sum_accepted = d->sum_delivered = d->sum_received = 0;
+    d->sum_ms = mono;
+}
+
 /* Lowers *wait to the time left until `at` (0 when it is due). */
 static void
 s_sooner(uint64_t *wait, uint64_t mono, uint64_t at)
@@ -1842,7 +1870,9 @@ s_loop(s_daemon_t *d, nrm_err_t *err)
             s_outbox_tick(d, mono);
             s_status_tick(d, mono);
         }
+        s_summary(d, mono, false);
     }
+    s_summary(d, s_mono_ms(), true);
     return 0;
 }
 

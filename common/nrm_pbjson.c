@@ -9,18 +9,37 @@
     ".name" or "[i]" and truncates back on the way up. */
 #include "nrm_pbjson.h"
 #include "nrm_util.h"
+#include <math.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define S_FRAMES 40     /* a key and an index per level, 16 levels at most */
+
 typedef struct {
     const nrm_pbjson_opts_t *o;
     char path[NRM_PBJSON_PATH_MAX];
     size_t depth;
     nrm_err_t *err;
+    /* lazy (nrm_pbjson_check): the path is kept as frames, a key or an
+       index each, and written out only for an error */
+    bool lazy;
+    const char *key[S_FRAMES];      /* NULL: an index frame */
+    size_t index[S_FRAMES];
+    size_t nframes;
 } s_ctx_t;
+
+static void
+s_path_append(s_ctx_t *c, const char *key, size_t i)
+{
+    size_t at = strlen(c->path);
+    if (key)
+        snprintf(c->path + at, sizeof c->path - at, "%s%s", at ? "." : "", key);
+    else
+        snprintf(c->path + at, sizeof c->path - at, "[%zu]", i);
+}
 
 static int s_fail(s_ctx_t *c, int code, const char *fmt, ...) NRM_PRINTF(3, 4);
 
@@ -29,32 +48,55 @@ s_fail(s_ctx_t *c, int code, const char *fmt, ...)
 {
     char what[320];
     va_list ap;
+    if (c->lazy) {
+        c->path[0] = '\0';
+        for (size_t i = 0; i < c->nframes && i < S_FRAMES; i++)
+            s_path_append(c, c->key[i], c->index[i]);
+    }
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     return nrm_err_set(c->err, code, "%s: %s", c->path[0] ? c->path : "(document)", what);
 }
 
+/* Adds ".key" (or "key" first) to the path; returns what s_pop takes back. */
 static size_t
 s_push_key(s_ctx_t *c, const char *key)
 {
+    if (c->lazy) {
+        if (c->nframes < S_FRAMES) {
+            c->key[c->nframes] = key;
+            c->index[c->nframes] = 0;
+        }
+        return c->nframes++;
+    }
     size_t at = strlen(c->path);
-    snprintf(c->path + at, sizeof c->path - at, "%s%s", at ? "." : "", key);
+    s_path_append(c, key, 0);
     return at;
 }
 
 static size_t
 s_push_index(s_ctx_t *c, size_t i)
 {
+    if (c->lazy) {
+        if (c->nframes < S_FRAMES) {
+            c->key[c->nframes] = NULL;
+            c->index[c->nframes] = i;
+        }
+        return c->nframes++;
+    }
     size_t at = strlen(c->path);
-    snprintf(c->path + at, sizeof c->path - at, "[%zu]", i);
+    s_path_append(c, NULL, i);
     return at;
 }
 
 static void
 s_pop(s_ctx_t *c, size_t at)
 {
-    c->path[at] = '\0';
+    if (c->lazy)
+        c->nframes = at;
+    else
+        c->path[at] = '\0';
 }
 
 const char *
@@ -479,4 +521,181 @@ nrm_pbjson_to_json(const ProtobufCMessage *m, json_t **out, nrm_err_t *err)
     memset(&c, 0, sizeof c);
     c.err = err;
     return s_to_object(&c, m, out);
+}
+
+/* ---- checking a message in place (nrm_pbjson_check) ---- */
+
+/* Whether to_json writes the (non-repeated) field f of the message at
+   base: the same test as s_to_object. */
+static bool
+s_written(const uint8_t *base, const ProtobufCFieldDescriptor *f)
+{
+    if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+        return *(void *const *) (base + f->offset) != NULL
+               && *(void *const *) (base + f->offset) != f->default_value;
+    if (f->quantifier_offset)
+        return *(const protobuf_c_boolean *) (base + f->quantifier_offset);
+    return true;
+}
+
+/* What s_to_value refuses in one value, without making it. */
+static int s_out_message(s_ctx_t *c, const ProtobufCMessage *m);
+
+static int
+s_out_value(s_ctx_t *c, const ProtobufCFieldDescriptor *f, const void *src)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_BOOL:
+    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+        return 0;
+    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: {
+        uint64_t u = *(const uint64_t *) src;
+        if (u > INT64_MAX)
+            return s_fail(c, NRM_EINVAL, "%" PRIu64 " does not fit a JSON integer", u);
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_FLOAT: case PROTOBUF_C_TYPE_DOUBLE: {
+        /* jansson makes no real of an infinity or a NaN */
+        double v = f->type == PROTOBUF_C_TYPE_FLOAT ? (double) *(const float *) src
+                                                    : *(const double *) src;
+        if (!isfinite(v))
+            return s_fail(c, NRM_ENOMEM, "out of memory");
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_ENUM:
+        if (!protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *) src))
+            return s_fail(c, NRM_EINVAL, "enum value %d is not in the schema", *(const int *) src);
+        return 0;
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *) src;
+        if (!s || !nrm_utf8_valid(s, strlen(s), true))
+            return s_fail(c, NRM_EINVAL, "not valid UTF-8 text");
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return s_out_message(c, *(ProtobufCMessage *const *) src);
+    default:
+        return s_fail(c, NRM_EINVAL, "field type %d is not supported by the converter", (int) f->type);
+    }
+}
+
+/* What s_to_object refuses, in its order. */
+static int
+s_out_message(s_ctx_t *c, const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const uint8_t *base = (const uint8_t *) m;
+    int rc = 0;
+    if (m->n_unknown_fields)
+        return s_fail(c, NRM_EINVAL, "%u fields that %s does not have (another schema?)",
+                      m->n_unknown_fields, d->short_name);
+    if (c->depth >= 16)
+        return s_fail(c, NRM_ETOOBIG, "nested too deep");
+    c->depth++;
+    for (unsigned i = 0; i < d->n_fields && rc == 0; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        size_t at = s_push_key(c, f->name);
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *) (base + f->quantifier_offset);
+            const uint8_t *arr = *(uint8_t *const *) (base + f->offset);
+            for (size_t k = 0; k < n && rc == 0; k++) {
+                size_t at2 = s_push_index(c, k);
+                rc = s_out_value(c, f, arr + k * s_elem_size(f));
+                s_pop(c, at2);
+            }
+        } else if (s_written(base, f)) {
+            rc = s_out_value(c, f, base + f->offset);
+        }
+        s_pop(c, at);
+    }
+    c->depth--;
+    return rc;
+}
+
+/* What s_scalar refuses in a value that to_json wrote. */
+static int s_in_message(s_ctx_t *c, const ProtobufCMessage *m);
+
+static int
+s_in_value(s_ctx_t *c, const ProtobufCMessageDescriptor *owner, const ProtobufCFieldDescriptor *f,
+           const void *src)
+{
+    char why[256] = "";
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_ENUM: {
+        /* by value, as from_json finds the name to_json wrote */
+        const ProtobufCEnumValue *v =
+            protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *) src);
+        if (c->o->check && c->o->check(c->o->user, owner, f, nrm_pbjson_enum_name(v), why, sizeof why))
+            return s_fail(c, NRM_EINVAL, "%s", why);
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *) src;
+        size_t n = strlen(s);
+        if (n > c->o->max_string)
+            return s_fail(c, NRM_ETOOBIG, "%zu bytes, over the limit of %zu", n, c->o->max_string);
+        if (c->o->check && c->o->check(c->o->user, owner, f, s, why, sizeof why))
+            return s_fail(c, NRM_EINVAL, "%s", why);
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return s_in_message(c, *(ProtobufCMessage *const *) src);
+    default:
+        return 0;               /* numbers and bools: in range (s_out_value) */
+    }
+}
+
+/* What s_message refuses, in its order: keys sorted by name. */
+static int
+s_in_message(s_ctx_t *c, const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const uint8_t *base = (const uint8_t *) m;
+    int rc = 0;
+    if (c->depth >= c->o->max_depth)
+        return s_fail(c, NRM_ETOOBIG, "nested deeper than %zu objects", c->o->max_depth);
+    c->depth++;
+    for (unsigned i = 0; i < d->n_fields && rc == 0; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[d->fields_sorted_by_name[i]];
+        bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+        size_t n = repeated ? *(const size_t *) (base + f->quantifier_offset) : 0;
+        if (repeated ? n == 0 : !s_written(base, f))
+            continue;           /* not in the JSON (an empty list neither) */
+        size_t at = s_push_key(c, f->name);
+        if (c->o->skip_comments && f->name[0] == '_')
+            rc = s_fail(c, NRM_EINVAL, "a field named like a comment cannot be checked in place");
+        else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+            rc = s_fail(c, NRM_EINVAL, "oneof fields are not supported by the converter");
+        else if (!repeated)
+            rc = s_in_value(c, d, f, base + f->offset);
+        else if (n > c->o->max_items)
+            rc = s_fail(c, NRM_ETOOBIG, "%zu items, over the limit of %zu", n, c->o->max_items);
+        else {
+            const uint8_t *arr = *(uint8_t *const *) (base + f->offset);
+            for (size_t k = 0; k < n && rc == 0; k++) {
+                size_t at2 = s_push_index(c, k);
+                rc = s_in_value(c, d, f, arr + k * s_elem_size(f));
+                s_pop(c, at2);
+            }
+        }
+        s_pop(c, at);
+    }
+    c->depth--;
+    return rc;
+}
+
+int
+nrm_pbjson_check(const ProtobufCMessage *m, const nrm_pbjson_opts_t *opts, nrm_err_t *err)
+{
+    s_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.o = opts;
+    c.err = err;
+    c.lazy = true;
+    int rc = s_out_message(&c, m);
+    if (rc == 0)
+        rc = s_in_message(&c, m);
+    return rc;
 }

@@ -53,6 +53,18 @@ int nrm_pbjson_from_json(const ProtobufCMessageDescriptor *d, const json_t *obj,
    (bytes from another schema), with the path in err. */
 int nrm_pbjson_to_json(const ProtobufCMessage *m, json_t **out, nrm_err_t *err) NRM_WUR;
 
+/* Checks message m as nrm_pbjson_to_json and then nrm_pbjson_from_json
+   with opts would, without building the JSON or a second message: the
+   same refusals, with the same codes and messages, and the first one the
+   round trip would meet (to_json's in field-number order, then
+   from_json's in key order). So a message that passes is one the round
+   trip would rebuild field for field. Holds for schemas without string
+   defaults; a field whose name begins with '_' (which from_json would
+   drop as a comment under skip_comments) is refused here. Returns 0, or
+   NRM_EINVAL / NRM_ETOOBIG with the path in err. */
+int nrm_pbjson_check(const ProtobufCMessage *m, const nrm_pbjson_opts_t *opts,
+                     nrm_err_t *err) NRM_WUR;
+
 /* The JSON name of an enum value: the proto name, without the "V_" that
    the schema puts before values beginning with a digit. */
 const char *nrm_pbjson_enum_name(const ProtobufCEnumValue *v);

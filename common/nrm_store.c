@@ -157,6 +157,15 @@ s_begin(nrm_store_t *self, unsigned flags, MDB_txn **txn, nrm_err_t *err)
     return 0;
 }
 
+uint64_t
+nrm_store_last_txn(nrm_store_t *self)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(self->env, &info) != 0)
+        return 0;
+    return info.me_last_txnid;
+}
+
 int
 nrm_store_read_begin(nrm_store_t *self, MDB_txn **txn, nrm_err_t *err)
 {

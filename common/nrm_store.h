@@ -25,6 +25,15 @@ MDB_dbi nrm_store_dbi(const nrm_store_t *self, const char *name);
 /* Grows the map beyond this many bytes at most (default 64 GiB). */
 void nrm_store_set_max_map(nrm_store_t *self, size_t max_bytes);
 
+/* The id of the newest transaction whose meta page is written, read from
+   the map without a system call or a transaction. It moves on as soon as
+   a writer (of any process) has written its meta page; a read transaction
+   begun at that moment may still see the transaction before, since LMDB
+   publishes a commit to new readers only after that write has returned
+   (durable). So "the store has a commit newer than what I read" is
+   last_txn > the id of my last read transaction (mdb_txn_id). */
+uint64_t nrm_store_last_txn(nrm_store_t *self);
+
 /* Read transaction. */
 int nrm_store_read_begin(nrm_store_t *self, MDB_txn **txn, nrm_err_t *err) NRM_WUR;
 void nrm_store_read_end(MDB_txn **txn);

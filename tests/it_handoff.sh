@@ -87,6 +87,22 @@ check "many frames share one commit ($frames frames, $batches batches)" test "$(
 check "no line per accepted message at info level" bash -c "! grep -q -E 'accepted [a-z]+ police -> labour, record' '$T/broker.log'"
 check "a summary line counts the burst" grep -q -E 'last [0-9]+ s: (2[0-9][0-9]|[3-9][0-9][0-9]) messages accepted' "$T/broker.log"
 it_broker_start
+# 7c. The agents too: a line per message at debug only, and their
+#     summaries (every 10 s with traffic, and at the end) count every one.
+check "labour has the burst" state_is labour "$(cat "$T/last.id")" received
+it_agent_stop police
+it_agent_stop labour
+summed() { grep -o -E "$2" "$T/$1.agent.log" | awk '{ s += $1 } END { print s + 0 }'; }
+delivered=$("$BIN_AGENT" outbox --dir "$T/police" | grep -c 'delivered seq')
+received=$("$BIN_AGENT" inbox --dir "$T/labour" --json | grep -c .)
+check "no line per received message at info level" bash -c "! grep -q 'received msg' '$T/labour.agent.log'"
+check "no line per delivered message at info level" bash -c "! grep -q -E 'msg [0-9a-f]+ delivered seq' '$T/police.agent.log'"
+check "the sender's summaries count its $delivered deliveries" \
+  test "$(summed police '[0-9]+ delivered; ')" = "$delivered"
+check "the recipient's summaries count its $received messages" \
+  test "$(summed labour '[0-9]+ messages received')" = "$received"
+it_agent_start police
+it_agent_start labour
 
 # 8. No victim data in clear at the broker: not in its folder, not in its log.
 check "marker string absent from the broker's folder" bash -c "! grep -r -a -q '$MARK' '$NET'"

@@ -82,24 +82,20 @@ test_examples(void)
     CHECK(n >= 11);
 }
 
-/* Applies a JSON patch (merged into the referral example) and expects the
-   error: code and a message containing want. */
-static void
-s_refused(const char *type, const char *base, const char *patch_text, int code, const char *want,
-          int line)
+/* The example base (or an empty document) with a JSON patch merged in,
+   one level down too, so a patch can change person.x alone. */
+static json_t *
+s_patched(const char *base, const char *patch_text, int line)
 {
     json_error_t jerr;
     json_t *doc = base ? s_load(base) : json_object();
     json_t *patch = json_loads(patch_text, 0, &jerr);
-    nrm_body_t *b = NULL;
-    nrm_err_t err = { 0, 0, "" };
+    const char *key;
+    json_t *v;
     if (!patch) {
         fprintf(stderr, "line %d: bad patch: %s\n", line, jerr.text);
         exit(2);
     }
-    /* Merge one level down too, so a patch can change person.x alone. */
-    const char *key;
-    json_t *v;
     json_object_foreach(patch, key, v) {
         json_t *old = json_object_get(doc, key);
         if (json_is_object(old) && json_is_object(v))
@@ -107,6 +103,19 @@ s_refused(const char *type, const char *base, const char *patch_text, int code, 
         else
             json_object_set(doc, key, v);
     }
+    json_decref(patch);
+    return doc;
+}
+
+/* Applies a JSON patch (merged into the referral example) and expects the
+   error: code and a message containing want. */
+static void
+s_refused(const char *type, const char *base, const char *patch_text, int code, const char *want,
+          int line)
+{
+    json_t *doc = s_patched(base, patch_text, line);
+    nrm_body_t *b = NULL;
+    nrm_err_t err = { 0, 0, "" };
     int rc = nrm_body_from_json(type, doc, &b, &err);
     t_checks++;
     if (rc != code || !strstr(err.msg, want)) {
@@ -114,7 +123,6 @@ s_refused(const char *type, const char *base, const char *patch_text, int code, 
         fprintf(stderr, "line %d: rc %d msg '%s' (wanted %d, '%s')\n", line, rc, err.msg, code, want);
     }
     nrm_body_free(&b);
-    json_decref(patch);
     json_decref(doc);
 }
 #define REFUSED(type, base, patch, code, want) s_refused(type, base, patch, code, want, __LINE__)
@@ -235,6 +243,156 @@ test_errors(void)
     }
 }
 
+/* The recipient checks an opened body in place (nrm_pbjson_check), not
+   through JSON and back; that gives the same answers only while the schema
+   keeps to what the in-place check assumes. Walks every body message. */
+static void
+s_schema_fits(const ProtobufCMessageDescriptor *d, bool top, int depth)
+{
+    CHECK(depth < 8);
+    for (unsigned i = 0; i < d->n_fields && depth < 8; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        CHECK(f->name[0] != '_');
+        CHECK(!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF));
+        CHECK(f->type != PROTOBUF_C_TYPE_BYTES);
+        CHECK(f->type != PROTOBUF_C_TYPE_STRING || f->default_value == NULL);
+        CHECK(!top || (strcmp(f->name, "document") != 0 && strcmp(f->name, "schema_version") != 0
+                       && strcmp(f->name, "field_standard") != 0));
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+            s_schema_fits(f->descriptor, false, depth + 1);
+    }
+}
+
+/* Packs doc converted by the bare converter (no checks, no caps, no
+   rules), after tweak (if any) changed the message; the caller frees. */
+static uint8_t *
+s_pack_unchecked(const char *type, const char *base, const char *patch_text,
+                 void (*tweak)(ProtobufCMessage *), size_t *len)
+{
+    nrm_pbjson_opts_t bare = { 1u << 20, 1024, 16, true, NULL, NULL };
+    json_t *doc = s_patched(base, patch_text, __LINE__);
+    ProtobufCMessage *m = NULL;
+    nrm_err_t err = { 0, 0, "" };
+    uint8_t *out = NULL;
+    json_object_del(doc, "document");
+    json_object_del(doc, "schema_version");
+    json_object_del(doc, "field_standard");
+    CHECK_RC(nrm_pbjson_from_json(nrm_body_descriptor(type), doc, &bare, &m, &err), 0);
+    if (m) {
+        if (tweak)
+            tweak(m);
+        *len = protobuf_c_message_get_packed_size(m);
+        out = malloc(*len + 1);
+        protobuf_c_message_pack(m, out);
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+    json_decref(doc);
+    return out;
+}
+
+static void
+s_gender_99(ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *pf = nrm_pbjson_field(m->descriptor, "person");
+    ProtobufCMessage *person = *(ProtobufCMessage **) ((uint8_t *) m + pf->offset);
+    const ProtobufCFieldDescriptor *g = nrm_pbjson_field(person->descriptor, "prs_Gender");
+    *(int *) ((uint8_t *) person + g->offset) = 99;
+    *(protobuf_c_boolean *) ((uint8_t *) person + g->quantifier_offset) = 1;
+}
+
+static void
+s_name_bad_utf8(ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *pf = nrm_pbjson_field(m->descriptor, "person");
+    ProtobufCMessage *person = *(ProtobufCMessage **) ((uint8_t *) m + pf->offset);
+    const ProtobufCFieldDescriptor *n = nrm_pbjson_field(person->descriptor, "prs_FirstName");
+    char **s = (char **) ((uint8_t *) person + n->offset);
+    free(*s);
+    *s = strdup("ab\xc3(");
+}
+
+/* An opened body that breaks a rule is refused with the message the
+   sender's conversion gives: the check in place (nrm_body_decode) sees
+   what the sender's path would. */
+static void
+s_opened_refused(const char *patch, void (*tweak)(ProtobufCMessage *), int code, const char *want,
+                 int line)
+{
+    size_t len = 0;
+    uint8_t *bytes = s_pack_unchecked("referral", REF, patch, tweak, &len);
+    nrm_body_t *b = NULL;
+    nrm_err_t err = { 0, 0, "" };
+    int rc = bytes ? nrm_body_decode("referral", bytes, len, &b, &err) : -1;
+    t_checks++;
+    if (rc != code || !strstr(err.msg, want) || b != NULL) {
+        t_failures++;
+        fprintf(stderr, "line %d: rc %d msg '%s' (wanted %d, '%s')\n", line, rc, err.msg, code, want);
+    }
+    nrm_body_free(&b);
+    free(bytes);
+}
+#define OPENED_REFUSED(patch, tweak, code, want) s_opened_refused(patch, tweak, code, want, __LINE__)
+
+static void
+test_decode_in_place(void)
+{
+    static const char *const types[] = { "tip", "referral", "transfer", "response", "outcome",
+                                         "withdrawal", "status", "consent", "interpreter-request",
+                                         "info-request", "info-reply" };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        CHECK(nrm_body_descriptor(types[i]) != NULL);
+        if (nrm_body_descriptor(types[i]))
+            s_schema_fits(nrm_body_descriptor(types[i]), true, 0);
+    }
+    OPENED_REFUSED("{}", s_gender_99, NRM_EINVAL, "person.prs_Gender: enum value 99 is not in the schema");
+    OPENED_REFUSED("{}", s_name_bad_utf8, NRM_EINVAL, "person.prs_FirstName: not valid UTF-8 text");
+    OPENED_REFUSED("{\"person\": {\"prs_Citizenship\": [\"MM\", \"XX\"]}}", NULL, NRM_EINVAL,
+                   "person.prs_Citizenship[1]: 'XX' is not an ISO 3166-1 alpha-2 country code");
+    OPENED_REFUSED("{\"person\": {\"prs_Birthdate\": \"2009-02-30\"}}", NULL, NRM_EINVAL,
+                   "person.prs_Birthdate: '2009-02-30' is not a date (YYYY-MM-DD)");
+    OPENED_REFUSED("{\"consent\": {\"ext_GivenBy\": \"victim\"}}", NULL, NRM_EINVAL,
+                   "consent.ext_GivenBy: a child cannot consent alone");
+    OPENED_REFUSED("{\"person\": {\"ext_Child\": true, \"ext_AgeYears\": 20}}", NULL, NRM_EINVAL,
+                   "person.ext_Child: true, but ext_AgeYears is 20");
+    /* the first error is the one the way through JSON meets first: the
+       writer's (bad enum value) before the reader's (bad country) */
+    OPENED_REFUSED("{\"person\": {\"prs_Citizenship\": [\"XX\"]}}", s_gender_99, NRM_EINVAL,
+                   "person.prs_Gender: enum value 99 is not in the schema");
+    {
+        /* caps */
+        size_t n = 0, at;
+        char list[2048], *patch = malloc(NRM_BODY_STRING_MAX + 64), *big = malloc(NRM_BODY_STRING_MAX + 2);
+        memset(big, 'a', NRM_BODY_STRING_MAX + 1);
+        big[NRM_BODY_STRING_MAX + 1] = '\0';
+        snprintf(patch, NRM_BODY_STRING_MAX + 64, "{\"narrative\": \"%s\"}", big);
+        OPENED_REFUSED(patch, NULL, NRM_ETOOBIG, "narrative: 16385 bytes, over the limit of 16384");
+        at = (size_t) snprintf(list, sizeof list, "{\"person\": {\"prs_Citizenship\": [");
+        for (n = 0; n <= NRM_BODY_ITEMS_MAX && at < sizeof list; n++)
+            at += (size_t) snprintf(list + at, sizeof list - at, n ? ",\"TH\"" : "\"TH\"");
+        if (at < sizeof list)
+            snprintf(list + at, sizeof list - at, "]}}");
+        OPENED_REFUSED(list, NULL, NRM_ETOOBIG, "person.prs_Citizenship: 65 items, over the limit of 64");
+        free(patch);
+        free(big);
+    }
+    {
+        /* the check itself: a depth cap, as the converter says it */
+        nrm_pbjson_opts_t o = { 1u << 20, 1024, 1, true, NULL, NULL };
+        size_t len = 0;
+        uint8_t *bytes = s_pack_unchecked("referral", REF, "{}", NULL, &len);
+        ProtobufCMessage *m = bytes ? protobuf_c_message_unpack(nrm_body_descriptor("referral"), NULL,
+                                                                len, bytes) : NULL;
+        nrm_err_t err = { 0, 0, "" };
+        CHECK(m != NULL);
+        if (m) {
+            CHECK_RC(nrm_pbjson_check(m, &o, &err), NRM_ETOOBIG);
+            CHECK_STR_HAS(err.msg, "nested deeper than 1 objects");
+            protobuf_c_message_free_unpacked(m, NULL);
+        }
+        free(bytes);
+    }
+}
+
 static void
 test_minimise(void)
 {
@@ -318,6 +476,7 @@ main(void)
 {
     test_examples();
     test_errors();
+    test_decode_in_place();
     test_minimise();
     test_facts();
     TEST_DONE();

@@ -87,6 +87,21 @@ int bench_usage(const char *prog, const char *fmt, ...) NRM_PRINTF(2, 3);
 /* Monotonic clock in seconds. */
 double bench_now(void);
 
+/* The open-loop schedule of one of `pairs` senders at `rate` msg/s each
+   (rate * pairs in all), from t0: sender idx sends its message k at
+   t0 + (k + idx / pairs) / rate, so that the senders' messages interleave
+   at even intervals of 1 / (rate * pairs) instead of leaving together in
+   bursts of `pairs`. */
+typedef struct {
+    double start;               /* the first message's time */
+    double rate;                /* per sender, > 0 */
+} bench_pace_t;
+bench_pace_t bench_pace(double t0, double rate, unsigned idx, unsigned pairs);
+/* How many messages are due by now (0 before start). */
+uint64_t bench_pace_due(const bench_pace_t *pc, double now);
+/* Seconds from now until message `sent` is due (<= 0: due). */
+double bench_pace_next(const bench_pace_t *pc, uint64_t sent, double now);
+
 /* Sorts samples (ms) and fills out; n == 0 gives zeros. */
 void bench_pct(double *samples, size_t n, bench_pct_t *out);
 

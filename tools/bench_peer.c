@@ -505,6 +505,7 @@ s_produce(s_pair_t *p, double deadline)
     s_peer_t *b = p->b;
     uint64_t sent = 0;
     double t0 = bench_now();
+    bench_pace_t pace = bench_pace(t0, b->rate > 0 ? b->rate : 1, p->idx, b->pairs);
 
     p->t_first = t0;
     while (atomic_load(&p->confirmed) < p->quota || atomic_load(&p->consumed) < p->quota) {
@@ -519,7 +520,7 @@ s_produce(s_pair_t *p, double deadline)
                           (unsigned long long) p->quota,
                           (unsigned long long) atomic_load(&p->consumed));
         while (sent < p->quota && sent - atomic_load(&p->consumed) < b->wnd) {
-            if (b->rate > 0 && (uint64_t) ((now - t0) * b->rate) + 1 <= sent)
+            if (b->rate > 0 && bench_pace_due(&pace, now) <= sent)
                 break;
             p->ts[sent] = bench_now();
             if ((b->nats ? s_nats_publish(p, sent) : s_rabbit_publish(p, sent)) != 0)
@@ -528,7 +529,7 @@ s_produce(s_pair_t *p, double deadline)
             now = bench_now();
         }
         if (b->rate > 0 && sent < p->quota) {
-            double next = t0 + (double) sent / b->rate - now;
+            double next = bench_pace_next(&pace, sent, now);
             if (next * 1e9 < (double) wait_ns)
                 wait_ns = next > 0 ? (long) (next * 1e9) : 1000;
         }

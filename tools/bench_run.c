@@ -4,16 +4,15 @@
     Timing: a handoff starts when agent_sender_send has returned (the
     message is committed to the sender's outbox: `send` accepted it). The
     pair's thread then looks at the sender's outbox and the recipient's
-    inbox whenever one of their store files is written (inotify IN_MODIFY:
-    every LMDB commit writes its pages and meta page with pwrite), at most
-    once per poll interval, and stamps each message when it first sees it
-    accepted (broker receipt stored), in the inbox, and delivered (the
-    broker logged DELIVERED and told the sender). The stamp is taken after
-    the read; it may be over-reported by up to one look (a few tens of
-    microseconds) plus the poll interval. A read sees a commit once LMDB
-    has written its meta page, which is durable when that O_DSYNC write
-    returns, so a stamp may also be early by up to one such write (about
-    0.1 ms on the development machine). */
+    inbox once either store has a newer commit (s_moved: it is woken by
+    inotify IN_MODIFY, as every LMDB commit writes its pages and meta page
+    with pwrite), at most once per poll interval, and stamps each message
+    when it first sees it accepted (broker receipt stored), in the inbox,
+    and delivered (the broker logged DELIVERED and told the sender). A new
+    read transaction sees a commit only after its meta page's O_DSYNC
+    write has returned, so a stamp is never early; it is late by the
+    wake-up and the look (tens of microseconds), and by up to the poll
+    interval when the commit came just after a look. */
 #include "bench_nrm.h"
 #include "agent_send.h"
 #include "agent_store.h"
@@ -33,6 +32,8 @@
 
 #define S_DIR_WAIT_S    30       /* for the sender's directory (Welcome)   */
 #define S_IDLE_WAIT_NS  5000000L /* longest sleep between looks            */
+#define S_PUBLISH_NS    10000L   /* a written commit not yet readable: again */
+#define S_PUBLISH_TRIES 20       /* ... at most this often in one look      */
 
 typedef struct {
     uint8_t id[NRM_MSGID_BYTES];
@@ -52,6 +53,7 @@ typedef struct {
     agent_sender_t *snd;
     nrm_store_t    *rstore;
     int             ino;
+    uint64_t        read_txn[2];           /* sender's, recipient's last look */
     s_slot_t       *slots;
     size_t          nslots;
     uint8_t        *docs;                  /* send_batch documents of body bytes */
@@ -282,6 +284,25 @@ s_send(s_pair_t *p, size_t n, nrm_err_t *err)
     return 0;
 }
 
+/* Begins a read of store whose snapshot is the newest commit written: the
+   writer publishes a commit to new readers microseconds after its meta
+   page is written, so a read begun in between is taken again a little
+   later (a few times at most). Sets *id to the snapshot read. */
+static int
+s_read_newest(nrm_store_t *store, MDB_txn **txn, uint64_t *id, nrm_err_t *err)
+{
+    for (int tries = 0;; tries++) {
+        int rc = nrm_store_read_begin(store, txn, err);
+        if (rc != 0)
+            return rc;
+        *id = mdb_txn_id(*txn);
+        if (*id >= nrm_store_last_txn(store) || tries == S_PUBLISH_TRIES)
+            return 0;
+        nrm_store_read_end(txn);
+        nanosleep(&(struct timespec){ 0, S_PUBLISH_NS }, NULL);
+    }
+}
+
 /* One look at both stores; completed handoffs leave the window. */
 static int
 s_look(s_pair_t *p, uint64_t *done, nrm_err_t *err)
@@ -292,7 +313,7 @@ s_look(s_pair_t *p, uint64_t *done, nrm_err_t *err)
     double t;
     int rc;
 
-    rc = nrm_store_read_begin(ss, &txn, err);
+    rc = s_read_newest(ss, &txn, &p->read_txn[0], err);
     if (rc != 0)
         return rc;
     for (i = 0; i < p->nslots; i++) {
@@ -328,7 +349,7 @@ s_look(s_pair_t *p, uint64_t *done, nrm_err_t *err)
         if (p->slots[i].t_done < 0)
             p->slots[i].t_done = t;
     }
-    rc = nrm_store_read_begin(p->rstore, &txn, err);
+    rc = s_read_newest(p->rstore, &txn, &p->read_txn[1], err);
     if (rc != 0)
         return rc;
     for (i = 0; i < p->nslots; i++) {
@@ -374,6 +395,22 @@ s_look(s_pair_t *p, uint64_t *done, nrm_err_t *err)
     return 0;
 }
 
+/* True when either store has a commit newer than the last look read: its
+   meta page is written. inotify says only that a store file was written,
+   and the page writes of a commit come before its meta page; and a look
+   that follows the meta page's event at once can still read the
+   transaction before, as LMDB publishes the commit to new readers just
+   after that write returns. Looking only when this is true, and looking
+   again soon while it stays true, stamps each commit at the first look
+   that can see it and never waits for a commit whose event was taken by
+   a look that came too early. */
+static bool
+s_moved(s_pair_t *p)
+{
+    return nrm_store_last_txn(agent_sender_store(p->snd)) > p->read_txn[0]
+           || nrm_store_last_txn(p->rstore) > p->read_txn[1];
+}
+
 /* Sleeps until a store file is written or timeout_ns pass. */
 static void
 s_wait(s_pair_t *p, long timeout_ns)
@@ -415,6 +452,7 @@ s_step(s_pair_t *p)
     uint64_t quota = b->single && p->idx != 0 ? 0 : b->quota;
     uint64_t sent = 0, done = 0;
     double rate = b->rate, t0, deadline, last_look = 0;
+    bench_pace_t pace;
     int rc;
 
     p->nlat = 0;
@@ -426,6 +464,8 @@ s_step(s_pair_t *p)
         return rc;
     t0 = p->t_first = bench_now();
     deadline = t0 + o->timeout_s;
+    if (rate > 0)
+        pace = bench_pace(t0, rate, p->idx, o->pairs);
     while (done < quota) {
         double now = bench_now();
         long wait_ns = S_IDLE_WAIT_NS;
@@ -441,7 +481,7 @@ s_step(s_pair_t *p)
             if (n > b->window - p->nslots)
                 n = b->window - p->nslots;
             if (rate > 0) {
-                uint64_t due = (uint64_t) ((now - t0) * rate) + 1;
+                uint64_t due = bench_pace_due(&pace, now);
                 if (due <= sent)
                     break;
                 if (n > due - sent)
@@ -453,27 +493,34 @@ s_step(s_pair_t *p)
             sent += n;
             now = bench_now();
         }
-        if (now - last_look < o->poll_us / 1e6) {
-            long rest = (long) ((o->poll_us / 1e6 - (now - last_look)) * 1e9);
-            nanosleep(&(struct timespec){ 0, rest }, NULL);
+        if (s_moved(p)) {
+            if (now - last_look < o->poll_us / 1e6) {
+                long rest = (long) ((o->poll_us / 1e6 - (now - last_look)) * 1e9);
+                nanosleep(&(struct timespec){ 0, rest }, NULL);
+            }
+            last_look = bench_now();
+            rc = s_look(p, &done, err);
+            if (rc != 0)
+                return rc;
+            if (done == quota)
+                break;
         }
-        last_look = bench_now();
-        rc = s_look(p, &done, err);
-        if (rc != 0)
-            return rc;
-        if (done == quota)
-            break;
         now = bench_now();
         if (now > deadline)
             return nrm_err_set(err, NRM_EIO, "pair %u: only %llu of %llu messages handed "
                                "over within %u s (see the logs in %s)", p->idx,
                                (unsigned long long) done, (unsigned long long) quota,
                                o->timeout_s, b->net.work);
+        if (rate == 0 && sent < quota && p->nslots < b->window)
+            wait_ns = 0;            /* closed loop: a slot is free, send now */
         if (rate > 0 && sent < quota && p->nslots < b->window) {
-            double next = t0 + (double) sent / rate - now;
+            double next = bench_pace_next(&pace, sent, now);
             if (next < (double) wait_ns / 1e9)
                 wait_ns = next > 0 ? (long) (next * 1e9) : 0;
         }
+        /* written but still not readable: look again after the poll interval */
+        if (s_moved(p) && wait_ns > (long) o->poll_us * 1000)
+            wait_ns = (long) o->poll_us * 1000;
         s_wait(p, wait_ns);
     }
     return 0;

@@ -37,6 +37,27 @@ bench_now(void)
     return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+bench_pace_t
+bench_pace(double t0, double rate, unsigned idx, unsigned pairs)
+{
+    bench_pace_t pc = { t0, rate };
+    if (pairs > 1)
+        pc.start = t0 + (double) idx / (double) pairs / rate;
+    return pc;
+}
+
+uint64_t
+bench_pace_due(const bench_pace_t *pc, double now)
+{
+    return now < pc->start ? 0 : (uint64_t) ((now - pc->start) * pc->rate) + 1;
+}
+
+double
+bench_pace_next(const bench_pace_t *pc, uint64_t sent, double now)
+{
+    return pc->start + (double) sent / pc->rate - now;
+}
+
 static int
 s_cmp_double(const void *a, const void *b)
 {
@@ -140,7 +161,7 @@ bench_csv_open(const char *path, nrm_err_t *err)
 void
 bench_csv_write(FILE *f, const bench_row_t *r)
 {
-    fprintf(f, "%s,%u,%s,%.1f,%u,%u,%u,%llu,%.3f,%.1f,"
+    fprintf(f, "%s,%u,%s,%.1f,%u,%u,%u,%llu,%.6f,%.1f,"
                "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,"
                "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f,%llu,%.3f\n",
             r->system, r->round, r->load, r->offered, r->pairs, r->window, r->body,

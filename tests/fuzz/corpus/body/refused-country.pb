@@ -1,0 +1,7 @@
+
+police<Pol. Capt. investigator, Anti-Trafficking Division, Tak unitmsdhs"
+2026-11-21(2ÃChild victim identified by the provincial MDT. Requests placement in a government shelter for boys, a guardian, medical and psychosocial care, and family tracing through the TRM when he is ready.::
+Zaw MinHtet"
+2009-04-02(0@JMMJXXRmyaZeng`jmyaBK2Provincial multidisciplinary team, Tak, 2026-11-21@@@dhhhh‚MMjÕ
+shelter	 *Boys' shelter away from Mae Sot; the recruiter may be looking for him. Medical check of a healed forearm wound; sleep problems.0-B¼He was interviewed once, on video, with a Burmese interpreter and the NGO social worker present. Please do not interview him again about the exploitation; the recording is with the police.rþRecruited online at 16 with a false job offer, taken across the border and held for ten months in a scam compound in Kayin State, forced to run online fraud under threats and beatings; escaped on 2026-11-17 and found by an NGO outreach worker in Mae Sot.‚±msdhslabour
+prosecutor *kChild: assent given by him at the interview of 2026-11-21; consent by the MSDHS official acting as guardian0X`hr2026-11-21T10:15:00+07:00
